@@ -1,0 +1,58 @@
+import { IsthmusError } from "../../chains/errors.ts";
+
+/** An error answered by the relayer API, with its stable code. */
+export class RelayerApiError extends IsthmusError {
+  override name = "RelayerApiError";
+  constructor(code: string, message: string, readonly status: number, details: Record<string, unknown> = {}) {
+    super(code, message, { status, ...details });
+  }
+}
+
+export class RelayerUnreachableError extends IsthmusError {
+  override name = "RelayerUnreachableError";
+  constructor(url: string, cause: unknown) {
+    super("RELAYER_UNREACHABLE", `the relayer at ${url} does not answer (is the daemon running? try npm start)`, { url }, { cause });
+  }
+}
+
+/** A thin JSON client for the relayer API, with a deadline on every call. */
+export class RelayerClient {
+  constructor(
+    readonly baseUrl: string,
+    private readonly timeoutMs = 10_000,
+  ) {}
+
+  async get<T = unknown>(path: string): Promise<T> {
+    return this.request<T>("GET", path);
+  }
+
+  async post<T = unknown>(path: string, body: unknown): Promise<T> {
+    return this.request<T>("POST", path, body);
+  }
+
+  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetch(this.baseUrl + path, {
+        method,
+        headers: body === undefined ? {} : { "content-type": "application/json" },
+        body: body === undefined ? null : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (err) {
+      throw new RelayerUnreachableError(this.baseUrl, err);
+    }
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new RelayerApiError("BAD_RESPONSE", `relayer answered ${res.status} with non-JSON`, res.status);
+    }
+    if (!res.ok) {
+      const e = (json as { error?: { code?: string; message?: string; details?: Record<string, unknown> } }).error ?? {};
+      throw new RelayerApiError(e.code ?? "HTTP_" + res.status, e.message ?? `HTTP ${res.status}`, res.status, e.details ?? {});
+    }
+    return json as T;
+  }
+}

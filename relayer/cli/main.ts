@@ -1,0 +1,158 @@
+import { errorMessage, InvalidInputError, IsthmusError } from "../../chains/errors.ts";
+import type { Hex, LedgerAdapter } from "../../chains/ledger.ts";
+import { RelayerClient } from "../api/client.ts";
+import { toPlainJson } from "../core/codec.ts";
+import { parseAssetRef } from "../core/route.ts";
+import { loadConfig } from "../config.ts";
+import { defaultDevnetFile, readDevnetFile } from "../devnet-file.ts";
+import { openLedger } from "../ledgers.ts";
+import { runSwap } from "../client/swap-flow.ts";
+import { parseFlags, positiveInt, required } from "./args.ts";
+import { dirname, join } from "node:path";
+
+const USAGE = `usage: isthmus <command> [flags]
+
+  swap --from <chain:ASSET> --to <chain:ASSET> --amount <n> [--timelock <sec>] [--devnet <file>]
+      act as a dApp user of the running devnet: lock, wait for the relayer's counter-lock,
+      verify it on chain, claim; prints one JSON object
+  status [--devnet <file> | --api <url>]
+      the daemon's view: chains with final heights, swaps by state
+  refund --chain <name> --lock <lockId> [--devnet <file>]
+      refund one of the demo user's locks after its timelock
+  balance [--devnet <file>]
+      the demo user's and the relayer's balances on every chain
+  daemon --config <file.yaml>
+      run the relayer daemon against running chains
+  devnet
+      start the embedded devnet and the relayer (same as npm start)
+  config validate <file.yaml>
+      check a relayer config; prints the margins or the first problem`;
+
+type Out = (value: unknown) => void;
+const print: Out = (v) => process.stdout.write(JSON.stringify(toPlainJson(v), null, 2) + "\n");
+
+async function withUserLedgers<T>(devnetPath: string | undefined, names: string[], fn: (l: Map<string, LedgerAdapter>, api: RelayerClient, file: string) => Promise<T>): Promise<T> {
+  const file = devnetPath ?? defaultDevnetFile();
+  const devnet = readDevnetFile(file);
+  const ledgers = new Map<string, LedgerAdapter>();
+  try {
+    for (const name of names) {
+      const chain = devnet.chainConfigs.find((c) => c.name === name);
+      if (!chain) throw new InvalidInputError("chain", `unknown chain "${name}" (devnet has ${devnet.chainConfigs.map((c) => c.name).join(", ")})`);
+      ledgers.set(name, openLedger(chain, file));
+    }
+    return await fn(ledgers, new RelayerClient(devnet.api), file);
+  } finally {
+    await Promise.all([...ledgers.values()].map((l) => l.close()));
+  }
+}
+
+const commands: Record<string, (argv: string[]) => Promise<void>> = {
+  async swap(argv) {
+    const { values } = parseFlags(argv, { from: { type: "string" }, to: { type: "string" }, amount: { type: "string" }, timelock: { type: "string" }, devnet: { type: "string" } }, "swap");
+    const from = parseAssetRef(required(values.from, "from", "swap"), "--from");
+    const to = parseAssetRef(required(values.to, "to", "swap"), "--to");
+    const amount = required(values.amount, "amount", "swap");
+    const timelockSec = positiveInt(values.timelock, "timelock");
+    await withUserLedgers(values.devnet, [from.chain, to.chain], async (ledgers, relayer, file) => {
+      const result = await runSwap({
+        relayer,
+        source: ledgers.get(from.chain)!,
+        dest: ledgers.get(to.chain)!,
+        fromAsset: from.asset,
+        toAsset: to.asset,
+        amount,
+        ...(timelockSec ? { timelockSec } : {}),
+        secretDir: join(dirname(file), "secrets"),
+      });
+      print(result);
+    });
+  },
+
+  async status(argv) {
+    const { values } = parseFlags(argv, { devnet: { type: "string" }, api: { type: "string" } }, "status");
+    const api = values.api ?? readDevnetFile(values.devnet ?? defaultDevnetFile()).api;
+    print(await new RelayerClient(api, 5000).get("/status"));
+  },
+
+  async refund(argv) {
+    const { values } = parseFlags(argv, { chain: { type: "string" }, lock: { type: "string" }, devnet: { type: "string" } }, "refund");
+    const chain = required(values.chain, "chain", "refund");
+    const lockId = required(values.lock, "lock", "refund").toLowerCase();
+    if (!/^0x[0-9a-f]{64}$/.test(lockId)) throw new InvalidInputError("--lock", "must be a 32-byte 0x-hex lock id");
+    await withUserLedgers(values.devnet, [chain], async (ledgers) => {
+      const ledger = ledgers.get(chain)!;
+      const found = await ledger.getLock(lockId as Hex);
+      if (!found) throw new InvalidInputError("--lock", `no lock ${lockId} on ${chain}`);
+      if (found.lock.status !== "locked") throw new InvalidInputError("--lock", `lock is already ${found.lock.status}`);
+      const head = await ledger.head();
+      if (head.finalizedTime < found.lock.timelock) {
+        throw new InvalidInputError("--lock", `not refundable until chain time ${found.lock.timelock} (now ${head.finalizedTime}, ${found.lock.timelock - head.finalizedTime}s to go)`);
+      }
+      const res = await ledger.refund(lockId as Hex);
+      await ledger.waitFinal(res.height);
+      print({ chain, lockId, refundTxId: res.txId, amount: found.lock.amount, asset: found.lock.asset });
+    });
+  },
+
+  async balance(argv) {
+    const { values } = parseFlags(argv, { devnet: { type: "string" } }, "balance");
+    const file = values.devnet ?? defaultDevnetFile();
+    const devnet = readDevnetFile(file);
+    await withUserLedgers(file, devnet.chainConfigs.map((c) => c.name), async (ledgers) => {
+      const out: Record<string, Record<string, Record<string, string>>> = {};
+      for (const [name, l] of ledgers) {
+        out[name] = { user: {}, relayer: {} };
+        for (const a of l.assets()) {
+          out[name]!.user![a.symbol] = (await l.balance(a.symbol)).toString();
+          out[name]!.relayer![a.symbol] = (await l.balance(a.symbol, devnet.relayer.address)).toString();
+        }
+      }
+      print(out);
+    });
+  },
+
+  async daemon(argv) {
+    const { values } = parseFlags(argv, { config: { type: "string" } }, "daemon");
+    const { runDaemon } = await import("../main/daemon.ts");
+    await runDaemon(loadConfig(required(values.config, "config", "daemon")));
+  },
+
+  async devnet() {
+    const { runDevnet } = await import("../main/start.ts");
+    await runDevnet();
+  },
+
+  async config(argv) {
+    const [sub, file] = argv;
+    if (sub !== "validate" || !file) throw new InvalidInputError("config", "usage: isthmus config validate <file.yaml>");
+    const cfg = loadConfig(file);
+    print({ ok: true, file, chains: cfg.chains.map((c) => c.name), routes: cfg.routes.length });
+  },
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "help" || name === "--help" || name === "-h") {
+    process.stdout.write(USAGE + "\n");
+    return name ? 0 : 2;
+  }
+  const command = commands[name];
+  if (!command) {
+    process.stderr.write(`isthmus: unknown command "${name}"\n${USAGE}\n`);
+    return 2;
+  }
+  try {
+    await command(rest);
+    return 0;
+  } catch (err) {
+    const code = err instanceof IsthmusError ? ` [${err.code}]` : "";
+    process.stderr.write(`isthmus ${name}: ${errorMessage(err)}${code}\n`);
+    if (process.env.ISTHMUS_DEBUG) console.error(err);
+    return 1;
+  }
+}
+
+// Long-running commands resolve only after a clean shutdown, so exiting here is always safe
+// (and stops gRPC channels or timers from holding the process open).
+process.exit(await main(process.argv.slice(2)));

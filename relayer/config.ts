@@ -1,0 +1,289 @@
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
+import { IsthmusError } from "../chains/errors.ts";
+import { parseAmount, parseRate, type Rate } from "./core/amount.ts";
+import { parseAssetRef, type AssetRef } from "./core/route.ts";
+import type { TimelockPolicy } from "./core/timelock.ts";
+
+/** A config problem, naming the file, the key path and what is wrong. */
+export class ConfigError extends IsthmusError {
+  override name = "ConfigError";
+  constructor(file: string, path: string, problem: string) {
+    super("CONFIG_INVALID", `${file}: ${path || "(root)"}: ${problem}`, { file, path, problem });
+  }
+}
+
+export type KeySource = { readonly hex: string } | { readonly env: string } | { readonly file: string };
+
+export interface AssetConfig {
+  readonly symbol: string;
+  readonly decimals: number;
+  readonly id: string;
+}
+
+export interface ConsortiumChainConfig {
+  readonly kind: "consortium";
+  readonly name: string;
+  readonly endpoint: string;
+  readonly chainId: number;
+  /** The trusted validator set (from genesis): the adapter verifies every commit against it. */
+  readonly validators: readonly { readonly address: string; readonly stake: bigint }[];
+  readonly blockTimeSec: number;
+  readonly clockSkewSec: number;
+  readonly key: KeySource;
+}
+
+export interface EvmChainConfig {
+  readonly kind: "evm";
+  readonly name: string;
+  readonly rpcUrl: string;
+  readonly chainId: number;
+  readonly htlc: string;
+  readonly confirmations: number;
+  readonly blockTimeSec: number;
+  readonly clockSkewSec: number;
+  readonly assets: readonly AssetConfig[];
+  readonly key: KeySource;
+}
+
+export type ChainConfig = ConsortiumChainConfig | EvmChainConfig;
+
+export interface RouteConfig {
+  readonly from: AssetRef;
+  readonly to: AssetRef;
+  readonly rate: Rate;
+  /** Human amounts of the `from` asset; converted once adapters know decimals. */
+  readonly min: string;
+  readonly max: string;
+}
+
+export interface RelayerConfig {
+  readonly file: string;
+  readonly store: string;
+  readonly api: { readonly host: string; readonly port: number };
+  readonly pollMs: number;
+  readonly timelocks: TimelockPolicy;
+  readonly chains: readonly ChainConfig[];
+  readonly routes: readonly RouteConfig[];
+}
+
+/** Defaults, also the documentation of every key (see relayer.example.yaml). */
+export const DEFAULT_TIMELOCKS: TimelockPolicy = {
+  safetyBufferSec: 10,
+  minClaimWindowSec: 60,
+  maxRelayerLockSec: 1800,
+  quoteTtlSec: 900,
+  reactionSec: 3,
+};
+
+type Obj = Record<string, unknown>;
+
+/** Tiny labelled readers: each failure names the key path. Unknown keys are refused. */
+class Reader {
+  constructor(readonly file: string) {}
+
+  fail(path: string, problem: string): never {
+    throw new ConfigError(this.file, path, problem);
+  }
+
+  object(path: string, v: unknown, allowed: readonly string[]): Obj {
+    if (typeof v !== "object" || v === null || Array.isArray(v)) this.fail(path, "must be a mapping");
+    for (const k of Object.keys(v as Obj)) {
+      if (!allowed.includes(k)) this.fail(join(path, k), `unknown key (allowed: ${allowed.join(", ")})`);
+    }
+    return v as Obj;
+  }
+
+  list(path: string, v: unknown): unknown[] {
+    if (!Array.isArray(v)) this.fail(path, "must be a list");
+    return v;
+  }
+
+  string(path: string, v: unknown, fallback?: string): string {
+    if (v === undefined && fallback !== undefined) return fallback;
+    if (typeof v !== "string" || v.length === 0) this.fail(path, v === undefined ? "is required" : "must be a non-empty string");
+    return v;
+  }
+
+  number(path: string, v: unknown, opts: { fallback?: number; min?: number; integer?: boolean } = {}): number {
+    if (v === undefined && opts.fallback !== undefined) return opts.fallback;
+    if (typeof v !== "number" || !Number.isFinite(v)) this.fail(path, v === undefined ? "is required" : "must be a number");
+    if (opts.integer && !Number.isInteger(v)) this.fail(path, "must be an integer");
+    if (opts.min !== undefined && v < opts.min) this.fail(path, `must be at least ${opts.min}`);
+    return v;
+  }
+
+  address(path: string, v: unknown): string {
+    const s = this.string(path, v);
+    if (!/^0x[0-9a-fA-F]{40}$/.test(s)) this.fail(path, `"${s}" is not a 20-byte 0x address`);
+    return s.toLowerCase();
+  }
+
+  guard<T>(path: string, f: () => T): T {
+    try {
+      return f();
+    } catch (err) {
+      if (err instanceof ConfigError) throw err;
+      this.fail(path, err instanceof Error ? err.message : String(err));
+    }
+  }
+}
+
+function join(path: string, key: string | number): string {
+  return typeof key === "number" ? `${path}[${key}]` : path ? `${path}.${key}` : key;
+}
+
+function readKey(r: Reader, path: string, v: unknown): KeySource {
+  const o = r.object(path, v, ["hex", "env", "file"]);
+  const set = ["hex", "env", "file"].filter((k) => o[k] !== undefined);
+  if (set.length !== 1) r.fail(path, "give exactly one of hex, env or file");
+  if (o.hex !== undefined) {
+    const hex = r.string(join(path, "hex"), o.hex);
+    if (!/^0x[0-9a-fA-F]{64}$/.test(hex)) r.fail(join(path, "hex"), "must be a 32-byte 0x-hex private key");
+    return { hex };
+  }
+  if (o.env !== undefined) return { env: r.string(join(path, "env"), o.env) };
+  return { file: r.string(join(path, "file"), o.file) };
+}
+
+function readChain(r: Reader, path: string, name: string, v: unknown): ChainConfig {
+  const kind = (v as Obj | null)?.kind;
+  const common = ["kind", "chainId", "blockTimeSec", "clockSkewSec", "key"];
+  if (kind === "consortium") {
+    const o = r.object(path, v, [...common, "endpoint", "validators"]);
+    const validators = r.list(join(path, "validators"), o.validators).map((item, i) => {
+      const p = join(join(path, "validators"), i);
+      const vo = r.object(p, item, ["address", "stake"]);
+      const stake = vo.stake;
+      if (typeof stake !== "number" && typeof stake !== "string") r.fail(join(p, "stake"), "must be a number or decimal string");
+      return { address: r.address(join(p, "address"), vo.address), stake: r.guard(join(p, "stake"), () => BigInt(stake)) };
+    });
+    if (validators.length === 0) r.fail(join(path, "validators"), "must list at least one validator");
+    return {
+      kind,
+      name,
+      endpoint: r.string(join(path, "endpoint"), o.endpoint),
+      chainId: r.number(join(path, "chainId"), o.chainId, { integer: true, min: 1 }),
+      validators,
+      blockTimeSec: r.number(join(path, "blockTimeSec"), o.blockTimeSec, { fallback: 1, min: 0.01 }),
+      clockSkewSec: r.number(join(path, "clockSkewSec"), o.clockSkewSec, { fallback: 2, min: 0 }),
+      key: readKey(r, join(path, "key"), o.key),
+    };
+  }
+  if (kind === "evm") {
+    const o = r.object(path, v, [...common, "rpcUrl", "htlc", "confirmations", "assets"]);
+    const assets = r.list(join(path, "assets"), o.assets).map((item, i) => {
+      const p = join(join(path, "assets"), i);
+      const ao = r.object(p, item, ["symbol", "decimals", "id"]);
+      return {
+        symbol: r.string(join(p, "symbol"), ao.symbol),
+        decimals: r.number(join(p, "decimals"), ao.decimals, { integer: true, min: 0 }),
+        id: r.address(join(p, "id"), ao.id),
+      };
+    });
+    const rpcUrl = r.string(join(path, "rpcUrl"), o.rpcUrl);
+    if (!/^https?:\/\//.test(rpcUrl)) r.fail(join(path, "rpcUrl"), "must be an http(s) URL");
+    return {
+      kind,
+      name,
+      rpcUrl,
+      chainId: r.number(join(path, "chainId"), o.chainId, { integer: true, min: 1 }),
+      htlc: r.address(join(path, "htlc"), o.htlc),
+      confirmations: r.number(join(path, "confirmations"), o.confirmations, { fallback: 2, integer: true, min: 0 }),
+      blockTimeSec: r.number(join(path, "blockTimeSec"), o.blockTimeSec, { fallback: 12, min: 0.01 }),
+      clockSkewSec: r.number(join(path, "clockSkewSec"), o.clockSkewSec, { fallback: 15, min: 0 }),
+      assets,
+      key: readKey(r, join(path, "key"), o.key),
+    };
+  }
+  return r.fail(join(path, "kind"), `must be "consortium" or "evm", got ${JSON.stringify(kind)}`);
+}
+
+function readChainsWith(r: Reader, v: unknown): ChainConfig[] {
+  const chainsObj = r.object("chains", v, Object.keys((v as Obj | undefined) ?? {}));
+  return Object.entries(chainsObj).map(([name, c]) => {
+    if (!/^[a-z][a-z0-9_-]*$/.test(name)) r.fail(join("chains", name), "chain names are lower-case letters, digits, - and _");
+    return readChain(r, join("chains", name), name, c);
+  });
+}
+
+/** The `chains` section alone, as the CLI reads it from a devnet file. */
+export function readChains(v: unknown, file: string): ChainConfig[] {
+  return readChainsWith(new Reader(file), v);
+}
+
+/** Validate a parsed YAML document. Relative paths (store, key files) stay relative to the caller's cwd. */
+export function readConfig(doc: unknown, file: string): RelayerConfig {
+  const r = new Reader(file);
+  const o = r.object("", doc, ["store", "api", "pollMs", "timelocks", "chains", "routes"]);
+  const api = r.object("api", o.api ?? {}, ["host", "port"]);
+  const tl = r.object("timelocks", o.timelocks ?? {}, Object.keys(DEFAULT_TIMELOCKS));
+  const timelocks = Object.fromEntries(
+    Object.entries(DEFAULT_TIMELOCKS).map(([k, d]) => [k, r.number(join("timelocks", k), tl[k], { fallback: d, min: 0 })]),
+  ) as unknown as TimelockPolicy;
+  const chains = readChainsWith(r, o.chains);
+  if (chains.length < 2) r.fail("chains", "at least two chains are needed to swap");
+  const routes = r.list("routes", o.routes).map((item, i) => {
+    const p = join("routes", i);
+    const ro = r.object(p, item, ["from", "to", "rate", "min", "max"]);
+    const from = r.guard(join(p, "from"), () => parseAssetRef(r.string(join(p, "from"), ro.from), "from"));
+    const to = r.guard(join(p, "to"), () => parseAssetRef(r.string(join(p, "to"), ro.to), "to"));
+    for (const [ref, key] of [[from, "from"], [to, "to"]] as const) {
+      if (!chains.some((c) => c.name === ref.chain)) r.fail(join(p, key), `chain "${ref.chain}" is not under chains`);
+    }
+    if (from.chain === to.chain) r.fail(p, "from and to must be on different chains");
+    const rate = r.guard(join(p, "rate"), () => parseRate(String(ro.rate ?? ""), "rate"));
+    const min = String(ro.min ?? "");
+    const max = String(ro.max ?? "");
+    // Decimals are unknown until adapters start; check the shape now, the value later.
+    r.guard(join(p, "min"), () => parseAmount(min, 36, "min"));
+    r.guard(join(p, "max"), () => parseAmount(max, 36, "max"));
+    return { from, to, rate, min, max };
+  });
+  return {
+    file,
+    store: r.string("store", o.store),
+    api: {
+      host: r.string("api.host", api.host, "127.0.0.1"),
+      port: r.number("api.port", api.port, { fallback: 7700, integer: true, min: 0 }),
+    },
+    pollMs: r.number("pollMs", o.pollMs, { fallback: 500, integer: true, min: 10 }),
+    timelocks,
+    chains,
+    routes,
+  };
+}
+
+export function loadConfig(file: string): RelayerConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new ConfigError(file, "", `cannot read: ${(err as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(file, "", `not valid YAML: ${(err as Error).message}`);
+  }
+  return readConfig(doc, file);
+}
+
+export function resolveKey(source: KeySource, where: string): string {
+  let hex: string;
+  if ("hex" in source) hex = source.hex;
+  else if ("env" in source) {
+    const v = process.env[source.env];
+    if (!v) throw new ConfigError(where, "key.env", `environment variable ${source.env} is not set`);
+    hex = v.trim();
+  } else {
+    try {
+      hex = readFileSync(source.file, "utf8").trim();
+    } catch (err) {
+      throw new ConfigError(where, "key.file", `cannot read ${source.file}: ${(err as Error).message}`);
+    }
+  }
+  if (!/^0x[0-9a-fA-F]{64}$/.test(hex)) throw new ConfigError(where, "key", "the key is not a 32-byte 0x-hex private key");
+  return hex;
+}

@@ -1,0 +1,83 @@
+import type { LedgerTiming } from "../../chains/ledger.ts";
+
+/** Operator-chosen slack, in seconds. Defaults live in the config file. */
+export interface TimelockPolicy {
+  /** Extra slack added to the computed margin. */
+  readonly safetyBufferSec: number;
+  /** Least time the user keeps to claim the counter-lock once it is final. */
+  readonly minClaimWindowSec: number;
+  /** Longest the relayer's own funds may stay locked in one swap. */
+  readonly maxRelayerLockSec: number;
+  /** How long a created swap waits for the user's lock (in the source chain's time). */
+  readonly quoteTtlSec: number;
+  /** Allowance for the relayer noticing a final event and getting its transaction out. */
+  readonly reactionSec: number;
+}
+
+/** The margin between the user's timelock and the relayer's, with each term named so it can be printed. */
+export interface Margin {
+  readonly totalSec: number;
+  readonly terms: Readonly<Record<string, number>>;
+}
+
+/**
+ * T_relayer <= T_user - margin. The margin covers the worst case: the user claims on the
+ * destination at the last instant before T_relayer, and the relayer must still see that
+ * claim final, get its own claim included and final on the source before T_user, on two
+ * clocks that may each be off by their skew bound.
+ */
+export function computeMargin(source: LedgerTiming, dest: LedgerTiming, policy: TimelockPolicy): Margin {
+  const terms = {
+    destFinality: dest.finalitySec,
+    reaction: policy.reactionSec,
+    sourceInclusion: 2 * source.blockTimeSec,
+    sourceFinality: source.finalitySec,
+    sourceClockSkew: source.clockSkewSec,
+    destClockSkew: dest.clockSkewSec,
+    safetyBuffer: policy.safetyBufferSec,
+  };
+  const totalSec = Math.ceil(Object.values(terms).reduce((a, b) => a + b, 0));
+  return { totalSec, terms };
+}
+
+/** The shortest user timelock (seconds from the source chain's now) the relayer will answer. */
+export function minUserLockSec(source: LedgerTiming, dest: LedgerTiming, policy: TimelockPolicy): number {
+  const margin = computeMargin(source, dest, policy).totalSec;
+  // Time to see the user's lock final and get the counter-lock final, then the claim window.
+  const setup = source.finalitySec + policy.reactionSec + dest.blockTimeSec + dest.finalitySec;
+  return Math.ceil(margin + setup + policy.minClaimWindowSec);
+}
+
+export type CounterLockPlan =
+  | { readonly ok: true; readonly timelock: number; readonly claimWindowSec: number }
+  | { readonly ok: false; readonly reason: "TIMELOCK_TOO_SHORT"; readonly detail: string };
+
+/**
+ * Choose the counter-lock's timelock from chain times only.
+ * `destFinalizedTime` is the destination's last final block time; the true destination
+ * time may be ahead of it by up to its finality delay, so that is added before judging.
+ */
+export function planCounterLock(params: {
+  readonly userTimelock: number;
+  readonly destFinalizedTime: number;
+  readonly source: LedgerTiming;
+  readonly dest: LedgerTiming;
+  readonly policy: TimelockPolicy;
+}): CounterLockPlan {
+  const { userTimelock, destFinalizedTime, source, dest, policy } = params;
+  const margin = computeMargin(source, dest, policy).totalSec;
+  const destNow = destFinalizedTime + dest.finalitySec;
+  const timelock = Math.min(userTimelock - margin, destNow + policy.maxRelayerLockSec);
+  // When our lock becomes final the user has this long to claim.
+  const claimWindowSec = timelock - (destNow + policy.reactionSec + dest.blockTimeSec + dest.finalitySec);
+  if (claimWindowSec < policy.minClaimWindowSec) {
+    return {
+      ok: false,
+      reason: "TIMELOCK_TOO_SHORT",
+      detail:
+        `user timelock ${userTimelock} leaves the user ${Math.max(0, Math.floor(claimWindowSec))}s to claim after a ` +
+        `${margin}s margin; at least ${policy.minClaimWindowSec}s is required`,
+    };
+  }
+  return { ok: true, timelock, claimWindowSec };
+}

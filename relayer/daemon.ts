@@ -1,0 +1,67 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { InvalidInputError } from "../chains/errors.ts";
+import type { LedgerAdapter } from "../chains/ledger.ts";
+import { startApi, type ApiServer } from "./api/server.ts";
+import type { RelayerConfig } from "./config.ts";
+import { parseAmount } from "./core/amount.ts";
+import type { Route } from "./core/route.ts";
+import { SwapEngine } from "./engine.ts";
+import { openLedger } from "./ledgers.ts";
+import type { Logger } from "./log.ts";
+import { SwapStore } from "./store.ts";
+
+export interface RelayerDaemon {
+  readonly engine: SwapEngine;
+  readonly store: SwapStore;
+  readonly api: ApiServer;
+  readonly ledgers: ReadonlyMap<string, LedgerAdapter>;
+  stop(): Promise<void>;
+}
+
+/** Resolve configured routes against the ledgers' asset tables (decimals, existence). */
+export function resolveRoutes(config: RelayerConfig, ledgers: ReadonlyMap<string, LedgerAdapter>): Route[] {
+  return config.routes.map((r, i) => {
+    const where = `${config.file}: routes[${i}]`;
+    const src = ledgers.get(r.from.chain)!;
+    const dst = ledgers.get(r.to.chain)!;
+    const inAsset = src.asset(r.from.asset);
+    dst.asset(r.to.asset);
+    const minIn = parseAmount(r.min, inAsset.decimals, `${where}.min`);
+    const maxIn = parseAmount(r.max, inAsset.decimals, `${where}.max`);
+    if (minIn > maxIn) throw new InvalidInputError(`${where}.min`, "is larger than max");
+    return { from: r.from, to: r.to, rate: r.rate, minIn, maxIn };
+  });
+}
+
+/** Start the relayer: open ledgers and the store, start the engine loop and the API. */
+export async function startRelayer(config: RelayerConfig, log: Logger): Promise<RelayerDaemon> {
+  const ledgers = new Map(config.chains.map((c) => [c.name, openLedger(c, config.file)] as const));
+  let store: SwapStore | null = null;
+  try {
+    const routes = resolveRoutes(config, ledgers);
+    if (config.store !== ":memory:") mkdirSync(dirname(config.store), { recursive: true });
+    store = new SwapStore(config.store);
+    const engine = new SwapEngine(ledgers, routes, store, config.timelocks, log, config.pollMs);
+    for (const m of engine.margins()) log.info("route margin", { route: m.route, marginSec: m.margin.totalSec, terms: m.margin.terms, minUserLockSec: m.minUserLockSec });
+    engine.start();
+    const api = await startApi({ engine, store, host: config.api.host, port: config.api.port, log });
+    const s = store;
+    return {
+      engine,
+      store: s,
+      api,
+      ledgers,
+      async stop() {
+        await api.close();
+        await engine.stop();
+        s.close();
+        await Promise.all([...ledgers.values()].map((l) => l.close()));
+      },
+    };
+  } catch (err) {
+    store?.close();
+    await Promise.all([...ledgers.values()].map((l) => l.close().catch(() => {})));
+    throw err;
+  }
+}

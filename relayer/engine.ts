@@ -1,0 +1,385 @@
+import { randomBytes } from "node:crypto";
+import PQueue from "p-queue";
+import { errorMessage, InvalidInputError, IsthmusError, LedgerError } from "../chains/errors.ts";
+import type { Hex, LedgerAdapter, LedgerEvent, LedgerHead } from "../chains/ledger.ts";
+import { convert, formatAmount, parseAmount } from "./core/amount.ts";
+import {
+  assessUserLock,
+  decideAwaiting,
+  decideClaiming,
+  decideLocked,
+  decideLocking,
+  decideRefunding,
+  type Step,
+} from "./core/decide.ts";
+import { KeyedMutex } from "./core/keyed-mutex.ts";
+import { findRoute, formatAssetRef, parseAssetRef, routeKey, type Route } from "./core/route.ts";
+import type { Swap, SwapIn } from "./core/swap.ts";
+import { computeMargin, minUserLockSec, type Margin, type TimelockPolicy } from "./core/timelock.ts";
+import type { Logger } from "./log.ts";
+import type { SwapStore } from "./store.ts";
+
+export class LiquidityError extends IsthmusError {
+  override name = "LiquidityError";
+  constructor(chain: string, asset: string, needed: bigint, available: bigint) {
+    super("INSUFFICIENT_LIQUIDITY", `the relayer can lock at most ${available} base units of ${chain}:${asset} now, ${needed} asked`, {
+      chain,
+      asset,
+      needed: needed.toString(),
+      available: available.toString(),
+    });
+  }
+}
+
+export interface Quote {
+  readonly from: string;
+  readonly to: string;
+  readonly amountIn: bigint;
+  readonly amountOut: bigint;
+  readonly amountInText: string;
+  readonly amountOutText: string;
+  readonly rate: string;
+  /** The account on `from` the user must lock to. */
+  readonly relayerFrom: Hex;
+  /** The user's timelock must be at least this many seconds after the source chain's current time. */
+  readonly minUserLockSec: number;
+  readonly marginSec: number;
+}
+
+export interface CreateSwapRequest {
+  readonly from: string;
+  readonly to: string;
+  readonly amount: string;
+  readonly hashlock: string;
+  readonly userFrom: string;
+  readonly userTo: string;
+}
+
+const HEX32 = /^0x[0-9a-f]{64}$/;
+const ADDRESS = /^0x[0-9a-f]{40}$/;
+const SCAN_BATCH = 500;
+
+/**
+ * The swap engine: one watcher pass per ledger discovers user locks, then every active
+ * swap is advanced by a pure decision and at most one ledger action. Each handler takes
+ * the swap's lock, re-reads it from the store, decides, acts, saves.
+ */
+export class SwapEngine {
+  private readonly mutex = new KeyedMutex();
+  private readonly work = new PQueue({ concurrency: 8 });
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private stopped = false;
+  private readonly heads = new Map<string, LedgerHead>();
+
+  constructor(
+    private readonly ledgers: ReadonlyMap<string, LedgerAdapter>,
+    readonly routes: readonly Route[],
+    private readonly store: SwapStore,
+    readonly policy: TimelockPolicy,
+    private readonly log: Logger,
+    private readonly pollMs: number,
+  ) {}
+
+  ledger(name: string): LedgerAdapter {
+    const l = this.ledgers.get(name);
+    if (!l) throw new InvalidInputError("chain", `unknown chain "${name}" (known: ${[...this.ledgers.keys()].join(", ")})`);
+    return l;
+  }
+
+  margins(): { route: string; margin: Margin; minUserLockSec: number }[] {
+    return this.routes.map((r) => {
+      const src = this.ledger(r.from.chain).timing;
+      const dst = this.ledger(r.to.chain).timing;
+      return { route: routeKey(r.from, r.to), margin: computeMargin(src, dst, this.policy), minUserLockSec: minUserLockSec(src, dst, this.policy) };
+    });
+  }
+
+  /** Last heads seen by the watcher (refreshed every poll). */
+  lastHeads(): ReadonlyMap<string, LedgerHead> {
+    return this.heads;
+  }
+
+  async quote(fromText: string, toText: string, amountText: string): Promise<Quote> {
+    const from = parseAssetRef(fromText, "from");
+    const to = parseAssetRef(toText, "to");
+    const route = findRoute(this.routes, from, to);
+    const src = this.ledger(from.chain);
+    const dst = this.ledger(to.chain);
+    const inAsset = src.asset(from.asset);
+    const outAsset = dst.asset(to.asset);
+    const amountIn = parseAmount(amountText, inAsset.decimals);
+    if (amountIn < route.minIn || amountIn > route.maxIn) {
+      throw new InvalidInputError(
+        "amount",
+        `${amountText} ${from.asset} is outside this route's limits ${formatAmount(route.minIn, inAsset.decimals)}..${formatAmount(route.maxIn, inAsset.decimals)}`,
+      );
+    }
+    const amountOut = convert(amountIn, inAsset.decimals, outAsset.decimals, route.rate);
+    if (amountOut === 0n) throw new InvalidInputError("amount", `${amountText} ${from.asset} converts to nothing at rate ${route.rate.text}`);
+    return {
+      from: formatAssetRef(from),
+      to: formatAssetRef(to),
+      amountIn,
+      amountOut,
+      amountInText: formatAmount(amountIn, inAsset.decimals),
+      amountOutText: formatAmount(amountOut, outAsset.decimals),
+      rate: route.rate.text,
+      relayerFrom: src.address,
+      minUserLockSec: minUserLockSec(src.timing, dst.timing, this.policy),
+      marginSec: computeMargin(src.timing, dst.timing, this.policy).totalSec,
+    };
+  }
+
+  /** Register a swap the user is about to lock for. Reserves the relayer's liquidity for it. */
+  async createSwap(req: CreateSwapRequest): Promise<Swap> {
+    const hashlock = String(req.hashlock ?? "").toLowerCase();
+    if (!HEX32.test(hashlock)) throw new InvalidInputError("hashlock", "must be 32 bytes of 0x-hex (sha256 of the secret)");
+    const userFrom = String(req.userFrom ?? "").toLowerCase();
+    const userTo = String(req.userTo ?? "").toLowerCase();
+    if (!ADDRESS.test(userFrom)) throw new InvalidInputError("userFrom", "must be a 20-byte 0x address");
+    if (!ADDRESS.test(userTo)) throw new InvalidInputError("userTo", "must be a 20-byte 0x address");
+    const q = await this.quote(req.from, req.to, req.amount);
+    const from = parseAssetRef(q.from, "from");
+    const to = parseAssetRef(q.to, "to");
+    const [srcHead, balance] = await Promise.all([this.ledger(from.chain).head(), this.ledger(to.chain).balance(to.asset)]);
+    // From here to insert is synchronous, so concurrent requests see each other's reservations.
+    const reserved = this.reserved(to.chain, to.asset);
+    if (balance - reserved < q.amountOut) throw new LiquidityError(to.chain, to.asset, q.amountOut, balance - reserved);
+    const swap: Swap = {
+      id: randomBytes(12).toString("hex"),
+      state: "awaiting_user_lock",
+      from,
+      to,
+      amountIn: q.amountIn,
+      amountOut: q.amountOut,
+      hashlock: hashlock as Hex,
+      userFrom: userFrom as Hex,
+      userTo: userTo as Hex,
+      relayerFrom: q.relayerFrom,
+      quoteExpiresAt: srcHead.finalizedTime + this.policy.quoteTtlSec,
+      createdAtMs: Date.now(),
+    };
+    this.store.insert(swap, `created for ${q.amountInText} ${from.asset} -> ${q.amountOutText} ${to.asset}`);
+    this.log.info("swap created", { swap: swap.id, route: routeKey(from, to), amountIn: q.amountIn, amountOut: q.amountOut });
+    return swap;
+  }
+
+  /** Liquidity promised to swaps whose counter-lock has not left the wallet yet. */
+  private reserved(chain: string, asset: string): bigint {
+    let sum = 0n;
+    for (const s of this.store.listActive()) {
+      if (s.to.chain !== chain || s.to.asset !== asset) continue;
+      if (s.state === "awaiting_user_lock") sum += s.amountOut;
+      if (s.state === "relayer_locking" && s.counterLock.txId === null) sum += s.amountOut;
+    }
+    return sum;
+  }
+
+  start(): void {
+    if (this.timer || this.stopped) return;
+    const loop = async () => {
+      this.running = this.round().catch((err) => this.log.error("round failed", { err: errorMessage(err) }));
+      await this.running;
+      this.running = null;
+      if (!this.stopped) this.timer = setTimeout(loop, this.pollMs);
+    };
+    this.timer = setTimeout(loop, 0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.running;
+    await this.work.onIdle();
+  }
+
+  /** One pass: refresh heads, scan new final events, advance every active swap. */
+  async round(): Promise<void> {
+    await Promise.all([...this.ledgers.values()].map((l) => this.scan(l)));
+    const active = this.store.listActive();
+    await Promise.all(active.map((s) => this.work.add(() => this.advance(s.id))));
+  }
+
+  private async scan(ledger: LedgerAdapter): Promise<void> {
+    let head: LedgerHead;
+    try {
+      head = await ledger.head();
+    } catch (err) {
+      this.log.warn("head unavailable", { chain: ledger.name, err: errorMessage(err) });
+      return;
+    }
+    this.heads.set(ledger.name, head);
+    let cursor = this.store.getCursor(ledger.name);
+    if (cursor === null) {
+      // First run: nothing can be owed to us from before any swap existed.
+      this.store.setCursor(ledger.name, head.finalizedHeight);
+      return;
+    }
+    while (cursor < head.finalizedHeight && !this.stopped) {
+      const to = Math.min(head.finalizedHeight, cursor + SCAN_BATCH);
+      const events = await ledger.events(cursor + 1, to);
+      for (const ev of events) await this.onEvent(ledger, ev);
+      // Advance only after every event of the range was handled (or durably ignored).
+      this.store.setCursor(ledger.name, to);
+      cursor = to;
+    }
+  }
+
+  private async onEvent(ledger: LedgerAdapter, ev: LedgerEvent): Promise<void> {
+    if (ev.kind !== "locked" || ev.lock.receiver !== ledger.address) return;
+    const known = this.store.findByHashlock(ev.lock.hashlock);
+    if (!known) {
+      this.log.warn("lock to the relayer matches no swap; the sender can refund it", { chain: ledger.name, lockId: ev.lock.lockId });
+      return;
+    }
+    if (known.from.chain !== ledger.name) return;
+    await this.mutex.run(known.id, async () => {
+      const swap = this.store.get(known.id);
+      if (!swap || swap.state !== "awaiting_user_lock") return;
+      await this.acceptUserLock(swap, ev.lock.lockId, ev.txId);
+    });
+  }
+
+  /** Verify the user's lock from the ledger's own proven state (never the event alone) and plan the counter-lock. */
+  private async acceptUserLock(swap: SwapIn<"awaiting_user_lock">, lockId: Hex, txId: Hex): Promise<void> {
+    const src = this.ledger(swap.from.chain);
+    const dst = this.ledger(swap.to.chain);
+    const verified = await src.getLock(lockId);
+    if (!verified) {
+      this.log.warn("lock event not backed by final state; ignored", { swap: swap.id, chain: src.name, lockId });
+      return;
+    }
+    const destHead = await dst.head();
+    const verdict = assessUserLock({
+      swap,
+      lock: verified.lock,
+      txId,
+      destFinalizedTime: destHead.finalizedTime,
+      source: src.timing,
+      dest: dst.timing,
+      policy: this.policy,
+    });
+    if (!verdict.ok) {
+      this.store.update(swap, { ...swap, state: "rejected", reason: verdict.reason, detail: verdict.detail, userLock: null }, `${verdict.reason}: ${verdict.detail}`, {
+        chain: src.name,
+        txId,
+      });
+      this.log.warn("user lock rejected; no counter-lock", { swap: swap.id, reason: verdict.reason, detail: verdict.detail });
+      return;
+    }
+    const params = { receiver: swap.userTo, asset: swap.to.asset, amount: swap.amountOut, hashlock: swap.hashlock, timelock: verdict.counterTimelock };
+    const next: Swap = {
+      ...swap,
+      state: "relayer_locking",
+      userLock: verdict.userLock,
+      counterLock: { chain: dst.name, lockId: dst.lockIdFor(params), txId: null, ...params },
+    };
+    this.store.update(swap, next, `user lock verified (${verified.verified.kind} at height ${verified.verified.height}); counter-lock planned`, {
+      chain: src.name,
+      txId,
+    });
+    this.log.info("user lock verified", { swap: swap.id, lockId, counterTimelock: verdict.counterTimelock, userTimelock: verified.lock.timelock });
+  }
+
+  /** Advance one swap by one step, under its lock, from a fresh read. */
+  async advance(id: string): Promise<void> {
+    await this.mutex.run(id, async () => {
+      const swap = this.store.get(id);
+      if (!swap) return;
+      try {
+        const step = await this.decide(swap);
+        await this.apply(swap, step);
+      } catch (err) {
+        const fields = { swap: id, state: swap.state, err: errorMessage(err), code: err instanceof IsthmusError ? err.code : undefined };
+        this.log.warn("swap step failed; will retry", fields);
+      }
+    });
+  }
+
+  private async decide(swap: Swap): Promise<Step> {
+    switch (swap.state) {
+      case "awaiting_user_lock":
+        return decideAwaiting(swap, (await this.ledger(swap.from.chain).head()).finalizedTime);
+      case "relayer_locking": {
+        const dst = this.ledger(swap.to.chain);
+        const [counter, head] = await Promise.all([dst.getLock(swap.counterLock.lockId), dst.head()]);
+        if (counter === null && head.finalizedTime >= swap.counterLock.timelock) {
+          // Final time is past the timelock and no lock exists: no ledger will accept it any more.
+          return {
+            kind: "transition",
+            next: { ...swap, state: "rejected", reason: "COUNTER_LOCK_IMPOSSIBLE", detail: "counter-lock timelock passed before it could be placed", userLock: swap.userLock },
+            note: "counter-lock can no longer be placed; the user refunds",
+          };
+        }
+        return decideLocking(swap, counter);
+      }
+      case "relayer_locked": {
+        const dst = this.ledger(swap.to.chain);
+        const [counter, head] = await Promise.all([dst.getLock(swap.counterLock.lockId), dst.head()]);
+        return decideLocked(swap, counter, head.finalizedTime);
+      }
+      case "relayer_claiming": {
+        const src = this.ledger(swap.from.chain);
+        const [userLock, head] = await Promise.all([src.getLock(swap.userLock.lockId), src.head()]);
+        return decideClaiming(swap, userLock, head.finalizedTime);
+      }
+      case "relayer_refunding":
+        return decideRefunding(swap, await this.ledger(swap.to.chain).getLock(swap.counterLock.lockId));
+      default:
+        return { kind: "wait", why: `final state ${swap.state}` };
+    }
+  }
+
+  private async apply(swap: Swap, step: Step): Promise<void> {
+    switch (step.kind) {
+      case "wait":
+        return;
+      case "transition":
+        this.store.update(swap, step.next, step.note);
+        this.log.info("swap moved", { swap: swap.id, from: swap.state, to: step.next.state, note: step.note });
+        return;
+      case "send":
+        return this.send(swap, step.action);
+    }
+  }
+
+  /** Send one transaction; its effect is observed on a later round from final state, never assumed. */
+  private async send(swap: Swap, action: "counter-lock" | "claim" | "refund"): Promise<void> {
+    if (action === "counter-lock" && swap.state === "relayer_locking") {
+      const c = swap.counterLock;
+      const res = await this.tolerateDone(() =>
+        this.ledger(c.chain).lock({ receiver: c.receiver, asset: c.asset, amount: c.amount, hashlock: swap.hashlock, timelock: c.timelock }),
+      );
+      if (res) this.store.update(swap, { ...swap, counterLock: { ...c, txId: res.txId } }, "counter-lock sent", { chain: c.chain, txId: res.txId });
+      this.log.info("counter-lock sent", { swap: swap.id, chain: c.chain, txId: res?.txId, lockId: c.lockId });
+    } else if (action === "claim" && swap.state === "relayer_claiming") {
+      const res = await this.tolerateDone(() => this.ledger(swap.from.chain).claim(swap.userLock.lockId, swap.preimage));
+      if (res) this.store.update(swap, { ...swap, claimTxId: res.txId }, "claim sent", { chain: swap.from.chain, txId: res.txId });
+      this.log.info("claim sent", { swap: swap.id, chain: swap.from.chain, txId: res?.txId });
+    } else if (action === "refund" && swap.state === "relayer_refunding") {
+      const res = await this.tolerateDone(() => this.ledger(swap.to.chain).refund(swap.counterLock.lockId));
+      if (res) this.store.update(swap, { ...swap, refundTxId: res.txId }, "refund sent", { chain: swap.to.chain, txId: res.txId });
+      this.log.info("refund sent", { swap: swap.id, chain: swap.to.chain, txId: res?.txId });
+    } else {
+      throw new TypeError(`send: action ${action} does not fit state ${swap.state}`);
+    }
+  }
+
+  /**
+   * A ledger saying the lock already exists or is no longer open means an earlier attempt
+   * (ours before a crash, or a third party) already acted: the next round reads the outcome.
+   */
+  private async tolerateDone<T>(send: () => Promise<T>): Promise<T | null> {
+    try {
+      return await send();
+    } catch (err) {
+      if (err instanceof LedgerError && ALREADY_DONE.has(err.code)) return null;
+      throw err;
+    }
+  }
+}
+
+/** Ledger error codes that mean "this already happened", across adapters. */
+const ALREADY_DONE = new Set(["LOCK_EXISTS", "LockExists", "LOCK_NOT_OPEN", "NotLocked"]);

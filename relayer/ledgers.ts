@@ -1,0 +1,33 @@
+import { ConsortiumLedger } from "../chains/consortium/adapter.ts";
+import { EvmLedger } from "../chains/evm/adapter.ts";
+import type { LedgerAdapter } from "../chains/ledger.ts";
+import { resolveKey, type ChainConfig } from "./config.ts";
+
+/** The one place that turns chain config into concrete adapters. */
+export function openLedger(chain: ChainConfig, where: string, keyOverride?: string): LedgerAdapter {
+  const privateKey = keyOverride ?? resolveKey(chain.key, `${where}: chains.${chain.name}`);
+  switch (chain.kind) {
+    case "consortium":
+      return new ConsortiumLedger({
+        name: chain.name,
+        endpoint: chain.endpoint,
+        chainId: chain.chainId,
+        privateKey,
+        validators: chain.validators.map((v) => ({ address: v.address, stake: v.stake })),
+        blockTimeSec: chain.blockTimeSec,
+        clockSkewSec: chain.clockSkewSec,
+      });
+    case "evm":
+      return new EvmLedger({
+        name: chain.name,
+        rpcUrl: chain.rpcUrl,
+        chainId: chain.chainId,
+        privateKey,
+        htlcAddress: chain.htlc,
+        assets: chain.assets,
+        confirmations: chain.confirmations,
+        blockTimeSec: chain.blockTimeSec,
+        clockSkewSec: chain.clockSkewSec,
+      });
+  }
+}

@@ -1,0 +1,187 @@
+import Database from "better-sqlite3";
+import { IsthmusError } from "../chains/errors.ts";
+import { decodeSwap, encodeSwap } from "./core/codec.ts";
+import { canTransition, FinalStates, type Swap, type SwapState } from "./core/swap.ts";
+
+export class StoreConflictError extends IsthmusError {
+  override name = "StoreConflictError";
+  constructor(swapId: string, expected: SwapState) {
+    super("STORE_CONFLICT", `swap ${swapId} changed underneath (expected state ${expected})`, { swapId, expected });
+  }
+}
+
+export class IllegalTransitionError extends IsthmusError {
+  override name = "IllegalTransitionError";
+  constructor(swapId: string, from: SwapState, to: SwapState) {
+    super("ILLEGAL_TRANSITION", `swap ${swapId} may not move from ${from} to ${to}`, { swapId, from, to });
+  }
+}
+
+export class DuplicateHashlockError extends IsthmusError {
+  override name = "DuplicateHashlockError";
+  constructor(hashlock: string) {
+    super("DUPLICATE_HASHLOCK", `hashlock ${hashlock} was already used by another swap; make a new secret`, { hashlock });
+  }
+}
+
+export interface HistoryEntry {
+  readonly seq: number;
+  readonly from: SwapState | null;
+  readonly to: SwapState;
+  readonly note: string;
+  readonly chain: string | null;
+  readonly txId: string | null;
+  readonly atMs: number;
+}
+
+/** Ordered migrations; the database's user_version says how many have run. */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE swaps (
+     id TEXT PRIMARY KEY,
+     state TEXT NOT NULL,
+     from_chain TEXT NOT NULL,
+     to_chain TEXT NOT NULL,
+     hashlock TEXT NOT NULL UNIQUE,
+     data TEXT NOT NULL,
+     created_at_ms INTEGER NOT NULL,
+     updated_at_ms INTEGER NOT NULL
+   );
+   CREATE INDEX swaps_state ON swaps(state);
+   CREATE TABLE swap_history (
+     swap_id TEXT NOT NULL REFERENCES swaps(id),
+     seq INTEGER NOT NULL,
+     from_state TEXT,
+     to_state TEXT NOT NULL,
+     note TEXT NOT NULL,
+     chain TEXT,
+     tx_id TEXT,
+     at_ms INTEGER NOT NULL,
+     PRIMARY KEY (swap_id, seq)
+   );
+   CREATE TABLE cursors (chain TEXT PRIMARY KEY, height INTEGER NOT NULL);`,
+];
+
+/**
+ * The relayer's durable state in SQLite. Every swap change is a compare-and-swap on the
+ * full stored record plus a history row, in one transaction: a crash leaves either the
+ * old state or the new one, never half.
+ */
+export class SwapStore {
+  private readonly db: Database.Database;
+
+  constructor(path: string) {
+    this.db = new Database(path);
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma("synchronous = FULL");
+    this.db.pragma("foreign_keys = ON");
+    this.migrate();
+  }
+
+  private migrate(): void {
+    const current = this.db.pragma("user_version", { simple: true }) as number;
+    for (let v = current; v < MIGRATIONS.length; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v]!);
+        this.db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  insert(swap: Swap, note: string): void {
+    const now = Date.now();
+    try {
+      this.db.transaction(() => {
+        this.db
+          .prepare(
+            `INSERT INTO swaps (id, state, from_chain, to_chain, hashlock, data, created_at_ms, updated_at_ms)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+          )
+          .run(swap.id, swap.state, swap.from.chain, swap.to.chain, swap.hashlock, encodeSwap(swap), now, now);
+        this.appendHistory(swap.id, null, swap.state, note, null, null, now);
+      })();
+    } catch (err) {
+      if (err instanceof Error && /UNIQUE constraint failed: swaps.hashlock/.test(err.message)) {
+        throw new DuplicateHashlockError(swap.hashlock);
+      }
+      throw err;
+    }
+  }
+
+  /** Replace `prev` by `next` if the stored record is still exactly `prev`. */
+  update(prev: Swap, next: Swap, note: string, tx?: { chain: string; txId: string | null }): void {
+    if (prev.id !== next.id) throw new TypeError(`update: swap ids differ (${prev.id} vs ${next.id})`);
+    if (prev.state !== next.state && !canTransition(prev.state, next.state)) {
+      throw new IllegalTransitionError(prev.id, prev.state, next.state);
+    }
+    const now = Date.now();
+    this.db.transaction(() => {
+      const res = this.db
+        .prepare(`UPDATE swaps SET state = ?, data = ?, updated_at_ms = ? WHERE id = ? AND data = ?`)
+        .run(next.state, encodeSwap(next), now, next.id, encodeSwap(prev));
+      if (res.changes !== 1) throw new StoreConflictError(prev.id, prev.state);
+      this.appendHistory(next.id, prev.state, next.state, note, tx?.chain ?? null, tx?.txId ?? null, now);
+    })();
+  }
+
+  private appendHistory(id: string, from: SwapState | null, to: SwapState, note: string, chain: string | null, txId: string | null, at: number): void {
+    const { seq } = this.db.prepare(`SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM swap_history WHERE swap_id = ?`).get(id) as { seq: number };
+    this.db
+      .prepare(`INSERT INTO swap_history (swap_id, seq, from_state, to_state, note, chain, tx_id, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+      .run(id, seq, from, to, note, chain, txId, at);
+  }
+
+  get(id: string): Swap | null {
+    const row = this.db.prepare(`SELECT data FROM swaps WHERE id = ?`).get(id) as { data: string } | undefined;
+    return row ? decodeSwap(row.data) : null;
+  }
+
+  findByHashlock(hashlock: string): Swap | null {
+    const row = this.db.prepare(`SELECT data FROM swaps WHERE hashlock = ?`).get(hashlock) as { data: string } | undefined;
+    return row ? decodeSwap(row.data) : null;
+  }
+
+  /** Swaps that still need the engine, oldest first. */
+  listActive(): Swap[] {
+    const finals = [...FinalStates];
+    const rows = this.db
+      .prepare(`SELECT data FROM swaps WHERE state NOT IN (${finals.map(() => "?").join(",")}) ORDER BY created_at_ms, id`)
+      .all(...finals) as { data: string }[];
+    return rows.map((r) => decodeSwap(r.data));
+  }
+
+  list(filter: { state?: SwapState; limit?: number } = {}): Swap[] {
+    const limit = Math.min(Math.max(filter.limit ?? 100, 1), 1000);
+    const rows = (
+      filter.state
+        ? this.db.prepare(`SELECT data FROM swaps WHERE state = ? ORDER BY created_at_ms DESC LIMIT ?`).all(filter.state, limit)
+        : this.db.prepare(`SELECT data FROM swaps ORDER BY created_at_ms DESC LIMIT ?`).all(limit)
+    ) as { data: string }[];
+    return rows.map((r) => decodeSwap(r.data));
+  }
+
+  countByState(): Record<string, number> {
+    const rows = this.db.prepare(`SELECT state, COUNT(*) AS n FROM swaps GROUP BY state`).all() as { state: string; n: number }[];
+    return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+  }
+
+  history(id: string): HistoryEntry[] {
+    const rows = this.db
+      .prepare(`SELECT seq, from_state, to_state, note, chain, tx_id, at_ms FROM swap_history WHERE swap_id = ? ORDER BY seq`)
+      .all(id) as { seq: number; from_state: SwapState | null; to_state: SwapState; note: string; chain: string | null; tx_id: string | null; at_ms: number }[];
+    return rows.map((r) => ({ seq: r.seq, from: r.from_state, to: r.to_state, note: r.note, chain: r.chain, txId: r.tx_id, atMs: r.at_ms }));
+  }
+
+  /** Last height whose events were fully handled, or null before the first scan. */
+  getCursor(chain: string): number | null {
+    const row = this.db.prepare(`SELECT height FROM cursors WHERE chain = ?`).get(chain) as { height: number } | undefined;
+    return row ? row.height : null;
+  }
+
+  setCursor(chain: string, height: number): void {
+    this.db.prepare(`INSERT INTO cursors (chain, height) VALUES (?, ?) ON CONFLICT(chain) DO UPDATE SET height = excluded.height`).run(chain, height);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
