@@ -7,7 +7,7 @@
  * - Addresses and 32-byte values are lower-case 0x-hex strings.
  * - Amounts are bigint in the asset's base units (KRW has 2 decimals: 100 KRW = 10000n).
  * - Times are unix seconds *of the ledger's own clock* (block time), never a wall clock.
- * - Everything an adapter returns from get*/watch methods is FINAL under that ledger's
+ * - Everything an adapter returns from get* and watch* methods is FINAL under that ledger's
  *   finality rule (consortium: committed by >2/3 stake; EVM: N confirmations) and, where
  *   the adapter can, verified against a finalized header (`verified` says how).
  */
