@@ -36,9 +36,10 @@ export function resolveRoutes(config: RelayerConfig, ledgers: ReadonlyMap<string
 
 /** Start the relayer: open ledgers and the store, start the engine loop and the API. */
 export async function startRelayer(config: RelayerConfig, log: Logger): Promise<RelayerDaemon> {
-  const ledgers = new Map(config.chains.map((c) => [c.name, openLedger(c, config.file)] as const));
+  const ledgers = new Map<string, LedgerAdapter>();
   let store: SwapStore | null = null;
   try {
+    for (const c of config.chains) ledgers.set(c.name, await openLedger(c, config.file));
     const routes = resolveRoutes(config, ledgers);
     if (config.store !== ":memory:") mkdirSync(dirname(config.store), { recursive: true });
     store = new SwapStore(config.store);

@@ -24,8 +24,13 @@ export class DevnetFileError extends IsthmusError {
   }
 }
 
+/** Where `npm start` keeps the devnet's state: $ISTHMUS_HOME or ./.isthmus/devnet. */
+export function devnetHome(): string {
+  return resolve(process.env.ISTHMUS_HOME ?? ".isthmus/devnet");
+}
+
 export function defaultDevnetFile(): string {
-  return resolve(process.env.ISTHMUS_DEVNET ?? ".isthmus/devnet.json");
+  return resolve(devnetHome(), "devnet.json");
 }
 
 export function writeDevnetFile(file: string, content: DevnetFile): void {

@@ -375,11 +375,17 @@ export class SwapEngine {
     try {
       return await send();
     } catch (err) {
-      if (err instanceof LedgerError && ALREADY_DONE.has(err.code)) return null;
+      if (isAlreadyDone(err)) return null;
       throw err;
     }
   }
 }
 
-/** Ledger error codes that mean "this already happened", across adapters. */
+/** Ledger refusals that mean "this already happened": consortium codes, EVM revert names. */
 const ALREADY_DONE = new Set(["LOCK_EXISTS", "LockExists", "LOCK_NOT_OPEN", "NotLocked"]);
+
+function isAlreadyDone(err: unknown): boolean {
+  if (!(err instanceof LedgerError)) return false;
+  const revert = (err.details.revert as { name?: string } | undefined)?.name;
+  return ALREADY_DONE.has(err.code) || (revert !== undefined && ALREADY_DONE.has(revert));
+}

@@ -3,12 +3,15 @@ import { EvmLedger } from "../chains/evm/adapter.ts";
 import type { LedgerAdapter } from "../chains/ledger.ts";
 import { resolveKey, type ChainConfig } from "./config.ts";
 
-/** The one place that turns chain config into concrete adapters. */
-export function openLedger(chain: ChainConfig, where: string, keyOverride?: string): LedgerAdapter {
+/**
+ * The one place that turns chain config into concrete adapters. Resolves once the adapter
+ * knows the ledger's asset table (the consortium node is asked for it).
+ */
+export async function openLedger(chain: ChainConfig, where: string, keyOverride?: string): Promise<LedgerAdapter> {
   const privateKey = keyOverride ?? resolveKey(chain.key, `${where}: chains.${chain.name}`);
   switch (chain.kind) {
     case "consortium":
-      return new ConsortiumLedger({
+      return ConsortiumLedger.connect({
         name: chain.name,
         endpoint: chain.endpoint,
         chainId: chain.chainId,

@@ -6,7 +6,7 @@ export function parseFlags<T extends NonNullable<ParseArgsConfig["options"]>>(ar
   try {
     return parseArgs({ args: argv, options, strict: true, allowPositionals: true });
   } catch (err) {
-    throw new InvalidInputError(command, (err as Error).message.replace(/\. To specify a positional argument.*$/s, ""));
+    throw new InvalidInputError("arguments", (err as Error).message.replace(/\. To specify a positional argument.*$/s, "").replace(/\s*\n\s*/g, " "));
   }
 }
 

@@ -39,7 +39,7 @@ async function withUserLedgers<T>(devnetPath: string | undefined, names: string[
     for (const name of names) {
       const chain = devnet.chainConfigs.find((c) => c.name === name);
       if (!chain) throw new InvalidInputError("chain", `unknown chain "${name}" (devnet has ${devnet.chainConfigs.map((c) => c.name).join(", ")})`);
-      ledgers.set(name, openLedger(chain, file));
+      ledgers.set(name, await openLedger(chain, file));
     }
     return await fn(ledgers, new RelayerClient(devnet.api), file);
   } finally {
@@ -147,7 +147,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     const code = err instanceof IsthmusError ? ` [${err.code}]` : "";
-    process.stderr.write(`isthmus ${name}: ${errorMessage(err)}${code}\n`);
+    process.stderr.write(`isthmus ${name}: ${errorMessage(err).replace(/\s*\n\s*/g, " ")}${code}\n`);
     if (process.env.ISTHMUS_DEBUG) console.error(err);
     return 1;
   }
