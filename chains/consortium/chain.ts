@@ -1,0 +1,283 @@
+/**
+ * One validator's copy of the chain: committed blocks (in the store) and the state after
+ * the last one (in memory). Blocks enter only through `commit`, which re-checks the block,
+ * verifies its commit, persists it and only then applies it. On open, the stored blocks
+ * are replayed from genesis and every recomputed root is compared with its header.
+ */
+import { type Hex, concatBytes, fromHex, toHex } from "../../proofs/hex.ts";
+import { type MerkleProof, KvMerkleTree } from "../../proofs/merkle.ts";
+import { type Commit, verifyCommit } from "../../proofs/consortium/commit.ts";
+import { CONSORTIUM_SCHEME } from "../../proofs/consortium/domain.ts";
+import { type Header, hashHeader } from "../../proofs/consortium/header.ts";
+import { resultKey, resultsEntries, txRoot } from "../../proofs/consortium/results.ts";
+import {
+  type AssetRecord,
+  STATE_KEY_PREFIX,
+  balanceKey,
+  decodeAsset,
+  decodeBalance,
+  lockKey,
+} from "../../proofs/consortium/state.ts";
+import { type ValidatorSet, hashValidatorSet, stakeOf } from "../../proofs/consortium/validators.ts";
+import { type Block, type CommittedBlock } from "./block.ts";
+import { type BlockExecution, type SkippedTx, buildBlockExecution, executeBlock } from "./execute.ts";
+import { type Genesis, genesisHeader, genesisState } from "./genesis.ts";
+import { type MemoryKv } from "./kv.ts";
+import { LedgerState } from "./ledger-state.ts";
+import { type ChainLogger, quietLogger } from "./log.ts";
+import { recoverSigner } from "./crypto.ts";
+import { type BlockStore, StoreError, type TxLocation } from "./store.ts";
+
+export const DEFAULT_MAX_BLOCK_TXS = 500;
+
+export type BlockCheck = { readonly ok: true; readonly hash: Hex; readonly execution: BlockExecution } | { readonly ok: false; readonly reason: string };
+
+export interface ChainOptions {
+  readonly genesis: Genesis;
+  readonly store: BlockStore;
+  readonly maxBlockTxs?: number;
+  readonly log?: ChainLogger;
+}
+
+export interface ChainHead {
+  readonly header: Header;
+  readonly hash: Hex;
+  /** null only at genesis (height 0), which needs no commit. */
+  readonly commit: Commit | null;
+}
+
+export interface AccountView {
+  readonly address: Hex;
+  readonly nonce: number;
+  readonly balances: readonly { readonly asset: string; readonly amount: bigint }[];
+}
+
+export interface LockAtHead {
+  readonly value: Uint8Array;
+  readonly proof: MerkleProof;
+  readonly header: Header;
+  readonly commit: Commit;
+}
+
+export interface ProvenEvent {
+  readonly txIndex: number;
+  readonly eventIndex: number;
+  readonly value: Uint8Array;
+  readonly proof: MerkleProof;
+}
+
+export class Chain {
+  readonly genesis: Genesis;
+  readonly chainId: number;
+  readonly validatorSet: ValidatorSet;
+  readonly validatorsHash: Hex;
+  readonly genesisHeader: Header;
+  readonly maxBlockTxs: number;
+  readonly store: BlockStore;
+  readonly #kv: MemoryKv;
+  readonly #log: ChainLogger;
+  #head: ChainHead;
+  readonly #checks = new Map<Hex, BlockCheck>();
+  readonly #listeners = new Set<(block: CommittedBlock) => void>();
+
+  private constructor(opts: ChainOptions) {
+    this.genesis = opts.genesis;
+    this.chainId = opts.genesis.chainId;
+    this.validatorSet = opts.genesis.validators;
+    this.validatorsHash = hashValidatorSet(this.validatorSet);
+    this.maxBlockTxs = opts.maxBlockTxs ?? DEFAULT_MAX_BLOCK_TXS;
+    this.store = opts.store;
+    this.#log = opts.log ?? quietLogger;
+    this.#kv = genesisState(opts.genesis);
+    this.genesisHeader = genesisHeader(opts.genesis, toHex(this.#kv.root()));
+    this.#head = { header: this.genesisHeader, hash: hashHeader(this.genesisHeader), commit: null };
+  }
+
+  /** Opens the chain over `store`, replaying every stored block (roots re-checked). */
+  static open(opts: ChainOptions): Chain {
+    const chain = new Chain(opts);
+    opts.store.bindGenesis(chain.#head.hash);
+    const last = opts.store.lastHeight();
+    for (let h = 1; h <= last; h++) {
+      const block = opts.store.getBlock(h);
+      if (!block) throw new StoreError(opts.store.path, `block ${h} missing`);
+      const check = chain.check(block);
+      if (!check.ok) throw new StoreError(opts.store.path, `block ${h} does not replay: ${check.reason}`);
+      if (check.hash !== block.hash) throw new StoreError(opts.store.path, `block ${h}: stored hash differs from the header's`);
+      // Signatures were verified before the block was stored; replay re-derives state only.
+      chain.apply(block, check.execution);
+    }
+    if (last > 0) chain.#log.info("replayed blocks", { height: last, stateRoot: chain.#head.header.stateRoot });
+    return chain;
+  }
+
+  get height(): number {
+    return this.#head.header.height;
+  }
+
+  get head(): ChainHead {
+    return this.#head;
+  }
+
+  /** Committed state, read-only by convention (write only through commit). */
+  get kv(): MemoryKv {
+    return this.#kv;
+  }
+
+  get state(): LedgerState {
+    return new LedgerState(this.#kv);
+  }
+
+  /** Every deterministic validity rule for the next block (timeliness is consensus's business). Cached by hash. */
+  check(block: Block): BlockCheck {
+    const h = block.header;
+    const computedTxRoot = txRoot(block.txs);
+    if (computedTxRoot !== h.txRoot) return { ok: false, reason: "txRoot does not match the transactions" };
+    const hash = hashHeader(h);
+    const cached = this.#checks.get(hash);
+    if (cached) return cached;
+    const result = this.checkUncached(block, hash);
+    this.#checks.set(hash, result);
+    return result;
+  }
+
+  private checkUncached(block: Block, hash: Hex): BlockCheck {
+    const h = block.header;
+    const prev = this.#head.header;
+    if (h.chainId !== this.chainId) return { ok: false, reason: `chainId ${h.chainId} is not ${this.chainId}` };
+    if (h.height !== prev.height + 1) return { ok: false, reason: `height ${h.height} does not follow ${prev.height}` };
+    if (h.prevHash !== this.#head.hash) return { ok: false, reason: "prevHash is not the last block's hash" };
+    if (h.validatorsHash !== this.validatorsHash) return { ok: false, reason: "validatorsHash is not the validator set's" };
+    if (stakeOf(this.validatorSet, h.proposer) === undefined) return { ok: false, reason: `proposer ${h.proposer} is not a validator` };
+    if (h.timeMs <= prev.timeMs) return { ok: false, reason: `time ${h.timeMs} is not after the previous block's ${prev.timeMs}` };
+    if (block.txs.length > this.maxBlockTxs) return { ok: false, reason: `${block.txs.length} txs, limit ${this.maxBlockTxs}` };
+    const exec = executeBlock(this.#kv, block.txs, { chainId: this.chainId, height: h.height, timeMs: h.timeMs });
+    if (!exec.ok) return exec;
+    if (exec.resultsRoot !== h.resultsRoot) return { ok: false, reason: "resultsRoot does not match re-execution" };
+    if (exec.stateRoot !== h.stateRoot) return { ok: false, reason: "stateRoot does not match re-execution" };
+    return { ok: true, hash, execution: exec };
+  }
+
+  /** Builds the next block from `candidates` (inadmissible ones are skipped and reported). */
+  propose(candidates: readonly Uint8Array[], timeMs: number, proposer: Hex): { block: Block; skipped: readonly SkippedTx[] } {
+    const prev = this.#head;
+    const height = prev.header.height + 1;
+    const exec = buildBlockExecution(this.#kv, candidates, { chainId: this.chainId, height, timeMs }, this.maxBlockTxs);
+    const header: Header = {
+      chainId: this.chainId,
+      height,
+      timeMs,
+      prevHash: prev.hash,
+      txRoot: exec.txRoot,
+      resultsRoot: exec.resultsRoot,
+      stateRoot: exec.stateRoot,
+      validatorsHash: this.validatorsHash,
+      proposer,
+    };
+    const block: Block = { header, txs: exec.txs };
+    this.#checks.set(hashHeader(header), { ok: true, hash: hashHeader(header), execution: exec });
+    return { block, skipped: exec.skipped };
+  }
+
+  /**
+   * Makes `block` final: it must pass `check` and `commit` must verify against the
+   * validator set. Persists before applying (save before acting). Throws on either failure.
+   */
+  commit(block: Block, commit: Commit): CommittedBlock {
+    const check = this.check(block);
+    if (!check.ok) throw new Error(`commit of invalid block ${block.header.height}: ${check.reason}`);
+    const verified = verifyCommit(block.header, commit, this.validatorSet, { recover: recoverSigner });
+    if (!verified.ok) throw new Error(`commit of block ${block.header.height} does not verify: ${verified.reason}`);
+    const committed: CommittedBlock = {
+      header: block.header,
+      txs: block.txs,
+      hash: check.hash,
+      commit,
+      outcomes: check.execution.outcomes.map((o) => o.encoded),
+    };
+    this.store.putBlock(committed, check.execution.outcomes.map((o) => o.tx.hash));
+    this.apply(committed, check.execution);
+    for (const listener of this.#listeners) {
+      try {
+        listener(committed);
+      } catch (err) {
+        this.#log.error("commit listener failed", { error: (err as Error).message });
+      }
+    }
+    return committed;
+  }
+
+  private apply(block: CommittedBlock, execution: BlockExecution): void {
+    execution.overlay.commit();
+    this.#head = { header: block.header, hash: block.hash, commit: block.commit };
+    this.#checks.clear();
+  }
+
+  /** Called synchronously after each commit, in commit order. Returns an unsubscribe function. */
+  onCommit(listener: (block: CommittedBlock) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  // --- queries ------------------------------------------------------------------------------
+
+  block(height: number): CommittedBlock | undefined {
+    if (height < 1 || height > this.height) return undefined;
+    return this.store.getBlock(height);
+  }
+
+  txLocation(hash: Hex): TxLocation | undefined {
+    return this.store.txLocation(hash);
+  }
+
+  assets(): AssetRecord[] {
+    return this.#kv.scan(Uint8Array.of(STATE_KEY_PREFIX.asset)).map((e) => {
+      const d = decodeAsset(e.value);
+      if (!d.ok) throw new Error(`corrupt state: asset: ${d.reason}`);
+      return d.value;
+    });
+  }
+
+  account(address: Hex): AccountView {
+    const state = this.state;
+    const prefix = concatBytes(Uint8Array.of(STATE_KEY_PREFIX.balance), fromHex(address, "address", 20));
+    const balances = this.#kv.scan(prefix).map((e) => {
+      const asset = new TextDecoder().decode(e.key.subarray(prefix.length));
+      const d = decodeBalance(e.value);
+      if (!d.ok) throw new Error(`corrupt state: balance: ${d.reason}`);
+      return { asset, amount: d.value };
+    });
+    return { address, nonce: state.nonce(address), balances };
+  }
+
+  balance(address: Hex, asset: string): bigint {
+    const bytes = this.#kv.get(balanceKey(address, asset));
+    if (!bytes) return 0n;
+    const d = decodeBalance(bytes);
+    if (!d.ok) throw new Error(`corrupt state: balance: ${d.reason}`);
+    return d.value;
+  }
+
+  /** The lock's encoded record and its proof against the head's stateRoot, with the head's header and commit. */
+  lockAtHead(lockId: Hex): LockAtHead | undefined {
+    const head = this.#head;
+    if (!head.commit) return undefined; // genesis holds no locks
+    const key = lockKey(lockId);
+    const value = this.#kv.get(key);
+    const proof = this.#kv.proof(key);
+    if (!value || !proof) return undefined;
+    return { value, proof, header: head.header, commit: head.commit };
+  }
+
+  /** Every event of a committed block with its proof against the block's resultsRoot. */
+  provenEvents(block: CommittedBlock): ProvenEvent[] {
+    const tree = KvMerkleTree.build(CONSORTIUM_SCHEME.merkle, resultsEntries(block.outcomes));
+    const out: ProvenEvent[] = [];
+    block.outcomes.forEach((o, txIndex) =>
+      o.events.forEach((value, eventIndex) => {
+        out.push({ txIndex, eventIndex, value, proof: tree.proof(resultKey(txIndex, eventIndex + 1))! });
+      }),
+    );
+    return out;
+  }
+}

@@ -1,0 +1,555 @@
+/**
+ * Tendermint consensus for one validator: Buchman, Kwon, Milosevic, "The latest gossip on
+ * BFT consensus" (2018), Algorithm 1. Comments "L22" etc. cite its line numbers.
+ *
+ * Heights and rounds; each round is propose -> prevote -> precommit, a block is decided on
+ * precommits from more than 2/3 of the stake, and timeouts that grow with the round move a
+ * stuck round on. Locking (L36): on +2/3 prevotes for a block a validator locks on it and
+ * afterwards prevotes another block only when a proposal carries a newer polka (L28).
+ *
+ * Time: the proposer stamps max(prev.timeMs + 1, clock.now()). Every validator rejects a
+ * block not later than its parent (a validity rule, chain.ts), and prevotes nil on a fresh
+ * proposal (no polka round) further than maxClockSkewMs from its own clock. A re-proposed
+ * block with a polka was already judged timely by +2/3, so it is not re-judged (as in
+ * Tendermint's proposer-based timestamps): otherwise a slow round could strand a lock.
+ *
+ * Safety across restarts: before signing anything the validator saves (height, round, lock,
+ * valid block); on restart at that height it resumes in the next round with its lock.
+ * A validator that falls behind catches up by requesting committed blocks (sync-request /
+ * sync-block), each checked against the validator set and re-executed before it is applied.
+ */
+import { type Hex, fromHex } from "../../../proofs/hex.ts";
+import { type Commit, verifyCommit } from "../../../proofs/consortium/commit.ts";
+import { type Header, hashHeader } from "../../../proofs/consortium/header.ts";
+import { type ValidatorSet, stakeOf } from "../../../proofs/consortium/validators.ts";
+import { NIL_BLOCK_HASH, VoteType, voteDigest } from "../../../proofs/consortium/vote.ts";
+import { type Block, type BlockJson, blockFromJson, blockToJson } from "../block.ts";
+import { type Clock } from "../clock.ts";
+import { recoverSigner, type Signer } from "../crypto.ts";
+import { type ChainLogger, quietLogger } from "../log.ts";
+import { type ConsensusMessage, type ProposalMessage, type SyncBlockMessage, type VoteMessage } from "./messages.ts";
+import { ProposerSchedule } from "./proposer.ts";
+import { type Transport } from "./transport.ts";
+import { HeightVotes } from "./votes.ts";
+
+/** What consensus needs from the chain it orders. */
+export interface ConsensusApp {
+  readonly chainId: number;
+  readonly validatorSet: ValidatorSet;
+  /** The last committed block's header and hash (genesis at height 0). */
+  head(): { readonly header: Header; readonly hash: Hex };
+  /** Builds a block for the next height stamped `timeMs`. */
+  propose(timeMs: number, proposer: Hex): Block;
+  /** Deterministic validity for the next height (not timeliness). */
+  check(block: Block): { readonly ok: true } | { readonly ok: false; readonly reason: string };
+  /** Persists and applies a decided block; throwing halts this validator. */
+  commit(block: Block, commit: Commit): void;
+  committed(height: number): { readonly block: Block; readonly commit: Commit } | undefined;
+}
+
+/** Where the signer state lives (SQLite in a validator). */
+export interface SignerStateStore {
+  load(): unknown;
+  save(state: unknown): void;
+}
+
+/** Base timeouts; each grows by deltaMs per round so a slow network eventually fits. */
+export interface ConsensusTimeouts {
+  readonly proposeMs: number;
+  readonly prevoteMs: number;
+  readonly precommitMs: number;
+  readonly deltaMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: ConsensusTimeouts = Object.freeze({ proposeMs: 1000, prevoteMs: 500, precommitMs: 500, deltaMs: 250 });
+export const DEFAULT_MAX_CLOCK_SKEW_MS = 2000;
+
+export interface EngineOptions {
+  readonly app: ConsensusApp;
+  readonly signer: Signer;
+  readonly transport: Transport;
+  readonly clock: Clock;
+  readonly signerState: SignerStateStore;
+  /** Pause after a commit before the next height starts (Tendermint's timeout_commit). */
+  readonly blockIntervalMs: number;
+  readonly maxClockSkewMs?: number;
+  readonly timeouts?: ConsensusTimeouts;
+  readonly log?: ChainLogger;
+  /** Called when the engine halts on an error it cannot continue from (e.g. the store failed). */
+  readonly onHalt?: (error: unknown) => void;
+}
+
+type Step = "new-height" | "propose" | "prevote" | "precommit";
+
+interface Proposal {
+  readonly block: Block;
+  readonly hash: Hex;
+  readonly polRound: number;
+}
+
+interface SavedSignerState {
+  readonly height: number;
+  readonly round: number;
+  readonly lockedRound: number;
+  readonly lockedBlock: BlockJson | null;
+  readonly validRound: number;
+  readonly validBlock: BlockJson | null;
+}
+
+/** Votes and proposals further ahead than this many rounds are ignored (bounds memory). */
+const MAX_ROUNDS_AHEAD = 1000;
+const MAX_BUFFERED_FUTURE = 1000;
+const SYNC_RETRY_MS = 250;
+
+export class ConsensusEngine {
+  readonly #o: EngineOptions;
+  readonly #timeouts: ConsensusTimeouts;
+  readonly #maxSkewMs: number;
+  readonly #schedule: ProposerSchedule;
+  readonly #self: Hex;
+  readonly #log: ChainLogger;
+  readonly #timers = new Set<NodeJS.Timeout>();
+  #running = false;
+  #unsubscribe: (() => void) | null = null;
+  #evaluating = false;
+
+  #height = 0;
+  #round = 0;
+  #step: Step = "new-height";
+  #lockedRound = -1;
+  #lockedBlock: Block | null = null;
+  #lockedHash: Hex | null = null;
+  #validRound = -1;
+  #validBlock: Block | null = null;
+  #proposals = new Map<number, Proposal>();
+  #blocks = new Map<Hex, Block>();
+  #votes: HeightVotes;
+  #fired = new Set<string>();
+  #future: ConsensusMessage[] = [];
+
+  #lastSyncRequest = -Infinity;
+  readonly #lastSyncServed = new Map<number, number>();
+  #maxSeenHeight = 0;
+
+  constructor(opts: EngineOptions) {
+    this.#o = opts;
+    this.#timeouts = opts.timeouts ?? DEFAULT_TIMEOUTS;
+    this.#maxSkewMs = opts.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
+    this.#schedule = new ProposerSchedule(opts.app.validatorSet);
+    this.#self = opts.signer.address;
+    this.#log = opts.log ?? quietLogger;
+    this.#votes = new HeightVotes(opts.app.validatorSet);
+    if (stakeOf(opts.app.validatorSet, this.#self) === undefined) throw new Error(`${this.#self} is not in the validator set`);
+  }
+
+  get height(): number {
+    return this.#height;
+  }
+
+  get round(): number {
+    return this.#round;
+  }
+
+  get running(): boolean {
+    return this.#running;
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#unsubscribe = this.#o.transport.onMessage((m) => this.receive(m));
+    const saved = this.loadSignerState();
+    const next = this.#o.app.head().header.height + 1;
+    if (saved && saved.height === next) {
+      this.enterHeight();
+      this.restore(saved);
+      this.guard(() => this.startRound(saved.round + 1)); // never sign again in a round already signed in
+    } else {
+      this.enterHeight();
+      this.scheduleRoundZero(this.#o.blockIntervalMs);
+    }
+  }
+
+  stop(): void {
+    this.#running = false;
+    this.#unsubscribe?.();
+    this.#unsubscribe = null;
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
+  }
+
+  // --- input ----------------------------------------------------------------------------
+
+  private receive(msg: ConsensusMessage): void {
+    if (!this.#running) return;
+    this.guard(() => this.handle(msg));
+  }
+
+  /** Runs `fn` then the rules; any throw halts the validator (its store or state is in doubt). */
+  private guard(fn: () => void): void {
+    try {
+      fn();
+      this.evaluate();
+    } catch (err) {
+      this.#log.error("consensus halted", { validator: this.#self, height: this.#height, error: (err as Error).message });
+      this.stop();
+      this.#o.onHalt?.(err);
+    }
+  }
+
+  private handle(msg: ConsensusMessage): void {
+    switch (msg.type) {
+      case "tx":
+        return;
+      case "sync-request":
+        return this.serveSync(msg.height);
+      case "sync-block":
+        return this.onSyncBlock(msg);
+      case "proposal":
+      case "vote":
+        if (msg.height < this.#height) return this.serveSync(msg.height); // the sender is behind
+        if (msg.height > this.#height) {
+          this.noteAhead(msg.height);
+          if (msg.height === this.#height + 1 && this.#future.length < MAX_BUFFERED_FUTURE) this.#future.push(msg);
+          return;
+        }
+        if (msg.round > this.#round + MAX_ROUNDS_AHEAD) return;
+        return msg.type === "proposal" ? this.onProposal(msg) : this.onVote(msg);
+    }
+  }
+
+  private onProposal(p: ProposalMessage): void {
+    if (this.#proposals.has(p.round) || p.block.header.height !== this.#height) return;
+    const hash = hashHeader(p.block.header);
+    const digest = voteDigest({ chainId: this.#o.app.chainId, height: p.height, round: p.round, type: VoteType.Proposal, blockHash: hash });
+    const signer = recoverSigner(digest, fromHex(p.signature, "signature", 65));
+    const expected = this.#schedule.proposer(p.height, p.round);
+    if (!signer.ok || signer.address !== expected) {
+      this.#log.debug("proposal not from the round's proposer", { height: p.height, round: p.round, expected });
+      return;
+    }
+    this.#proposals.set(p.round, { block: p.block, hash, polRound: p.polRound });
+    this.#blocks.set(hash, p.block);
+  }
+
+  private onVote(v: VoteMessage): void {
+    const digest = voteDigest({ chainId: this.#o.app.chainId, height: v.height, round: v.round, type: v.voteType, blockHash: v.blockHash });
+    const signer = recoverSigner(digest, fromHex(v.signature, "signature", 65));
+    if (!signer.ok) return;
+    const added = this.#votes.add({ type: v.voteType, round: v.round, blockHash: v.blockHash, validator: signer.address, signature: v.signature });
+    if (added === "equivocation") this.#log.warn("equivocating vote", { validator: signer.address, height: v.height, round: v.round, type: v.voteType });
+  }
+
+  // --- rules ----------------------------------------------------------------------------
+
+  private evaluate(): void {
+    if (this.#evaluating) return;
+    this.#evaluating = true;
+    try {
+      while (this.#running && this.applyOneRule()) {
+        // each rule changes step, round or height, so this terminates
+      }
+    } finally {
+      this.#evaluating = false;
+    }
+  }
+
+  private applyOneRule(): boolean {
+    return this.ruleDecide() || this.ruleSkipRound() || this.ruleProposal() || this.rulePolka() || this.ruleNilPolka() || this.armTimeouts();
+  }
+
+  /** L49: +2/3 precommits for a block in any round decide it. */
+  private ruleDecide(): boolean {
+    for (const r of this.#votes.rounds()) {
+      const hash = this.#votes.precommits(r).supermajorityBlock();
+      if (!hash) continue;
+      const block = this.#blocks.get(hash);
+      if (!block) {
+        this.requestSync(); // +2/3 committed a block we never saw
+        continue;
+      }
+      const check = this.#o.app.check(block);
+      if (!check.ok) {
+        this.#log.error("+2/3 precommitted a block this validator finds invalid", { height: this.#height, round: r, reason: check.reason });
+        continue;
+      }
+      this.decide(r, block, hash);
+      return true;
+    }
+    return false;
+  }
+
+  /** L55: messages from more than 1/3 of the stake in a later round pull us into it. */
+  private ruleSkipRound(): boolean {
+    for (const r of this.#votes.rounds()) {
+      if (r > this.#round && this.#votes.hasOneThirdIn(r)) {
+        this.startRound(r);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** L22 (fresh proposal) and L28 (re-proposal backed by a polka in polRound). */
+  private ruleProposal(): boolean {
+    if (this.#step !== "propose") return false;
+    const p = this.#proposals.get(this.#round);
+    if (!p) return false;
+    let accept: boolean;
+    if (p.polRound === -1) {
+      accept = this.isValid(p.block) && this.isTimely(p.block) && (this.#lockedRound === -1 || this.#lockedHash === p.hash);
+    } else {
+      if (!this.#votes.prevotes(p.polRound).hasSupermajorityFor(p.hash)) return false;
+      accept = this.isValid(p.block) && (this.#lockedRound <= p.polRound || this.#lockedHash === p.hash);
+    }
+    this.#step = "prevote";
+    this.vote(VoteType.Prevote, accept ? p.hash : NIL_BLOCK_HASH);
+    return true;
+  }
+
+  /** L36: +2/3 prevotes for the round's proposal: lock on it and precommit (once per round). */
+  private rulePolka(): boolean {
+    if (this.#step !== "prevote" && this.#step !== "precommit") return false;
+    const key = `polka:${this.#round}`;
+    const p = this.#proposals.get(this.#round);
+    if (!p || this.#fired.has(key) || !this.#votes.prevotes(this.#round).hasSupermajorityFor(p.hash) || !this.isValid(p.block)) return false;
+    this.#fired.add(key);
+    this.#validBlock = p.block;
+    this.#validRound = this.#round;
+    if (this.#step === "prevote") {
+      this.#lockedBlock = p.block;
+      this.#lockedHash = p.hash;
+      this.#lockedRound = this.#round;
+      this.#step = "precommit";
+      this.vote(VoteType.Precommit, p.hash);
+    } else {
+      this.saveSignerState();
+    }
+    return true;
+  }
+
+  /** L44: +2/3 prevotes for nil: precommit nil. */
+  private ruleNilPolka(): boolean {
+    if (this.#step !== "prevote" || !this.#votes.prevotes(this.#round).hasSupermajorityFor(NIL_BLOCK_HASH)) return false;
+    this.#step = "precommit";
+    this.vote(VoteType.Precommit, NIL_BLOCK_HASH);
+    return true;
+  }
+
+  /** L34 and L47: +2/3 of any prevotes / precommits start the round's timeouts (once). */
+  private armTimeouts(): boolean {
+    const h = this.#height;
+    const r = this.#round;
+    if (this.#step === "prevote" && this.#votes.prevotes(r).hasSupermajorityAny() && this.once(`prevote-timeout:${r}`)) {
+      this.schedule(this.#timeouts.prevoteMs + r * this.#timeouts.deltaMs, () => this.onTimeoutPrevote(h, r));
+    }
+    if (this.#step !== "new-height" && this.#votes.precommits(r).hasSupermajorityAny() && this.once(`precommit-timeout:${r}`)) {
+      this.schedule(this.#timeouts.precommitMs + r * this.#timeouts.deltaMs, () => this.onTimeoutPrecommit(h, r));
+    }
+    return false;
+  }
+
+  // --- transitions ----------------------------------------------------------------------
+
+  /** L11 StartRound. */
+  private startRound(round: number): void {
+    this.#round = round;
+    this.#step = "propose";
+    const h = this.#height;
+    if (this.#schedule.proposer(h, round) !== this.#self) {
+      this.schedule(this.#timeouts.proposeMs + round * this.#timeouts.deltaMs, () => this.onTimeoutPropose(h, round));
+      return;
+    }
+    let block: Block;
+    let polRound: number;
+    if (this.#validBlock) {
+      block = this.#validBlock;
+      polRound = this.#validRound;
+    } else {
+      const prev = this.#o.app.head().header;
+      block = this.#o.app.propose(Math.max(prev.timeMs + 1, this.#o.clock.now()), this.#self);
+      polRound = -1;
+    }
+    const hash = hashHeader(block.header);
+    this.saveSignerState();
+    const digest = voteDigest({ chainId: this.#o.app.chainId, height: h, round, type: VoteType.Proposal, blockHash: hash });
+    const signature = this.#o.signer.signHex(digest);
+    this.#proposals.set(round, { block, hash, polRound });
+    this.#blocks.set(hash, block);
+    this.#o.transport.broadcast({ type: "proposal", height: h, round, polRound, block, signature });
+  }
+
+  private onTimeoutPropose(h: number, r: number): void {
+    if (h !== this.#height || r !== this.#round || this.#step !== "propose") return;
+    this.#step = "prevote";
+    this.vote(VoteType.Prevote, NIL_BLOCK_HASH);
+  }
+
+  private onTimeoutPrevote(h: number, r: number): void {
+    if (h !== this.#height || r !== this.#round || this.#step !== "prevote") return;
+    this.#step = "precommit";
+    this.vote(VoteType.Precommit, NIL_BLOCK_HASH);
+  }
+
+  private onTimeoutPrecommit(h: number, r: number): void {
+    if (h !== this.#height || r !== this.#round) return;
+    this.startRound(r + 1);
+  }
+
+  private vote(type: typeof VoteType.Prevote | typeof VoteType.Precommit, blockHash: Hex): void {
+    this.saveSignerState(); // save before signing
+    const h = this.#height;
+    const r = this.#round;
+    const signature = this.#o.signer.signHex(voteDigest({ chainId: this.#o.app.chainId, height: h, round: r, type, blockHash }));
+    this.#votes.add({ type, round: r, blockHash, validator: this.#self, signature });
+    this.#o.transport.broadcast({ type: "vote", voteType: type, height: h, round: r, blockHash, signature });
+  }
+
+  private decide(round: number, block: Block, hash: Hex): void {
+    const commit: Commit = { height: this.#height, round, blockHash: hash, signatures: this.#votes.precommits(round).signaturesFor(hash) };
+    this.#o.app.commit(block, commit);
+    this.#log.debug("committed", { validator: this.#self, height: this.#height, round, txs: block.txs.length });
+    this.enterHeight();
+    this.scheduleRoundZero(this.#o.blockIntervalMs);
+  }
+
+  /** Resets per-height state for the height after the app's head and replays buffered messages. */
+  private enterHeight(): void {
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
+    this.#height = this.#o.app.head().header.height + 1;
+    this.#round = 0;
+    this.#step = "new-height";
+    this.#lockedRound = -1;
+    this.#lockedBlock = null;
+    this.#lockedHash = null;
+    this.#validRound = -1;
+    this.#validBlock = null;
+    this.#proposals = new Map();
+    this.#blocks = new Map();
+    this.#votes = new HeightVotes(this.#o.app.validatorSet);
+    this.#fired = new Set();
+    const buffered = this.#future;
+    this.#future = [];
+    for (const m of buffered) this.handle(m);
+  }
+
+  private scheduleRoundZero(delayMs: number): void {
+    const h = this.#height;
+    this.schedule(delayMs, () => {
+      if (this.#height === h && this.#step === "new-height") this.startRound(0);
+    });
+  }
+
+  // --- catching up ----------------------------------------------------------------------
+
+  private noteAhead(height: number): void {
+    this.#maxSeenHeight = Math.max(this.#maxSeenHeight, height);
+    this.requestSync();
+  }
+
+  private requestSync(): void {
+    const now = performance.now();
+    if (now - this.#lastSyncRequest < SYNC_RETRY_MS) return;
+    this.#lastSyncRequest = now;
+    this.#o.transport.broadcast({ type: "sync-request", height: this.#height });
+  }
+
+  private serveSync(height: number): void {
+    if (height < 1 || height > this.#o.app.head().header.height) return;
+    const now = performance.now();
+    if (now - (this.#lastSyncServed.get(height) ?? -Infinity) < SYNC_RETRY_MS) return;
+    this.#lastSyncServed.set(height, now);
+    if (this.#lastSyncServed.size > 64) this.#lastSyncServed.delete(this.#lastSyncServed.keys().next().value!);
+    const found = this.#o.app.committed(height);
+    if (found) this.#o.transport.broadcast({ type: "sync-block", block: found.block, commit: found.commit });
+  }
+
+  private onSyncBlock(msg: SyncBlockMessage): void {
+    const { block, commit } = msg;
+    if (block.header.height !== this.#height) return;
+    const verified = verifyCommit(block.header, commit, this.#o.app.validatorSet, { recover: recoverSigner });
+    if (!verified.ok) {
+      this.#log.warn("sync block with a bad commit", { height: block.header.height, reason: verified.reason });
+      return;
+    }
+    const check = this.#o.app.check(block);
+    if (!check.ok) {
+      this.#log.error("sync block is final but invalid here", { height: block.header.height, reason: check.reason });
+      return;
+    }
+    this.#o.app.commit(block, commit);
+    this.#log.debug("caught up", { validator: this.#self, height: block.header.height });
+    this.enterHeight();
+    if (this.#maxSeenHeight > this.#height) {
+      this.#lastSyncRequest = -Infinity;
+      this.requestSync();
+    }
+    this.scheduleRoundZero(this.#o.blockIntervalMs);
+  }
+
+  // --- helpers --------------------------------------------------------------------------
+
+  private isValid(block: Block): boolean {
+    const check = this.#o.app.check(block);
+    if (!check.ok && this.once(`invalid:${hashHeader(block.header)}`)) {
+      this.#log.warn("invalid proposal", { height: block.header.height, reason: check.reason });
+    }
+    return check.ok;
+  }
+
+  private isTimely(block: Block): boolean {
+    const skew = Math.abs(block.header.timeMs - this.#o.clock.now());
+    if (skew > this.#maxSkewMs && this.once(`untimely:${hashHeader(block.header)}`)) {
+      this.#log.warn("proposal time outside the skew bound", { height: block.header.height, timeMs: block.header.timeMs, skewMs: skew });
+    }
+    return skew <= this.#maxSkewMs;
+  }
+
+  private once(key: string): boolean {
+    if (this.#fired.has(key)) return false;
+    this.#fired.add(key);
+    return true;
+  }
+
+  private schedule(ms: number, fn: () => void): void {
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      if (this.#running) this.guard(fn);
+    }, ms);
+    this.#timers.add(timer);
+  }
+
+  private saveSignerState(): void {
+    const state: SavedSignerState = {
+      height: this.#height,
+      round: this.#round,
+      lockedRound: this.#lockedRound,
+      lockedBlock: this.#lockedBlock ? blockToJson(this.#lockedBlock) : null,
+      validRound: this.#validRound,
+      validBlock: this.#validBlock ? blockToJson(this.#validBlock) : null,
+    };
+    this.#o.signerState.save(state);
+  }
+
+  private loadSignerState(): SavedSignerState | undefined {
+    const raw = this.#o.signerState.load() as Partial<SavedSignerState> | undefined;
+    if (!raw || typeof raw.height !== "number" || typeof raw.round !== "number") return undefined;
+    return raw as SavedSignerState;
+  }
+
+  private restore(saved: SavedSignerState): void {
+    const parse = (json: BlockJson | null): Block | null => {
+      if (!json) return null;
+      const b = blockFromJson(json);
+      return b.ok ? b.block : null;
+    };
+    this.#lockedBlock = parse(saved.lockedBlock);
+    this.#lockedRound = this.#lockedBlock ? saved.lockedRound : -1;
+    this.#lockedHash = this.#lockedBlock ? hashHeader(this.#lockedBlock.header) : null;
+    this.#validBlock = parse(saved.validBlock);
+    this.#validRound = this.#validBlock ? saved.validRound : -1;
+    for (const b of [this.#lockedBlock, this.#validBlock]) if (b) this.#blocks.set(hashHeader(b.header), b);
+    this.#round = saved.round;
+  }
+}

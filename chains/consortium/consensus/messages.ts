@@ -1,0 +1,114 @@
+/**
+ * What validators send each other, and its wire form (JSON, bytes as 0x-hex). Decoding is
+ * strict and never throws: a malformed message is dropped. Signatures are checked by the
+ * engine, not here.
+ *
+ * A proposal is signed like a vote with type 32 (proposal) over the block hash; its
+ * polRound is not signed: it only points at prevotes the receiver verifies itself.
+ */
+import { type Hex, isHex, fromHex, toHex } from "../../../proofs/hex.ts";
+import { type Commit, commitProblem } from "../../../proofs/consortium/commit.ts";
+import { VoteType } from "../../../proofs/consortium/vote.ts";
+import { type Block, blockFromJson, blockToJson } from "../block.ts";
+
+export interface ProposalMessage {
+  readonly type: "proposal";
+  readonly height: number;
+  readonly round: number;
+  /** Round of the polka that justifies re-proposing this block, or -1. */
+  readonly polRound: number;
+  readonly block: Block;
+  readonly signature: Hex;
+}
+
+export interface VoteMessage {
+  readonly type: "vote";
+  readonly voteType: typeof VoteType.Prevote | typeof VoteType.Precommit;
+  readonly height: number;
+  readonly round: number;
+  /** NIL_BLOCK_HASH for nil. */
+  readonly blockHash: Hex;
+  readonly signature: Hex;
+}
+
+/** Gossip of a transaction a node admitted to its mempool. */
+export interface TxMessage {
+  readonly type: "tx";
+  readonly tx: Uint8Array;
+}
+
+/** "I am at `height` and need its committed block." */
+export interface SyncRequestMessage {
+  readonly type: "sync-request";
+  readonly height: number;
+}
+
+/** A committed block and its commit, for a node that fell behind. */
+export interface SyncBlockMessage {
+  readonly type: "sync-block";
+  readonly block: Block;
+  readonly commit: Commit;
+}
+
+export type ConsensusMessage = ProposalMessage | VoteMessage | TxMessage | SyncRequestMessage | SyncBlockMessage;
+
+export function encodeMessage(m: ConsensusMessage): string {
+  switch (m.type) {
+    case "proposal":
+      return JSON.stringify({ ...m, block: blockToJson(m.block) });
+    case "tx":
+      return JSON.stringify({ type: "tx", tx: toHex(m.tx) });
+    case "sync-block":
+      return JSON.stringify({ ...m, block: blockToJson(m.block) });
+    default:
+      return JSON.stringify(m);
+  }
+}
+
+export function decodeMessage(raw: string): ConsensusMessage | undefined {
+  let v: Record<string, unknown>;
+  try {
+    v = JSON.parse(raw) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  if (typeof v !== "object" || v === null) return undefined;
+  switch (v.type) {
+    case "proposal": {
+      if (!isHeight(v.height) || !isRound(v.round) || !Number.isInteger(v.polRound)) return undefined;
+      const polRound = v.polRound as number;
+      if (polRound < -1 || polRound >= (v.round as number) || !isHex(v.signature, 65)) return undefined;
+      const block = blockFromJson(v.block);
+      if (!block.ok) return undefined;
+      return { type: "proposal", height: v.height, round: v.round, polRound, block: block.block, signature: lower(v.signature) };
+    }
+    case "vote": {
+      if (v.voteType !== VoteType.Prevote && v.voteType !== VoteType.Precommit) return undefined;
+      if (!isHeight(v.height) || !isRound(v.round) || !isHex(v.blockHash, 32) || !isHex(v.signature, 65)) return undefined;
+      return { type: "vote", voteType: v.voteType, height: v.height, round: v.round, blockHash: lower(v.blockHash), signature: lower(v.signature) };
+    }
+    case "tx":
+      return isHex(v.tx) ? { type: "tx", tx: fromHex(v.tx, "tx") } : undefined;
+    case "sync-request":
+      return isHeight(v.height) ? { type: "sync-request", height: v.height } : undefined;
+    case "sync-block": {
+      const block = blockFromJson(v.block);
+      if (!block.ok || commitProblem(v.commit)) return undefined;
+      return { type: "sync-block", block: block.block, commit: v.commit as Commit };
+    }
+    default:
+      return undefined;
+  }
+}
+
+function isHeight(n: unknown): n is number {
+  return typeof n === "number" && Number.isSafeInteger(n) && n >= 1;
+}
+
+function isRound(n: unknown): n is number {
+  return typeof n === "number" && Number.isInteger(n) && n >= 0 && n <= 0xffffffff;
+}
+
+function lower(h: Hex): Hex {
+  return h.toLowerCase() as Hex;
+}

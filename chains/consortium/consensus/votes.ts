@@ -1,0 +1,117 @@
+/**
+ * Vote bookkeeping for one height: per round, the prevotes and precommits received, with
+ * stake tallies. A validator's first vote of a kind in a round is the one that counts; a
+ * different second one is equivocation and is reported, never counted.
+ */
+import { type Hex } from "../../../proofs/hex.ts";
+import { NIL_BLOCK_HASH, VoteType } from "../../../proofs/consortium/vote.ts";
+import { type ValidatorSet, exceedsOneThird, isSupermajority, stakeOf, totalStake } from "../../../proofs/consortium/validators.ts";
+
+export interface Vote {
+  readonly type: typeof VoteType.Prevote | typeof VoteType.Precommit;
+  readonly round: number;
+  readonly blockHash: Hex;
+  readonly validator: Hex;
+  readonly signature: Hex;
+}
+
+export type AddVoteResult = "added" | "duplicate" | "equivocation" | "not-a-validator";
+
+export class VoteSet {
+  readonly #set: ValidatorSet;
+  readonly #total: bigint;
+  readonly #byValidator = new Map<Hex, Vote>();
+  readonly #stakeByHash = new Map<Hex, bigint>();
+  #stake = 0n;
+
+  constructor(set: ValidatorSet) {
+    this.#set = set;
+    this.#total = totalStake(set);
+  }
+
+  add(vote: Vote): AddVoteResult {
+    const stake = stakeOf(this.#set, vote.validator);
+    if (stake === undefined) return "not-a-validator";
+    const prior = this.#byValidator.get(vote.validator);
+    if (prior) return prior.blockHash === vote.blockHash ? "duplicate" : "equivocation";
+    this.#byValidator.set(vote.validator, vote);
+    this.#stakeByHash.set(vote.blockHash, (this.#stakeByHash.get(vote.blockHash) ?? 0n) + stake);
+    this.#stake += stake;
+    return "added";
+  }
+
+  /** +2/3 of the stake voted for `blockHash` (NIL_BLOCK_HASH for nil). */
+  hasSupermajorityFor(blockHash: Hex): boolean {
+    return isSupermajority(this.#stakeByHash.get(blockHash) ?? 0n, this.#total);
+  }
+
+  /** +2/3 of the stake voted, for anything. */
+  hasSupermajorityAny(): boolean {
+    return isSupermajority(this.#stake, this.#total);
+  }
+
+  /** The non-nil block hash with +2/3, if any. */
+  supermajorityBlock(): Hex | undefined {
+    for (const [hash, stake] of this.#stakeByHash) {
+      if (hash !== NIL_BLOCK_HASH && isSupermajority(stake, this.#total)) return hash;
+    }
+    return undefined;
+  }
+
+  /** Signatures of the votes for `blockHash`, ordered by validator address. */
+  signaturesFor(blockHash: Hex): Hex[] {
+    return [...this.#byValidator.values()]
+      .filter((v) => v.blockHash === blockHash)
+      .sort((a, b) => (a.validator < b.validator ? -1 : 1))
+      .map((v) => v.signature);
+  }
+
+  validators(): Iterable<Hex> {
+    return this.#byValidator.keys();
+  }
+}
+
+export class HeightVotes {
+  readonly #set: ValidatorSet;
+  readonly #rounds = new Map<number, { prevotes: VoteSet; precommits: VoteSet }>();
+
+  constructor(set: ValidatorSet) {
+    this.#set = set;
+  }
+
+  add(vote: Vote): AddVoteResult {
+    const r = this.round(vote.round);
+    return (vote.type === VoteType.Prevote ? r.prevotes : r.precommits).add(vote);
+  }
+
+  prevotes(round: number): VoteSet {
+    return this.round(round).prevotes;
+  }
+
+  precommits(round: number): VoteSet {
+    return this.round(round).precommits;
+  }
+
+  rounds(): number[] {
+    return [...this.#rounds.keys()].sort((a, b) => a - b);
+  }
+
+  /** More than 1/3 of the stake sent some vote in `round` (Tendermint's f+1 round-skip trigger). */
+  hasOneThirdIn(round: number): boolean {
+    const r = this.#rounds.get(round);
+    if (!r) return false;
+    const seen = new Set<Hex>([...r.prevotes.validators(), ...r.precommits.validators()]);
+    let stake = 0n;
+    for (const v of seen) stake += stakeOf(this.#set, v) ?? 0n;
+    return exceedsOneThird(stake, totalStake(this.#set));
+  }
+
+  private round(round: number) {
+    let r = this.#rounds.get(round);
+    if (!r) {
+      r = { prevotes: new VoteSet(this.#set), precommits: new VoteSet(this.#set) };
+      this.#rounds.set(round, r);
+    }
+    return r;
+  }
+}

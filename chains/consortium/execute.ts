@@ -1,0 +1,164 @@
+/**
+ * The state transition. A transaction is first ADMITTED (well-formed, this chain, valid
+ * signature, nonce = sender's next nonce) and then EXECUTED:
+ * - A block containing a transaction that is not admissible is invalid as a whole
+ *   (validators prevote nil on it); such a transaction cannot be charged to anyone.
+ * - An admitted transaction whose execution fails (funds, asset, lock rules, time) stays
+ *   in the block as a failed result with its code and reason: its nonce is consumed and
+ *   nothing else changes. The mempool runs the same checks at submit time, so a client
+ *   normally hears the reason before anything is included.
+ */
+import { type Hex, toHex } from "../../proofs/hex.ts";
+import { blockTimeSec } from "../../proofs/consortium/header.ts";
+import {
+  type ChainEvent,
+  type EncodedTxOutcome,
+  type TxResultRecord,
+  encodeEvent,
+  encodeTxResult,
+  resultsRoot,
+  txRoot,
+} from "../../proofs/consortium/results.ts";
+import { issue, transfer } from "./bank.ts";
+import { reject, TxErrorCode, TxRejectedError } from "./codes.ts";
+import { claim, lock, refund } from "./htlc.ts";
+import { KvOverlay, type MemoryKv } from "./kv.ts";
+import { LedgerState } from "./ledger-state.ts";
+import { checkTxStateless, type SignedTx } from "./tx.ts";
+
+export interface BlockContext {
+  readonly chainId: number;
+  readonly height: number;
+  readonly timeMs: number;
+}
+
+export interface TxOutcome {
+  readonly tx: SignedTx;
+  readonly record: TxResultRecord;
+  readonly events: readonly ChainEvent[];
+  readonly encoded: EncodedTxOutcome;
+}
+
+/** Throws BAD_NONCE unless `tx` uses its sender's next nonce. */
+export function checkNonce(state: LedgerState, tx: SignedTx): void {
+  const expected = state.nonce(tx.from);
+  if (tx.nonce !== expected) {
+    const why = tx.nonce < expected ? "already used" : "out of order";
+    throw reject(TxErrorCode.BAD_NONCE, `nonce ${tx.nonce} ${why}: ${tx.from}'s next nonce is ${expected}`, { txHash: tx.hash, nonce: tx.nonce, expected });
+  }
+}
+
+/**
+ * Admits and executes one transaction on `kv`. Throws (TxRejectedError) only when the tx
+ * is not admissible; an execution failure is returned as a failed outcome.
+ */
+export function applyTx(kv: KvOverlay, tx: SignedTx, ctx: BlockContext): TxOutcome {
+  const state = new LedgerState(kv);
+  checkNonce(state, tx);
+  state.setNonce(tx.from, tx.nonce + 1);
+  const scratch = kv.child();
+  let events: ChainEvent[] = [];
+  let failure: TxRejectedError | undefined;
+  try {
+    events = runBody(new LedgerState(scratch), tx, blockTimeSec(ctx));
+    scratch.commit();
+  } catch (err) {
+    if (!(err instanceof TxRejectedError)) throw err;
+    failure = err;
+    events = [];
+  }
+  const record: TxResultRecord = {
+    txHash: tx.hash,
+    sender: tx.from,
+    nonce: tx.nonce,
+    ok: failure === undefined,
+    code: failure?.code ?? "",
+    message: failure?.reason ?? "",
+    eventCount: events.length,
+  };
+  return { tx, record, events, encoded: { result: encodeTxResult(record), events: events.map((e) => encodeEvent(tx.hash, e)) } };
+}
+
+function runBody(state: LedgerState, tx: SignedTx, nowSec: number): ChainEvent[] {
+  const b = tx.body;
+  switch (b.kind) {
+    case "transfer":
+      return transfer(state, tx.from, b.to, b.asset, b.amount);
+    case "issue":
+      return issue(state, tx.from, b.to, b.asset, b.amount);
+    case "lock":
+      return lock(state, tx.from, b, nowSec).events;
+    case "claim":
+      return claim(state, b.lockId, b.preimage, nowSec);
+    case "refund":
+      return refund(state, b.lockId, nowSec);
+  }
+}
+
+export interface BlockExecution {
+  readonly txs: readonly Uint8Array[];
+  readonly outcomes: readonly TxOutcome[];
+  /** Post-state writes over the committed state; merge with `overlay.commit()`. */
+  readonly overlay: KvOverlay;
+  readonly txRoot: Hex;
+  readonly resultsRoot: Hex;
+  readonly stateRoot: Hex;
+}
+
+export type BlockExecutionResult = ({ readonly ok: true } & BlockExecution) | { readonly ok: false; readonly reason: string };
+
+/** Executes a proposed block's transactions on top of `committed`; any inadmissible tx invalidates the block. */
+export function executeBlock(committed: MemoryKv, txs: readonly Uint8Array[], ctx: BlockContext): BlockExecutionResult {
+  const overlay = new KvOverlay(committed);
+  const outcomes: TxOutcome[] = [];
+  for (let i = 0; i < txs.length; i++) {
+    try {
+      outcomes.push(applyTx(overlay, checkTxStateless(txs[i]!, ctx.chainId), ctx));
+    } catch (err) {
+      if (err instanceof TxRejectedError) return { ok: false, reason: `tx ${i}: ${err.code}: ${err.reason}` };
+      throw err;
+    }
+  }
+  return { ok: true, ...finish(overlay, txs, outcomes) };
+}
+
+export interface SkippedTx {
+  readonly bytes: Uint8Array;
+  readonly error: TxRejectedError;
+}
+
+/** What a proposer builds: the admissible prefix-preserving subset of `candidates`, executed. */
+export function buildBlockExecution(
+  committed: MemoryKv,
+  candidates: readonly Uint8Array[],
+  ctx: BlockContext,
+  maxTxs: number,
+): BlockExecution & { readonly skipped: readonly SkippedTx[] } {
+  const overlay = new KvOverlay(committed);
+  const included: Uint8Array[] = [];
+  const outcomes: TxOutcome[] = [];
+  const skipped: SkippedTx[] = [];
+  for (const bytes of candidates) {
+    if (included.length >= maxTxs) break;
+    // Admission failures write nothing (the nonce check precedes any write), so no rollback is needed.
+    try {
+      outcomes.push(applyTx(overlay, checkTxStateless(bytes, ctx.chainId), ctx));
+      included.push(bytes);
+    } catch (err) {
+      if (!(err instanceof TxRejectedError)) throw err;
+      skipped.push({ bytes, error: err });
+    }
+  }
+  return { ...finish(overlay, included, outcomes), skipped };
+}
+
+function finish(overlay: KvOverlay, txs: readonly Uint8Array[], outcomes: readonly TxOutcome[]): BlockExecution {
+  return {
+    txs,
+    outcomes,
+    overlay,
+    txRoot: txRoot(txs),
+    resultsRoot: resultsRoot(outcomes.map((o) => o.encoded)),
+    stateRoot: toHex(overlay.root()),
+  };
+}

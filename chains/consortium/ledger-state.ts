@@ -1,0 +1,76 @@
+/**
+ * Typed access to the state map (keys and encodings from proofs/consortium/state.ts).
+ * Our own state failing to decode means corruption, so it throws a plain Error.
+ */
+import { type Hex } from "../../proofs/hex.ts";
+import {
+  type AssetRecord,
+  type Decoded,
+  type LockRecord,
+  assetKey,
+  balanceKey,
+  decodeAsset,
+  decodeBalance,
+  decodeLock,
+  decodeNonce,
+  encodeAsset,
+  encodeBalance,
+  encodeLock,
+  encodeNonce,
+  lockKey,
+  nonceKey,
+} from "../../proofs/consortium/state.ts";
+import { type KvStore } from "./kv.ts";
+
+export class LedgerState {
+  readonly kv: KvStore;
+
+  constructor(kv: KvStore) {
+    this.kv = kv;
+  }
+
+  asset(symbol: string): AssetRecord | undefined {
+    return this.read(assetKey(symbol), decodeAsset, `asset ${symbol}`);
+  }
+
+  putAsset(asset: AssetRecord): void {
+    this.kv.set(assetKey(asset.symbol), encodeAsset(asset));
+  }
+
+  balance(owner: Hex, symbol: string): bigint {
+    return this.read(balanceKey(owner, symbol), decodeBalance, `balance ${owner}/${symbol}`) ?? 0n;
+  }
+
+  /** A zero balance is stored as absence, so equal states have equal roots. */
+  setBalance(owner: Hex, symbol: string, amount: bigint): void {
+    if (amount < 0n) throw new Error(`negative balance for ${owner}/${symbol}`);
+    const key = balanceKey(owner, symbol);
+    if (amount === 0n) this.kv.delete(key);
+    else this.kv.set(key, encodeBalance(amount));
+  }
+
+  /** The next nonce `account` must use. */
+  nonce(account: Hex): number {
+    return this.read(nonceKey(account), decodeNonce, `nonce ${account}`) ?? 0;
+  }
+
+  setNonce(account: Hex, nonce: number): void {
+    this.kv.set(nonceKey(account), encodeNonce(nonce));
+  }
+
+  lock(lockId: Hex): LockRecord | undefined {
+    return this.read(lockKey(lockId), decodeLock, `lock ${lockId}`);
+  }
+
+  putLock(lockId: Hex, lock: LockRecord): void {
+    this.kv.set(lockKey(lockId), encodeLock(lock));
+  }
+
+  private read<T>(key: Uint8Array, decode: (b: Uint8Array) => Decoded<T>, what: string): T | undefined {
+    const bytes = this.kv.get(key);
+    if (bytes === undefined) return undefined;
+    const d = decode(bytes);
+    if (!d.ok) throw new Error(`corrupt state: ${what}: ${d.reason}`);
+    return d.value;
+  }
+}

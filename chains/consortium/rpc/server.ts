@@ -1,0 +1,216 @@
+/**
+ * gRPC server for the node API (consortium.proto) over one validator's chain and mempool.
+ * Listens on 127.0.0.1 only; port 0 picks a free port, reported by `port`.
+ */
+import * as grpc from "@grpc/grpc-js";
+import { type Hex, isHex } from "../../../proofs/hex.ts";
+import { isLockId } from "../../../proofs/consortium/state.ts";
+import { type Chain } from "../chain.ts";
+import { TxRejectedError } from "../codes.ts";
+import { type ChainLogger, quietLogger } from "../log.ts";
+import { type Mempool } from "../mempool.ts";
+import { type SignedTx } from "../tx.ts";
+import { commitToWire, consortiumService, headerToWire, outcomeToWire, proofToWire } from "./wire.ts";
+
+export const LOCALHOST = "127.0.0.1";
+export const MAX_EVENT_RANGE = 1000;
+export const MAX_WAIT_MS = 120_000;
+const DEFAULT_WAIT_MS = 30_000;
+
+/** What the server reads from; a ValidatorNode is one. */
+export interface NodeBackend {
+  readonly chain: Chain;
+  readonly mempool: Mempool;
+  readonly blockIntervalMs: number;
+  readonly maxClockSkewMs: number;
+  submitTx(bytes: Uint8Array): SignedTx;
+}
+
+export interface NodeServerOptions {
+  readonly node: NodeBackend;
+  /** 0 (default) picks a free port. */
+  readonly port?: number;
+  readonly log?: ChainLogger;
+}
+
+export interface NodeServer {
+  readonly port: number;
+  /** "127.0.0.1:<port>", for ConsortiumClient. */
+  readonly endpoint: string;
+  close(): Promise<void>;
+}
+
+class RpcFault extends Error {
+  constructor(
+    readonly status: grpc.status,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const badInput = (message: string) => new RpcFault(grpc.status.INVALID_ARGUMENT, message);
+
+export async function startNodeServer(opts: NodeServerOptions): Promise<NodeServer> {
+  const { node } = opts;
+  const log = opts.log ?? quietLogger;
+  const server = new grpc.Server();
+  const waiters = new Set<() => void>();
+
+  const unary =
+    <Req>(name: string, fn: (req: Req, call: grpc.ServerUnaryCall<Req, unknown>) => unknown): grpc.handleUnaryCall<Req, unknown> =>
+    (call, callback) => {
+      Promise.resolve()
+        .then(() => fn(call.request, call))
+        .then(
+          (res) => callback(null, res),
+          (err: unknown) => {
+            if (err instanceof RpcFault) return callback({ code: err.status, details: err.message });
+            log.error("rpc failed", { method: name, error: (err as Error).message });
+            callback({ code: grpc.status.INTERNAL, details: (err as Error).message });
+          },
+        );
+    };
+
+  const txStatus = (hash: Hex) => {
+    const at = node.chain.txLocation(hash);
+    if (at) {
+      const block = node.chain.block(at.height);
+      if (block) {
+        return { hash, status: "committed", height: at.height, index: at.index, tx: Buffer.from(block.txs[at.index]!), outcome: outcomeToWire(block.outcomes[at.index]!) };
+      }
+    }
+    if (node.mempool.has(hash)) return { hash, status: "pending" };
+    const dropped = node.mempool.dropped(hash);
+    if (dropped) return { hash, status: "dropped", errorCode: dropped.code, errorMessage: dropped.reason };
+    return { hash, status: "unknown" };
+  };
+
+  const hashArg = (v: unknown, what: string): Hex => {
+    if (!isHex(v, 32)) throw badInput(`${what}: expected 32-byte 0x-hex`);
+    return v.toLowerCase() as Hex;
+  };
+
+  const impl: grpc.UntypedServiceImplementation = {
+    getStatus: unary("GetStatus", () => {
+      const { chain } = node;
+      const head = chain.head;
+      return {
+        chainId: chain.chainId,
+        height: head.header.height,
+        lastBlockTimeMs: head.header.timeMs,
+        lastBlockHash: head.hash,
+        validators: chain.validatorSet.validators.map((v) => ({ address: v.address, stake: v.stake.toString() })),
+        validatorsHash: chain.validatorsHash,
+        assets: chain.assets().map((a) => ({ symbol: a.symbol, decimals: a.decimals, issuer: a.issuer, supply: a.supply.toString() })),
+        blockIntervalMs: node.blockIntervalMs,
+        maxClockSkewMs: node.maxClockSkewMs,
+        mempoolSize: node.mempool.size,
+      };
+    }),
+
+    getBlock: unary<{ height: number }>("GetBlock", (req) => {
+      const block = node.chain.block(req.height);
+      if (!block) throw new RpcFault(grpc.status.NOT_FOUND, `no committed block at height ${req.height}`);
+      return {
+        header: headerToWire(block.header),
+        hash: block.hash,
+        commit: commitToWire(block.commit),
+        txs: block.txs.map((t) => Buffer.from(t)),
+        outcomes: block.outcomes.map(outcomeToWire),
+      };
+    }),
+
+    getTx: unary<{ hash: string }>("GetTx", (req) => txStatus(hashArg(req.hash, "hash"))),
+
+    getAccount: unary<{ address: string }>("GetAccount", (req) => {
+      if (!isHex(req.address, 20)) throw badInput("address: expected 20-byte 0x-hex");
+      const address = req.address.toLowerCase() as Hex;
+      const account = node.chain.account(address);
+      return {
+        address: account.address,
+        nonce: account.nonce,
+        pendingNonce: node.mempool.nextNonce(address),
+        balances: account.balances.map((b) => ({ asset: b.asset, amount: b.amount.toString() })),
+        height: node.chain.height,
+      };
+    }),
+
+    getLock: unary<{ lockId: string }>("GetLock", (req) => {
+      if (!isLockId(req.lockId)) throw badInput("lockId: expected 32-byte 0x-hex");
+      const found = node.chain.lockAtHead(req.lockId.toLowerCase() as Hex);
+      if (!found) return { found: false };
+      return { found: true, value: Buffer.from(found.value), proof: proofToWire(found.proof), header: headerToWire(found.header), commit: commitToWire(found.commit) };
+    }),
+
+    getEvents: unary<{ fromHeight: number; toHeight: number }>("GetEvents", (req) => {
+      if (req.fromHeight < 1 || req.toHeight < req.fromHeight) throw badInput("need 1 <= fromHeight <= toHeight");
+      const to = Math.min(req.toHeight, node.chain.height, req.fromHeight + MAX_EVENT_RANGE - 1);
+      const blocks = [];
+      for (let h = req.fromHeight; h <= to; h++) {
+        const block = node.chain.block(h);
+        if (!block || !block.outcomes.some((o) => o.events.length > 0)) continue;
+        blocks.push({
+          header: headerToWire(block.header),
+          commit: commitToWire(block.commit),
+          events: node.chain.provenEvents(block).map((e) => ({ txIndex: e.txIndex, eventIndex: e.eventIndex, value: Buffer.from(e.value), proof: proofToWire(e.proof) })),
+        });
+      }
+      return { blocks, toHeight: Math.max(to, req.fromHeight - 1) };
+    }),
+
+    submitTx: unary<{ tx: Uint8Array }>("SubmitTx", (req) => {
+      try {
+        const tx = node.submitTx(new Uint8Array(req.tx));
+        return { hash: tx.hash, accepted: true };
+      } catch (err) {
+        if (!(err instanceof TxRejectedError)) throw err;
+        const hash = typeof err.details.txHash === "string" ? err.details.txHash : "";
+        return { hash, accepted: false, errorCode: err.code, errorMessage: err.reason };
+      }
+    }),
+
+    waitTx: unary<{ hash: string; timeoutMs: number }>("WaitTx", (req, call) => {
+      const hash = hashArg(req.hash, "hash");
+      const first = txStatus(hash);
+      if (first.status === "committed" || first.status === "dropped") return first;
+      const timeoutMs = Math.min(req.timeoutMs || DEFAULT_WAIT_MS, MAX_WAIT_MS);
+      return new Promise((resolve) => {
+        const finish = () => {
+          clearTimeout(timer);
+          offCommit();
+          offDrop();
+          waiters.delete(finish);
+          resolve(txStatus(hash));
+        };
+        const timer = setTimeout(finish, timeoutMs);
+        const offCommit = node.chain.onCommit(() => {
+          if (node.chain.txLocation(hash)) finish();
+        });
+        const offDrop = node.mempool.onDrop((dropped) => {
+          if (dropped === hash) finish();
+        });
+        call.on("cancelled", finish);
+        waiters.add(finish);
+      });
+    }),
+  };
+
+  server.addService(consortiumService().service, impl);
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(`${LOCALHOST}:${opts.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+  });
+  return {
+    port,
+    endpoint: `${LOCALHOST}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const w of [...waiters]) w();
+        server.tryShutdown(() => resolve());
+        setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, 2000).unref();
+      }),
+  };
+}

@@ -1,0 +1,109 @@
+/**
+ * A validator's durable record in SQLite: every committed block with its commit and tx
+ * outcomes, a tx-hash index, the genesis it belongs to, and the consensus signer state
+ * (last height/round/step signed and the Tendermint lock) so a restart never signs twice.
+ * State itself is not stored: it is rebuilt by replaying blocks (see chain.ts).
+ */
+import Database from "better-sqlite3";
+import { type Hex } from "../../proofs/hex.ts";
+import { IsthmusError } from "../errors.ts";
+import { type CommittedBlock, committedFromJson, committedToJson } from "./block.ts";
+
+/** The store file does not belong to this chain, or its content does not parse. */
+export class StoreError extends IsthmusError {
+  override name = "StoreError";
+  constructor(path: string, problem: string) {
+    super("CONSORTIUM_STORE", `${path}: ${problem}`, { path });
+  }
+}
+
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+   CREATE TABLE blocks (height INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE, data TEXT NOT NULL);
+   CREATE TABLE txs (hash TEXT PRIMARY KEY, height INTEGER NOT NULL, idx INTEGER NOT NULL);
+   CREATE TABLE signer_state (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL);`,
+];
+
+export interface TxLocation {
+  readonly height: number;
+  readonly index: number;
+}
+
+export class BlockStore {
+  readonly path: string;
+  private readonly db: Database.Database;
+  private readonly insertBlock: Database.Statement<[number, string, string]>;
+  private readonly insertTx: Database.Statement<[string, number, number]>;
+  private readonly selectBlock: Database.Statement<[number], { data: string }>;
+
+  /** `path` is a file, or ":memory:" for tests. */
+  constructor(path: string) {
+    this.path = path;
+    this.db = new Database(path);
+    if (path !== ":memory:") this.db.pragma("journal_mode = WAL");
+    this.db.pragma("synchronous = FULL");
+    this.migrate();
+    this.insertBlock = this.db.prepare("INSERT INTO blocks (height, hash, data) VALUES (?, ?, ?)");
+    this.insertTx = this.db.prepare("INSERT INTO txs (hash, height, idx) VALUES (?, ?, ?)");
+    this.selectBlock = this.db.prepare("SELECT data FROM blocks WHERE height = ?");
+  }
+
+  private migrate(): void {
+    const version = this.db.pragma("user_version", { simple: true }) as number;
+    for (let v = version; v < MIGRATIONS.length; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v]!);
+        this.db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  /** Binds the file to one chain (by genesis header hash); refuses a file of another chain. */
+  bindGenesis(genesisHash: Hex): void {
+    const row = this.db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'genesis'").get();
+    if (!row) {
+      this.db.prepare("INSERT INTO meta (key, value) VALUES ('genesis', ?)").run(genesisHash);
+    } else if (row.value !== genesisHash) {
+      throw new StoreError(this.path, `belongs to the chain with genesis ${row.value}, not ${genesisHash}`);
+    }
+  }
+
+  lastHeight(): number {
+    const row = this.db.prepare<[], { h: number | null }>("SELECT MAX(height) AS h FROM blocks").get();
+    return row?.h ?? 0;
+  }
+
+  /** Appends a committed block atomically (block row and its tx index rows). */
+  putBlock(block: CommittedBlock, txHashes: readonly Hex[]): void {
+    this.db.transaction(() => {
+      this.insertBlock.run(block.header.height, block.hash, JSON.stringify(committedToJson(block)));
+      txHashes.forEach((hash, i) => this.insertTx.run(hash, block.header.height, i));
+    })();
+  }
+
+  getBlock(height: number): CommittedBlock | undefined {
+    const row = this.selectBlock.get(height);
+    if (!row) return undefined;
+    const parsed = committedFromJson(JSON.parse(row.data));
+    if (!parsed.ok) throw new StoreError(this.path, `block ${height}: ${parsed.reason}`);
+    return parsed.block;
+  }
+
+  txLocation(hash: Hex): TxLocation | undefined {
+    const row = this.db.prepare<[string], { height: number; idx: number }>("SELECT height, idx FROM txs WHERE hash = ?").get(hash);
+    return row ? { height: row.height, index: row.idx } : undefined;
+  }
+
+  loadSignerState(): unknown {
+    const row = this.db.prepare<[], { data: string }>("SELECT data FROM signer_state WHERE id = 1").get();
+    return row ? (JSON.parse(row.data) as unknown) : undefined;
+  }
+
+  saveSignerState(state: unknown): void {
+    this.db.prepare("INSERT INTO signer_state (id, data) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET data = excluded.data").run(JSON.stringify(state));
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

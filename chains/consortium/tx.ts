@@ -1,0 +1,187 @@
+/**
+ * Transactions. A signed transaction is
+ *   unsigned = abi.encode(bytes32 tag, uint256 chainId, address from, uint64 nonce, uint8 kind, bytes body)
+ *   bytes    = unsigned || signature(65: r || s || v over keccak256(unsigned))
+ *   hash     = keccak256(bytes)
+ * `from` is declared and must equal the address recovered from the signature, so a
+ * tampered signature reads as BAD_SIGNATURE rather than as some unrelated account.
+ *
+ * Bodies (kind: abi types):
+ *   1 transfer: (address to, string asset, uint256 amount)
+ *   2 issue:    (address to, string asset, uint256 amount)
+ *   3 lock:     (address receiver, string asset, uint256 amount, bytes32 hashlock, uint64 timelock)
+ *   4 claim:    (bytes32 lockId, bytes32 preimage)
+ *   5 refund:   (bytes32 lockId)
+ */
+import { abiDecode, abiEncode } from "../../proofs/abi.ts";
+import { type Hex, concatBytes, toHex } from "../../proofs/hex.ts";
+import { CONSORTIUM_SCHEME, ZERO_ADDRESS, keccak256 } from "../../proofs/consortium/domain.ts";
+import { ASSET_SYMBOL_RE } from "../../proofs/consortium/state.ts";
+import { reject, TxErrorCode } from "./codes.ts";
+import { recoverSigner, type Signer } from "./crypto.ts";
+
+export const MAX_TX_BYTES = 4096;
+const SIGNATURE_BYTES = 65;
+
+export type TxBody =
+  | { readonly kind: "transfer"; readonly to: Hex; readonly asset: string; readonly amount: bigint }
+  | { readonly kind: "issue"; readonly to: Hex; readonly asset: string; readonly amount: bigint }
+  | { readonly kind: "lock"; readonly receiver: Hex; readonly asset: string; readonly amount: bigint; readonly hashlock: Hex; readonly timelock: number }
+  | { readonly kind: "claim"; readonly lockId: Hex; readonly preimage: Hex }
+  | { readonly kind: "refund"; readonly lockId: Hex };
+
+export type TxKind = TxBody["kind"];
+
+export interface UnsignedTx {
+  readonly chainId: number;
+  readonly from: Hex;
+  readonly nonce: number;
+  readonly body: TxBody;
+}
+
+export interface SignedTx extends UnsignedTx {
+  readonly signature: Hex;
+  readonly hash: Hex;
+  readonly bytes: Uint8Array;
+}
+
+const KIND_CODE: Record<TxKind, number> = { transfer: 1, issue: 2, lock: 3, claim: 4, refund: 5 };
+const TX_TYPES = ["bytes32", "uint256", "address", "uint64", "uint8", "bytes"] as const;
+const AMOUNT_TYPES = ["address", "string", "uint256"] as const;
+const LOCK_TYPES = ["address", "string", "uint256", "bytes32", "uint64"] as const;
+const CLAIM_TYPES = ["bytes32", "bytes32"] as const;
+const REFUND_TYPES = ["bytes32"] as const;
+
+export function encodeBody(body: TxBody): Uint8Array {
+  switch (body.kind) {
+    case "transfer":
+    case "issue":
+      return abiEncode(AMOUNT_TYPES, [body.to, body.asset, body.amount]);
+    case "lock":
+      return abiEncode(LOCK_TYPES, [body.receiver, body.asset, body.amount, body.hashlock, body.timelock]);
+    case "claim":
+      return abiEncode(CLAIM_TYPES, [body.lockId, body.preimage]);
+    case "refund":
+      return abiEncode(REFUND_TYPES, [body.lockId]);
+  }
+}
+
+export function encodeUnsignedTx(tx: UnsignedTx): Uint8Array {
+  return abiEncode(TX_TYPES, [CONSORTIUM_SCHEME.tags.tx, tx.chainId, tx.from, tx.nonce, KIND_CODE[tx.body.kind], encodeBody(tx.body)]);
+}
+
+export function txSigningDigest(tx: UnsignedTx): Uint8Array {
+  return keccak256(encodeUnsignedTx(tx));
+}
+
+/** Signs as `signer`; checks the body first so a malformed tx is never signed. */
+export function signTx(signer: Signer, tx: Omit<UnsignedTx, "from">): SignedTx {
+  const problem = bodyProblem(tx.body);
+  if (problem) throw reject(TxErrorCode.MALFORMED_TX, problem);
+  const unsigned: UnsignedTx = { ...tx, from: signer.address };
+  const unsignedBytes = encodeUnsignedTx(unsigned);
+  const signature = signer.sign(keccak256(unsignedBytes));
+  return decodeTx(concatBytes(unsignedBytes, signature)); // canonical (lower-case) fields
+}
+
+export function txHashOf(bytes: Uint8Array): Hex {
+  return toHex(keccak256(bytes));
+}
+
+/** Parses signed tx bytes strictly; throws MALFORMED_TX. Does not check chain id or signature. */
+export function decodeTx(bytes: Uint8Array): SignedTx {
+  if (!(bytes instanceof Uint8Array)) throw reject(TxErrorCode.MALFORMED_TX, "transaction is not bytes");
+  if (bytes.length > MAX_TX_BYTES) throw reject(TxErrorCode.MALFORMED_TX, `transaction is ${bytes.length} bytes, limit ${MAX_TX_BYTES}`);
+  if (bytes.length <= SIGNATURE_BYTES) throw reject(TxErrorCode.MALFORMED_TX, "transaction too short");
+  const unsignedBytes = bytes.subarray(0, bytes.length - SIGNATURE_BYTES);
+  const outer = abiDecode(TX_TYPES, unsignedBytes);
+  if (!outer.ok) throw reject(TxErrorCode.MALFORMED_TX, `envelope: ${outer.reason}`);
+  const [tag, chainId, from, nonce, kindCode, bodyBytes] = outer.values;
+  if (tag !== CONSORTIUM_SCHEME.tags.tx) throw reject(TxErrorCode.MALFORMED_TX, "not a consortium transaction (domain tag)");
+  if (chainId > BigInt(Number.MAX_SAFE_INTEGER)) throw reject(TxErrorCode.MALFORMED_TX, "chain id too large");
+  if (nonce > BigInt(Number.MAX_SAFE_INTEGER)) throw reject(TxErrorCode.MALFORMED_TX, "nonce too large");
+  const body = decodeBody(Number(kindCode), bodyBytes);
+  const problem = bodyProblem(body);
+  if (problem) throw reject(TxErrorCode.MALFORMED_TX, problem);
+  const copy = bytes.slice();
+  return {
+    chainId: Number(chainId),
+    from,
+    nonce: Number(nonce),
+    body,
+    signature: toHex(bytes.subarray(bytes.length - SIGNATURE_BYTES)),
+    hash: toHex(keccak256(copy)),
+    bytes: copy,
+  };
+}
+
+/**
+ * Everything checkable without state: well-formed, for this chain, signed by `from`.
+ * Throws MALFORMED_TX, WRONG_CHAIN_ID or BAD_SIGNATURE, in that order.
+ */
+export function checkTxStateless(bytes: Uint8Array, chainId: number): SignedTx {
+  const tx = decodeTx(bytes);
+  if (tx.chainId !== chainId) throw reject(TxErrorCode.WRONG_CHAIN_ID, `transaction is for chain ${tx.chainId}, this is chain ${chainId}`, { txHash: tx.hash });
+  const unsignedBytes = tx.bytes.subarray(0, tx.bytes.length - SIGNATURE_BYTES);
+  const recovered = recoverSigner(keccak256(unsignedBytes), tx.bytes.subarray(tx.bytes.length - SIGNATURE_BYTES));
+  if (!recovered.ok) throw reject(TxErrorCode.BAD_SIGNATURE, recovered.reason, { txHash: tx.hash });
+  if (recovered.address !== tx.from) {
+    throw reject(TxErrorCode.BAD_SIGNATURE, `signature is by ${recovered.address}, not by sender ${tx.from}`, { txHash: tx.hash });
+  }
+  return tx;
+}
+
+function decodeBody(kind: number, data: Uint8Array): TxBody {
+  const fail = (reason: string) => reject(TxErrorCode.MALFORMED_TX, `body: ${reason}`);
+  switch (kind) {
+    case KIND_CODE.transfer:
+    case KIND_CODE.issue: {
+      const d = abiDecode(AMOUNT_TYPES, data);
+      if (!d.ok) throw fail(d.reason);
+      const [to, asset, amount] = d.values;
+      return { kind: kind === KIND_CODE.transfer ? "transfer" : "issue", to, asset, amount };
+    }
+    case KIND_CODE.lock: {
+      const d = abiDecode(LOCK_TYPES, data);
+      if (!d.ok) throw fail(d.reason);
+      const [receiver, asset, amount, hashlock, timelock] = d.values;
+      if (timelock > BigInt(Number.MAX_SAFE_INTEGER)) throw fail("timelock too large");
+      return { kind: "lock", receiver, asset, amount, hashlock, timelock: Number(timelock) };
+    }
+    case KIND_CODE.claim: {
+      const d = abiDecode(CLAIM_TYPES, data);
+      if (!d.ok) throw fail(d.reason);
+      return { kind: "claim", lockId: d.values[0], preimage: d.values[1] };
+    }
+    case KIND_CODE.refund: {
+      const d = abiDecode(REFUND_TYPES, data);
+      if (!d.ok) throw fail(d.reason);
+      return { kind: "refund", lockId: d.values[0] };
+    }
+    default:
+      throw fail(`unknown transaction kind ${kind}`);
+  }
+}
+
+/** Field rules shared by signing and decoding. */
+function bodyProblem(body: TxBody): string | undefined {
+  switch (body.kind) {
+    case "transfer":
+    case "issue":
+      if (body.to === ZERO_ADDRESS) return "recipient is the zero address";
+      return amountProblem(body.asset, body.amount);
+    case "lock":
+      if (body.receiver === ZERO_ADDRESS) return "receiver is the zero address";
+      if (!Number.isSafeInteger(body.timelock) || body.timelock <= 0) return "timelock must be a positive integer (unix seconds)";
+      return amountProblem(body.asset, body.amount);
+    case "claim":
+    case "refund":
+      return undefined;
+  }
+}
+
+function amountProblem(asset: string, amount: bigint): string | undefined {
+  if (!ASSET_SYMBOL_RE.test(asset)) return `invalid asset symbol ${JSON.stringify(asset)}`;
+  if (amount <= 0n) return "amount must be positive";
+  return undefined;
+}

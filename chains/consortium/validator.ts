@@ -1,0 +1,131 @@
+/**
+ * One validator: its chain copy (SQLite-backed), mempool and consensus engine, wired to a
+ * transport. Transactions submitted here are admitted locally, then gossiped to the others.
+ */
+import { type Hex } from "../../proofs/hex.ts";
+import { Chain } from "./chain.ts";
+import { type Clock } from "./clock.ts";
+import { TxRejectedError } from "./codes.ts";
+import { Signer } from "./crypto.ts";
+import { type ConsensusApp, type ConsensusTimeouts, ConsensusEngine, DEFAULT_MAX_CLOCK_SKEW_MS } from "./consensus/engine.ts";
+import { type Transport } from "./consensus/transport.ts";
+import { type Genesis } from "./genesis.ts";
+import { type ChainLogger, quietLogger } from "./log.ts";
+import { Mempool, type MempoolOptions } from "./mempool.ts";
+import { BlockStore } from "./store.ts";
+import { type SignedTx } from "./tx.ts";
+
+export interface ValidatorOptions {
+  readonly genesis: Genesis;
+  readonly privateKey: Hex;
+  readonly transport: Transport;
+  readonly clock: Clock;
+  /** SQLite file, or ":memory:". */
+  readonly storePath: string;
+  readonly blockIntervalMs: number;
+  readonly maxClockSkewMs?: number;
+  readonly timeouts?: ConsensusTimeouts;
+  readonly mempool?: MempoolOptions;
+  readonly maxBlockTxs?: number;
+  readonly log?: ChainLogger;
+}
+
+export class ValidatorNode {
+  readonly address: Hex;
+  readonly chain: Chain;
+  readonly mempool: Mempool;
+  readonly engine: ConsensusEngine;
+  readonly blockIntervalMs: number;
+  readonly maxClockSkewMs: number;
+  readonly #transport: Transport;
+  readonly #store: BlockStore;
+  readonly #log: ChainLogger;
+  #unsubscribe: (() => void) | null = null;
+  #halted: unknown = undefined;
+
+  private constructor(opts: ValidatorOptions, store: BlockStore, chain: Chain) {
+    const signer = Signer.fromPrivateKey(opts.privateKey);
+    this.address = signer.address;
+    this.#store = store;
+    this.#transport = opts.transport;
+    this.#log = opts.log ?? quietLogger;
+    this.chain = chain;
+    this.blockIntervalMs = opts.blockIntervalMs;
+    this.maxClockSkewMs = opts.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
+    this.mempool = new Mempool(chain, opts.clock, opts.mempool);
+    const app: ConsensusApp = {
+      chainId: chain.chainId,
+      validatorSet: chain.validatorSet,
+      head: () => chain.head,
+      propose: (timeMs, proposer) => {
+        const { block, skipped } = chain.propose(this.mempool.reap(chain.maxBlockTxs), timeMs, proposer);
+        for (const s of skipped) this.#log.debug("tx skipped by proposer", { code: s.error.code, reason: s.error.reason });
+        return block;
+      },
+      check: (block) => chain.check(block),
+      commit: (block, commit) => void chain.commit(block, commit),
+      committed: (height) => {
+        const b = chain.block(height);
+        return b ? { block: b, commit: b.commit } : undefined;
+      },
+    };
+    this.engine = new ConsensusEngine({
+      app,
+      signer,
+      transport: opts.transport,
+      clock: opts.clock,
+      signerState: { load: () => store.loadSignerState(), save: (s) => store.saveSignerState(s) },
+      blockIntervalMs: opts.blockIntervalMs,
+      maxClockSkewMs: this.maxClockSkewMs,
+      ...(opts.timeouts ? { timeouts: opts.timeouts } : {}),
+      log: this.#log,
+      onHalt: (err) => {
+        this.#halted = err;
+      },
+    });
+  }
+
+  /** Opens the store, replays it, and prepares (but does not start) consensus. */
+  static open(opts: ValidatorOptions): ValidatorNode {
+    const store = new BlockStore(opts.storePath);
+    try {
+      const chain = Chain.open({ genesis: opts.genesis, store, ...(opts.maxBlockTxs ? { maxBlockTxs: opts.maxBlockTxs } : {}), ...(opts.log ? { log: opts.log } : {}) });
+      return new ValidatorNode(opts, store, chain);
+    } catch (err) {
+      store.close();
+      throw err;
+    }
+  }
+
+  start(): void {
+    this.#unsubscribe ??= this.#transport.onMessage((msg) => {
+      if (msg.type !== "tx") return;
+      try {
+        this.mempool.add(msg.tx);
+      } catch (err) {
+        if (!(err instanceof TxRejectedError)) throw err;
+      }
+    });
+    this.engine.start();
+  }
+
+  /** The error that halted consensus on this validator, if any. */
+  get halted(): unknown {
+    return this.#halted;
+  }
+
+  /** Admits a signed tx (throws TxRejectedError with the reason) and gossips it. */
+  submitTx(bytes: Uint8Array): SignedTx {
+    const tx = this.mempool.add(bytes);
+    this.#transport.broadcast({ type: "tx", tx: tx.bytes });
+    return tx;
+  }
+
+  stop(): void {
+    this.engine.stop();
+    this.#unsubscribe?.();
+    this.#unsubscribe = null;
+    this.#transport.close();
+    this.#store.close();
+  }
+}

@@ -1,0 +1,169 @@
+import assert from "node:assert/strict";
+import { type Hex } from "../../../proofs/hex.ts";
+import { decodeLock, encodeLock } from "../../../proofs/consortium/state.ts";
+import { ConsortiumLedger, type ConsortiumLedgerOptions } from "../../../chains/consortium/adapter.ts";
+import { type Chain } from "../../../chains/consortium/chain.ts";
+import { TxErrorCode, TxRejectedError } from "../../../chains/consortium/codes.ts";
+import { derivePrivateKey, Signer } from "../../../chains/consortium/crypto.ts";
+import { type ConsortiumDevnet, startConsortiumDevnet } from "../../../chains/consortium/devnet.ts";
+import { ConsortiumClient } from "../../../chains/consortium/rpc/client.ts";
+import { startNodeServer } from "../../../chains/consortium/rpc/server.ts";
+import { LedgerError, VerificationError } from "../../../chains/errors.ts";
+import { secret, until } from "./helpers.ts";
+
+const userKey = derivePrivateKey("test/adapter/user", 0);
+const relayerKey = derivePrivateKey("test/adapter/relayer", 0);
+const user = Signer.fromPrivateKey(userKey).address;
+const relayer = Signer.fromPrivateKey(relayerKey).address;
+
+describe("consortium adapter over gRPC, end to end", function () {
+  this.timeout(30_000);
+  let devnet: ConsortiumDevnet;
+  let options: Omit<ConsortiumLedgerOptions, "privateKey">;
+  const open: ConsortiumLedger[] = [];
+  const ledger = async (privateKey: string, extra: Partial<ConsortiumLedgerOptions> = {}) => {
+    const l = await ConsortiumLedger.connect({ ...options, privateKey, ...extra });
+    open.push(l);
+    return l;
+  };
+
+  before(async () => {
+    devnet = await startConsortiumDevnet({
+      inMemory: true,
+      blockIntervalMs: 100,
+      balances: [
+        { address: user, asset: "KRW", amount: 1_000_000n },
+        { address: user, asset: "ISTH", amount: 5n * 10n ** 18n },
+      ],
+    });
+    options = { name: "consortium", endpoint: devnet.endpoint, chainId: devnet.chainId, validators: devnet.validators, blockTimeSec: devnet.blockTimeSec, clockSkewSec: devnet.clockSkewSec };
+  });
+  after(async () => {
+    for (const l of open) await l.close();
+    await devnet.stop();
+  });
+
+  it("reports timing (one block to finality), its address and the chain's assets", async () => {
+    const u = await ledger(userKey);
+    assert.deepEqual(u.timing, { blockTimeSec: 0.1, finalitySec: 0.1, clockSkewSec: 2 });
+    assert.equal(u.address, user);
+    assert.deepEqual(u.asset("KRW"), { symbol: "KRW", decimals: 2, id: "KRW" });
+    assert.deepEqual(u.assets().map((a) => a.symbol), ["ISTH", "KRW"]);
+    assert.throws(() => u.asset("USD"), /no asset "USD"/);
+  });
+
+  it("locks, reads the lock back verified by a state proof, claims it, and sees Locked and Claimed events", async () => {
+    const u = await ledger(userKey);
+    const r = await ledger(relayerKey);
+    const { preimage, hashlock } = secret(1);
+    const head = await u.head();
+    const params = { receiver: relayer, asset: "KRW", amount: 12_345n, hashlock, timelock: head.finalizedTime + 600 };
+    const locked = await u.lock(params);
+    assert.equal(locked.lockId, u.lockIdFor(params), "lockIdFor names the lock before it is sent");
+    assert.equal(r.lockIdFor(params, user), locked.lockId);
+
+    await r.waitFinal(locked.height);
+    const seen = await r.getLock(locked.lockId);
+    assert.ok(seen);
+    assert.deepEqual(seen.lock, { chain: "consortium", lockId: locked.lockId, sender: user, ...params, status: "locked" });
+    assert.equal(seen.verified.kind, "state-proof");
+    assert.ok(seen.verified.height >= locked.height);
+    const block = await new ConsortiumClient(devnet.endpoint).getBlock(seen.verified.height);
+    assert.equal(seen.verified.kind === "state-proof" && seen.verified.stateRoot, block!.header.stateRoot);
+
+    const claimed = await r.claim(locked.lockId, preimage);
+    const after = await u.getLock(locked.lockId);
+    assert.equal(after?.lock.status, "claimed");
+    assert.equal(after?.lock.status === "claimed" && after.lock.preimage, preimage);
+    assert.equal(await r.balance("KRW"), 12_345n);
+    assert.equal(await u.balance("KRW", relayer), 12_345n);
+
+    const events = await r.events(locked.height, claimed.height);
+    assert.deepEqual(
+      events.map((e) => [e.kind, e.txId, e.height]),
+      [
+        ["locked", locked.txId, locked.height],
+        ["claimed", claimed.txId, claimed.height],
+      ],
+    );
+    const first = events[0]!;
+    assert.ok(first.kind === "locked" && first.lock.lockId === locked.lockId && first.lock.receiver === relayer);
+    assert.ok(events[1]!.kind === "claimed" && events[1]!.preimage === preimage);
+  });
+
+  it("refunds only once chain time reaches the timelock, moving time with the devnet clock", async () => {
+    const u = await ledger(userKey);
+    const { hashlock } = secret(2);
+    const head = await u.head();
+    const timelock = head.finalizedTime + 30;
+    const { lockId } = await u.lock({ receiver: relayer, asset: "ISTH", amount: 10n ** 18n, hashlock, timelock });
+    await assert.rejects(u.refund(lockId), (err: unknown) => err instanceof TxRejectedError && err.code === TxErrorCode.LOCK_NOT_EXPIRED);
+    devnet.clock.advance(31);
+    await until(() => Math.floor(devnet.nodes[0]!.chain.head.header.timeMs / 1000) >= timelock, 5_000, "chain time to pass the timelock");
+    const refunded = await u.refund(lockId);
+    assert.equal((await u.getLock(lockId))?.lock.status, "refunded");
+    const events = await u.events(refunded.height, refunded.height);
+    assert.deepEqual(events.map((e) => e.kind), ["refunded"]);
+  });
+
+  it("turns the chain's refusals into LedgerErrors with its reason", async () => {
+    const u = await ledger(userKey);
+    const r = await ledger(relayerKey);
+    const { hashlock } = secret(3);
+    const params = { receiver: relayer, asset: "KRW", amount: 1n, hashlock, timelock: (await u.head()).finalizedTime + 600 };
+    const { lockId } = await u.lock(params);
+    const refused = async (p: Promise<unknown>, code: string, reason: RegExp) =>
+      assert.rejects(p, (err: unknown) => err instanceof LedgerError && err.code === code && reason.test(err.message));
+    await refused(r.claim(lockId, secret(4).preimage), TxErrorCode.WRONG_PREIMAGE, /sha256\(preimage\) does not match/);
+    await refused(u.lock(params), TxErrorCode.LOCK_EXISTS, /already exists/);
+    await refused(r.lock({ ...params, amount: 10n ** 15n }), TxErrorCode.INSUFFICIENT_FUNDS, /KRW base units, needs 1000000000000000/);
+    await refused(r.refund(`0x${"ee".repeat(32)}`), TxErrorCode.LOCK_NOT_FOUND, /no lock/);
+    assert.equal(await r.getLock(`0x${"ee".repeat(32)}`), null);
+  });
+
+  it("sends one at a time with local nonces, so concurrent locks all land", async () => {
+    const u = await ledger(userKey);
+    const timelock = (await u.head()).finalizedTime + 600;
+    const results = await Promise.all([6, 7, 8].map((i) => u.lock({ receiver: relayer, asset: "KRW", amount: BigInt(i), hashlock: secret(i).hashlock, timelock })));
+    assert.equal(new Set(results.map((x) => x.txId)).size, 3);
+    for (const x of results) assert.equal((await u.getLock(x.lockId))?.lock.status, "locked");
+  });
+
+  it("never answers events() with fewer heights than asked (the node is behind)", async () => {
+    const u = await ledger(userKey);
+    const head = await u.head();
+    await assert.rejects(u.events(1, head.finalizedHeight + 1000), (err: unknown) => err instanceof LedgerError && err.code === "NODE_BEHIND");
+  });
+
+  it("refuses a node whose validator set is not the trusted one", async () => {
+    const wrong = devnet.validators.map((v, i) => ({ address: v.address, stake: i === 0 ? v.stake + 1n : v.stake }));
+    await assert.rejects(ConsortiumLedger.connect({ ...options, privateKey: userKey, validators: wrong }), VerificationError);
+  });
+
+  it("refuses a lock whose proof does not check out (a node lying about the amount)", async () => {
+    const u = await ledger(userKey);
+    const { lockId } = await u.lock({ receiver: relayer, asset: "KRW", amount: 77n, hashlock: secret(9).hashlock, timelock: (await u.head()).finalizedTime + 600 });
+    const real = devnet.nodes[0]!;
+    const lying = new Proxy(real.chain, {
+      get(target, prop) {
+        if (prop === "lockAtHead") {
+          return (id: Hex) => {
+            const found = target.lockAtHead(id)!;
+            const d = decodeLock(found.value);
+            assert.ok(d.ok);
+            return { ...found, value: encodeLock({ ...d.value, amount: 7_700n }) };
+          };
+        }
+        const v = Reflect.get(target, prop, target) as unknown;
+        return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    }) as Chain;
+    const server = await startNodeServer({ node: { chain: lying, mempool: real.mempool, blockIntervalMs: 100, maxClockSkewMs: 2000, submitTx: (b) => real.submitTx(b) } });
+    try {
+      const viaLiar = await ledger(userKey, { endpoint: server.endpoint });
+      await assert.rejects(viaLiar.getLock(lockId), (err: unknown) => err instanceof VerificationError && /lock fields do not hash to the lock id/.test(err.message));
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -1,0 +1,140 @@
+import assert from "node:assert/strict";
+import { type Hex } from "../../../proofs/hex.ts";
+import { hashHeader } from "../../../proofs/consortium/header.ts";
+import { NIL_BLOCK_HASH, VoteType, voteDigest } from "../../../proofs/consortium/vote.ts";
+import { type Block } from "../../../chains/consortium/block.ts";
+import { systemClock } from "../../../chains/consortium/clock.ts";
+import { type Signer } from "../../../chains/consortium/crypto.ts";
+import { type ConsensusApp, ConsensusEngine, type SignerStateStore } from "../../../chains/consortium/consensus/engine.ts";
+import { type ConsensusMessage, type VoteMessage, decodeMessage, encodeMessage } from "../../../chains/consortium/consensus/messages.ts";
+import { ProposerSchedule } from "../../../chains/consortium/consensus/proposer.ts";
+import { type Transport } from "../../../chains/consortium/consensus/transport.ts";
+import { CHAIN_ID, openChain, testGenesis, validatorSigners } from "./helpers.ts";
+
+/** A transport the test drives by hand: it records what the engine sends and delivers what the test says. */
+class ManualTransport implements Transport {
+  readonly sent: ConsensusMessage[] = [];
+  #handler: ((m: ConsensusMessage) => void) | null = null;
+  broadcast(msg: ConsensusMessage): void {
+    this.sent.push(decodeMessage(encodeMessage(msg))!);
+  }
+  onMessage(handler: (m: ConsensusMessage) => void): () => void {
+    this.#handler = handler;
+    return () => (this.#handler = null);
+  }
+  close(): void {}
+  deliver(msg: ConsensusMessage): void {
+    this.#handler!(decodeMessage(encodeMessage(msg))!);
+  }
+  votes(type: number, round: number): VoteMessage[] {
+    return this.sent.filter((m): m is VoteMessage => m.type === "vote" && m.voteType === type && m.round === round);
+  }
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 20));
+const LONG = { proposeMs: 60_000, prevoteMs: 60_000, precommitMs: 60_000, deltaMs: 0 };
+
+describe("consortium consensus engine: Tendermint locking", () => {
+  const genesis = testGenesis();
+  const schedule = new ProposerSchedule(genesis.validators);
+  const byAddress = new Map(validatorSigners.map((s) => [s.address, s]));
+  // Height 1, rounds 0..2 are proposed by schedule[1..3]; the engine under test is schedule[0], never the proposer here.
+  const me = byAddress.get(schedule.proposer(1, 3))!;
+  const others = [0, 1, 2].map((r) => byAddress.get(schedule.proposer(1, r))!);
+  let engine: ConsensusEngine | undefined;
+  afterEach(() => engine?.stop());
+
+  function setup(signerState: SignerStateStore = memoryState()) {
+    const chain = openChain(genesis);
+    const app: ConsensusApp = {
+      chainId: chain.chainId,
+      validatorSet: chain.validatorSet,
+      head: () => chain.head,
+      propose: (timeMs, proposer) => chain.propose([], timeMs, proposer).block,
+      check: (b) => chain.check(b),
+      commit: (b, c) => void chain.commit(b, c),
+      committed: () => undefined,
+    };
+    const transport = new ManualTransport();
+    engine = new ConsensusEngine({ app, signer: me, transport, clock: systemClock, signerState, blockIntervalMs: 0, timeouts: LONG });
+    const blockAt = (offsetMs: number): Block => chain.propose([], Date.now() + offsetMs, others[0]!.address).block;
+    return { chain, transport, p1: blockAt(0), p2: blockAt(1), signerState };
+  }
+
+  const proposal = (round: number, block: Block, polRound = -1): ConsensusMessage => {
+    const proposer = byAddress.get(schedule.proposer(1, round))!;
+    const blockHash = hashHeader(block.header);
+    const signature = proposer.signHex(voteDigest({ chainId: CHAIN_ID, height: 1, round, type: VoteType.Proposal, blockHash }));
+    return { type: "proposal", height: 1, round, polRound, block, signature };
+  };
+  const vote = (by: Signer, type: 1 | 2, round: number, blockHash: Hex): ConsensusMessage => ({
+    type: "vote",
+    voteType: type,
+    height: 1,
+    round,
+    blockHash,
+    signature: by.signHex(voteDigest({ chainId: CHAIN_ID, height: 1, round, type, blockHash })),
+  });
+
+  /** Round 0: the engine prevotes p1, sees a polka for it, locks on it and precommits it. */
+  async function lockOnP1(t: ReturnType<typeof setup>) {
+    engine!.start();
+    t.transport.deliver(proposal(0, t.p1));
+    await tick();
+    assert.equal(t.transport.votes(VoteType.Prevote, 0)[0]?.blockHash, hashHeader(t.p1.header));
+    t.transport.deliver(vote(others[0]!, VoteType.Prevote, 0, hashHeader(t.p1.header)));
+    t.transport.deliver(vote(others[1]!, VoteType.Prevote, 0, hashHeader(t.p1.header)));
+    assert.equal(t.transport.votes(VoteType.Precommit, 0)[0]?.blockHash, hashHeader(t.p1.header), "locked and precommitted p1");
+  }
+
+  it("a validator locked on a block prevotes nil for a different fresh proposal in a later round", async () => {
+    const t = setup();
+    await lockOnP1(t);
+    t.transport.deliver(vote(others[0]!, VoteType.Prevote, 1, NIL_BLOCK_HASH));
+    t.transport.deliver(vote(others[1]!, VoteType.Prevote, 1, NIL_BLOCK_HASH)); // >1/3 in round 1: skip there
+    assert.equal(engine!.round, 1);
+    t.transport.deliver(proposal(1, t.p2));
+    assert.equal(t.transport.votes(VoteType.Prevote, 1)[0]?.blockHash, NIL_BLOCK_HASH);
+  });
+
+  it("a newer polka unlocks: a re-proposal backed by +2/3 prevotes in a later round gets the locked validator's prevote", async () => {
+    const t = setup();
+    await lockOnP1(t);
+    const h2 = hashHeader(t.p2.header);
+    for (const o of others) t.transport.deliver(vote(o, VoteType.Prevote, 1, h2)); // polka for p2 in round 1 (unseen proposal)
+    assert.equal(engine!.round, 1);
+    assert.equal(t.transport.votes(VoteType.Prevote, 1).length, 0, "no proposal seen in round 1: nothing signed yet");
+    t.transport.deliver(proposal(2, t.p2, 1));
+    t.transport.deliver(vote(others[0]!, VoteType.Prevote, 2, h2));
+    t.transport.deliver(vote(others[1]!, VoteType.Prevote, 2, h2));
+    assert.equal(engine!.round, 2);
+    assert.equal(t.transport.votes(VoteType.Prevote, 2)[0]?.blockHash, h2);
+  });
+
+  it("after a restart at the same height it resumes in the next round, still locked", async () => {
+    const state = memoryState();
+    const first = setup(state);
+    await lockOnP1(first);
+    engine!.stop();
+    const again = setup(state);
+    engine!.start();
+    assert.equal(engine!.round, 1, "never signs again in round 0");
+    again.transport.deliver(proposal(1, again.p2));
+    assert.equal(again.transport.votes(VoteType.Prevote, 1)[0]?.blockHash, NIL_BLOCK_HASH, "the lock on p1 survived");
+  });
+
+  it("decides on +2/3 precommits and stores the commit", async () => {
+    const t = setup();
+    await lockOnP1(t);
+    t.transport.deliver(vote(others[0]!, VoteType.Precommit, 0, hashHeader(t.p1.header)));
+    t.transport.deliver(vote(others[1]!, VoteType.Precommit, 0, hashHeader(t.p1.header)));
+    assert.equal(t.chain.height, 1);
+    assert.equal(t.chain.head.commit!.signatures.length, 3);
+    assert.equal(engine!.height, 2);
+  });
+});
+
+function memoryState(): SignerStateStore {
+  let saved: unknown;
+  return { load: () => saved, save: (s) => (saved = structuredClone(s)) };
+}
