@@ -34,6 +34,8 @@ export interface DevnetOptions {
   readonly evmConfirmations?: number;
   readonly pollMs?: number;
   readonly timelocks?: Partial<TimelockPolicy>;
+  /** Start the relayer daemon in-process (default). Tests of its crash recovery run it as a child instead. */
+  readonly startRelayer?: boolean;
   readonly log: Logger;
 }
 
@@ -42,7 +44,8 @@ export interface Devnet {
   readonly file: string;
   readonly configFile: string;
   readonly config: RelayerConfig;
-  readonly relayer: RelayerDaemon;
+  /** Null when started with `startRelayer: false`. */
+  readonly relayer: RelayerDaemon | null;
   readonly consortium: ConsortiumDevnet;
   readonly evm: HardhatNode;
   readonly deployment: EvmDeployment;
@@ -171,17 +174,18 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
     { mode: 0o600 },
   );
   const config = readConfig(configDoc, configFile);
-  const daemon = await step("starting the relayer", () => startRelayer(config, opts.log));
-  stops.push(() => daemon.stop());
+  const daemon = opts.startRelayer === false ? null : await step("starting the relayer", () => startRelayer(config, opts.log));
+  if (daemon) stops.push(() => daemon.stop());
+  const apiUrl = daemon?.api.url ?? `http://${config.api.host}:${config.api.port}`;
 
   const services = [
     { name: "consortium", address: consortium.endpoint },
     { name: "evm", address: evm.url },
-    { name: "relayer-api", address: daemon.api.url },
+    { name: "relayer-api", address: apiUrl },
   ];
   const file = join(dir, "devnet.json");
   const devnetFile: DevnetFile = {
-    api: daemon.api.url,
+    api: apiUrl,
     chains: chainsFor(user.privateKey),
     users: { demo: { address: user.address, privateKey: user.privateKey } },
     relayer: { address: relayer.address },

@@ -16,6 +16,7 @@ import { KeyedMutex } from "./core/keyed-mutex.ts";
 import { findRoute, formatAssetRef, parseAssetRef, routeKey, type Route } from "./core/route.ts";
 import type { Swap, SwapIn } from "./core/swap.ts";
 import { computeMargin, minUserLockSec, type Margin, type TimelockPolicy } from "./core/timelock.ts";
+import { failpoint } from "./failpoint.ts";
 import type { Logger } from "./log.ts";
 import type { SwapStore } from "./store.ts";
 
@@ -281,6 +282,7 @@ export class SwapEngine {
       txId,
     });
     this.log.info("user lock verified", { swap: swap.id, lockId, counterTimelock: verdict.counterTimelock, userTimelock: verified.lock.timelock });
+    failpoint("after:relayer_locking");
   }
 
   /** Advance one swap by one step, under its lock, from a fresh read. */
@@ -339,6 +341,7 @@ export class SwapEngine {
       case "transition":
         this.store.update(swap, step.next, step.note);
         this.log.info("swap moved", { swap: swap.id, from: swap.state, to: step.next.state, note: step.note });
+        failpoint(`after:${step.next.state}`);
         return;
       case "send":
         return this.send(swap, step.action);
@@ -352,14 +355,17 @@ export class SwapEngine {
       const res = await this.tolerateDone(() =>
         this.ledger(c.chain).lock({ receiver: c.receiver, asset: c.asset, amount: c.amount, hashlock: swap.hashlock, timelock: c.timelock }),
       );
+      failpoint("sent:counter-lock");
       if (res) this.store.update(swap, { ...swap, counterLock: { ...c, txId: res.txId } }, "counter-lock sent", { chain: c.chain, txId: res.txId });
       this.log.info("counter-lock sent", { swap: swap.id, chain: c.chain, txId: res?.txId, lockId: c.lockId });
     } else if (action === "claim" && swap.state === "relayer_claiming") {
       const res = await this.tolerateDone(() => this.ledger(swap.from.chain).claim(swap.userLock.lockId, swap.preimage));
+      failpoint("sent:claim");
       if (res) this.store.update(swap, { ...swap, claimTxId: res.txId }, "claim sent", { chain: swap.from.chain, txId: res.txId });
       this.log.info("claim sent", { swap: swap.id, chain: swap.from.chain, txId: res?.txId });
     } else if (action === "refund" && swap.state === "relayer_refunding") {
       const res = await this.tolerateDone(() => this.ledger(swap.to.chain).refund(swap.counterLock.lockId));
+      failpoint("sent:refund");
       if (res) this.store.update(swap, { ...swap, refundTxId: res.txId }, "refund sent", { chain: swap.to.chain, txId: res.txId });
       this.log.info("refund sent", { swap: swap.id, chain: swap.to.chain, txId: res?.txId });
     } else {

@@ -3,7 +3,7 @@ import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { InvalidInputError, IsthmusError } from "../../chains/errors.ts";
 import type { Hex, LedgerAdapter, VerifiedLock } from "../../chains/ledger.ts";
-import type { RelayerClient } from "../api/client.ts";
+import { RelayerUnreachableError, type RelayerClient } from "../api/client.ts";
 
 /** The relayer did something the user must not accept: the secret stays unrevealed. */
 export class CounterLockMismatchError extends IsthmusError {
@@ -76,6 +76,16 @@ export interface SwapFlowResult {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** While waiting, a relayer that restarts is not a failure: keep the last answer and poll again. */
+async function pollSwap(relayer: RelayerClient, id: string, last: SwapAnswer): Promise<SwapAnswer> {
+  try {
+    return await relayer.get<SwapAnswer>(`/swaps/${id}`);
+  } catch (err) {
+    if (err instanceof RelayerUnreachableError) return last;
+    throw err;
+  }
+}
+
 /**
  * The dApp side of a swap: make a secret, lock to the relayer, wait for its counter-lock,
  * check that lock on the destination ledger itself (never the relayer's word), claim.
@@ -132,7 +142,7 @@ export async function runSwap(p: SwapFlowParams): Promise<SwapFlowResult> {
         timelock,
       });
     }
-    answer = await p.relayer.get<SwapAnswer>(`/swaps/${swap.id}`);
+    answer = await pollSwap(p.relayer, swap.id, answer);
     if (answer.state === "rejected" || answer.state === "expired") {
       throw new SwapAbortedError(`relayer ${answer.state} the swap: ${answer.reason ?? ""} ${answer.detail ?? ""}`.trim(), {
         swapId: swap.id,
@@ -170,7 +180,7 @@ export async function runSwap(p: SwapFlowParams): Promise<SwapFlowResult> {
     while (answer.state !== "completed") {
       if (performance.now() - tClaim > stepTimeoutMs) break;
       await sleep(pollMs);
-      answer = await p.relayer.get<SwapAnswer>(`/swaps/${swap.id}`);
+      answer = await pollSwap(p.relayer, swap.id, answer);
     }
     if (answer.state === "completed") {
       relayerClaim = { chain: p.source.name, txId: answer.claimTxId ?? null };
