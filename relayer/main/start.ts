@@ -22,6 +22,9 @@ export async function runDevnet(): Promise<void> {
   line("config", devnet.configFile);
   line("demo user", `${DEVNET_KEYS.user.address} (one key on both chains)`);
   line("relayer", `${DEVNET_KEYS.relayer.address}`);
+  for (const m of devnet.relayer?.engine.margins() ?? []) {
+    line("margin", `${m.route}: ${m.margin.totalSec}s (user timelock >= ${m.minUserLockSec}s)`);
+  }
   process.stdout.write(`ready: try \`npx isthmus swap --from consortium:KRW --to evm:KRWT --amount 100\` in another terminal; Ctrl-C stops\n`);
   await untilSignal();
   process.stdout.write("stopping...\n");
