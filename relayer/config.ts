@@ -219,7 +219,8 @@ export function readConfig(doc: unknown, file: string): RelayerConfig {
   const api = r.object("api", o.api ?? {}, ["host", "port"]);
   const tl = r.object("timelocks", o.timelocks ?? {}, Object.keys(DEFAULT_TIMELOCKS));
   const timelocks = Object.fromEntries(
-    Object.entries(DEFAULT_TIMELOCKS).map(([k, d]) => [k, r.number(join("timelocks", k), tl[k], { fallback: d, min: 0 })]),
+    // Whole seconds: ledgers take integer timelocks.
+    Object.entries(DEFAULT_TIMELOCKS).map(([k, d]) => [k, r.number(join("timelocks", k), tl[k], { fallback: d, min: 0, integer: true })]),
   ) as unknown as TimelockPolicy;
   const chains = readChainsWith(r, o.chains);
   if (chains.length < 2) r.fail("chains", "at least two chains are needed to swap");

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { getAddress } from "ethers";
 import PQueue from "p-queue";
 import { errorMessage, InvalidInputError, IsthmusError, LedgerError } from "../chains/errors.ts";
 import type { Hex, LedgerAdapter, LedgerEvent, LedgerHead } from "../chains/ledger.ts";
@@ -57,7 +58,21 @@ export interface CreateSwapRequest {
 }
 
 const HEX32 = /^0x[0-9a-f]{64}$/;
-const ADDRESS = /^0x[0-9a-f]{40}$/;
+const ZERO_ADDRESS = `0x${"0".repeat(40)}`;
+
+/** A 0x address; mixed case must carry a valid EIP-55 checksum, since a typo there would misdirect funds. */
+function parseUserAddress(value: unknown, what: string): Hex {
+  const text = String(value ?? "");
+  if (!/^0x[0-9a-fA-F]{40}$/.test(text)) throw new InvalidInputError(what, "must be a 20-byte 0x address");
+  let address: string;
+  try {
+    address = getAddress(text).toLowerCase();
+  } catch {
+    throw new InvalidInputError(what, `${text} has a wrong EIP-55 checksum (mixed case); check the address`);
+  }
+  if (address === ZERO_ADDRESS) throw new InvalidInputError(what, "is the zero address");
+  return address as Hex;
+}
 const SCAN_BATCH = 500;
 
 /**
@@ -136,13 +151,13 @@ export class SwapEngine {
   async createSwap(req: CreateSwapRequest): Promise<Swap> {
     const hashlock = String(req.hashlock ?? "").toLowerCase();
     if (!HEX32.test(hashlock)) throw new InvalidInputError("hashlock", "must be 32 bytes of 0x-hex (sha256 of the secret)");
-    const userFrom = String(req.userFrom ?? "").toLowerCase();
-    const userTo = String(req.userTo ?? "").toLowerCase();
-    if (!ADDRESS.test(userFrom)) throw new InvalidInputError("userFrom", "must be a 20-byte 0x address");
-    if (!ADDRESS.test(userTo)) throw new InvalidInputError("userTo", "must be a 20-byte 0x address");
+    const userFrom = parseUserAddress(req.userFrom, "userFrom");
+    const userTo = parseUserAddress(req.userTo, "userTo");
     const q = await this.quote(req.from, req.to, req.amount);
     const from = parseAssetRef(q.from, "from");
     const to = parseAssetRef(q.to, "to");
+    if (userFrom === this.ledger(from.chain).address) throw new InvalidInputError("userFrom", "is the relayer's own account");
+    if (userTo === this.ledger(to.chain).address) throw new InvalidInputError("userTo", "is the relayer's own account");
     const [srcHead, balance] = await Promise.all([this.ledger(from.chain).head(), this.ledger(to.chain).balance(to.asset)]);
     // From here to insert is synchronous, so concurrent requests see each other's reservations.
     const reserved = this.reserved(to.chain, to.asset);
@@ -155,8 +170,8 @@ export class SwapEngine {
       amountIn: q.amountIn,
       amountOut: q.amountOut,
       hashlock: hashlock as Hex,
-      userFrom: userFrom as Hex,
-      userTo: userTo as Hex,
+      userFrom,
+      userTo,
       relayerFrom: q.relayerFrom,
       quoteExpiresAt: srcHead.finalizedTime + this.policy.quoteTtlSec,
       createdAtMs: Date.now(),
@@ -198,7 +213,12 @@ export class SwapEngine {
 
   /** One pass: refresh heads, scan new final events, advance every active swap. */
   async round(): Promise<void> {
-    await Promise.all([...this.ledgers.values()].map((l) => this.scan(l)));
+    // One ledger's trouble (RPC down, a bad event) must not stall the others, nor the
+    // swaps that only need a healthy ledger: scans are independent and advancing always runs.
+    const scans = await Promise.allSettled([...this.ledgers.values()].map((l) => this.scan(l)));
+    scans.forEach((r, i) => {
+      if (r.status === "rejected") this.log.warn("scan failed; retrying next round", { chain: [...this.ledgers.keys()][i], err: errorMessage(r.reason) });
+    });
     const active = this.store.listActive();
     await Promise.all(active.map((s) => this.work.add(() => this.advance(s.id))));
   }
@@ -262,6 +282,10 @@ export class SwapEngine {
       dest: dst.timing,
       policy: this.policy,
     });
+    if (verdict.ok === "ignore") {
+      this.log.warn("lock with this swap's hashlock ignored", { swap: swap.id, lockId, detail: verdict.detail });
+      return;
+    }
     if (!verdict.ok) {
       this.store.update(swap, { ...swap, state: "rejected", reason: verdict.reason, detail: verdict.detail, userLock: null }, `${verdict.reason}: ${verdict.detail}`, {
         chain: src.name,
@@ -323,9 +347,7 @@ export class SwapEngine {
         return decideLocked(swap, counter, head.finalizedTime);
       }
       case "relayer_claiming": {
-        const src = this.ledger(swap.from.chain);
-        const [userLock, head] = await Promise.all([src.getLock(swap.userLock.lockId), src.head()]);
-        return decideClaiming(swap, userLock, head.finalizedTime);
+        return decideClaiming(swap, await this.ledger(swap.from.chain).getLock(swap.userLock.lockId));
       }
       case "relayer_refunding":
         return decideRefunding(swap, await this.ledger(swap.to.chain).getLock(swap.counterLock.lockId));

@@ -15,6 +15,7 @@
 import { type Hex, isHex } from "../../proofs/hex.ts";
 import { verifyEventProof, verifyLockProof } from "../../proofs/consortium/entry-proof.ts";
 import { type ChainEvent } from "../../proofs/consortium/results.ts";
+import { verifyCommit } from "../../proofs/consortium/commit.ts";
 import { type LockRecord, ASSET_SYMBOL_RE, lockIdFor as proofLockIdFor } from "../../proofs/consortium/state.ts";
 import { type ValidatorSet, hashValidatorSet, makeValidatorSet } from "../../proofs/consortium/validators.ts";
 import { InvalidInputError, LedgerError, VerificationError } from "../errors.ts";
@@ -79,6 +80,7 @@ export class ConsortiumLedger implements LedgerAdapter {
   #sendTail: Promise<unknown> = Promise.resolve();
   /** Highest height this adapter has verified as final; later lock proofs may not anchor below it. */
   #floorHeight = 0;
+  #lastHead: LedgerHead | null = null;
 
   constructor(opts: ConsortiumLedgerOptions) {
     if (!Number.isSafeInteger(opts.chainId) || opts.chainId <= 0) throw new InvalidInputError(`${opts.name}.chainId`, "must be a positive integer");
@@ -147,10 +149,29 @@ export class ConsortiumLedger implements LedgerAdapter {
     throw new InvalidInputError("asset", `${this.name} has no asset "${symbol}"${hint}`, { chain: this.name, symbol });
   }
 
+  /**
+   * The latest final block, checked: its commit must carry more than 2/3 of the trusted
+   * stake, and neither height nor time may go backwards. Expiry decisions read this time,
+   * so a lying node must not be able to move it.
+   */
   async head(): Promise<LedgerHead> {
     await this.connect();
     const status = await this.#client.getStatus();
-    return { finalizedHeight: status.height, finalizedTime: Math.floor(status.lastBlockTimeMs / 1000), headHeight: status.height };
+    if (status.height === 0) return { finalizedHeight: 0, finalizedTime: Math.floor(status.lastBlockTimeMs / 1000), headHeight: 0 };
+    const block = await this.#client.getBlock(status.height);
+    if (!block) throw new VerificationError(this.name, `node reports height ${status.height} but serves no block there`);
+    const { header } = block;
+    if (header.chainId !== this.chainId) throw new VerificationError(this.name, `head block is for chain ${header.chainId}, not ${this.chainId}`);
+    if (header.height !== status.height) throw new VerificationError(this.name, `asked for block ${status.height}, got ${header.height}`);
+    const v = verifyCommit(header, block.commit, this.validatorSet);
+    if (!v.ok) throw new VerificationError(this.name, `head block ${header.height}: ${v.reason}`, { height: header.height });
+    const head = { finalizedHeight: header.height, finalizedTime: Math.floor(header.timeMs / 1000), headHeight: header.height };
+    const last = this.#lastHead;
+    if (last && (head.finalizedHeight < last.finalizedHeight || head.finalizedTime < last.finalizedTime)) {
+      throw new VerificationError(this.name, `head went backwards: ${head.finalizedHeight}@${head.finalizedTime} after ${last.finalizedHeight}@${last.finalizedTime}`);
+    }
+    this.#lastHead = head;
+    return head;
   }
 
   async events(fromHeight: number, toHeight: number): Promise<LedgerEvent[]> {

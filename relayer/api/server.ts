@@ -84,7 +84,9 @@ export async function startApi(params: { engine: SwapEngine; store: SwapStore; h
       return toPlainJson(q);
     }
     if (req.method === "POST" && path === "/swaps") {
-      const body = (await readJson(req)) as Partial<CreateSwapRequest>;
+      const raw = await readJson(req);
+      if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new InvalidInputError("body", "must be a JSON object");
+      const body = raw as Partial<CreateSwapRequest>;
       const swap = await engine.createSwap({
         from: String(body.from ?? ""),
         to: String(body.to ?? ""),
@@ -100,7 +102,9 @@ export async function startApi(params: { engine: SwapEngine; store: SwapStore; h
       if (state !== null && !SwapStates.includes(state as SwapState)) {
         throw new InvalidInputError("state", `unknown state "${state}" (one of ${SwapStates.join(", ")})`);
       }
-      const limit = Number(url.searchParams.get("limit") ?? 100);
+      const limitText = url.searchParams.get("limit") ?? "100";
+      if (!/^\d{1,4}$/.test(limitText) || Number(limitText) < 1) throw new InvalidInputError("limit", `"${limitText}" is not a whole number from 1 to 1000`);
+      const limit = Number(limitText);
       return store.list({ ...(state ? { state: state as SwapState } : {}), limit }).map((s) => toPlainJson(s));
     }
     const m = /^\/swaps\/([0-9a-f]{24})$/.exec(path);

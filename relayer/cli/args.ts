@@ -15,8 +15,9 @@ export function required(value: string | undefined, flag: string, command: strin
   return value;
 }
 
-export function positiveInt(value: string | undefined, flag: string): number | undefined {
+export function positiveInt(value: string | undefined, flag: string, max = 10 * 365 * 24 * 3600): number | undefined {
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value) || Number(value) <= 0) throw new InvalidInputError(`--${flag}`, `"${value}" is not a positive whole number`);
+  if (Number(value) > max) throw new InvalidInputError(`--${flag}`, `${value} is larger than ${max}`);
   return Number(value);
 }

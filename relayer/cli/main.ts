@@ -26,7 +26,7 @@ const USAGE = `usage: isthmus <command> [flags]
   devnet
       start the embedded devnet and the relayer (same as npm start)
   config validate <file.yaml>
-      check a relayer config; prints the margins or the first problem`;
+      check a relayer config; prints its chains and routes, or the first problem`;
 
 type Out = (value: unknown) => void;
 const print: Out = (v) => process.stdout.write(JSON.stringify(toPlainJson(v), null, 2) + "\n");

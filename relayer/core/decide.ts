@@ -14,7 +14,9 @@ export type Step =
 
 export type UserLockVerdict =
   | { readonly ok: true; readonly counterTimelock: number; readonly userLock: LockRef }
-  | { readonly ok: false; readonly reason: RejectReason; readonly detail: string };
+  | { readonly ok: false; readonly reason: RejectReason; readonly detail: string }
+  /** Not the swap's user's lock (anyone can copy a hashlock): ignore it, the swap still waits. */
+  | { readonly ok: "ignore"; readonly detail: string };
 
 /** Check a verified, final user lock against the swap's terms before any relayer funds move. */
 export function assessUserLock(params: {
@@ -28,10 +30,9 @@ export function assessUserLock(params: {
 }): UserLockVerdict {
   const { swap, lock } = params;
   const reject = (reason: RejectReason, detail: string): UserLockVerdict => ({ ok: false, reason, detail });
-  if (lock.hashlock !== swap.hashlock) return reject("LOCK_NOT_OPEN", `lock hashlock ${lock.hashlock} is not the swap's ${swap.hashlock}`);
-  if (lock.receiver !== swap.relayerFrom) {
-    return reject("WRONG_RECEIVER", `lock pays ${lock.receiver}, not the relayer's ${swap.relayerFrom}`);
-  }
+  if (lock.hashlock !== swap.hashlock) return { ok: "ignore", detail: `lock hashlock ${lock.hashlock} is not the swap's ${swap.hashlock}` };
+  if (lock.sender !== swap.userFrom) return { ok: "ignore", detail: `lock sent by ${lock.sender}, not the swap's user ${swap.userFrom}` };
+  if (lock.receiver !== swap.relayerFrom) return { ok: "ignore", detail: `lock pays ${lock.receiver}, not the relayer's ${swap.relayerFrom}` };
   if (lock.asset !== swap.from.asset) return reject("ASSET_MISMATCH", `lock holds ${lock.asset}, the swap needs ${swap.from.asset}`);
   if (lock.amount !== swap.amountIn) {
     return reject("AMOUNT_MISMATCH", `lock holds ${lock.amount} base units, the swap is for ${swap.amountIn}`);
@@ -87,8 +88,12 @@ export function decideLocked(swap: SwapIn<"relayer_locked">, counter: VerifiedLo
   }
 }
 
-/** Preimage known: claim the user's lock before its timelock, until the claim is final. */
-export function decideClaiming(swap: SwapIn<"relayer_claiming">, userLock: VerifiedLock | null, sourceFinalizedTime: number): Step {
+/**
+ * Preimage known: claim the user's lock until the claim is final. Only the lock's proven
+ * state can end this — never a head time, which the ledger enforces itself: a claim past
+ * the timelock is refused, and the swap fails only once the lock is proven refunded.
+ */
+export function decideClaiming(swap: SwapIn<"relayer_claiming">, userLock: VerifiedLock | null): Step {
   if (userLock === null) return { kind: "wait", why: "user lock not visible at the finalized height" };
   const lock = userLock.lock;
   switch (lock.status) {
@@ -101,13 +106,6 @@ export function decideClaiming(swap: SwapIn<"relayer_claiming">, userLock: Verif
         note: "source lock refunded before claim",
       };
     case "locked":
-      if (sourceFinalizedTime >= lock.timelock) {
-        return {
-          kind: "transition",
-          next: { ...swap, state: "failed", detail: `source lock expired at ${lock.timelock} before the relayer's claim` },
-          note: "source lock expired before claim",
-        };
-      }
       return { kind: "send", action: "claim" };
   }
 }

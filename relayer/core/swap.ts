@@ -16,7 +16,7 @@ export const SwapStates = [
   "refunded", // relayer's counter-lock refunded; the user refunds their own lock
   "rejected", // user's lock unacceptable (or never counter-locked); relayer moved nothing
   "expired", // no user lock arrived in time; nothing moved
-  "failed", // relayer could not claim before the user's timelock: needs an operator
+  "failed", // the user's lock was proven refunded before the relayer's claim: needs an operator
 ] as const;
 export type SwapState = (typeof SwapStates)[number];
 
@@ -65,7 +65,6 @@ export type RejectReason =
   | "TIMELOCK_TOO_SHORT"
   | "AMOUNT_MISMATCH"
   | "ASSET_MISMATCH"
-  | "WRONG_RECEIVER"
   | "LOCK_NOT_OPEN"
   | "COUNTER_LOCK_IMPOSSIBLE";
 

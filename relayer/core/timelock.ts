@@ -67,7 +67,8 @@ export function planCounterLock(params: {
   const { userTimelock, destFinalizedTime, source, dest, policy } = params;
   const margin = computeMargin(source, dest, policy).totalSec;
   const destNow = destFinalizedTime + dest.finalitySec;
-  const timelock = Math.min(userTimelock - margin, destNow + policy.maxRelayerLockSec);
+  // Ledgers take whole seconds; round down so the counter-lock never outlives the margin.
+  const timelock = Math.floor(Math.min(userTimelock - margin, destNow + policy.maxRelayerLockSec));
   // When our lock becomes final the user has this long to claim.
   const claimWindowSec = timelock - (destNow + policy.reactionSec + dest.blockTimeSec + dest.finalitySec);
   if (claimWindowSec < policy.minClaimWindowSec) {

@@ -9,6 +9,7 @@ import { RelayerApiError, RelayerClient } from "../../relayer/api/client.ts";
 import { runSwap } from "../../relayer/client/swap-flow.ts";
 import { readDevnetFile } from "../../relayer/devnet-file.ts";
 import { DEVNET_KEYS, startDevnet, type Devnet } from "../../relayer/devnet.ts";
+import { hardhatAccount } from "../../chains/evm/hardhat-node.ts";
 import { openLedger } from "../../relayer/ledgers.ts";
 import { silentLogger } from "../../relayer/log.ts";
 
@@ -170,7 +171,8 @@ describe("devnet: atomic swaps between the consortium chain and the EVM chain", 
   });
 
   it("answers bad requests with a clear error and registers nothing", async () => {
-    const base = { from: "consortium:KRW", to: "evm:KRWT", amount: "1", hashlock: secret().hashlock, userFrom: relayerAddr, userTo: relayerAddr };
+    const demo = DEVNET_KEYS.user.address.toLowerCase();
+    const base = { from: "consortium:KRW", to: "evm:KRWT", amount: "1", hashlock: secret().hashlock, userFrom: demo, userTo: demo };
     const cases: [Record<string, string>, string, RegExp][] = [
       [{ from: "bitcoin:BTC" }, "INVALID_INPUT", /does not offer/],
       [{ to: "evm:DOGE" }, "INVALID_INPUT", /does not offer/],
@@ -179,6 +181,8 @@ describe("devnet: atomic swaps between the consortium chain and the EVM chain", 
       [{ amount: "2000000" }, "INVALID_INPUT", /outside this route's limits/],
       [{ hashlock: "0x1234" }, "INVALID_INPUT", /hashlock/],
       [{ userTo: "bob" }, "INVALID_INPUT", /userTo/],
+      [{ userTo: "0x70997970c51812DC3A010C7d01b50e0d17dc79C8" }, "INVALID_INPUT", /EIP-55 checksum/],
+      [{ userTo: `0x${"0".repeat(40)}` }, "INVALID_INPUT", /zero address/],
     ];
     const countBefore = (await api.get<unknown[]>("/swaps?limit=1000")).length;
     for (const [patch, code, message] of cases) {
@@ -189,7 +193,32 @@ describe("devnet: atomic swaps between the consortium chain and the EVM chain", 
         return true;
       });
     }
+    await assert.rejects(api.post("/swaps", { ...base, userTo: relayerAddr }), /userTo: is the relayer's own account/);
+    await assert.rejects(api.post("/swaps", null), /body: must be a JSON object/);
+    await assert.rejects(api.get("/swaps?limit=abc"), /limit: "abc" is not a whole number/);
     assert.equal((await api.get<unknown[]>("/swaps?limit=1000")).length, countBefore);
+  });
+
+  it("ignores a stranger's lock that copies a swap's hashlock; the real user's lock still gets its counter-lock", async () => {
+    const file = readDevnetFile(devnet.file);
+    const attacker = await openLedger(file.chainConfigs.find((c) => c.name === "evm")!, devnet.file, hardhatAccount(5).privateKey);
+    try {
+      const src = user.get("evm")!;
+      const dst = user.get("consortium")!;
+      const { hashlock } = secret();
+      const created = await api.post<{ id: string }>("/swaps", { from: "evm:KRWT", to: "consortium:KRW", amount: "2", hashlock, userFrom: src.address, userTo: dst.address });
+      const head = await src.head();
+      const grief = await attacker.lock({ receiver: relayerAddr, asset: "ETH", amount: 1n, hashlock, timelock: head.finalizedTime + 900 });
+      await attacker.waitFinal(grief.height);
+      await src.lock({ receiver: relayerAddr, asset: "KRWT", amount: 200n, hashlock, timelock: head.finalizedTime + 900 });
+      const s = await until("counter-lock", async () => {
+        const got = await api.get<{ state: string }>(`/swaps/${created.id}`);
+        return got.state === "relayer_locked" ? got : null;
+      });
+      assert.equal(s.state, "relayer_locked");
+    } finally {
+      await attacker.close();
+    }
   });
 
   it("refuses a lock for the wrong amount: no counter-lock", async () => {

@@ -140,6 +140,31 @@ describe("consortium adapter over gRPC, end to end", function () {
     await assert.rejects(ConsortiumLedger.connect({ ...options, privateKey: userKey, validators: wrong }), VerificationError);
   });
 
+  it("takes head time only from a committed header: a node forging a later block time is refused", async () => {
+    const real = devnet.nodes[0]!;
+    const lying = new Proxy(real.chain, {
+      get(target, prop) {
+        if (prop === "block") {
+          return (h: number) => {
+            const b = target.block(h);
+            return b && { ...b, header: { ...b.header, timeMs: b.header.timeMs + 10 ** 9 } };
+          };
+        }
+        const v = Reflect.get(target, prop, target) as unknown;
+        return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    }) as Chain;
+    const server = await startNodeServer({ node: { chain: lying, mempool: real.mempool, blockIntervalMs: 100, maxClockSkewMs: 2000, submitTx: (b) => real.submitTx(b) } });
+    try {
+      const viaLiar = await ledger(userKey, { endpoint: server.endpoint });
+      await assert.rejects(viaLiar.head(), (err: unknown) => err instanceof VerificationError && /head block \d+: commit is for a different block hash/.test(err.message));
+      const honest = await (await ledger(userKey)).head();
+      assert.ok(Math.abs(honest.finalizedTime * 1000 - Date.now()) < 60_000, "an honest head's time is chain time, near now");
+    } finally {
+      await server.close();
+    }
+  });
+
   it("refuses a lock whose proof does not check out (a node lying about the amount)", async () => {
     const u = await ledger(userKey);
     const { lockId } = await u.lock({ receiver: relayer, asset: "KRW", amount: 77n, hashlock: secret(9).hashlock, timelock: (await u.head()).finalizedTime + 600 });
