@@ -18,7 +18,10 @@ subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async ({ solcVersion }) => {
 
 // Interval mining on top of automine: transactions mine at once, and idle blocks still
 // arrive every second so block.timestamp (the chain time timelocks use) keeps moving and
-// confirmation counts grow on an idle chain.
+// confirmation counts grow on an idle chain. Blocks may share a timestamp: otherwise every
+// automined block in the same second pushes the clock +1 s, and the devnet's EVM time runs
+// ahead of true time without bound — breaking the clock-skew bound the margin relies on.
+const intervalMining = process.env.ISTHMUS_EVM_INTERVAL_MINING === "1";
 const intervalMs = Number(process.env.ISTHMUS_EVM_BLOCK_MS ?? 1000);
 
 module.exports = {
@@ -31,7 +34,8 @@ module.exports = {
     hardhat: {
       chainId: Number(process.env.ISTHMUS_EVM_CHAIN_ID ?? 31337),
       loggingEnabled: false,
-      mining: { auto: true, interval: process.env.ISTHMUS_EVM_INTERVAL_MINING === "1" ? intervalMs : 0 },
+      mining: { auto: true, interval: intervalMining ? intervalMs : 0 },
+      allowBlocksWithSameTimestamp: intervalMining,
     },
   },
 };

@@ -45,8 +45,9 @@ export async function startRelayer(config: RelayerConfig, log: Logger): Promise<
     store = new SwapStore(config.store);
     const engine = new SwapEngine(ledgers, routes, store, config.timelocks, log, config.pollMs);
     for (const m of engine.margins()) log.info("route margin", { route: m.route, marginSec: m.margin.totalSec, terms: m.margin.terms, minUserLockSec: m.minUserLockSec });
-    engine.start();
+    // The API first: a busy port must fail the start before the engine touches any ledger.
     const api = await startApi({ engine, store, host: config.api.host, port: config.api.port, log });
+    engine.start();
     const s = store;
     return {
       engine,

@@ -272,11 +272,12 @@ export class SwapEngine {
       this.log.warn("lock event not backed by final state; ignored", { swap: swap.id, chain: src.name, lockId });
       return;
     }
-    const destHead = await dst.head();
+    const [sourceHead, destHead] = await Promise.all([src.head(), dst.head()]);
     const verdict = assessUserLock({
       swap,
       lock: verified.lock,
       txId,
+      sourceFinalizedTime: sourceHead.finalizedTime,
       destFinalizedTime: destHead.finalizedTime,
       source: src.timing,
       dest: dst.timing,
@@ -287,7 +288,9 @@ export class SwapEngine {
       return;
     }
     if (!verdict.ok) {
-      this.store.update(swap, { ...swap, state: "rejected", reason: verdict.reason, detail: verdict.detail, userLock: null }, `${verdict.reason}: ${verdict.detail}`, {
+      const l = verified.lock;
+      const userLock = { chain: src.name, lockId: l.lockId, txId, amount: l.amount, timelock: l.timelock };
+      this.store.update(swap, { ...swap, state: "rejected", reason: verdict.reason, detail: verdict.detail, userLock }, `${verdict.reason}: ${verdict.detail}`, {
         chain: src.name,
         txId,
       });
@@ -362,7 +365,12 @@ export class SwapEngine {
         return;
       case "transition":
         this.store.update(swap, step.next, step.note);
-        this.log.info("swap moved", { swap: swap.id, from: swap.state, to: step.next.state, note: step.note });
+        if (step.next.state === "failed") {
+          // The one outcome that loses relayer funds: make it loud.
+          this.log.error("swap FAILED: relayer funds lost, operator attention needed", { swap: swap.id, from: swap.state, note: step.note });
+        } else {
+          this.log.info("swap moved", { swap: swap.id, from: swap.state, to: step.next.state, note: step.note });
+        }
         failpoint(`after:${step.next.state}`);
         return;
       case "send":

@@ -2,8 +2,9 @@ import { errorMessage, InvalidInputError, IsthmusError } from "../../chains/erro
 import type { Hex, LedgerAdapter } from "../../chains/ledger.ts";
 import { RelayerClient } from "../api/client.ts";
 import { toPlainJson } from "../core/codec.ts";
+import { formatAmount } from "../core/amount.ts";
 import { parseAssetRef } from "../core/route.ts";
-import { loadConfig } from "../config.ts";
+import { loadConfig, resolveKey } from "../config.ts";
 import { defaultDevnetFile, readDevnetFile } from "../devnet-file.ts";
 import { openLedger } from "../ledgers.ts";
 import { runSwap } from "../client/swap-flow.ts";
@@ -20,7 +21,7 @@ const USAGE = `usage: isthmus <command> [flags]
   refund --chain <name> --lock <lockId> [--devnet <file>]
       refund one of the demo user's locks after its timelock
   balance [--devnet <file>]
-      the demo user's and the relayer's balances on every chain
+      the demo user's and the relayer's balances on every chain, in whole units
   daemon --config <file.yaml>
       run the relayer daemon against running chains
   devnet
@@ -55,7 +56,17 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
     const amount = required(values.amount, "amount", "swap");
     const timelockSec = positiveInt(values.timelock, "timelock");
     await withUserLedgers(values.devnet, [from.chain, to.chain], async (ledgers, relayer, file) => {
+      // Ctrl-C after locking must not leave the user guessing: say where the lock and secret are.
+      let locked: { swapId: string; chain: string; lockId: string; timelock: number; secretFile: string } | null = null;
+      process.once("SIGINT", () => {
+        const where = locked
+          ? `your lock ${locked.lockId} on ${locked.chain} (swap ${locked.swapId}) stays claimable by the relayer with your secret in ${locked.secretFile}; refund after chain time ${locked.timelock} with: npx isthmus refund --chain ${locked.chain} --lock ${locked.lockId}`
+          : "nothing was locked";
+        process.stderr.write(`isthmus swap: interrupted; ${where}\n`);
+        process.exit(130);
+      });
       const result = await runSwap({
+        onLocked: (info) => (locked = info),
         relayer,
         source: ledgers.get(from.chain)!,
         dest: ledgers.get(to.chain)!,
@@ -91,7 +102,8 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
       }
       const res = await ledger.refund(lockId as Hex);
       await ledger.waitFinal(res.height);
-      print({ chain, lockId, refundTxId: res.txId, amount: found.lock.amount, asset: found.lock.asset });
+      const decimals = ledger.asset(found.lock.asset).decimals;
+      print({ chain, lockId, refundTxId: res.txId, amount: formatAmount(found.lock.amount, decimals), asset: found.lock.asset });
     });
   },
 
@@ -104,8 +116,8 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
       for (const [name, l] of ledgers) {
         out[name] = { user: {}, relayer: {} };
         for (const a of l.assets()) {
-          out[name]!.user![a.symbol] = (await l.balance(a.symbol)).toString();
-          out[name]!.relayer![a.symbol] = (await l.balance(a.symbol, devnet.relayer.address)).toString();
+          out[name]!.user![a.symbol] = formatAmount(await l.balance(a.symbol), a.decimals);
+          out[name]!.relayer![a.symbol] = formatAmount(await l.balance(a.symbol, devnet.relayer.address), a.decimals);
         }
       }
       print(out);
@@ -127,7 +139,15 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
     const [sub, file] = argv;
     if (sub !== "validate" || !file) throw new InvalidInputError("config", "usage: isthmus config validate <file.yaml>");
     const cfg = loadConfig(file);
-    print({ ok: true, file, chains: cfg.chains.map((c) => c.name), routes: cfg.routes.length });
+    const warnings: string[] = [];
+    for (const c of cfg.chains) {
+      try {
+        resolveKey(c.key, `${file}: chains.${c.name}`);
+      } catch (err) {
+        warnings.push(`${errorMessage(err)} (the daemon will refuse to start here)`);
+      }
+    }
+    print({ ok: true, file, chains: cfg.chains.map((c) => c.name), routes: cfg.routes.map((r) => `${r.from.chain}:${r.from.asset}->${r.to.chain}:${r.to.asset}`), warnings });
   },
 };
 
@@ -137,7 +157,11 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE + "\n");
     return name ? 0 : 2;
   }
-  const command = commands[name];
+  const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
+  if (command && (rest.includes("--help") || rest.includes("-h"))) {
+    process.stdout.write(USAGE + "\n");
+    return 0;
+  }
   if (!command) {
     process.stderr.write(`isthmus: unknown command "${name}"\n${USAGE}\n`);
     return 2;

@@ -59,6 +59,8 @@ export interface SwapFlowParams {
   /** Wait for the relayer's own claim before returning. */
   readonly waitRelayerClaim?: boolean;
   readonly pollMs?: number;
+  /** Called once the user's lock is sent: where to find it if the process is interrupted. */
+  readonly onLocked?: (info: { swapId: string; chain: string; lockId: Hex; timelock: number; secretFile: string }) => void;
 }
 
 export interface SwapFlowResult {
@@ -126,9 +128,11 @@ export async function runSwap(p: SwapFlowParams): Promise<SwapFlowResult> {
   const head = await p.source.head();
   const timelock = head.finalizedTime + timelockSec;
   const userLock = await p.source.lock({ receiver: quote.relayerFrom, asset: p.fromAsset, amount: amountIn, hashlock, timelock });
+  saveSecret(secretFile, { swapId: swap.id, from, to, hashlock, secret, userLock: { chain: p.source.name, lockId: userLock.lockId, timelock } });
+  p.onLocked?.({ swapId: swap.id, chain: p.source.name, lockId: userLock.lockId, timelock, secretFile });
   await p.source.waitFinal(userLock.height, stepTimeoutMs);
   const userLockFinal = secs(t0);
-  saveSecret(secretFile, { swapId: swap.id, from, to, hashlock, secret, userLock: { lockId: userLock.lockId, timelock } });
+  const refundHint = `refund after chain time ${timelock} with: npx isthmus refund --chain ${p.source.name} --lock ${userLock.lockId}`;
 
   // Wait for the relayer to name its counter-lock, then read that lock from the ledger.
   const tWait = performance.now();
@@ -136,7 +140,7 @@ export async function runSwap(p: SwapFlowParams): Promise<SwapFlowResult> {
   let answer: SwapAnswer = swap;
   while (counter === null) {
     if (performance.now() - tWait > stepTimeoutMs) {
-      throw new SwapAbortedError(`no counter-lock within ${stepTimeoutMs / 1000}s; refund your lock after its timelock`, {
+      throw new SwapAbortedError(`no counter-lock within ${stepTimeoutMs / 1000}s; ${refundHint}`, {
         swapId: swap.id,
         lockId: userLock.lockId,
         timelock,
@@ -144,7 +148,7 @@ export async function runSwap(p: SwapFlowParams): Promise<SwapFlowResult> {
     }
     answer = await pollSwap(p.relayer, swap.id, answer);
     if (answer.state === "rejected" || answer.state === "expired") {
-      throw new SwapAbortedError(`relayer ${answer.state} the swap: ${answer.reason ?? ""} ${answer.detail ?? ""}`.trim(), {
+      throw new SwapAbortedError(`relayer ${answer.state} the swap: ${[answer.reason, answer.detail].filter(Boolean).join(" ")}; ${refundHint}`, {
         swapId: swap.id,
         chain: p.source.name,
         lockId: userLock.lockId,

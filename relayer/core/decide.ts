@@ -23,6 +23,7 @@ export function assessUserLock(params: {
   readonly swap: SwapIn<"awaiting_user_lock">;
   readonly lock: HtlcLock;
   readonly txId: `0x${string}` | null;
+  readonly sourceFinalizedTime: number;
   readonly destFinalizedTime: number;
   readonly source: LedgerTiming;
   readonly dest: LedgerTiming;
@@ -40,6 +41,7 @@ export function assessUserLock(params: {
   if (lock.status !== "locked") return reject("LOCK_NOT_OPEN", `lock is already ${lock.status}`);
   const plan = planCounterLock({
     userTimelock: lock.timelock,
+    sourceFinalizedTime: params.sourceFinalizedTime,
     destFinalizedTime: params.destFinalizedTime,
     source: params.source,
     dest: params.dest,

@@ -63,6 +63,7 @@ export interface PlannedLock {
 
 export type RejectReason =
   | "TIMELOCK_TOO_SHORT"
+  | "CLOCK_SKEW"
   | "AMOUNT_MISMATCH"
   | "ASSET_MISMATCH"
   | "LOCK_NOT_OPEN"

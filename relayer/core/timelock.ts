@@ -43,32 +43,57 @@ export function computeMargin(source: LedgerTiming, dest: LedgerTiming, policy: 
 /** The shortest user timelock (seconds from the source chain's now) the relayer will answer. */
 export function minUserLockSec(source: LedgerTiming, dest: LedgerTiming, policy: TimelockPolicy): number {
   const margin = computeMargin(source, dest, policy).totalSec;
-  // Time to see the user's lock final and get the counter-lock final, then the claim window.
+  // Honest clocks may still read apart by both finality lags (see planCounterLock); then
+  // the time to see the user's lock final and get the counter-lock final; then the window.
+  const apparentGap = source.finalitySec + dest.finalitySec;
   const setup = source.finalitySec + policy.reactionSec + dest.blockTimeSec + dest.finalitySec;
-  return Math.ceil(margin + setup + policy.minClaimWindowSec);
+  return Math.ceil(margin + apparentGap + setup + policy.minClaimWindowSec);
 }
 
 export type CounterLockPlan =
-  | { readonly ok: true; readonly timelock: number; readonly claimWindowSec: number }
-  | { readonly ok: false; readonly reason: "TIMELOCK_TOO_SHORT"; readonly detail: string };
+  | { readonly ok: true; readonly timelock: number; readonly claimWindowSec: number; readonly clockGapSec: number }
+  | { readonly ok: false; readonly reason: "TIMELOCK_TOO_SHORT" | "CLOCK_SKEW"; readonly detail: string };
+
+/**
+ * How far the two ledgers' clocks may be seen apart through their finalized heads while
+ * each stays within its skew bound: both bounds, plus the finality and block-time lag
+ * with which each head trails its ledger's true time.
+ */
+export function maxClockGapSec(source: LedgerTiming, dest: LedgerTiming): number {
+  return source.clockSkewSec + dest.clockSkewSec + source.finalitySec + dest.finalitySec + source.blockTimeSec + dest.blockTimeSec;
+}
 
 /**
  * Choose the counter-lock's timelock from chain times only.
- * `destFinalizedTime` is the destination's last final block time; the true destination
- * time may be ahead of it by up to its finality delay, so that is added before judging.
+ * The finalized times trail each ledger's true time by up to its finality delay. The
+ * user's timelock is in source time and the counter-lock's in destination time: when the
+ * source clock reads ahead, T_user comes sooner in destination terms, so the observed gap
+ * is subtracted too. Clocks further apart than their stated bounds allow are refused.
  */
 export function planCounterLock(params: {
   readonly userTimelock: number;
+  readonly sourceFinalizedTime: number;
   readonly destFinalizedTime: number;
   readonly source: LedgerTiming;
   readonly dest: LedgerTiming;
   readonly policy: TimelockPolicy;
 }): CounterLockPlan {
-  const { userTimelock, destFinalizedTime, source, dest, policy } = params;
+  const { userTimelock, sourceFinalizedTime, destFinalizedTime, source, dest, policy } = params;
   const margin = computeMargin(source, dest, policy).totalSec;
   const destNow = destFinalizedTime + dest.finalitySec;
+  const observedGap = sourceFinalizedTime - destFinalizedTime;
+  const bound = maxClockGapSec(source, dest);
+  if (Math.abs(observedGap) > bound) {
+    return {
+      ok: false,
+      reason: "CLOCK_SKEW",
+      detail: `source and destination clocks read ${observedGap}s apart, beyond the ${bound}s their skew bounds allow`,
+    };
+  }
+  // Upper bound on how far the source clock runs ahead of the destination's.
+  const clockGapSec = Math.max(0, sourceFinalizedTime + source.finalitySec - destFinalizedTime);
   // Ledgers take whole seconds; round down so the counter-lock never outlives the margin.
-  const timelock = Math.floor(Math.min(userTimelock - margin, destNow + policy.maxRelayerLockSec));
+  const timelock = Math.floor(Math.min(userTimelock - clockGapSec - margin, destNow + policy.maxRelayerLockSec));
   // When our lock becomes final the user has this long to claim.
   const claimWindowSec = timelock - (destNow + policy.reactionSec + dest.blockTimeSec + dest.finalitySec);
   if (claimWindowSec < policy.minClaimWindowSec) {
@@ -80,5 +105,5 @@ export function planCounterLock(params: {
         `${margin}s margin; at least ${policy.minClaimWindowSec}s is required`,
     };
   }
-  return { ok: true, timelock, claimWindowSec };
+  return { ok: true, timelock, claimWindowSec, clockGapSec };
 }

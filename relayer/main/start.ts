@@ -1,6 +1,8 @@
+import { InvalidInputError } from "../../chains/errors.ts";
 import { devnetHome } from "../devnet-file.ts";
 import { DEVNET_KEYS, startDevnet } from "../devnet.ts";
 import { createLogger } from "../log.ts";
+import { assertPortsFree } from "./ports.ts";
 import { untilSignal } from "./shutdown.ts";
 
 /**
@@ -10,12 +12,19 @@ import { untilSignal } from "./shutdown.ts";
 export async function runDevnet(): Promise<void> {
   const log = createLogger({ level: (process.env.ISTHMUS_LOG_LEVEL as "info" | undefined) ?? "warn" });
   const dir = devnetHome();
-  const port = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
-  const devnet = await startDevnet({
-    dir,
-    ports: { consortium: port("ISTHMUS_CONSORTIUM_PORT", 7710), evm: port("ISTHMUS_EVM_PORT", 8545), api: port("ISTHMUS_API_PORT", 7700) },
-    log,
-  });
+  const port = (envVar: string, fallback: number) => {
+    const text = process.env[envVar] ?? String(fallback);
+    if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw new InvalidInputError(envVar, `"${text}" is not a port number`);
+    return Number(text);
+  };
+  const ports = { consortium: port("ISTHMUS_CONSORTIUM_PORT", 7710), evm: port("ISTHMUS_EVM_PORT", 8545), api: port("ISTHMUS_API_PORT", 7700) };
+  // Before wiping the state folder: a second `npm start` must not destroy a running devnet's files.
+  await assertPortsFree([
+    { service: "the consortium node", port: ports.consortium, envVar: "ISTHMUS_CONSORTIUM_PORT" },
+    { service: "the Hardhat node", port: ports.evm, envVar: "ISTHMUS_EVM_PORT" },
+    { service: "the relayer API", port: ports.api, envVar: "ISTHMUS_API_PORT" },
+  ]);
+  const devnet = await startDevnet({ dir, ports, log });
   const line = (name: string, address: string) => process.stdout.write(`${name.padEnd(12)} ${address}\n`);
   for (const s of devnet.services) line(s.name, s.address);
   line("devnet file", devnet.file);

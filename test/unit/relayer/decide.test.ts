@@ -10,25 +10,26 @@ import {
 import type { SwapIn } from "../../../relayer/core/swap.ts";
 import { awaiting, counter, DEST, locking, POLICY, PREIMAGE, SOURCE, userLock, verified } from "./fixtures.ts";
 
-const assess = (lock = userLock(), destFinalizedTime = 1_000) =>
-  assessUserLock({ swap: awaiting(), lock, txId: null, destFinalizedTime, source: SOURCE, dest: DEST, policy: POLICY });
+const assess = (lock = userLock(), sourceFinalizedTime = 1_000, destFinalizedTime = sourceFinalizedTime) =>
+  assessUserLock({ swap: awaiting(), lock, txId: null, sourceFinalizedTime, destFinalizedTime: destFinalizedTime ?? sourceFinalizedTime, source: SOURCE, dest: DEST, policy: POLICY });
 
 describe("decisions: the user's lock", () => {
   it("accepts a lock that matches the terms and plans the counter-lock one margin earlier", () => {
     const v = assess();
     assert.ok(v.ok === true);
-    assert.equal(v.counterTimelock, 1_600 - 23);
+    assert.equal(v.counterTimelock, 1_600 - 1 - 23);
   });
 
-  for (const [name, lock, reason] of [
+  for (const [name, lock, reason, destTime] of [
     ["wrong asset", userLock({ asset: "ISTH" }), "ASSET_MISMATCH"],
     ["too little", userLock({ amount: 9999n }), "AMOUNT_MISMATCH"],
     ["too much", userLock({ amount: 10001n }), "AMOUNT_MISMATCH"],
     ["already refunded", userLock({ status: "refunded" }), "LOCK_NOT_OPEN"],
     ["too short a timelock", userLock({ timelock: 1_000 + 60 }), "TIMELOCK_TOO_SHORT"],
+    ["the source clock far ahead", userLock(), "CLOCK_SKEW", 1_000 - 100],
   ] as const) {
     it(`rejects a lock with ${name} (${reason})`, () => {
-      const v = assess(lock);
+      const v = assess(lock, 1_000, destTime);
       assert.equal(v.ok, false);
       assert.equal(v.ok === false && v.reason, reason);
     });
@@ -50,6 +51,7 @@ describe("decisions: the user's lock", () => {
       swap: awaiting(),
       lock: userLock({ timelock: 1_000 + 7200 }),
       txId: null,
+      sourceFinalizedTime: 1_000,
       destFinalizedTime: 1_000,
       source: { ...SOURCE, finalitySec: 0.25, blockTimeSec: 0.25 },
       dest: { ...DEST, finalitySec: 0.25, blockTimeSec: 0.25 },
