@@ -4,8 +4,12 @@
  * Finality rule: N confirmations (finalizedHeight = latest - confirmations). Reads that
  * must be final (getLock, events) are pinned to that block; getLock reads state at the
  * block's hash (EIP-1898) so the returned hash is exactly the state that was read.
- * Trust model: the RPC node is trusted to answer honestly ("finalized-rpc-read"); what we
- * can check locally we do (chain id, lockId recomputed from the fields, sha256(preimage)).
+ * Trust model for getLock ("state-proof"): the adapter trusts one header, its checkpoint
+ * (configured, or else the first finalized header it sees), and believes nothing else the
+ * RPC says about a lock: each read fetches the headers from the checkpoint up to the head,
+ * recomputes every hash from the header's fields and checks the parentHash chain, then
+ * verifies eth_getProof's account and storage proofs against the finalized header's
+ * stateRoot (proofs/evm). Events and balances are still plain RPC reads.
  */
 import {
   AbiCoder,
@@ -14,12 +18,11 @@ import {
   isError,
   isHexString,
   keccak256,
-  sha256,
+  toQuantity,
   Wallet,
   ZeroAddress,
   type JsonRpcProvider,
   type Log,
-  type Result,
 } from "ethers";
 import { errorMessage, InvalidInputError, IsthmusError, LedgerError, VerificationError } from "../errors.ts";
 import type {
@@ -36,6 +39,8 @@ import type {
   SubmitResult,
   VerifiedLock,
 } from "../ledger.ts";
+import { type EvmLock, type HeaderCheck, type StorageProof, checkHeader, checkHeaderChain, htlcLockSlots, verifyHtlcLockProof } from "../../proofs/evm/index.ts";
+import { type EvmLockBundle, EVM_LOCK_BUNDLE_KIND, PROOF_BUNDLE_VERSION } from "../../proofs/bundle.ts";
 import { loadArtifact } from "./artifacts.ts";
 import { createProvider } from "./provider.ts";
 import { buildErrorInterface, describeRpcError } from "./revert.ts";
@@ -71,7 +76,27 @@ export interface EvmLedgerOptions {
   readonly receiptTimeoutMs?: number;
   /** Default `<repo>/artifacts`. */
   readonly artifactsDir?: string;
+  /**
+   * The header getLock trusts a priori (its hash at its height); every later header must
+   * descend from it. Default: the first finalized header the adapter sees (trust on first use).
+   */
+  readonly checkpoint?: { readonly height: number; readonly hash: string };
 }
+
+/** A header the adapter has checked: hash recomputed from its fields. */
+type CheckedHeader = Extract<HeaderCheck, { ok: true }>;
+
+/** What a verified getLock read rests on: the header chain from the checkpoint and the raw proof. */
+interface ProvenLock {
+  /** Checked headers from the checkpoint (inclusive) to the finalized header (inclusive). */
+  readonly chain: readonly CheckedHeader[];
+  readonly finalized: CheckedHeader;
+  readonly accountProof: Hex[];
+  readonly storageProof: StorageProof[];
+  readonly lock: EvmLock | null;
+}
+
+const HEADER_FETCH_CONCURRENCY = 16;
 
 const ERC20_ABI = [
   "function balanceOf(address owner) view returns (uint256)",
@@ -79,7 +104,6 @@ const ERC20_ABI = [
   "function approve(address spender, uint256 amount) returns (bool)",
 ];
 const MAX_UINT256 = (1n << 256n) - 1n;
-const STATUS = ["none", "locked", "claimed", "refunded"] as const;
 const LOCK_ID_TYPES = ["address", "address", "address", "uint256", "bytes32", "uint64"];
 const DEFAULT_WAIT_FINAL_MS = 120_000;
 
@@ -103,6 +127,8 @@ export class EvmLedger implements LedgerAdapter {
   private closed = false;
   /** Largest eth_getLogs block range to ask for; shrinks when the node refuses one. */
   private logSpan = Number.MAX_SAFE_INTEGER;
+  /** The last header this adapter trusts; moves forward to each verified finalized header. */
+  private checkpoint: { height: number; hash: Hex } | undefined;
 
   constructor(opts: EvmLedgerOptions) {
     if (!Number.isInteger(opts.confirmations) || opts.confirmations < 0) {
@@ -141,6 +167,11 @@ export class EvmLedger implements LedgerAdapter {
       claimed: this.htlcIface.getEvent("Claimed")!.topicHash,
       refunded: this.htlcIface.getEvent("Refunded")!.topicHash,
     };
+    if (opts.checkpoint !== undefined) {
+      requireHeight("checkpoint.height", opts.checkpoint.height);
+      requireBytes32("checkpoint.hash", opts.checkpoint.hash as Hex);
+      this.checkpoint = { height: opts.checkpoint.height, hash: lower(opts.checkpoint.hash) };
+    }
     this.pollMs = opts.pollingIntervalMs ?? 200;
     this.provider = createProvider(opts.rpcUrl, opts.chainId, {
       pollingIntervalMs: this.pollMs,
@@ -193,56 +224,61 @@ export class EvmLedger implements LedgerAdapter {
 
   async getLock(lockId: Hex): Promise<VerifiedLock | null> {
     requireBytes32("lockId", lockId);
-    const b = await this.finalizedBlock();
-    const data = this.htlcIface.encodeFunctionData("getLock", [lockId]);
-    const raw = await this.rpc("getLock", () => this.provider.send("eth_call", [{ to: this.htlc, data }, { blockHash: b.hash }]) as Promise<string>);
-    let l: Result;
-    try {
-      l = this.htlcIface.decodeFunctionResult("getLock", raw)[0] as Result;
-    } catch (err) {
-      throw new VerificationError(this.name, `getLock(${lockId}) answer does not decode`, { lockId, cause: errorMessage(err) });
-    }
-    const status = STATUS[Number(l.status)];
-    if (status === undefined) throw new VerificationError(this.name, `lock ${lockId} has unknown status ${l.status}`, { lockId });
-    if (status === "none") return null;
-
-    const fields = {
-      sender: lower(l.sender as string),
-      receiver: lower(l.receiver as string),
-      token: lower(l.token as string),
-      amount: l.amount as bigint,
-      hashlock: lower(l.hashlock as string),
-      timelock: l.timelock as bigint,
-    };
-    const recomputed = this.lockIdFromFields(fields);
-    if (recomputed !== lockId.toLowerCase()) {
-      throw new VerificationError(this.name, `lock read for ${lockId} hashes to ${recomputed}`, { lockId, recomputed });
-    }
-    const asset = this.byId.get(fields.token);
-    if (!asset) throw new VerificationError(this.name, `lock ${lockId} holds unknown token ${fields.token}`, { lockId, token: fields.token });
-    const timelock = safeNumber(fields.timelock);
-    if (timelock === undefined) throw new VerificationError(this.name, `lock ${lockId} has an out-of-range timelock ${fields.timelock}`, { lockId });
+    const proven = await this.proveLockAtFinalized(lockId);
+    if (proven.lock === null) return null;
+    const l = proven.lock;
+    const asset = this.byId.get(l.token);
+    if (!asset) throw new VerificationError(this.name, `lock ${lockId} holds unknown token ${l.token}`, { lockId, token: l.token });
+    const timelock = safeNumber(l.timelock);
+    if (timelock === undefined) throw new VerificationError(this.name, `lock ${lockId} has an out-of-range timelock ${l.timelock}`, { lockId });
     const common = {
       chain: this.name,
-      lockId: lockId.toLowerCase() as Hex,
-      sender: fields.sender,
-      receiver: fields.receiver,
+      lockId: l.lockId,
+      sender: l.sender,
+      receiver: l.receiver,
       asset: asset.symbol,
-      amount: fields.amount,
-      hashlock: fields.hashlock,
+      amount: l.amount,
+      hashlock: l.hashlock,
       timelock,
     };
-    let lock: HtlcLock;
-    if (status === "claimed") {
-      const preimage = lower(l.preimage as string);
-      if (sha256(preimage) !== fields.hashlock) {
-        throw new VerificationError(this.name, `lock ${lockId} is claimed with a preimage that does not match its hashlock`, { lockId });
-      }
-      lock = { ...common, status, preimage };
-    } else {
-      lock = { ...common, status };
+    // proofs/evm already checked the id, and sha256(preimage) == hashlock for a claimed lock.
+    const lock: HtlcLock = l.status === "claimed" ? { ...common, status: "claimed", preimage: l.preimage! } : { ...common, status: l.status };
+    return { lock, verified: { kind: "state-proof", height: proven.finalized.number, stateRoot: proven.finalized.stateRoot } };
+  }
+
+  /**
+   * A self-contained proof bundle (proofs/bundle.ts) of lock `lockId` at the finalized
+   * head, verified here first. Its header chain starts at `fromHeight` (default: the
+   * adapter's current checkpoint), so a verifier trusting that header can check it offline.
+   */
+  async proveLock(lockId: Hex, fromHeight?: number): Promise<EvmLockBundle> {
+    requireBytes32("lockId", lockId);
+    if (fromHeight !== undefined) requireHeight("fromHeight", fromHeight);
+    const proven = await this.proveLockAtFinalized(lockId);
+    let chain = proven.chain;
+    if (fromHeight !== undefined) {
+      if (fromHeight > proven.finalized.number) throw new InvalidInputError("fromHeight", `${fromHeight} is above the finalized height ${proven.finalized.number}`);
+      if (fromHeight >= chain[0]!.number) chain = chain.slice(fromHeight - chain[0]!.number);
+      else chain = [...(await this.fetchCheckedHeaders(fromHeight, chain[0]!.number - 1)), ...chain];
+      const linked = checkHeaderChain(chain.map((c) => c.header));
+      if (!linked.ok) throw new VerificationError(this.name, `header chain from ${fromHeight}: ${linked.reason}`, { fromHeight });
     }
-    return { lock, verified: { kind: "finalized-rpc-read", height: b.height, blockHash: b.hash } };
+    return {
+      version: PROOF_BUNDLE_VERSION,
+      kind: EVM_LOCK_BUNDLE_KIND,
+      chain: this.name,
+      chainId: this.opts.chainId,
+      htlc: this.htlc,
+      lockId: lockId.toLowerCase() as Hex,
+      headers: chain.map((c) => c.header),
+      accountProof: proven.accountProof,
+      storageProof: proven.storageProof,
+    };
+  }
+
+  /** The header getLock currently trusts (undefined until the first verified read without a configured checkpoint). */
+  trustedHeader(): { height: number; hash: Hex } | undefined {
+    return this.checkpoint && { ...this.checkpoint };
   }
 
   lockIdFor(params: LockParams, sender?: Hex): Hex {
@@ -333,6 +369,70 @@ export class EvmLedger implements LedgerAdapter {
   }
 
   // ---- internals ----
+
+  /**
+   * Fetches and checks the header chain from the checkpoint through the confirmation
+   * headers, then eth_getProof of the lock's slots at the finalized height, verified
+   * against that header's stateRoot. Throws VerificationError with the reason on any lie.
+   */
+  private async proveLockAtFinalized(lockId: Hex): Promise<ProvenLock> {
+    await this.ensureReady();
+    const headHeight = await this.rpc("eth_blockNumber", () => this.provider.getBlockNumber());
+    const finalizedHeight = Math.max(0, headHeight - this.opts.confirmations);
+    const cp = this.checkpoint;
+    // The confirmation headers (finalized+1 .. head) must link to the finalized one: a forged
+    // finalized header would need its successors forged too.
+    const lo = Math.min(cp?.height ?? finalizedHeight, finalizedHeight);
+    const hi = Math.max(cp?.height ?? headHeight, headHeight);
+    const headers = await this.fetchCheckedHeaders(lo, hi);
+    const linked = checkHeaderChain(headers.map((h) => h.header));
+    if (!linked.ok) throw new VerificationError(this.name, `header chain ${lo}..${hi}: ${linked.reason}`, { from: lo, to: hi });
+    const at = (height: number): CheckedHeader => headers[height - lo]!;
+    if (cp && at(cp.height).hash !== cp.hash) {
+      throw new VerificationError(this.name, `header ${cp.height} hashes to ${at(cp.height).hash}, not the trusted checkpoint ${cp.hash}`, { checkpoint: cp });
+    }
+    const finalized = at(finalizedHeight);
+
+    const slots = htlcLockSlots(lockId);
+    const answer = await this.rpc("eth_getProof", () => this.provider.send("eth_getProof", [this.htlc, slots, toQuantity(finalizedHeight)]) as Promise<unknown>);
+    const a = (answer ?? {}) as { accountProof?: Hex[]; storageProof?: StorageProof[] };
+    const storageProof = Array.isArray(a.storageProof)
+      ? a.storageProof.map((sp) => ({ key: normalizeWord(sp?.key), value: sp?.value, proof: sp?.proof }) as StorageProof)
+      : (a.storageProof as unknown as StorageProof[]);
+    const r = verifyHtlcLockProof({ stateRoot: finalized.stateRoot, htlc: this.htlc, lockId: lockId.toLowerCase() as Hex, accountProof: a.accountProof as Hex[], storageProof });
+    if (!r.ok) throw new VerificationError(this.name, `lock ${lockId} at height ${finalizedHeight}: ${r.reason}`, { lockId, height: finalizedHeight, stateRoot: finalized.stateRoot });
+
+    const chainStart = cp ? cp.height : finalizedHeight;
+    if (!cp || finalizedHeight > cp.height) this.checkpoint = { height: finalized.number, hash: finalized.hash };
+    return {
+      chain: headers.slice(chainStart - lo, finalizedHeight - lo + 1),
+      finalized,
+      accountProof: a.accountProof as Hex[],
+      storageProof,
+      lock: r.lock,
+    };
+  }
+
+  /** Headers from..to (inclusive), each hash recomputed from its fields. */
+  private async fetchCheckedHeaders(from: number, to: number): Promise<CheckedHeader[]> {
+    const out: CheckedHeader[] = new Array(to - from + 1);
+    for (let start = from; start <= to; start += HEADER_FETCH_CONCURRENCY) {
+      const batch: Promise<void>[] = [];
+      for (let n = start; n <= Math.min(to, start + HEADER_FETCH_CONCURRENCY - 1); n++) {
+        batch.push(
+          (async () => {
+            const raw = await this.rpc("eth_getBlockByNumber", () => this.provider.send("eth_getBlockByNumber", [toQuantity(n), false]) as Promise<unknown>);
+            const c = checkHeader(raw);
+            if (!c.ok) throw new VerificationError(this.name, `header ${n}: ${c.reason}`, { height: n });
+            if (c.number !== n) throw new VerificationError(this.name, `asked for header ${n}, got header ${c.number}`, { height: n });
+            out[n - from] = c;
+          })(),
+        );
+      }
+      await Promise.all(batch);
+    }
+    return out;
+  }
 
   /** Once per adapter (retried after a failure): the node serves our chain and the HTLC exists. */
   private ensureReady(): Promise<void> {
@@ -484,6 +584,11 @@ function isRangeError(err: unknown): boolean {
   const e = err as { error?: { code?: unknown }; info?: { error?: { code?: unknown } } };
   const code = e?.info?.error?.code ?? e?.error?.code;
   return code === -32005 || /block range|range (is )?too|too (many|large|big)|exceed|more than \d+|max(imum)? .*(blocks|results|logs)|response size/i.test(text);
+}
+
+/** eth_getProof echoes keys as the caller sent them, or (some nodes) as a minimal quantity; compare as 32-byte words. */
+function normalizeWord(v: unknown): Hex {
+  return typeof v === "string" && /^0x[0-9a-fA-F]{1,64}$/.test(v) ? (`0x${v.slice(2).toLowerCase().padStart(64, "0")}` as Hex) : (v as Hex);
 }
 
 function lower(s: string): Hex {

@@ -158,9 +158,9 @@ describe("EvmLedger on a hardhat node", function () {
         timelock: params.timelock,
         status: "locked",
       });
-      assert.equal(seen.verified.kind, "finalized-rpc-read");
+      assert.equal(seen.verified.kind, "state-proof");
       assert.ok(seen.verified.height >= locked.height);
-      assert.equal(seen.verified.kind === "finalized-rpc-read" && seen.verified.blockHash, (await rpc.getBlock(seen.verified.height))!.hash);
+      assert.equal(seen.verified.kind === "state-proof" && seen.verified.stateRoot, (await rpc.getBlock(seen.verified.height))!.stateRoot);
 
       const before = await relayer.balance(asset);
       const claimed = await relayer.claim(locked.lockId, preimage);

@@ -1,0 +1,217 @@
+/**
+ * Versioned proof bundles: everything needed to verify one HTLC lock offline, given a trust
+ * anchor. JSON-only values (hex strings, decimal strings for big integers), one `kind` per
+ * ledger scheme; a verifier refuses versions and kinds it does not know.
+ *
+ *   evm-htlc-lock:   headers (consecutive, oldest first; the last is the proven block) +
+ *                    eth_getProof's accountProof/storageProof for the lock's six slots.
+ *                    Anchor: { kind: "evm-header", height, hash } naming one of the headers.
+ *   consortium-lock: header + commit + validator set + the lock's state value and Merkle
+ *                    proof, checked with proofs/consortium's verifyLockProof.
+ *                    Anchor: { kind: "consortium-validators", chainId, validators }.
+ *
+ * Without an anchor the bundle is only checked for internal consistency, and the result
+ * says `anchored: false`: it then proves the lock relative to the block hash it names.
+ */
+import { type Hex, isHex } from "./hex.ts";
+import { type EvmLock, type StorageProof, checkHeaderChain, verifyHtlcLockProof } from "./evm/index.ts";
+import { type Commit, type LockRecord, makeValidatorSet, verifyLockProof } from "./consortium/index.ts";
+import type { Header as ConsortiumHeader } from "./consortium/header.ts";
+
+export const PROOF_BUNDLE_VERSION = 1;
+export const EVM_LOCK_BUNDLE_KIND = "evm-htlc-lock";
+export const CONSORTIUM_LOCK_BUNDLE_KIND = "consortium-lock";
+
+export interface EvmLockBundle {
+  readonly version: typeof PROOF_BUNDLE_VERSION;
+  readonly kind: typeof EVM_LOCK_BUNDLE_KIND;
+  /** The ledger's name in Isthmus config, for display. */
+  readonly chain: string;
+  readonly chainId: number;
+  readonly htlc: Hex;
+  readonly lockId: Hex;
+  readonly headers: readonly Readonly<Record<string, Hex>>[];
+  readonly accountProof: readonly Hex[];
+  readonly storageProof: readonly StorageProof[];
+}
+
+/** A consortium validator as JSON: stake as a decimal string. */
+export interface ValidatorJson {
+  readonly address: Hex;
+  readonly stake: string;
+}
+
+export interface ConsortiumLockBundle {
+  readonly version: typeof PROOF_BUNDLE_VERSION;
+  readonly kind: typeof CONSORTIUM_LOCK_BUNDLE_KIND;
+  readonly chain: string;
+  readonly chainId: number;
+  readonly lockId: Hex;
+  readonly header: ConsortiumHeader;
+  readonly commit: Commit;
+  readonly validators: readonly ValidatorJson[];
+  /** The encoded lock record (state value). */
+  readonly value: Hex;
+  readonly proof: { readonly index: number; readonly leafCount: number; readonly siblings: readonly Hex[] };
+}
+
+export type ProofBundle = EvmLockBundle | ConsortiumLockBundle;
+
+export type TrustAnchor =
+  | { readonly kind: "evm-header"; readonly chainId?: number; readonly height: number; readonly hash: Hex }
+  | { readonly kind: "consortium-validators"; readonly chainId: number; readonly validators: readonly ValidatorJson[] };
+
+/** The lock a bundle proves, in one shape for every kind (amounts as decimal strings). */
+export interface ProvenLockSummary {
+  readonly lockId: Hex;
+  readonly sender: Hex;
+  readonly receiver: Hex;
+  /** EVM: token address (0x0 for ETH); consortium: asset symbol. */
+  readonly asset: string;
+  readonly amount: string;
+  readonly hashlock: Hex;
+  readonly timelock: string;
+  readonly status: "locked" | "claimed" | "refunded";
+  readonly preimage: Hex | null;
+}
+
+export type BundleVerification =
+  | {
+      readonly ok: true;
+      readonly kind: ProofBundle["kind"];
+      readonly chain: string;
+      readonly chainId: number;
+      readonly lockId: Hex;
+      readonly height: number;
+      readonly blockHash: Hex;
+      readonly stateRoot: Hex;
+      /** null: the bundle proves that no lock with this id exists at that height. */
+      readonly lock: ProvenLockSummary | null;
+      /** True when a trust anchor was given and the proof chains to it. */
+      readonly anchored: boolean;
+      /** What the proof rests on, in words. */
+      readonly anchor: string;
+    }
+  | { readonly ok: false; readonly reason: string };
+
+/** Verifies an untrusted bundle (parsed JSON) against an optional trust anchor. Never throws on bad data. */
+export function verifyProofBundle(bundle: unknown, anchor?: unknown): BundleVerification {
+  if (typeof bundle !== "object" || bundle === null) return fail("bundle is not a JSON object");
+  const b = bundle as Record<string, unknown>;
+  if (b.version !== PROOF_BUNDLE_VERSION) return fail(`unsupported bundle version ${JSON.stringify(b.version)} (this verifier knows ${PROOF_BUNDLE_VERSION})`);
+  if (typeof b.chain !== "string") return fail("bundle.chain is not a string");
+  if (!Number.isSafeInteger(b.chainId)) return fail("bundle.chainId is not an integer");
+  if (!isHex(b.lockId, 32)) return fail("bundle.lockId is not 32-byte hex");
+  if (anchor !== undefined && (typeof anchor !== "object" || anchor === null)) return fail("trust anchor is not a JSON object");
+  try {
+    switch (b.kind) {
+      case EVM_LOCK_BUNDLE_KIND:
+        return verifyEvmBundle(b as unknown as EvmLockBundle, anchor as Record<string, unknown> | undefined);
+      case CONSORTIUM_LOCK_BUNDLE_KIND:
+        return verifyConsortiumBundle(b as unknown as ConsortiumLockBundle, anchor as Record<string, unknown> | undefined);
+      default:
+        return fail(`unknown bundle kind ${JSON.stringify(b.kind)}`);
+    }
+  } catch (err) {
+    // The verifiers below throw only on misuse; reaching here means a field had a shape we did not pre-check.
+    return fail(`malformed bundle: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+function verifyEvmBundle(b: EvmLockBundle, anchor: Record<string, unknown> | undefined): BundleVerification {
+  if (!isHex(b.htlc, 20)) return fail("bundle.htlc is not a 20-byte address");
+  if (!Array.isArray(b.headers) || b.headers.length === 0) return fail("bundle.headers is empty");
+  const chain = checkHeaderChain(b.headers);
+  if (!chain.ok) return fail(`headers: ${chain.reason}`);
+  const first = chain.checked[0]!;
+  const last = chain.checked.at(-1)!;
+  let anchored = false;
+  let anchorText = `unanchored: proves the lock relative to block ${last.number} hash ${last.hash}`;
+  if (anchor !== undefined) {
+    if (anchor.kind !== "evm-header") return fail(`trust anchor of kind ${JSON.stringify(anchor.kind)} cannot anchor an ${EVM_LOCK_BUNDLE_KIND} bundle`);
+    if (anchor.chainId !== undefined && anchor.chainId !== b.chainId) return fail(`trust anchor is for chain id ${String(anchor.chainId)}, bundle for ${b.chainId}`);
+    if (!Number.isSafeInteger(anchor.height) || !isHex(anchor.hash, 32)) return fail("trust anchor needs an integer height and a 32-byte hash");
+    const h = anchor.height as number;
+    if (h < first.number || h > last.number) return fail(`trusted header ${h} is not among the bundle's headers ${first.number}..${last.number}`);
+    const at = chain.checked[h - first.number]!;
+    if (at.hash !== (anchor.hash as string).toLowerCase()) return fail(`bundle's header ${h} hashes to ${at.hash}, not the trusted ${(anchor.hash as string).toLowerCase()}`);
+    anchored = true;
+    anchorText = `anchored: descends from trusted header ${h} (${at.hash})`;
+  }
+  const r = verifyHtlcLockProof({ stateRoot: last.stateRoot, htlc: b.htlc, lockId: b.lockId, accountProof: b.accountProof, storageProof: b.storageProof });
+  if (!r.ok) return fail(r.reason);
+  return { ok: true, kind: EVM_LOCK_BUNDLE_KIND, chain: b.chain, chainId: b.chainId, lockId: b.lockId.toLowerCase() as Hex, height: last.number, blockHash: last.hash, stateRoot: last.stateRoot, lock: r.lock && summarizeEvm(r.lock), anchored, anchor: anchorText };
+}
+
+function verifyConsortiumBundle(b: ConsortiumLockBundle, anchor: Record<string, unknown> | undefined): BundleVerification {
+  const validators = parseValidators(anchor !== undefined ? anchor.validators : b.validators);
+  if (typeof validators === "string") return fail(validators);
+  if (anchor !== undefined) {
+    if (anchor.kind !== "consortium-validators") return fail(`trust anchor of kind ${JSON.stringify(anchor.kind)} cannot anchor a ${CONSORTIUM_LOCK_BUNDLE_KIND} bundle`);
+    if (anchor.chainId !== b.chainId) return fail(`trust anchor is for chain id ${String(anchor.chainId)}, bundle for ${b.chainId}`);
+  }
+  if (!isHex(b.value)) return fail("bundle.value is not hex");
+  const p = b.proof;
+  if (typeof p !== "object" || p === null || !Number.isSafeInteger(p.index) || !Number.isSafeInteger(p.leafCount) || !Array.isArray(p.siblings) || !p.siblings.every((s) => isHex(s, 32))) {
+    return fail("bundle.proof needs integer index and leafCount and 32-byte hex siblings");
+  }
+  if (typeof b.header !== "object" || b.header === null || typeof b.commit !== "object" || b.commit === null) return fail("bundle.header and bundle.commit must be objects");
+  const r = verifyLockProof({
+    chainId: b.chainId,
+    validatorSet: validators,
+    header: b.header,
+    commit: b.commit,
+    lockId: b.lockId,
+    value: bytes(b.value),
+    proof: { index: p.index, leafCount: p.leafCount, siblings: p.siblings.map(bytes) },
+  });
+  if (!r.ok) return fail(r.reason);
+  return {
+    ok: true,
+    kind: CONSORTIUM_LOCK_BUNDLE_KIND,
+    chain: b.chain,
+    chainId: b.chainId,
+    lockId: r.lockId,
+    height: r.height,
+    blockHash: r.blockHash,
+    stateRoot: r.stateRoot,
+    lock: summarizeConsortium(r.lockId, r.lock),
+    anchored: anchor !== undefined,
+    anchor: anchor !== undefined ? "anchored: committed by more than 2/3 of the trusted validator set's stake" : "unanchored: committed by the validator set the bundle itself carries",
+  };
+}
+
+function parseValidators(v: unknown): ReturnType<typeof makeValidatorSet> | string {
+  if (!Array.isArray(v) || v.length === 0) return "validators must be a non-empty list";
+  const out: { address: string; stake: bigint }[] = [];
+  for (const [i, x] of v.entries()) {
+    const o = x as Record<string, unknown> | null;
+    if (typeof o !== "object" || o === null || !isHex(o.address, 20) || typeof o.stake !== "string" || !/^[1-9][0-9]{0,40}$/.test(o.stake)) {
+      return `validator ${i} needs a 20-byte address and a positive decimal stake`;
+    }
+    out.push({ address: o.address, stake: BigInt(o.stake) });
+  }
+  try {
+    return makeValidatorSet(out);
+  } catch (err) {
+    return `validators: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
+
+function summarizeEvm(l: EvmLock): ProvenLockSummary {
+  return { lockId: l.lockId, sender: l.sender, receiver: l.receiver, asset: l.token, amount: l.amount.toString(), hashlock: l.hashlock, timelock: l.timelock.toString(), status: l.status, preimage: l.preimage };
+}
+
+function summarizeConsortium(lockId: Hex, l: LockRecord): ProvenLockSummary {
+  return { lockId, sender: l.sender, receiver: l.receiver, asset: l.asset, amount: l.amount.toString(), hashlock: l.hashlock, timelock: String(l.timelock), status: l.status, preimage: l.preimage };
+}
+
+function bytes(h: string): Uint8Array {
+  const out = new Uint8Array((h.length - 2) / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(h.slice(2 + 2 * i, 4 + 2 * i), 16);
+  return out;
+}
+
+function fail(reason: string): { ok: false; reason: string } {
+  return { ok: false, reason };
+}
