@@ -13,7 +13,7 @@
  * Without an anchor the bundle is only checked for internal consistency, and the result
  * says `anchored: false`: it then proves the lock relative to the block hash it names.
  */
-import { type Hex, isHex } from "./hex.ts";
+import { type Hex, isHex, toHex } from "./hex.ts";
 import { type EvmLock, type StorageProof, checkHeaderChain, verifyHtlcLockProof } from "./evm/index.ts";
 import { type Commit, type LockRecord, makeValidatorSet, verifyLockProof } from "./consortium/index.ts";
 import type { Header as ConsortiumHeader } from "./consortium/header.ts";
@@ -144,12 +144,13 @@ function verifyEvmBundle(b: EvmLockBundle, anchor: Record<string, unknown> | und
 }
 
 function verifyConsortiumBundle(b: ConsortiumLockBundle, anchor: Record<string, unknown> | undefined): BundleVerification {
-  const validators = parseValidators(anchor !== undefined ? anchor.validators : b.validators);
-  if (typeof validators === "string") return fail(validators);
   if (anchor !== undefined) {
     if (anchor.kind !== "consortium-validators") return fail(`trust anchor of kind ${JSON.stringify(anchor.kind)} cannot anchor a ${CONSORTIUM_LOCK_BUNDLE_KIND} bundle`);
     if (anchor.chainId !== b.chainId) return fail(`trust anchor is for chain id ${String(anchor.chainId)}, bundle for ${b.chainId}`);
   }
+  // With an anchor, only its validator set counts; the bundle's own copy is ignored.
+  const validators = parseValidators(anchor !== undefined ? anchor.validators : b.validators);
+  if (typeof validators === "string") return fail(validators);
   if (!isHex(b.value)) return fail("bundle.value is not hex");
   const p = b.proof;
   if (typeof p !== "object" || p === null || !Number.isSafeInteger(p.index) || !Number.isSafeInteger(p.leafCount) || !Array.isArray(p.siblings) || !p.siblings.every((s) => isHex(s, 32))) {
@@ -178,6 +179,31 @@ function verifyConsortiumBundle(b: ConsortiumLockBundle, anchor: Record<string, 
     lock: summarizeConsortium(r.lockId, r.lock),
     anchored: anchor !== undefined,
     anchor: anchor !== undefined ? "anchored: committed by more than 2/3 of the trusted validator set's stake" : "unanchored: committed by the validator set the bundle itself carries",
+  };
+}
+
+/** The JSON bundle of a consortium lock proof (the inputs of proofs/consortium's verifyLockProof). */
+export function makeConsortiumLockBundle(p: {
+  readonly chain: string;
+  readonly chainId: number;
+  readonly lockId: Hex;
+  readonly header: ConsortiumHeader;
+  readonly commit: Commit;
+  readonly validatorSet: { readonly validators: readonly { readonly address: Hex; readonly stake: bigint }[] };
+  readonly value: Uint8Array;
+  readonly proof: { readonly index: number; readonly leafCount: number; readonly siblings: readonly Uint8Array[] };
+}): ConsortiumLockBundle {
+  return {
+    version: PROOF_BUNDLE_VERSION,
+    kind: CONSORTIUM_LOCK_BUNDLE_KIND,
+    chain: p.chain,
+    chainId: p.chainId,
+    lockId: p.lockId.toLowerCase() as Hex,
+    header: { ...p.header },
+    commit: { ...p.commit, signatures: [...p.commit.signatures] },
+    validators: p.validatorSet.validators.map((v) => ({ address: v.address, stake: v.stake.toString() })),
+    value: toHex(p.value),
+    proof: { index: p.proof.index, leafCount: p.proof.leafCount, siblings: p.proof.siblings.map(toHex) },
   };
 }
 

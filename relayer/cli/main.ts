@@ -9,6 +9,7 @@ import { defaultDevnetFile, readDevnetFile } from "../devnet-file.ts";
 import { openLedger } from "../ledgers.ts";
 import { runSwap } from "../client/swap-flow.ts";
 import { parseFlags, positiveInt, required } from "./args.ts";
+import { PROOF_USAGE, proofCommand } from "./proof.ts";
 import { dirname, join } from "node:path";
 
 const USAGE = `usage: isthmus <command> [flags]
@@ -27,7 +28,8 @@ const USAGE = `usage: isthmus <command> [flags]
   devnet
       start the embedded devnet and the relayer (same as npm start)
   config validate <file.yaml>
-      check a relayer config; prints its chains and routes, or the first problem`;
+      check a relayer config; prints its chains and routes, or the first problem
+${PROOF_USAGE}`;
 
 type Out = (value: unknown) => void;
 const print: Out = (v) => process.stdout.write(JSON.stringify(toPlainJson(v), null, 2) + "\n");
@@ -149,6 +151,8 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
     }
     print({ ok: true, file, chains: cfg.chains.map((c) => c.name), routes: cfg.routes.map((r) => `${r.from.chain}:${r.from.asset}->${r.to.chain}:${r.to.asset}`), warnings });
   },
+
+  proof: (argv) => proofCommand(argv, print),
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -2,7 +2,9 @@
  * Captures EVM proof vectors from a real `hardhat node` (Hardhat 2.29, EDR): it deploys
  * HTLC + KRWT, makes a locked, a claimed and a refunded lock, and writes, for each and for
  * a lock id that does not exist, the block header and eth_getProof of the lock's slots.
- * Also writes a run of consecutive headers for the header-chain tests.
+ * Also writes a run of consecutive headers for the header-chain tests, and a proof bundle of
+ * the claimed lock (bundle-claimed-lock.json) with its trust anchor, the genesis header
+ * (anchor-genesis.json), for `isthmus proof verify`.
  *
  *   node --import tsx test/vectors/evm/capture.ts      (rewrites htlc-locks.json beside it)
  */
@@ -95,6 +97,10 @@ try {
     headers: chain,
   };
   writeFileSync(OUT, `${JSON.stringify(out, null, 1)}\n`);
+  const genesis = chain[0] as { hash: Hex };
+  const bundle = await r.proveLock(toClaim.lockId, 0);
+  writeFileSync(path.join(path.dirname(OUT), "bundle-claimed-lock.json"), `${JSON.stringify(bundle, null, 1)}\n`);
+  writeFileSync(path.join(path.dirname(OUT), "anchor-genesis.json"), `${JSON.stringify({ kind: "evm-header", chainId: CHAIN_ID, height: 0, hash: genesis.hash }, null, 1)}\n`);
   console.log(`wrote ${OUT}: ${cases.length} cases, ${chain.length} headers, height ${height}`);
   await u.close();
   await r.close();

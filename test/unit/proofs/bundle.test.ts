@@ -1,0 +1,108 @@
+/**
+ * Proof bundles: the committed EVM bundle (captured from a hardhat node) and a consortium
+ * bundle built from a real in-process chain verify offline against their trust anchors,
+ * fail with a reason when tampered with, and `isthmus proof verify` prints either.
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { lockIdFor } from "../../../proofs/consortium/state.ts";
+import { makeConsortiumLockBundle, verifyProofBundle } from "../../../proofs/bundle.ts";
+import { alice, bob, CHAIN_ID, commitBlock, openChain, secret, testGenesis, tx } from "../consortium/helpers.ts";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+const VECTORS = path.join(ROOT, "test/vectors/evm");
+const read = (f: string) => JSON.parse(readFileSync(path.join(VECTORS, f), "utf8"));
+const evmBundle = read("bundle-claimed-lock.json");
+const evmAnchor = read("anchor-genesis.json");
+
+function consortiumFixture() {
+  const genesis = testGenesis();
+  const chain = openChain(genesis);
+  const { hashlock } = secret(9);
+  const terms = { receiver: bob.address, asset: "KRW", amount: 4200n, hashlock, timelock: Math.floor(genesis.timeMs / 1000) + 3600 };
+  const lockId = lockIdFor(alice.address, terms);
+  commitBlock(chain, [tx(alice, 0, { kind: "lock", ...terms })], genesis.timeMs + 1000);
+  const at = chain.lockAtHead(lockId)!;
+  const bundle = JSON.parse(JSON.stringify(makeConsortiumLockBundle({ chain: "consortium", chainId: CHAIN_ID, lockId, validatorSet: genesis.validators, ...at })));
+  const anchor = { kind: "consortium-validators", chainId: CHAIN_ID, validators: bundle.validators };
+  return { bundle, anchor, lockId, terms };
+}
+
+const rejects = (r: { ok: boolean; reason?: string }, why: RegExp) => {
+  assert.equal(r.ok, false);
+  assert.match(r.reason!, why);
+};
+
+describe("proofs/bundle", function () {
+  it("evm: the captured bundle proves the claimed lock, anchored at genesis", function () {
+    const r = verifyProofBundle(evmBundle, evmAnchor);
+    assert.ok(r.ok, r.ok ? "" : r.reason);
+    assert.equal(r.anchored, true);
+    assert.equal(r.lock?.status, "claimed");
+    assert.equal(r.lock?.amount, "12345");
+    assert.equal(r.height, evmBundle.headers.length - 1);
+  });
+
+  it("evm: a lying bundle or a foreign anchor fails with the reason", function () {
+    const b = structuredClone(evmBundle);
+    b.headers.splice(3, 1);
+    rejects(verifyProofBundle(b, evmAnchor), /header 3 has number 4, expected 3/);
+    rejects(verifyProofBundle({ ...evmBundle, lockId: `0x${"00".repeat(32)}` }, evmAnchor), /storage proof 0 is for key/);
+    rejects(verifyProofBundle({ ...evmBundle, headers: evmBundle.headers.slice(5) }, evmAnchor), /trusted header 0 is not among the bundle's headers 5\.\.12/);
+    rejects(verifyProofBundle(evmBundle, consortiumFixture().anchor), /cannot anchor an evm-htlc-lock bundle/);
+    rejects(verifyProofBundle(evmBundle, "x"), /not a JSON object/);
+    rejects(verifyProofBundle(null), /not a JSON object/);
+  });
+
+  it("consortium: a bundle of a real committed lock verifies with the existing verifyLockProof", function () {
+    const { bundle, anchor, lockId, terms } = consortiumFixture();
+    const r = verifyProofBundle(bundle, anchor);
+    assert.ok(r.ok, r.ok ? "" : r.reason);
+    assert.equal(r.kind, "consortium-lock");
+    assert.equal(r.lockId, lockId);
+    assert.deepEqual(r.lock, { lockId, sender: alice.address, receiver: bob.address, asset: "KRW", amount: "4200", hashlock: terms.hashlock, timelock: String(terms.timelock), status: "locked", preimage: null });
+    assert.equal(r.anchored, true);
+  });
+
+  it("consortium: tampering or an untrusted validator set fails", function () {
+    const { bundle, anchor } = consortiumFixture();
+    const other = { ...anchor, validators: anchor.validators.map((v: { address: string; stake: string }, i: number) => ({ ...v, stake: i === 0 ? "1000000" : v.stake })) };
+    rejects(verifyProofBundle(bundle, other), /commit/);
+    rejects(verifyProofBundle({ ...bundle, value: `${bundle.value}00` }, anchor), /lock value/);
+    rejects(verifyProofBundle({ ...bundle, header: { ...bundle.header, stateRoot: `0x${"00".repeat(32)}` } }, anchor), /commit/);
+    rejects(verifyProofBundle({ ...bundle, proof: { ...bundle.proof, siblings: ["0x12"] } }, anchor), /32-byte hex siblings/);
+    rejects(verifyProofBundle(bundle, { ...anchor, chainId: 1 }), /chain id 1/);
+    rejects(verifyProofBundle(bundle, evmAnchor), /cannot anchor a consortium-lock bundle/);
+  });
+
+  it("isthmus proof verify: prints what a bundle proves, or why it fails (exit 1)", async function () {
+    this.timeout(30_000);
+    const run = promisify(execFile);
+    const cli = path.join(ROOT, "bin/isthmus.js");
+    const ok = await run(process.execPath, [cli, "proof", "verify", path.join(VECTORS, "bundle-claimed-lock.json"), "--trust", path.join(VECTORS, "anchor-genesis.json")]);
+    const out = JSON.parse(ok.stdout);
+    assert.match(out.proves, /^lock 0x[0-9a-f]{64} is claimed on evm \(chain id 31337\) at height 12$/);
+    assert.equal(out.anchored, true);
+
+    const dir = mkdtempSync(path.join(tmpdir(), "isthmus-proof-"));
+    const { bundle, anchor } = consortiumFixture();
+    writeFileSync(path.join(dir, "c.json"), JSON.stringify(bundle));
+    writeFileSync(path.join(dir, "a.json"), JSON.stringify(anchor));
+    const c = JSON.parse((await run(process.execPath, [cli, "proof", "verify", path.join(dir, "c.json"), "--trust", path.join(dir, "a.json")])).stdout);
+    assert.match(c.proves, /is locked on consortium/);
+
+    const forged = structuredClone(evmBundle);
+    forged.storageProof[3].value = "0x1";
+    writeFileSync(path.join(dir, "forged.json"), JSON.stringify(forged));
+    await assert.rejects(run(process.execPath, [cli, "proof", "verify", path.join(dir, "forged.json")]), (err: { code: number; stderr: string }) => {
+      assert.equal(err.code, 1);
+      assert.match(err.stderr, /does not verify: storage value 3 claimed as 0x1 but the proof shows 0x3039 \[VERIFICATION_FAILED\]/);
+      return true;
+    });
+  });
+});
