@@ -3,16 +3,23 @@
  * anchor. JSON-only values (hex strings, decimal strings for big integers), one `kind` per
  * ledger scheme; a verifier refuses versions and kinds it does not know.
  *
- *   evm-htlc-lock:   headers (consecutive, oldest first; the last is the proven block) +
- *                    eth_getProof's accountProof/storageProof for the lock's six slots.
- *                    Anchor: { kind: "evm-header", height, hash } naming one of the headers.
+ *   evm-htlc-lock:   headers (consecutive, oldest first; the first is the proven block, the
+ *                    rest its descendants) + eth_getProof's accountProof/storageProof for
+ *                    the lock's six slots. Anchor: { kind: "evm-header", height, hash }
+ *                    naming one of the headers. Trust flows backwards only: a trusted header
+ *                    commits to its ancestors by parentHash (YP 4.3), while descent from an
+ *                    older trusted header proves nothing (anyone can append headers to a
+ *                    chain whose blocks carry no consensus proof), so such anchors are refused.
  *   consortium-lock: header + commit + validator set + the lock's state value and Merkle
  *                    proof, checked with proofs/consortium's verifyLockProof.
  *                    Anchor: { kind: "consortium-validators", chainId, validators }.
  *
  * Without an anchor the bundle is only checked for internal consistency, and the result
  * says `anchored: false`: it then proves the lock relative to the block hash it names.
+ * Not proven by the bundle itself: `chain` (a display label), and for EVM the `chainId`
+ * (headers do not commit to it; an anchor naming a chainId pins it).
  */
+import { hexToBytes } from "@noble/hashes/utils.js";
 import { type Hex, isHex, toHex } from "./hex.ts";
 import { type EvmLock, type StorageProof, checkHeaderChain, verifyHtlcLockProof } from "./evm/index.ts";
 import { type Commit, type LockRecord, makeValidatorSet, verifyLockProof } from "./consortium/index.ts";
@@ -123,24 +130,25 @@ function verifyEvmBundle(b: EvmLockBundle, anchor: Record<string, unknown> | und
   if (!Array.isArray(b.headers) || b.headers.length === 0) return fail("bundle.headers is empty");
   const chain = checkHeaderChain(b.headers);
   if (!chain.ok) return fail(`headers: ${chain.reason}`);
-  const first = chain.checked[0]!;
+  const proven = chain.checked[0]!;
   const last = chain.checked.at(-1)!;
   let anchored = false;
-  let anchorText = `unanchored: proves the lock relative to block ${last.number} hash ${last.hash}`;
+  let anchorText = `unanchored: proves the lock relative to block ${proven.number} hash ${proven.hash}`;
   if (anchor !== undefined) {
     if (anchor.kind !== "evm-header") return fail(`trust anchor of kind ${JSON.stringify(anchor.kind)} cannot anchor an ${EVM_LOCK_BUNDLE_KIND} bundle`);
     if (anchor.chainId !== undefined && anchor.chainId !== b.chainId) return fail(`trust anchor is for chain id ${String(anchor.chainId)}, bundle for ${b.chainId}`);
     if (!Number.isSafeInteger(anchor.height) || !isHex(anchor.hash, 32)) return fail("trust anchor needs an integer height and a 32-byte hash");
     const h = anchor.height as number;
-    if (h < first.number || h > last.number) return fail(`trusted header ${h} is not among the bundle's headers ${first.number}..${last.number}`);
-    const at = chain.checked[h - first.number]!;
+    if (h < proven.number) return fail(`trusted header ${h} is older than the proven block ${proven.number}: only a header at or after it commits to it`);
+    if (h > last.number) return fail(`trusted header ${h} is not among the bundle's headers ${proven.number}..${last.number}`);
+    const at = chain.checked[h - proven.number]!;
     if (at.hash !== (anchor.hash as string).toLowerCase()) return fail(`bundle's header ${h} hashes to ${at.hash}, not the trusted ${(anchor.hash as string).toLowerCase()}`);
     anchored = true;
-    anchorText = `anchored: descends from trusted header ${h} (${at.hash})`;
+    anchorText = h === proven.number ? `anchored: the proven block is the trusted header ${h} (${at.hash})` : `anchored: trusted header ${h} (${at.hash}) commits to the proven block ${proven.number} through parentHash`;
   }
-  const r = verifyHtlcLockProof({ stateRoot: last.stateRoot, htlc: b.htlc, lockId: b.lockId, accountProof: b.accountProof, storageProof: b.storageProof });
+  const r = verifyHtlcLockProof({ stateRoot: proven.stateRoot, htlc: b.htlc, lockId: b.lockId, accountProof: b.accountProof, storageProof: b.storageProof });
   if (!r.ok) return fail(r.reason);
-  return { ok: true, kind: EVM_LOCK_BUNDLE_KIND, chain: b.chain, chainId: b.chainId, lockId: b.lockId.toLowerCase() as Hex, height: last.number, blockHash: last.hash, stateRoot: last.stateRoot, lock: r.lock && summarizeEvm(r.lock), anchored, anchor: anchorText };
+  return { ok: true, kind: EVM_LOCK_BUNDLE_KIND, chain: b.chain, chainId: b.chainId, lockId: b.lockId.toLowerCase() as Hex, height: proven.number, blockHash: proven.hash, stateRoot: proven.stateRoot, lock: r.lock && summarizeEvm(r.lock), anchored, anchor: anchorText };
 }
 
 function verifyConsortiumBundle(b: ConsortiumLockBundle, anchor: Record<string, unknown> | undefined): BundleVerification {
@@ -233,9 +241,7 @@ function summarizeConsortium(lockId: Hex, l: LockRecord): ProvenLockSummary {
 }
 
 function bytes(h: string): Uint8Array {
-  const out = new Uint8Array((h.length - 2) / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(h.slice(2 + 2 * i, 4 + 2 * i), 16);
-  return out;
+  return hexToBytes(h.slice(2));
 }
 
 function fail(reason: string): { ok: false; reason: string } {

@@ -88,8 +88,8 @@ type CheckedHeader = Extract<HeaderCheck, { ok: true }>;
 
 /** What a verified getLock read rests on: the header chain from the checkpoint and the raw proof. */
 interface ProvenLock {
-  /** Checked headers from the checkpoint (inclusive) to the finalized header (inclusive). */
-  readonly chain: readonly CheckedHeader[];
+  /** Checked headers from the finalized header (inclusive) up to the head. */
+  readonly descendants: readonly CheckedHeader[];
   readonly finalized: CheckedHeader;
   readonly accountProof: Hex[];
   readonly storageProof: StorageProof[];
@@ -248,21 +248,13 @@ export class EvmLedger implements LedgerAdapter {
 
   /**
    * A self-contained proof bundle (proofs/bundle.ts) of lock `lockId` at the finalized
-   * head, verified here first. Its header chain starts at `fromHeight` (default: the
-   * adapter's current checkpoint), so a verifier trusting that header can check it offline.
+   * head, verified here first. Its headers run from the proven (finalized) block up to the
+   * head, so a verifier who trusts any one of them can check it offline: a trusted header
+   * commits to its ancestors through parentHash.
    */
-  async proveLock(lockId: Hex, fromHeight?: number): Promise<EvmLockBundle> {
+  async proveLock(lockId: Hex): Promise<EvmLockBundle> {
     requireBytes32("lockId", lockId);
-    if (fromHeight !== undefined) requireHeight("fromHeight", fromHeight);
     const proven = await this.proveLockAtFinalized(lockId);
-    let chain = proven.chain;
-    if (fromHeight !== undefined) {
-      if (fromHeight > proven.finalized.number) throw new InvalidInputError("fromHeight", `${fromHeight} is above the finalized height ${proven.finalized.number}`);
-      if (fromHeight >= chain[0]!.number) chain = chain.slice(fromHeight - chain[0]!.number);
-      else chain = [...(await this.fetchCheckedHeaders(fromHeight, chain[0]!.number - 1)), ...chain];
-      const linked = checkHeaderChain(chain.map((c) => c.header));
-      if (!linked.ok) throw new VerificationError(this.name, `header chain from ${fromHeight}: ${linked.reason}`, { fromHeight });
-    }
     return {
       version: PROOF_BUNDLE_VERSION,
       kind: EVM_LOCK_BUNDLE_KIND,
@@ -270,7 +262,7 @@ export class EvmLedger implements LedgerAdapter {
       chainId: this.opts.chainId,
       htlc: this.htlc,
       lockId: lockId.toLowerCase() as Hex,
-      headers: chain.map((c) => c.header),
+      headers: proven.descendants.map((c) => c.header),
       accountProof: proven.accountProof,
       storageProof: proven.storageProof,
     };
@@ -402,10 +394,9 @@ export class EvmLedger implements LedgerAdapter {
     const r = verifyHtlcLockProof({ stateRoot: finalized.stateRoot, htlc: this.htlc, lockId: lockId.toLowerCase() as Hex, accountProof: a.accountProof as Hex[], storageProof });
     if (!r.ok) throw new VerificationError(this.name, `lock ${lockId} at height ${finalizedHeight}: ${r.reason}`, { lockId, height: finalizedHeight, stateRoot: finalized.stateRoot });
 
-    const chainStart = cp ? cp.height : finalizedHeight;
     if (!cp || finalizedHeight > cp.height) this.checkpoint = { height: finalized.number, hash: finalized.hash };
     return {
-      chain: headers.slice(chainStart - lo, finalizedHeight - lo + 1),
+      descendants: headers.slice(finalizedHeight - lo, headHeight - lo + 1),
       finalized,
       accountProof: a.accountProof as Hex[],
       storageProof,

@@ -4,6 +4,7 @@
  * a prefix of the optional ones, never a gap.
  */
 import { keccak_256 } from "@noble/hashes/sha3.js";
+import { hexToBytes } from "@noble/hashes/utils.js";
 import { type Hex, isHex, toHex } from "../hex.ts";
 import { type RlpItem, encodeRlp, encodeScalar } from "./rlp.ts";
 
@@ -118,9 +119,7 @@ export function checkHeaderChain(headers: readonly unknown[]): { ok: true; check
 }
 
 function hexBytes(v: string): Uint8Array {
-  const out = new Uint8Array((v.length - 2) / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(v.slice(2 + 2 * i, 4 + 2 * i), 16);
-  return out;
+  return hexToBytes(v.slice(2));
 }
 
 function describe(v: unknown): string {

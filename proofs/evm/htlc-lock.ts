@@ -9,6 +9,7 @@
  */
 import { sha256 } from "@noble/hashes/sha2.js";
 import { keccak_256 } from "@noble/hashes/sha3.js";
+import { hexToBytes } from "@noble/hashes/utils.js";
 import { type Hex, isHex, toHex } from "../hex.ts";
 import { verifySecureTrieProof } from "./mpt.ts";
 import { decodeRlp, decodeScalar } from "./rlp.ts";
@@ -94,6 +95,9 @@ export function verifyHtlcLockProof(p: HtlcLockProofParams): HtlcLockVerificatio
   if (typeof account === "string") return { ok: false, reason: `account: ${account}` };
 
   const slots = htlcLockSlots(p.lockId);
+  // Identical proof nodes (the storage trie's top nodes) become one object, hashed once.
+  const nodeOf = new Map<string, Uint8Array>();
+  const hashes = new WeakMap<Uint8Array, Uint8Array>();
   if (!Array.isArray(p.storageProof) || p.storageProof.length !== slots.length) {
     return { ok: false, reason: `expected ${slots.length} storage proofs, got ${Array.isArray(p.storageProof) ? p.storageProof.length : "none"}` };
   }
@@ -102,10 +106,10 @@ export function verifyHtlcLockProof(p: HtlcLockProofParams): HtlcLockVerificatio
     const sp = p.storageProof[i] as StorageProof | undefined;
     if (typeof sp !== "object" || sp === null) return { ok: false, reason: `storage proof ${i} is not an object` };
     if (typeof sp.key !== "string" || !isHex(sp.key, 32) || sp.key.toLowerCase() !== slot) return { ok: false, reason: `storage proof ${i} is for key ${String(sp.key)}, expected slot ${slot}` };
-    const nodes = hexList(sp.proof);
+    const nodes = hexList(sp.proof, nodeOf);
     if (!nodes) return { ok: false, reason: `storage proof ${i} is not a list of hex strings` };
     // YP 4.1: storage trie maps keccak256(slot) to RLP(value as a scalar); absent means zero.
-    const r = verifySecureTrieProof(hex(account.storageRoot), hex(slot), nodes);
+    const r = verifySecureTrieProof(hex(account.storageRoot), hex(slot), nodes, hashes);
     if (!r.ok) return { ok: false, reason: `storage proof ${i}: ${r.reason}` };
     let v = 0n;
     if (r.value !== null) {
@@ -172,20 +176,24 @@ function decodeAccount(value: Uint8Array): EvmAccount | string {
   return { nonce: nonce.value, balance: balance.value, storageRoot: toHex(root!), codeHash: toHex(code!) };
 }
 
-function hexList(v: unknown): Uint8Array[] | undefined {
+function hexList(v: unknown, seen?: Map<string, Uint8Array>): Uint8Array[] | undefined {
   if (!Array.isArray(v)) return undefined;
   const out: Uint8Array[] = [];
   for (const x of v) {
     if (!isHex(x)) return undefined;
-    out.push(hex(x));
+    const key = x.toLowerCase();
+    let b = seen?.get(key);
+    if (b === undefined) {
+      b = hex(x);
+      seen?.set(key, b);
+    }
+    out.push(b);
   }
   return out;
 }
 
 function hex(v: string): Uint8Array {
-  const out = new Uint8Array((v.length - 2) / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(v.slice(2 + 2 * i, 4 + 2 * i), 16);
-  return out;
+  return hexToBytes(v.slice(2));
 }
 
 function word(v: bigint): Hex {

@@ -19,15 +19,17 @@ export type MptResult =
  * Walks `proof` from `root` along keccak256(`key`) and returns the value stored there,
  * or null when the proof shows that no value is stored there.
  * Throws only on misuse (root not 32 bytes, arguments of the wrong type).
+ * `hashes` memoizes node hashes by node object, for callers verifying several proofs that
+ * share nodes (the six slots of one lock share the storage trie's top nodes).
  */
-export function verifySecureTrieProof(root: Uint8Array, key: Uint8Array, proof: readonly Uint8Array[]): MptResult {
+export function verifySecureTrieProof(root: Uint8Array, key: Uint8Array, proof: readonly Uint8Array[], hashes?: WeakMap<Uint8Array, Uint8Array>): MptResult {
   if (!(root instanceof Uint8Array) || root.length !== 32) throw new TypeError("verifySecureTrieProof: root must be 32 bytes");
   if (!(key instanceof Uint8Array)) throw new TypeError("verifySecureTrieProof: key must be a Uint8Array");
   if (!Array.isArray(proof)) throw new TypeError("verifySecureTrieProof: proof must be an array");
-  return walk(root, nibbles(keccak_256(key)), proof);
+  return walk(root, nibbles(keccak_256(key)), proof, hashes);
 }
 
-function walk(root: Uint8Array, path: number[], proof: readonly Uint8Array[]): MptResult {
+function walk(root: Uint8Array, path: number[], proof: readonly Uint8Array[], hashes: WeakMap<Uint8Array, Uint8Array> | undefined): MptResult {
   let used = 0;
   let expectHash: Uint8Array | null = root; // the reference the next node must match
   let node: RlpItem | null = null;
@@ -40,7 +42,12 @@ function walk(root: Uint8Array, path: number[], proof: readonly Uint8Array[]): M
       const raw = proof[used];
       if (raw === undefined) return fail(`proof ends after ${used} node(s) before the key's path does`);
       if (!(raw instanceof Uint8Array)) throw new TypeError(`verifySecureTrieProof: proof[${used}] must be a Uint8Array`);
-      if (!equal(keccak_256(raw), expectHash)) return fail(used === 0 ? "first proof node does not hash to the root" : `proof node ${used} does not hash to its parent's reference`);
+      let hash = hashes?.get(raw);
+      if (hash === undefined) {
+        hash = keccak_256(raw);
+        hashes?.set(raw, hash);
+      }
+      if (!equal(hash, expectHash)) return fail(used === 0 ? "first proof node does not hash to the root" : `proof node ${used} does not hash to its parent's reference`);
       if (used > 0 && raw.length < 32) return fail(`proof node ${used} is shorter than 32 bytes yet referenced by hash`);
       const d = decodeRlp(raw);
       if (!d.ok) return fail(`proof node ${used}: ${d.reason}`);

@@ -153,16 +153,18 @@ describe("EvmLedger.getLock: state proofs against a lying RPC", function () {
     await refusal(l.getLock(lockId), /header 1 hashes to 0x[0-9a-f]{64}, not the trusted checkpoint 0x2222/);
   });
 
-  it("proof bundle: verifies offline from a trusted header, and fails on tampering or a wrong anchor", async function () {
-    const genesis = (await rpc.send("eth_getBlockByNumber", ["0x0", false])) as { hash: Hex };
+  it("proof bundle: verifies offline from a trusted later header, and fails on tampering or a wrong anchor", async function () {
     const lockId = await lockOne();
-    const l = ledger(node.url, { checkpoint: { height: 0, hash: genesis.hash } });
-    const bundle = JSON.parse(JSON.stringify(await l.proveLock(lockId, 0)));
-    assert.equal(bundle.headers[0].number, "0x0");
-    const anchor = { kind: "evm-header", chainId: CHAIN_ID, height: 0, hash: genesis.hash };
+    const l = ledger(node.url);
+    const bundle = JSON.parse(JSON.stringify(await l.proveLock(lockId)));
+    const head = (await rpc.send("eth_getBlockByNumber", ["latest", false])) as { hash: Hex; number: string };
+    assert.equal(bundle.headers.length, 3, "the proven block and its 2 confirmations");
+    assert.equal(bundle.headers.at(-1).number, head.number);
+    const anchor = { kind: "evm-header", chainId: CHAIN_ID, height: Number(head.number), hash: head.hash };
     const ok = verifyProofBundle(bundle, anchor);
     assert.ok(ok.ok, ok.ok ? "" : ok.reason);
     assert.equal(ok.anchored, true);
+    assert.equal(ok.height, Number(head.number) - 2);
     assert.equal(ok.lock?.lockId, lockId);
     assert.equal(ok.lock?.amount, "1000");
     assert.equal(ok.lock?.status, "locked");
@@ -177,9 +179,11 @@ describe("EvmLedger.getLock: state proofs against a lying RPC", function () {
       assert.match((r as { reason: string }).reason, reason);
     };
     bad((b) => (b.storageProof[3].value = "0x1"), anchor, /storage value 3/);
-    bad((b) => (b.headers[1].stateRoot = b.headers[2].stateRoot), anchor, /parentHash is not the hash of header 1/);
-    bad((b) => (b.headers.at(-1).stateRoot = b.headers[0].stateRoot), anchor, /account proof: first proof node does not hash to the root/);
-    bad(() => {}, { ...anchor, hash: `0x${"33".repeat(32)}` }, /bundle's header 0 hashes to .*not the trusted/);
+    // A forged proven block (its own state root) no longer matches its child's parentHash.
+    bad((b) => (b.headers[0].stateRoot = `0x${"44".repeat(32)}`), anchor, /parentHash is not the hash of header/);
+    bad((b) => (b.headers[2].difficulty = "0x5"), anchor, /bundle's header \d+ hashes to .*not the trusted/);
+    bad(() => {}, { ...anchor, hash: `0x${"33".repeat(32)}` }, /hashes to .*not the trusted/);
+    bad(() => {}, { ...anchor, height: anchor.height - 3 }, /is older than the proven block/);
     bad(() => {}, { ...anchor, chainId: 1 }, /chain id 1/);
     bad((b) => (b.version = 2), anchor, /unsupported bundle version 2/);
     bad((b) => (b.kind = "fabric-tx"), anchor, /unknown bundle kind/);

@@ -18,7 +18,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../.
 const VECTORS = path.join(ROOT, "test/vectors/evm");
 const read = (f: string) => JSON.parse(readFileSync(path.join(VECTORS, f), "utf8"));
 const evmBundle = read("bundle-claimed-lock.json");
-const evmAnchor = read("anchor-genesis.json");
+const evmAnchor = read("anchor-head.json");
 
 function consortiumFixture() {
   const genesis = testGenesis();
@@ -39,21 +39,23 @@ const rejects = (r: { ok: boolean; reason?: string }, why: RegExp) => {
 };
 
 describe("proofs/bundle", function () {
-  it("evm: the captured bundle proves the claimed lock, anchored at genesis", function () {
+  it("evm: the captured bundle proves the claimed lock, anchored at a later trusted header", function () {
     const r = verifyProofBundle(evmBundle, evmAnchor);
     assert.ok(r.ok, r.ok ? "" : r.reason);
     assert.equal(r.anchored, true);
     assert.equal(r.lock?.status, "claimed");
     assert.equal(r.lock?.amount, "12345");
-    assert.equal(r.height, evmBundle.headers.length - 1);
+    assert.equal(r.height, evmAnchor.height - 2);
+    assert.match(r.anchor, /commits to the proven block/);
   });
 
   it("evm: a lying bundle or a foreign anchor fails with the reason", function () {
     const b = structuredClone(evmBundle);
-    b.headers.splice(3, 1);
-    rejects(verifyProofBundle(b, evmAnchor), /header 3 has number 4, expected 3/);
+    b.headers.splice(1, 1);
+    rejects(verifyProofBundle(b, evmAnchor), /header 1 has number 12, expected 11/);
     rejects(verifyProofBundle({ ...evmBundle, lockId: `0x${"00".repeat(32)}` }, evmAnchor), /storage proof 0 is for key/);
-    rejects(verifyProofBundle({ ...evmBundle, headers: evmBundle.headers.slice(5) }, evmAnchor), /trusted header 0 is not among the bundle's headers 5\.\.12/);
+    rejects(verifyProofBundle({ ...evmBundle, headers: evmBundle.headers.slice(0, 2) }, evmAnchor), /trusted header 12 is not among the bundle's headers 10\.\.11/);
+    rejects(verifyProofBundle(evmBundle, { ...evmAnchor, height: 9 }), /older than the proven block 10/);
     rejects(verifyProofBundle(evmBundle, consortiumFixture().anchor), /cannot anchor an evm-htlc-lock bundle/);
     rejects(verifyProofBundle(evmBundle, "x"), /not a JSON object/);
     rejects(verifyProofBundle(null), /not a JSON object/);
@@ -84,9 +86,9 @@ describe("proofs/bundle", function () {
     this.timeout(30_000);
     const run = promisify(execFile);
     const cli = path.join(ROOT, "bin/isthmus.js");
-    const ok = await run(process.execPath, [cli, "proof", "verify", path.join(VECTORS, "bundle-claimed-lock.json"), "--trust", path.join(VECTORS, "anchor-genesis.json")]);
+    const ok = await run(process.execPath, [cli, "proof", "verify", path.join(VECTORS, "bundle-claimed-lock.json"), "--trust", path.join(VECTORS, "anchor-head.json")]);
     const out = JSON.parse(ok.stdout);
-    assert.match(out.proves, /^lock 0x[0-9a-f]{64} is claimed on evm \(chain id 31337\) at height 12$/);
+    assert.match(out.proves, /^lock 0x[0-9a-f]{64} is claimed on evm \(chain id 31337\) at height 10$/);
     assert.equal(out.anchored, true);
 
     const dir = mkdtempSync(path.join(tmpdir(), "isthmus-proof-"));

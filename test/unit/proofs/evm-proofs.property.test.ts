@@ -8,6 +8,7 @@ import fc from "fast-check";
 import { hexToBytes } from "@noble/hashes/utils.js";
 import { checkHeader, decodeRlp, encodeRlp, verifyEvmLockProof, verifySecureTrieProof, type StorageProof } from "../../../proofs/evm/index.ts";
 import { toHex, type Hex } from "../../../proofs/hex.ts";
+import { verifyProofBundle } from "../../../proofs/bundle.ts";
 
 interface Case {
   name: string;
@@ -131,6 +132,38 @@ describe("proofs/evm: property-based mutation (fast-check)", function () {
       fc.property(fc.dictionary(fc.constantFrom(...Object.keys(V.headers[0]!)), fc.oneof(fc.string(), fc.integer(), fc.constant(null))), (partial) => {
         const r = checkHeader({ ...V.headers[3], ...partial });
         if (r.ok) assert.equal(typeof r.hash, "string");
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it("proof bundles: any single-value mutation of the JSON is refused or verifies to the same result", function () {
+    const bundle = JSON.parse(readFileSync(new URL("../../vectors/evm/bundle-claimed-lock.json", import.meta.url), "utf8"));
+    const anchor = JSON.parse(readFileSync(new URL("../../vectors/evm/anchor-head.json", import.meta.url), "utf8"));
+    const truth = verifyProofBundle(bundle, anchor);
+    assert.ok(truth.ok);
+    // Every path to a leaf value of the bundle.
+    const paths: (string | number)[][] = [];
+    const walk = (v: unknown, at: (string | number)[]) => {
+      if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...at, i]));
+      else if (typeof v === "object" && v !== null) for (const [k, x] of Object.entries(v)) walk(x, [...at, k]);
+      else paths.push(at);
+    };
+    walk(bundle, []);
+    const value = fc.oneof(fc.string({ maxLength: 80 }), fc.integer(), fc.constant(null), fc.constant("0x"), fc.uint8Array({ maxLength: 40 }).map((b) => toHex(b)));
+    fc.assert(
+      fc.property(fc.nat(), value, fc.boolean(), (pi, v, withAnchor) => {
+        const path = paths[pi % paths.length]!;
+        const b = structuredClone(bundle);
+        let o = b;
+        for (const k of path.slice(0, -1)) o = o[k];
+        const last = path.at(-1)!;
+        if (o[last] === v) return;
+        o[last] = v;
+        const r = verifyProofBundle(b, withAnchor ? anchor : undefined);
+        // `chain` is a display label, and an EVM header does not commit to the chain id (only an anchor naming it does).
+        const proven = (x: typeof truth) => ({ ...x, anchored: true, anchor: "", chain: "", chainId: withAnchor && x.ok ? x.chainId : 0 });
+        if (r.ok) assert.deepEqual(proven(r), proven(truth), `mutating ${path.join(".")} changed what the bundle proves`);
       }),
       { numRuns: RUNS },
     );

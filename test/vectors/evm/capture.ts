@@ -3,8 +3,8 @@
  * HTLC + KRWT, makes a locked, a claimed and a refunded lock, and writes, for each and for
  * a lock id that does not exist, the block header and eth_getProof of the lock's slots.
  * Also writes a run of consecutive headers for the header-chain tests, and a proof bundle of
- * the claimed lock (bundle-claimed-lock.json) with its trust anchor, the genesis header
- * (anchor-genesis.json), for `isthmus proof verify`.
+ * the claimed lock at 2 confirmations (bundle-claimed-lock.json) with its trust anchor, the
+ * head header (anchor-head.json), for `isthmus proof verify`.
  *
  *   node --import tsx test/vectors/evm/capture.ts      (rewrites htlc-locks.json beside it)
  */
@@ -28,7 +28,7 @@ try {
   const user = hardhatAccount(1);
   const relayer = hardhatAccount(2);
   const dep = await deployEvmContracts({ rpcUrl: node.url, chainId: CHAIN_ID, deployerKey: hardhatAccount(0).privateKey, mints: [{ to: user.address, amount: 10_000_00n }] });
-  const mk = (key: Hex) =>
+  const mk = (key: Hex, confirmations = 0) =>
     new EvmLedger({
       name: "evm",
       rpcUrl: node.url,
@@ -39,7 +39,7 @@ try {
         { symbol: "ETH", decimals: 18, id: "0x0000000000000000000000000000000000000000" },
         { symbol: "KRWT", decimals: 2, id: dep.krwt },
       ],
-      confirmations: 0,
+      confirmations,
       blockTimeSec: 1,
       clockSkewSec: 2,
       pollingIntervalMs: 50,
@@ -97,10 +97,12 @@ try {
     headers: chain,
   };
   writeFileSync(OUT, `${JSON.stringify(out, null, 1)}\n`);
-  const genesis = chain[0] as { hash: Hex };
-  const bundle = await r.proveLock(toClaim.lockId, 0);
+  const head = chain.at(-1) as { hash: Hex };
+  const confirmed = mk(relayer.privateKey, 2);
+  const bundle = await confirmed.proveLock(toClaim.lockId);
+  await confirmed.close();
   writeFileSync(path.join(path.dirname(OUT), "bundle-claimed-lock.json"), `${JSON.stringify(bundle, null, 1)}\n`);
-  writeFileSync(path.join(path.dirname(OUT), "anchor-genesis.json"), `${JSON.stringify({ kind: "evm-header", chainId: CHAIN_ID, height: 0, hash: genesis.hash }, null, 1)}\n`);
+  writeFileSync(path.join(path.dirname(OUT), "anchor-head.json"), `${JSON.stringify({ kind: "evm-header", chainId: CHAIN_ID, height: height, hash: head.hash }, null, 1)}\n`);
   console.log(`wrote ${OUT}: ${cases.length} cases, ${chain.length} headers, height ${height}`);
   await u.close();
   await r.close();
