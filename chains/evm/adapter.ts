@@ -78,7 +78,8 @@ export interface EvmLedgerOptions {
   readonly artifactsDir?: string;
   /**
    * The header getLock trusts a priori (its hash at its height); every later header must
-   * descend from it. Default: the first finalized header the adapter sees (trust on first use).
+   * descend from it. Default: the first finalized header the adapter sees when it first
+   * talks to the node (trust on first use).
    */
   readonly checkpoint?: { readonly height: number; readonly hash: string };
 }
@@ -268,7 +269,7 @@ export class EvmLedger implements LedgerAdapter {
     };
   }
 
-  /** The header getLock currently trusts (undefined until the first verified read without a configured checkpoint). */
+  /** The header getLock currently trusts (undefined before the adapter first talks to the node, unless configured). */
   trustedHeader(): { height: number; hash: Hex } | undefined {
     return this.checkpoint && { ...this.checkpoint };
   }
@@ -438,6 +439,12 @@ export class EvmLedger implements LedgerAdapter {
       }
       const code = await this.rpc("eth_getCode", () => this.provider.getCode(this.htlc));
       if (code === "0x") throw new LedgerError(this.name, EvmErrorCode.NO_CONTRACT, `no contract at htlcAddress ${this.htlc}`, { htlcAddress: this.htlc });
+      if (!this.checkpoint) {
+        // Trust on first use: the first finalized header this adapter sees becomes its checkpoint.
+        const headHeight = await this.rpc("eth_blockNumber", () => this.provider.getBlockNumber());
+        const [first] = await this.fetchCheckedHeaders(Math.max(0, headHeight - this.opts.confirmations), Math.max(0, headHeight - this.opts.confirmations));
+        this.checkpoint ??= { height: first!.number, hash: first!.hash };
+      }
     })().catch((err: unknown) => {
       this.ready = undefined;
       throw err;

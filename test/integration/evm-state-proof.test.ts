@@ -15,6 +15,7 @@ import { createProvider } from "../../chains/evm/provider.ts";
 import { VerificationError } from "../../chains/errors.ts";
 import type { Hex } from "../../chains/ledger.ts";
 import { verifyProofBundle } from "../../proofs/bundle.ts";
+import { htlcLockSlots } from "../../proofs/evm/index.ts";
 
 const CHAIN_ID = 31337;
 const ETH = "0x0000000000000000000000000000000000000000";
@@ -145,6 +146,31 @@ describe("EvmLedger.getLock: state proofs against a lying RPC", function () {
       return result;
     };
     await refusal(ledger(proxyUrl()).getLock(lockId), new RegExp(`header ${head - 1}'s parentHash is not the hash of header ${head - 2}`));
+  });
+
+  it("a node hiding a lock (empty slots, or another lock's proofs): refused", async function () {
+    const lockId = await lockOne();
+    forge = (r, result) => {
+      if (r.method === "eth_getProof") for (const sp of (result as { storageProof: { value: string; proof: string[] }[] }).storageProof) [sp.value, sp.proof] = ["0x0", []];
+      return result;
+    };
+    await refusal(ledger(proxyUrl()).getLock(lockId), /storage proof 0: proof ends after 0 node\(s\) before the key's path does/);
+    forge = undefined;
+    const other = await lockOne();
+    const otherProof = (await rpc.send("eth_getProof", [dep.htlc, htlcLockSlots(other), "latest"])) as { storageProof: unknown[] };
+    forge = (r, result) => {
+      if (r.method === "eth_getProof") (result as { storageProof: unknown[] }).storageProof = otherProof.storageProof;
+      return result;
+    };
+    await refusal(ledger(proxyUrl()).getLock(lockId), /storage proof 0 is for key 0x[0-9a-f]{64}, expected slot/);
+  });
+
+  it("the first finalized header it sees becomes the checkpoint, before any getLock", async function () {
+    const l = ledger(proxyUrl());
+    assert.equal(l.trustedHeader(), undefined);
+    const head = await l.head();
+    const block = (await rpc.send("eth_getBlockByNumber", [toQuantity(head.finalizedHeight), false])) as { hash: string };
+    assert.deepEqual(l.trustedHeader(), { height: head.finalizedHeight, hash: block.hash });
   });
 
   it("a chain that does not descend from the checkpoint: refused", async function () {
