@@ -1,7 +1,8 @@
 /**
  * LedgerAdapter for an EVM chain running contracts/HTLC.sol, as seen by one key holder.
  *
- * Finality rule: N confirmations (finalizedHeight = latest - confirmations). Reads that
+ * Finality rule: N confirmations (finalizedHeight = latest - confirmations), or the node's
+ * `finalized`/`safe` block where it has one (option finalityTag). Reads that
  * must be final (getLock, events) are pinned to that block; getLock reads state at the
  * block's hash (EIP-1898) so the returned hash is exactly the state that was read.
  * Trust model for getLock ("state-proof"): the adapter trusts one header, its checkpoint
@@ -59,6 +60,12 @@ export interface EvmLedgerOptions {
   readonly assets: readonly AssetInfo[];
   /** Blocks on top of a block before it counts as final (devnet: 2). */
   readonly confirmations: number;
+  /**
+   * Take the finalized height from the node's `finalized` (or `safe`) block tag instead of
+   * latest - confirmations, for chains whose nodes know finality. The headers above it up
+   * to the head are still fetched and checked to link to it.
+   */
+  readonly finalityTag?: "finalized" | "safe";
   readonly blockTimeSec: number;
   readonly clockSkewSec: number;
   /**
@@ -211,7 +218,7 @@ export class EvmLedger implements LedgerAdapter {
     requireHeight("toHeight", toHeight);
     if (fromHeight > toHeight) throw new InvalidInputError("fromHeight", `${fromHeight} is above toHeight ${toHeight}`);
     await this.ensureReady();
-    const finalized = (await this.rpc("eth_blockNumber", () => this.provider.getBlockNumber())) - this.opts.confirmations;
+    const { finalized } = await this.heights();
     if (toHeight > finalized) throw new InvalidInputError("toHeight", `${toHeight} is not final yet (finalized height ${finalized})`);
 
     const logs = await this.getLogs(fromHeight, toHeight);
@@ -341,8 +348,8 @@ export class EvmLedger implements LedgerAdapter {
     await this.ensureReady();
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const latest = await this.rpc("eth_blockNumber", () => this.provider.getBlockNumber());
-      if (latest - this.opts.confirmations >= height) return;
+      const { head: latest, finalized } = await this.heights();
+      if (finalized >= height) return;
       if (Date.now() >= deadline) {
         throw new LedgerError(this.name, EvmErrorCode.TIMEOUT, `height ${height} not final after ${timeoutMs} ms (latest ${latest}, ${this.opts.confirmations} confirmations needed)`, {
           height,
@@ -370,8 +377,7 @@ export class EvmLedger implements LedgerAdapter {
    */
   private async proveLockAtFinalized(lockId: Hex): Promise<ProvenLock> {
     await this.ensureReady();
-    const headHeight = await this.rpc("eth_blockNumber", () => this.provider.getBlockNumber());
-    const finalizedHeight = Math.max(0, headHeight - this.opts.confirmations);
+    const { head: headHeight, finalized: finalizedHeight } = await this.heights();
     const cp = this.checkpoint;
     // The confirmation headers (finalized+1 .. head) must link to the finalized one: a forged
     // finalized header would need its successors forged too.
@@ -403,6 +409,18 @@ export class EvmLedger implements LedgerAdapter {
       storageProof,
       lock: r.lock,
     };
+  }
+
+  /** The node's head height and the finalized height under this adapter's finality rule. */
+  private async heights(): Promise<{ head: number; finalized: number }> {
+    const head = await this.rpc("eth_blockNumber", () => this.provider.getBlockNumber());
+    const tag = this.opts.finalityTag;
+    if (tag === undefined) return { head, finalized: Math.max(0, head - this.opts.confirmations) };
+    const block = (await this.rpc(`eth_getBlockByNumber(${tag})`, () => this.provider.send("eth_getBlockByNumber", [tag, false]))) as { number?: unknown } | null;
+    const n = typeof block?.number === "string" ? Number(block.number) : NaN;
+    if (!Number.isSafeInteger(n) || n < 0) throw new LedgerError(this.name, EvmErrorCode.RPC_FAILED, `node has no usable ${tag} block`, { tag });
+    // The head may lag the tag between two reads; the finalized height never exceeds the head.
+    return { head: Math.max(head, n), finalized: n };
   }
 
   /** Headers from..to (inclusive), each hash recomputed from its fields. */
@@ -441,8 +459,8 @@ export class EvmLedger implements LedgerAdapter {
       if (code === "0x") throw new LedgerError(this.name, EvmErrorCode.NO_CONTRACT, `no contract at htlcAddress ${this.htlc}`, { htlcAddress: this.htlc });
       if (!this.checkpoint) {
         // Trust on first use: the first finalized header this adapter sees becomes its checkpoint.
-        const headHeight = await this.rpc("eth_blockNumber", () => this.provider.getBlockNumber());
-        const [first] = await this.fetchCheckedHeaders(Math.max(0, headHeight - this.opts.confirmations), Math.max(0, headHeight - this.opts.confirmations));
+        const { finalized } = await this.heights();
+        const [first] = await this.fetchCheckedHeaders(finalized, finalized);
         this.checkpoint ??= { height: first!.number, hash: first!.hash };
       }
     })().catch((err: unknown) => {
@@ -454,8 +472,7 @@ export class EvmLedger implements LedgerAdapter {
 
   private async finalizedBlock(): Promise<{ height: number; hash: Hex; timestamp: number; headHeight: number }> {
     await this.ensureReady();
-    const headHeight = await this.rpc("eth_blockNumber", () => this.provider.getBlockNumber());
-    const height = Math.max(0, headHeight - this.opts.confirmations);
+    const { head: headHeight, finalized: height } = await this.heights();
     const block = await this.rpc("eth_getBlockByNumber", () => this.provider.getBlock(height));
     if (!block?.hash) throw new LedgerError(this.name, EvmErrorCode.RPC_FAILED, `node has no block ${height} although its head is ${headHeight}`, { height, headHeight });
     return { height, hash: block.hash.toLowerCase() as Hex, timestamp: block.timestamp, headHeight };

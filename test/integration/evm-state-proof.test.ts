@@ -114,6 +114,19 @@ describe("EvmLedger.getLock: state proofs against a lying RPC", function () {
     assert.equal(l.trustedHeader()!.height, got.verified.height + 4);
   });
 
+  it("finality from the node's finalized tag (hardhat: the latest block) instead of confirmations", async function () {
+    const user = ledger(node.url, { privateKey: USER.privateKey });
+    const preimage = hexlify(randomBytes(32)) as Hex;
+    const { lockId, height } = await user.lock({ receiver: RELAYER.address, asset: "ETH", amount: 7n, hashlock: sha256(preimage) as Hex, timelock: (await rpc.getBlock("latest"))!.timestamp + 3600 });
+    assert.equal(await ledger(proxyUrl()).getLock(lockId), null, "2 confirmations: not final yet");
+    const tagged = ledger(proxyUrl(), { finalityTag: "finalized" });
+    const got = await tagged.getLock(lockId);
+    assert.equal(got?.lock.amount, 7n);
+    assert.equal(got?.verified.height, height);
+    assert.equal((await tagged.head()).finalizedHeight, height);
+    await tagged.waitFinal(height, 1000);
+  });
+
   it("forged storage value: refused, naming the slot", async function () {
     const lockId = await lockOne();
     forge = (r, result) => {
