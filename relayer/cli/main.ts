@@ -9,6 +9,7 @@ import { openLedger } from "../ledgers.ts";
 import { runSwap } from "../client/swap-flow.ts";
 import { parseFlags, positiveInt, required } from "./args.ts";
 import { dirname, join } from "node:path";
+import { NODE_USAGE } from "../../chains/consortium/node/cli.ts";
 
 const USAGE = `usage: isthmus <command> [flags]
 
@@ -26,7 +27,8 @@ const USAGE = `usage: isthmus <command> [flags]
   devnet
       start the embedded devnet and the relayer (same as npm start)
   config validate <file.yaml>
-      check a relayer config; prints the margins or the first problem`;
+      check a relayer config; prints the margins or the first problem
+${NODE_USAGE}`;
 
 type Out = (value: unknown) => void;
 const print: Out = (v) => process.stdout.write(JSON.stringify(toPlainJson(v), null, 2) + "\n");
@@ -121,6 +123,11 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
   async devnet() {
     const { runDevnet } = await import("../main/start.ts");
     await runDevnet();
+  },
+
+  async node(argv) {
+    const { runNodeCommand } = await import("../../chains/consortium/node/cli.ts");
+    await runNodeCommand(argv);
   },
 
   async config(argv) {

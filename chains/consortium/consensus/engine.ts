@@ -75,6 +75,8 @@ export interface EngineOptions {
   readonly maxClockSkewMs?: number;
   readonly timeouts?: ConsensusTimeouts;
   readonly log?: ChainLogger;
+  /** Re-send our current-round proposal and votes this often (default max(200, proposeMs)). */
+  readonly rebroadcastMs?: number;
   /** Called when the engine halts on an error it cannot continue from (e.g. the store failed). */
   readonly onHalt?: (error: unknown) => void;
 }
@@ -126,6 +128,8 @@ export class ConsensusEngine {
   #votes: HeightVotes;
   #fired = new Set<string>();
   #future: ConsensusMessage[] = [];
+  #sent: (ProposalMessage | VoteMessage)[] = [];
+  #rebroadcastTimer: NodeJS.Timeout | null = null;
 
   #lastSyncRequest = -Infinity;
   readonly #lastSyncServed = new Map<number, number>();
@@ -158,6 +162,10 @@ export class ConsensusEngine {
     if (this.#running) return;
     this.#running = true;
     this.#unsubscribe = this.#o.transport.onMessage((m) => this.receive(m));
+    this.#rebroadcastTimer = setInterval(() => {
+      if (this.#running) this.rebroadcast();
+    }, this.#o.rebroadcastMs ?? Math.max(200, this.#timeouts.proposeMs));
+    this.#rebroadcastTimer.unref();
     const saved = this.loadSignerState();
     const next = this.#o.app.head().header.height + 1;
     if (saved && saved.height === next) {
@@ -174,6 +182,8 @@ export class ConsensusEngine {
     this.#running = false;
     this.#unsubscribe?.();
     this.#unsubscribe = null;
+    if (this.#rebroadcastTimer) clearInterval(this.#rebroadcastTimer);
+    this.#rebroadcastTimer = null;
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
   }
@@ -280,12 +290,12 @@ export class ConsensusEngine {
   }
 
   /** L55: messages from more than 1/3 of the stake in a later round pull us into it. */
+  /** L55, generalized: skip to the highest round that more than 1/3 of the stake has reached (votes.ts catchUpRound). */
   private ruleSkipRound(): boolean {
-    for (const r of this.#votes.rounds()) {
-      if (r > this.#round && this.#votes.hasOneThirdIn(r)) {
-        this.startRound(r);
-        return true;
-      }
+    const r = this.#votes.catchUpRound();
+    if (r > this.#round) {
+      this.startRound(r);
+      return true;
     }
     return false;
   }
@@ -376,7 +386,7 @@ export class ConsensusEngine {
     const signature = this.#o.signer.signHex(digest);
     this.#proposals.set(round, { block, hash, polRound });
     this.#blocks.set(hash, block);
-    this.#o.transport.broadcast({ type: "proposal", height: h, round, polRound, block, signature });
+    this.send({ type: "proposal", height: h, round, polRound, block, signature });
   }
 
   private onTimeoutPropose(h: number, r: number): void {
@@ -402,7 +412,7 @@ export class ConsensusEngine {
     const r = this.#round;
     const signature = this.#o.signer.signHex(voteDigest({ chainId: this.#o.app.chainId, height: h, round: r, type, blockHash }));
     this.#votes.add({ type, round: r, blockHash, validator: this.#self, signature });
-    this.#o.transport.broadcast({ type: "vote", voteType: type, height: h, round: r, blockHash, signature });
+    this.send({ type: "vote", voteType: type, height: h, round: r, blockHash, signature });
   }
 
   private decide(round: number, block: Block, hash: Hex): void {
@@ -429,6 +439,7 @@ export class ConsensusEngine {
     this.#blocks = new Map();
     this.#votes = new HeightVotes(this.#o.app.validatorSet);
     this.#fired = new Set();
+    this.#sent = [];
     const buffered = this.#future;
     this.#future = [];
     for (const m of buffered) this.handle(m);
@@ -466,17 +477,33 @@ export class ConsensusEngine {
   }
 
   private onSyncBlock(msg: SyncBlockMessage): void {
-    const { block, commit } = msg;
-    if (block.header.height !== this.#height) return;
+    if (msg.block.header.height !== this.#height) return;
+    const adopted = this.adopt(msg.block, msg.commit);
+    if (!adopted.ok) this.#log.warn("sync block refused", { height: msg.block.header.height, reason: adopted.reason });
+  }
+
+  /**
+   * Block sync from outside the gossip (e.g. a batch fetched from a peer at start): applies a
+   * committed block for the current height if its commit verifies against the validator set
+   * and it re-executes to its header. Never throws for a bad block; a store failure halts.
+   */
+  adoptCommitted(block: Block, commit: Commit): { readonly ok: true } | { readonly ok: false; readonly reason: string } {
+    if (!this.#running) return { ok: false, reason: "engine not running" };
+    if (block.header.height !== this.#height) return { ok: false, reason: `expected height ${this.#height}, got ${block.header.height}` };
+    let out: { readonly ok: true } | { readonly ok: false; readonly reason: string } = { ok: false, reason: "halted" };
+    this.guard(() => {
+      out = this.adopt(block, commit);
+    });
+    return out;
+  }
+
+  private adopt(block: Block, commit: Commit): { readonly ok: true } | { readonly ok: false; readonly reason: string } {
     const verified = verifyCommit(block.header, commit, this.#o.app.validatorSet, { recover: recoverSigner });
-    if (!verified.ok) {
-      this.#log.warn("sync block with a bad commit", { height: block.header.height, reason: verified.reason });
-      return;
-    }
+    if (!verified.ok) return { ok: false, reason: `bad commit: ${verified.reason}` };
     const check = this.#o.app.check(block);
     if (!check.ok) {
       this.#log.error("sync block is final but invalid here", { height: block.header.height, reason: check.reason });
-      return;
+      return { ok: false, reason: `invalid here: ${check.reason}` };
     }
     this.#o.app.commit(block, commit);
     this.#log.debug("caught up", { validator: this.#self, height: block.header.height });
@@ -486,9 +513,26 @@ export class ConsensusEngine {
       this.requestSync();
     }
     this.scheduleRoundZero(this.#o.blockIntervalMs);
+    return { ok: true };
   }
 
   // --- helpers --------------------------------------------------------------------------
+
+  /** Broadcasts a proposal or vote of ours and keeps it for re-sending (the transport may drop). */
+  private send(msg: ProposalMessage | VoteMessage): void {
+    this.#sent.push(msg);
+    this.#o.transport.broadcast(msg);
+  }
+
+  /**
+   * Gossip repair: every rebroadcastMs, re-send our proposal and votes of the current and
+   * previous round at this height, so peers that were down, partitioned or late get them.
+   */
+  private rebroadcast(): void {
+    const fresh = this.#sent.filter((m) => m.height === this.#height && m.round >= this.#round - 1);
+    this.#sent = fresh;
+    for (const m of fresh) this.#o.transport.broadcast(m);
+  }
 
   private isValid(block: Block): boolean {
     const check = this.#o.app.check(block);

@@ -106,6 +106,26 @@ export class HeightVotes {
     return exceedsOneThird(stake, totalStake(this.#set));
   }
 
+  /**
+   * The highest round r such that validators whose latest vote is in a round ≥ r hold more
+   * than 1/3 of the stake (so at least one correct validator has reached r), or -1. A
+   * generalization of the f+1 rule for validators that drifted apart (e.g. started at
+   * different times): only liveness depends on it, never safety.
+   */
+  catchUpRound(): number {
+    const latest = new Map<Hex, number>();
+    for (const [round, r] of this.#rounds) {
+      for (const v of [...r.prevotes.validators(), ...r.precommits.validators()]) latest.set(v, Math.max(latest.get(v) ?? -1, round));
+    }
+    const total = totalStake(this.#set);
+    let stake = 0n;
+    for (const [v, round] of [...latest].sort((a, b) => b[1] - a[1])) {
+      stake += stakeOf(this.#set, v) ?? 0n;
+      if (exceedsOneThird(stake, total)) return round;
+    }
+    return -1;
+  }
+
   private round(round: number) {
     let r = this.#rounds.get(round);
     if (!r) {
