@@ -7,11 +7,12 @@
  * stuck round on. Locking (L36): on +2/3 prevotes for a block a validator locks on it and
  * afterwards prevotes another block only when a proposal carries a newer polka (L28).
  *
- * Time: the proposer stamps max(prev.timeMs + 1, clock.now()). Every validator rejects a
- * block not later than its parent (a validity rule, chain.ts), and prevotes nil on a fresh
- * proposal (no polka round) further than maxClockSkewMs from its own clock. A re-proposed
- * block with a polka was already judged timely by +2/3, so it is not re-judged (as in
- * Tendermint's proposer-based timestamps): otherwise a slow round could strand a lock.
+ * Time (BFT time): a precommit for a block signs max(clock.now(), block time + 1); the next
+ * block's time is the stake-weighted median of the precommit times in the commit it carries
+ * (lastCommit), a validity rule checked in chain.ts. Only block 1 carries the proposer's
+ * time: a fresh proposal of it (no polka round) further than maxClockSkewMs from our clock
+ * gets a nil prevote; a re-proposal with a polka is not re-judged (a slow round could
+ * otherwise strand a lock).
  *
  * Safety across restarts: before signing anything the validator saves (height, round, lock,
  * valid block); on restart at that height it resumes in the next round with its lock.
@@ -243,10 +244,10 @@ export class ConsensusEngine {
   }
 
   private onVote(v: VoteMessage): void {
-    const digest = voteDigest({ chainId: this.#o.app.chainId, height: v.height, round: v.round, type: v.voteType, blockHash: v.blockHash });
+    const digest = voteDigest({ chainId: this.#o.app.chainId, height: v.height, round: v.round, type: v.voteType, blockHash: v.blockHash, timeMs: v.timeMs });
     const signer = recoverSigner(digest, fromHex(v.signature, "signature", 65));
     if (!signer.ok) return;
-    const added = this.#votes.add({ type: v.voteType, round: v.round, blockHash: v.blockHash, validator: signer.address, signature: v.signature });
+    const added = this.#votes.add({ type: v.voteType, round: v.round, blockHash: v.blockHash, validator: signer.address, signature: v.signature, timeMs: v.timeMs });
     if (added === "equivocation") this.#log.warn("equivocating vote", { validator: signer.address, height: v.height, round: v.round, type: v.voteType });
   }
 
@@ -410,13 +411,16 @@ export class ConsensusEngine {
     this.saveSignerState(); // save before signing
     const h = this.#height;
     const r = this.#round;
-    const signature = this.#o.signer.signHex(voteDigest({ chainId: this.#o.app.chainId, height: h, round: r, type, blockHash }));
-    this.#votes.add({ type, round: r, blockHash, validator: this.#self, signature });
-    this.send({ type: "vote", voteType: type, height: h, round: r, blockHash, signature });
+    // A precommit for a block signs our time, never before the block's own (block time stays monotonic).
+    const block = type === VoteType.Precommit && blockHash !== NIL_BLOCK_HASH ? this.#blocks.get(blockHash) : undefined;
+    const timeMs = block ? Math.max(Math.floor(this.#o.clock.now()), block.header.timeMs + 1) : 0;
+    const signature = this.#o.signer.signHex(voteDigest({ chainId: this.#o.app.chainId, height: h, round: r, type, blockHash, timeMs }));
+    this.#votes.add({ type, round: r, blockHash, validator: this.#self, signature, timeMs });
+    this.send({ type: "vote", voteType: type, height: h, round: r, blockHash, timeMs, signature });
   }
 
   private decide(round: number, block: Block, hash: Hex): void {
-    const commit: Commit = { height: this.#height, round, blockHash: hash, signatures: this.#votes.precommits(round).signaturesFor(hash) };
+    const commit: Commit = { height: this.#height, round, blockHash: hash, ...this.#votes.precommits(round).commitParts(hash) };
     this.#o.app.commit(block, commit);
     this.#log.debug("committed", { validator: this.#self, height: this.#height, round, txs: block.txs.length });
     this.enterHeight();
@@ -542,7 +546,12 @@ export class ConsensusEngine {
     return check.ok;
   }
 
+  /**
+   * Only block 1 carries a proposer's time (within the skew bound of ours); every later
+   * block's time is the median of the previous commit's precommit times, checked by `check`.
+   */
   private isTimely(block: Block): boolean {
+    if (block.lastCommit !== null) return true;
     const skew = Math.abs(block.header.timeMs - this.#o.clock.now());
     if (skew > this.#maxSkewMs && this.once(`untimely:${hashHeader(block.header)}`)) {
       this.#log.warn("proposal time outside the skew bound", { height: block.header.height, timeMs: block.header.timeMs, skewMs: skew });

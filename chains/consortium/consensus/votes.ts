@@ -13,6 +13,8 @@ export interface Vote {
   readonly blockHash: Hex;
   readonly validator: Hex;
   readonly signature: Hex;
+  /** Signed time of a precommit for a block; 0 otherwise. */
+  readonly timeMs: number;
 }
 
 export type AddVoteResult = "added" | "duplicate" | "equivocation" | "not-a-validator";
@@ -60,10 +62,17 @@ export class VoteSet {
 
   /** Signatures of the votes for `blockHash`, ordered by validator address. */
   signaturesFor(blockHash: Hex): Hex[] {
-    return [...this.#byValidator.values()]
-      .filter((v) => v.blockHash === blockHash)
-      .sort((a, b) => (a.validator < b.validator ? -1 : 1))
-      .map((v) => v.signature);
+    return this.votesFor(blockHash).map((v) => v.signature);
+  }
+
+  /** The signatures and signed times of the votes for `blockHash`, ordered by validator address (a commit's parts). */
+  commitParts(blockHash: Hex): { signatures: Hex[]; timesMs: number[] } {
+    const votes = this.votesFor(blockHash);
+    return { signatures: votes.map((v) => v.signature), timesMs: votes.map((v) => v.timeMs) };
+  }
+
+  private votesFor(blockHash: Hex): Vote[] {
+    return [...this.#byValidator.values()].filter((v) => v.blockHash === blockHash).sort((a, b) => (a.validator < b.validator ? -1 : 1));
   }
 
   validators(): Iterable<Hex> {
