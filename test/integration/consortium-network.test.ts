@@ -7,6 +7,8 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import { type ConsortiumDevnet, startConsortiumDevnet } from "../../chains/consortium/devnet.ts";
 import { encodeMessage } from "../../chains/consortium/consensus/messages.ts";
@@ -170,5 +172,42 @@ describe("consortium network: 4 validator processes over gRPC", function () {
       return s.lastBlockTimeMs >= before.lastBlockTimeMs + 3_600_000 ? true : undefined;
     });
     await assertNoFork();
+  });
+});
+
+describe("consortium validator processes", function () {
+  this.timeout(60_000);
+  const REPO = fileURLToPath(new URL("../..", import.meta.url));
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  it("die with their parent, even when the parent is SIGKILLed", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "isthmus-orphan-"));
+    const script = `
+      import { startConsortiumDevnet } from "./chains/consortium/devnet.ts";
+      const d = await startConsortiumDevnet({ dataDir: ${JSON.stringify(dir)}, blockIntervalMs: 200 });
+      console.log("PIDS " + d.processes.map((p) => p.pid).join(","));
+      setInterval(() => {}, 1000);`;
+    const parent = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    parent.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    parent.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    try {
+      await eventually("the parent to report its validators", 30_000, async () => (/PIDS ([\d,]+)/.test(out) ? true : undefined));
+      const pids = /PIDS ([\d,]+)/.exec(out)![1]!.split(",").map(Number);
+      assert.equal(pids.length, 4);
+      assert.ok(pids.every(alive));
+      parent.kill("SIGKILL");
+      await eventually("every orphaned validator to exit", 10_000, async () => (pids.every((p) => !alive(p)) ? true : undefined));
+    } finally {
+      parent.kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
