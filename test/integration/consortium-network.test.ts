@@ -10,7 +10,9 @@ import { join } from "node:path";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
-import { type ConsortiumDevnet, startConsortiumDevnet } from "../../chains/consortium/devnet.ts";
+import { type ConsortiumDevnet, freePorts, startConsortiumDevnet } from "../../chains/consortium/devnet.ts";
+import { writeNodeHome } from "../../chains/consortium/node/home.ts";
+import { NodeProcess } from "../../chains/consortium/node/process.ts";
 import { encodeMessage } from "../../chains/consortium/consensus/messages.ts";
 import { MAX_MALFORMED_PER_STREAM, peerServices } from "../../chains/consortium/net/peer-wire.ts";
 import { ConsortiumClient } from "../../chains/consortium/rpc/client.ts";
@@ -172,6 +174,33 @@ describe("consortium network: 4 validator processes over gRPC", function () {
       return s.lastBlockTimeMs >= before.lastBlockTimeMs + 3_600_000 ? true : undefined;
     });
     await assertNoFork();
+  });
+
+  it("a non-validator full node follows the chain by block sync and relays a client's transaction", async () => {
+    const home = join(dir, "follower");
+    const [p2pPort, apiPort] = await freePorts(2);
+    writeNodeHome(home, {
+      genesis: devnet.genesis,
+      config: { p2pPort: p2pPort!, apiPort: apiPort!, peers: devnet.processes.map((p) => p.p2pEndpoint), blockIntervalMs: BLOCK_MS, maxClockSkewMs: 2000, maxPeerMessageBytes: 4 * 1024 * 1024 },
+    });
+    const follower = await NodeProcess.start({ home, devnet: false, logLevel: "warn" });
+    const fc = new ConsortiumClient(follower.apiEndpoint);
+    try {
+      assert.ok(!devnet.validators.some((v) => v.address === follower.address), "not a validator");
+      const lead = Math.max(...(await heights()));
+      await eventually("the follower to reach the validators' height", 20_000, async () => ((await fc.getStatus()).height >= lead ? true : undefined));
+      const h = (await fc.getStatus()).height;
+      assert.equal((await fc.getBlock(h))!.hash, (await clients[0]!.getBlock(h))!.hash, "same chain");
+      const t = signTx(alice, { chainId: devnet.chainId, nonce: 1, body: { kind: "transfer", to: bob.address, asset: "KRW", amount: 5n } });
+      await fc.submitTx(t.bytes);
+      await eventually("the transfer relayed by the follower to be final everywhere", 20_000, async () => {
+        const all = await Promise.all([...clients, fc].map((c) => c.getAccount(bob.address)));
+        return all.every((a) => a.balances.get("KRW") === 255n) ? true : undefined;
+      });
+    } finally {
+      fc.close();
+      await follower.close();
+    }
   });
 });
 

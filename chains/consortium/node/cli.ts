@@ -5,6 +5,9 @@
  *       writes keys, one genesis and configs (N = 1: <dir> is the home; N > 1: <dir>/node<i>,
  *       peers pointing at each other, validator i on ports P + 2i (peer) and P + 2i + 1 (API));
  *       prints the homes as JSON
+ *   node init --home <dir> --genesis <genesis.json> --peers <host:port,…> [--base-port P] [--block-ms MS]
+ *       a home that joins an existing network with a fresh key: a non-validator full node
+ *       (follower) unless that key is in the genesis; peer port P, API port P + 1
  *   node --home <dir> [--devnet] [--clock-offset-ms MS] [--log-level debug|info|warn|error]
  *       runs the validator until SIGINT/SIGTERM; prints one JSON line
  *       {"event":"ready",…} on stdout once its peer and API ports listen; logs JSON lines on stderr.
@@ -16,11 +19,15 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { InvalidInputError } from "../../errors.ts";
 import { type ChainLogger } from "../log.ts";
-import { initNodeHomes } from "./home.ts";
+import { readFileSync } from "node:fs";
+import { type GenesisJson, genesisFromJson } from "../genesis.ts";
+import { initNodeHomes, parseNodeConfig, writeNodeHome } from "./home.ts";
 import { startNode } from "./run.ts";
 
 export const NODE_USAGE = `  node init --home <dir> [--validators N] [--chain-id ID] [--base-port P] [--block-ms MS]
       create a consortium network's node homes (keys, genesis, config)
+  node init --home <dir> --genesis <genesis.json> --peers <127.0.0.1:port,…> [--base-port P]
+      a home joining an existing network (a non-validator full node)
   node --home <dir> [--devnet] [--clock-offset-ms MS] [--log-level LEVEL]
       run one consortium validator from its home (gRPC on 127.0.0.1)`;
 
@@ -60,8 +67,20 @@ export async function runNodeCommand(argv: string[]): Promise<void> {
       "chain-id": { type: "string" },
       "base-port": { type: "string" },
       "block-ms": { type: "string" },
+      genesis: { type: "string" },
+      peers: { type: "string" },
     });
     if (typeof values.home !== "string" || !values.home) throw new InvalidInputError("node init", "--home is required");
+    if (values.genesis !== undefined || values.peers !== undefined) {
+      if (typeof values.genesis !== "string" || typeof values.peers !== "string") throw new InvalidInputError("node init", "--genesis and --peers go together");
+      const base = intFlag(values["base-port"], "base-port", 26650, 1024);
+      const genesis = genesisFromJson(JSON.parse(readFileSync(values.genesis, "utf8")) as GenesisJson);
+      const blockIntervalMs = intFlag(values["block-ms"], "block-ms", 1000, 1);
+      const config = parseNodeConfig({ p2pPort: base, apiPort: base + 1, peers: values.peers.split(",").map((p) => p.trim()).filter(Boolean), blockIntervalMs });
+      const { address } = writeNodeHome(values.home, { genesis, config });
+      process.stdout.write(JSON.stringify({ chainId: genesis.chainId, homes: [{ home: values.home, address, p2p: `127.0.0.1:${base}`, api: `127.0.0.1:${base + 1}` }] }, null, 2) + "\n");
+      return;
+    }
     const res = initNodeHomes({
       dir: values.home,
       validators: intFlag(values.validators, "validators", 1, 1),
@@ -84,12 +103,12 @@ export async function runNodeCommand(argv: string[]): Promise<void> {
   if (!LEVELS.includes(level)) throw new InvalidInputError("--log-level", `expected one of ${LEVELS.join(", ")}`);
   const log = stderrLogger(level);
   const node = await startNode({ home: values.home, devnet: values.devnet === true, clockOffsetMs: intFlag(values["clock-offset-ms"], "clock-offset-ms", 0), log });
-  process.stdout.write(JSON.stringify({ event: "ready", address: node.address, chainId: node.chainId, p2p: node.p2pEndpoint, api: node.apiEndpoint, height: node.validator.chain.height, synced: node.synced, pid: process.pid }) + "\n");
+  process.stdout.write(JSON.stringify({ event: "ready", role: node.role, address: node.address, chainId: node.chainId, p2p: node.p2pEndpoint, api: node.apiEndpoint, height: node.node.chain.height, synced: node.synced, pid: process.pid }) + "\n");
   await new Promise<void>((resolve) => {
     const done = () => resolve();
     process.once("SIGINT", done);
     process.once("SIGTERM", done);
   });
-  log.info("stopping", { height: node.validator.chain.height });
+  log.info("stopping", { height: node.node.chain.height });
   await node.stop();
 }

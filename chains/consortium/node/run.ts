@@ -6,6 +6,9 @@
  * Start order: open and replay the store; bind the peer server (so peers can reach us);
  * start consensus; pull any blocks we miss from peers in batches (block sync); bind the API.
  * Consensus also catches up by itself through sync-request / sync-block gossip.
+ *
+ * A node whose key is not in the genesis validator set is a follower (follower.ts): no
+ * consensus; it repeats the block sync every half block interval.
  */
 import * as grpc from "@grpc/grpc-js";
 import { type Hex } from "../../../proofs/hex.ts";
@@ -15,6 +18,11 @@ import { type ChainLogger, quietLogger } from "../log.ts";
 import { GrpcTransport, gossipHandler } from "../net/grpc-transport.ts";
 import { MAX_SYNC_BATCH, peerServices } from "../net/peer-wire.ts";
 import { LOCALHOST, type NodeServer, startNodeServer } from "../rpc/server.ts";
+import { stakeOf } from "../../../proofs/consortium/validators.ts";
+import { type Block } from "../block.ts";
+import { type Commit } from "../../../proofs/consortium/commit.ts";
+import { Signer } from "../crypto.ts";
+import { FollowerNode } from "../follower.ts";
 import { ValidatorNode } from "../validator.ts";
 import { loadNodeHome, timeoutsFor } from "./home.ts";
 
@@ -32,7 +40,9 @@ export interface RunningNode {
   readonly chainId: number;
   readonly p2pEndpoint: string;
   readonly apiEndpoint: string;
-  readonly validator: ValidatorNode;
+  /** The validator, or the follower when our key is not in the validator set. */
+  readonly node: ValidatorNode | FollowerNode;
+  readonly role: "validator" | "follower";
   readonly transport: GrpcTransport;
   readonly clock: OffsetClock;
   /** Blocks fetched by the start-up block sync. */
@@ -48,9 +58,21 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
   const { config } = home;
   const clock = new OffsetClock(undefined, opts.clockOffsetMs ?? 0);
   const transport = new GrpcTransport({ peers: config.peers, maxMessageBytes: config.maxPeerMessageBytes, log });
-  let validator: ValidatorNode;
+  const isValidator = stakeOf(home.genesis.validators, Signer.fromPrivateKey(home.privateKey).address) !== undefined;
+  let validator: ValidatorNode | FollowerNode;
   try {
-    validator = ValidatorNode.open({
+    const common = {
+      genesis: home.genesis,
+      privateKey: home.privateKey,
+      transport,
+      clock,
+      storePath: home.storePath,
+      blockIntervalMs: config.blockIntervalMs,
+      maxClockSkewMs: config.maxClockSkewMs,
+      ...(config.maxBlockTxs ? { maxBlockTxs: config.maxBlockTxs } : {}),
+      log,
+    };
+    validator = isValidator ? ValidatorNode.open({
       genesis: home.genesis,
       privateKey: home.privateKey,
       transport,
@@ -61,7 +83,7 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
       timeouts: config.timeouts ?? timeoutsFor(config.blockIntervalMs),
       ...(config.maxBlockTxs ? { maxBlockTxs: config.maxBlockTxs } : {}),
       log,
-    });
+    }) : FollowerNode.open(common);
   } catch (err) {
     transport.close();
     throw err;
@@ -109,23 +131,39 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
       peerServer.bindAsync(`${LOCALHOST}:${config.p2pPort}`, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
     );
     validator.start();
-    const synced = await syncFromPeers(validator, transport, log);
+    const node = validator;
+    const target: SyncTarget = {
+      height: () => node.chain.height,
+      adopt: (b, c) => (node instanceof ValidatorNode ? node.engine.adoptCommitted(b, c) : node.adoptCommitted(b, c)),
+    };
+    const synced = await syncFromPeers(target, transport, log);
+    let following: NodeJS.Timeout | undefined;
+    if (node instanceof FollowerNode) {
+      let busy = false;
+      following = setInterval(() => {
+        if (busy) return;
+        busy = true;
+        void syncFromPeers(target, transport, log).finally(() => (busy = false));
+      }, Math.max(50, Math.floor(config.blockIntervalMs / 2)));
+    }
     api = await startNodeServer({ node: validator, port: config.apiPort, log });
     const apiServer = api;
-    log.info("node started", { address: validator.address, height: validator.chain.height, p2p: `${LOCALHOST}:${p2pPort}`, api: apiServer.endpoint, synced, devnet: !!opts.devnet });
+    log.info("node started", { role: isValidator ? "validator" : "follower", address: validator.address, height: validator.chain.height, p2p: `${LOCALHOST}:${p2pPort}`, api: apiServer.endpoint, synced, devnet: !!opts.devnet });
     let stopped = false;
     return {
       address: validator.address,
       chainId: home.genesis.chainId,
       p2pEndpoint: `${LOCALHOST}:${p2pPort}`,
       apiEndpoint: apiServer.endpoint,
-      validator,
+      node: validator,
+      role: isValidator ? "validator" : "follower",
       transport,
       clock,
       synced,
       async stop() {
         if (stopped) return;
         stopped = true;
+        if (following) clearInterval(following);
         await apiServer.close();
         await shutdown(peerServer);
         validator.stop();
@@ -157,11 +195,16 @@ function shutdown(server: grpc.Server): Promise<void> {
  * each block (its commit is verified and it is re-executed; a bad one ends the pass with that
  * peer). Peers that do not answer are skipped. Returns the number of blocks adopted.
  */
-export async function syncFromPeers(validator: ValidatorNode, transport: GrpcTransport, log: ChainLogger): Promise<number> {
+export interface SyncTarget {
+  height(): number;
+  adopt(block: Block, commit: Commit): { readonly ok: true } | { readonly ok: false; readonly reason: string };
+}
+
+export async function syncFromPeers(validator: SyncTarget, transport: GrpcTransport, log: ChainLogger): Promise<number> {
   let adopted = 0;
   for (const peer of transport.reachablePeers()) {
     for (;;) {
-      const from = validator.chain.height + 1;
+      const from = validator.height() + 1;
       let res: { head: number; blocks: Buffer[] };
       try {
         res = await new Promise((resolve, reject) =>
@@ -179,8 +222,8 @@ export async function syncFromPeers(validator: ValidatorNode, transport: GrpcTra
           log.warn("block sync: malformed block from peer", { peer: peer.endpoint });
           break;
         }
-        if (msg.block.header.height < validator.chain.height + 1) continue; // consensus got there first
-        const r = validator.engine.adoptCommitted(msg.block, msg.commit);
+        if (msg.block.header.height < validator.height() + 1) continue; // consensus got there first
+        const r = validator.adopt(msg.block, msg.commit);
         if (!r.ok) {
           log.warn("block sync: block refused", { peer: peer.endpoint, height: msg.block.header.height, reason: r.reason });
           break;
@@ -188,7 +231,7 @@ export async function syncFromPeers(validator: ValidatorNode, transport: GrpcTra
         adopted++;
         progressed = true;
       }
-      if (!progressed || validator.chain.height >= res.head) break;
+      if (!progressed || validator.height() >= res.head) break;
     }
   }
   return adopted;
