@@ -129,7 +129,8 @@ export class ConsensusEngine {
   #votes: HeightVotes;
   #fired = new Set<string>();
   #future: ConsensusMessage[] = [];
-  #sent: (ProposalMessage | VoteMessage)[] = [];
+  #sent: { msg: ProposalMessage | VoteMessage; at: number }[] = [];
+  readonly #rebroadcastMs: number;
   #rebroadcastTimer: NodeJS.Timeout | null = null;
 
   #lastSyncRequest = -Infinity;
@@ -139,6 +140,7 @@ export class ConsensusEngine {
   constructor(opts: EngineOptions) {
     this.#o = opts;
     this.#timeouts = opts.timeouts ?? DEFAULT_TIMEOUTS;
+    this.#rebroadcastMs = opts.rebroadcastMs ?? Math.max(200, this.#timeouts.proposeMs);
     this.#maxSkewMs = opts.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
     this.#schedule = new ProposerSchedule(opts.app.validatorSet);
     this.#self = opts.signer.address;
@@ -165,7 +167,7 @@ export class ConsensusEngine {
     this.#unsubscribe = this.#o.transport.onMessage((m) => this.receive(m));
     this.#rebroadcastTimer = setInterval(() => {
       if (this.#running) this.rebroadcast();
-    }, this.#o.rebroadcastMs ?? Math.max(200, this.#timeouts.proposeMs));
+    }, Math.max(20, Math.floor(this.#rebroadcastMs / 2)));
     this.#rebroadcastTimer.unref();
     const saved = this.loadSignerState();
     const next = this.#o.app.head().header.height + 1;
@@ -524,18 +526,23 @@ export class ConsensusEngine {
 
   /** Broadcasts a proposal or vote of ours and keeps it for re-sending (the transport may drop). */
   private send(msg: ProposalMessage | VoteMessage): void {
-    this.#sent.push(msg);
+    this.#sent.push({ msg, at: performance.now() });
     this.#o.transport.broadcast(msg);
   }
 
   /**
-   * Gossip repair: every rebroadcastMs, re-send our proposal and votes of the current and
-   * previous round at this height, so peers that were down, partitioned or late get them.
+   * Gossip repair: re-send our proposal and votes of the current and previous round at this
+   * height once they are rebroadcastMs old (and every rebroadcastMs after), so peers that
+   * were down, partitioned or late get them; a round that moves on quickly costs nothing.
    */
   private rebroadcast(): void {
-    const fresh = this.#sent.filter((m) => m.height === this.#height && m.round >= this.#round - 1);
-    this.#sent = fresh;
-    for (const m of fresh) this.#o.transport.broadcast(m);
+    const now = performance.now();
+    this.#sent = this.#sent.filter((s) => s.msg.height === this.#height && s.msg.round >= this.#round - 1);
+    for (const s of this.#sent) {
+      if (now - s.at < this.#rebroadcastMs) continue;
+      s.at = now;
+      this.#o.transport.broadcast(s.msg);
+    }
   }
 
   private isValid(block: Block): boolean {
