@@ -9,7 +9,7 @@
  * node:crypto) as the ceiling. No thresholds: figures to compare runs.
  *   BENCH_TXS        transfers per run (default 2000)
  *   BENCH_INFLIGHT   submissions in flight (default 64)
- *   BENCH_BLOCK_MS   block interval (default 100)
+ *   BENCH_BLOCK_MS   block interval (default 500; consensus timeouts scale with it)
  */
 import { createSign, createVerify, generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -29,7 +29,7 @@ import { signTx } from "../../chains/consortium/tx.ts";
 
 const TXS = Number(process.env.BENCH_TXS ?? 2000);
 const INFLIGHT = Number(process.env.BENCH_INFLIGHT ?? 64);
-const BLOCK_MS = Number(process.env.BENCH_BLOCK_MS ?? 100);
+const BLOCK_MS = Number(process.env.BENCH_BLOCK_MS ?? 500);
 const PER_SENDER = 20; // below the mempool's per-sender cap (64)
 const CHAIN_ID = 7771;
 
