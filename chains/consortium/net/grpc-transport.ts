@@ -16,6 +16,11 @@ import { type Transport } from "../consensus/transport.ts";
 import { type ChainLogger, quietLogger } from "../log.ts";
 import { DEFAULT_MAX_PEER_MESSAGE_BYTES, MAX_MALFORMED_PER_STREAM, PEER_CHANNEL_OPTIONS, peerServices } from "./peer-wire.ts";
 
+/** Gossiped txs waiting to be handed to the mempool, beyond which new ones are dropped. */
+const MAX_QUEUED_TXS = 20_000;
+/** Time slice for admitting queued txs before yielding to consensus messages (ms). */
+const TX_SLICE_MS = 10;
+
 /** Bytes queued on one peer stream beyond which further messages to it are dropped. */
 const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
 /** After a stream to a peer fails, messages to it are dropped for this long before retrying. */
@@ -88,6 +93,8 @@ export class GrpcTransport implements Transport {
   #blocked = new Set<string>();
   #closed = false;
   #stats = { received: 0, rejected: 0, sent: 0, dropped: 0 };
+  #txQueue: ConsensusMessage[] = [];
+  #draining = false;
 
   constructor(opts: GrpcTransportOptions) {
     this.maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_PEER_MESSAGE_BYTES;
@@ -136,6 +143,19 @@ export class GrpcTransport implements Transport {
       return false;
     }
     this.#stats.received++;
+    // Admitting a gossiped tx costs a signature recovery; a flood of them must not starve
+    // votes and proposals (rounds would time out). Txs wait in a queue drained in time slices.
+    if (msg.type === "tx") {
+      if (this.#txQueue.length >= MAX_QUEUED_TXS) this.#stats.dropped++;
+      else this.#txQueue.push(msg);
+      this.scheduleDrain();
+      return true;
+    }
+    this.dispatch(msg);
+    return true;
+  }
+
+  private dispatch(msg: ConsensusMessage): void {
     for (const h of this.#handlers) {
       try {
         h(msg);
@@ -143,7 +163,19 @@ export class GrpcTransport implements Transport {
         this.#log.error("peer message handler failed", { type: msg.type, error: (err as Error).message });
       }
     }
-    return true;
+  }
+
+  private scheduleDrain(): void {
+    if (this.#draining) return;
+    this.#draining = true;
+    setImmediate(() => {
+      const start = performance.now();
+      let i = 0;
+      while (i < this.#txQueue.length && !this.#closed && performance.now() - start < TX_SLICE_MS) this.dispatch(this.#txQueue[i++]!);
+      this.#txQueue = this.#txQueue.slice(i);
+      this.#draining = false;
+      if (this.#txQueue.length > 0 && !this.#closed) this.scheduleDrain();
+    });
   }
 
   /** DEVNET/tests: drop every message to these endpoints (simulated partition); [] heals. */
