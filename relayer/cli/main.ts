@@ -9,7 +9,7 @@ import { openLedger } from "../ledgers.ts";
 import { runSwap } from "../client/swap-flow.ts";
 import { parseFlags, positiveInt, required } from "./args.ts";
 import { dirname, join } from "node:path";
-import { NODE_USAGE } from "../../chains/consortium/node/cli.ts";
+import { NODE_USAGE } from "../../chains/consortium/node/usage.ts";
 
 const USAGE = `usage: isthmus <command> [flags]
 

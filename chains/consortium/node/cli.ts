@@ -24,12 +24,7 @@ import { type GenesisJson, genesisFromJson } from "../genesis.ts";
 import { initNodeHomes, parseNodeConfig, writeNodeHome } from "./home.ts";
 import { startNode } from "./run.ts";
 
-export const NODE_USAGE = `  node init --home <dir> [--validators N] [--chain-id ID] [--base-port P] [--block-ms MS]
-      create a consortium network's node homes (keys, genesis, config)
-  node init --home <dir> --genesis <genesis.json> --peers <127.0.0.1:port,…> [--base-port P]
-      a home joining an existing network (a non-validator full node)
-  node --home <dir> [--devnet] [--clock-offset-ms MS] [--log-level LEVEL]
-      run one consortium validator from its home (gRPC on 127.0.0.1)`;
+export { NODE_USAGE } from "./usage.ts";
 
 const LEVELS = ["debug", "info", "warn", "error"] as const;
 type Level = (typeof LEVELS)[number];
