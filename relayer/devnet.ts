@@ -203,7 +203,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
     deployment,
     services,
     async advanceTime(sec: number) {
-      consortium.clock.advance(sec);
+      await consortium.advanceTime(sec);
       await rpc(evm.url, "evm_increaseTime", [sec]);
       await rpc(evm.url, "evm_mine", []);
     },

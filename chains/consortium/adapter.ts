@@ -13,7 +13,7 @@
  * from the node's pending nonce and re-read after a BAD_NONCE refusal.
  */
 import { type Hex, isHex } from "../../proofs/hex.ts";
-import { verifyEventProof, verifyLockProof } from "../../proofs/consortium/entry-proof.ts";
+import { verifyEventProof, verifyLockAbsence, verifyLockProof } from "../../proofs/consortium/entry-proof.ts";
 import { type ChainEvent } from "../../proofs/consortium/results.ts";
 import { verifyCommit } from "../../proofs/consortium/commit.ts";
 import { type LockRecord, ASSET_SYMBOL_RE, lockIdFor as proofLockIdFor } from "../../proofs/consortium/state.ts";
@@ -211,7 +211,17 @@ export class ConsortiumLedger implements LedgerAdapter {
     const id = lockId.toLowerCase() as Hex;
     await this.connect();
     const answer = await this.#client.getLock(id);
-    if (!answer) return null;
+    if (!answer) throw new VerificationError(this.name, `lock ${id}: the node proved neither the lock nor its absence`, { lockId: id });
+    if (!answer.found) {
+      // "No such lock" must be proven too: adjacent leaves in the state tree of a final block.
+      const a = verifyLockAbsence({ chainId: this.chainId, validatorSet: this.validatorSet, header: answer.header, commit: answer.commit, lockId: id, absence: answer.absence });
+      if (!a.ok) throw new VerificationError(this.name, `absence of lock ${id}: ${a.reason}`, { lockId: id });
+      if (a.height < this.#floorHeight) {
+        throw new VerificationError(this.name, `absence of lock ${id} proven at height ${a.height}, below already final height ${this.#floorHeight}`, { lockId: id });
+      }
+      this.raiseFloor(a.height);
+      return null;
+    }
     const v = verifyLockProof({ chainId: this.chainId, validatorSet: this.validatorSet, header: answer.header, commit: answer.commit, lockId: id, value: answer.value, proof: answer.proof });
     if (!v.ok) throw new VerificationError(this.name, `lock ${id}: ${v.reason}`, { lockId: id });
     if (v.height < this.#floorHeight) {

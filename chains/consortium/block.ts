@@ -4,10 +4,15 @@ import { type Commit, commitProblem } from "../../proofs/consortium/commit.ts";
 import { type Header, headerProblem } from "../../proofs/consortium/header.ts";
 import { type EncodedTxOutcome } from "../../proofs/consortium/results.ts";
 
-/** What a proposer proposes: the header (with the post-state roots) and the signed txs. */
+/**
+ * What a proposer proposes: the header (with the post-state roots), the signed txs, and the
+ * commit of the previous block (null at height 1) whose stake-weighted median precommit time
+ * is this block's time (proofs/consortium/time.ts).
+ */
 export interface Block {
   readonly header: Header;
   readonly txs: readonly Uint8Array[];
+  readonly lastCommit: Commit | null;
 }
 
 /** A final block: the block, its hash, the commit that made it final and the tx outcomes. */
@@ -20,6 +25,7 @@ export interface CommittedBlock extends Block {
 export interface BlockJson {
   readonly header: Header;
   readonly txs: readonly Hex[];
+  readonly lastCommit: Commit | null;
 }
 
 export interface CommittedBlockJson extends BlockJson {
@@ -29,7 +35,7 @@ export interface CommittedBlockJson extends BlockJson {
 }
 
 export function blockToJson(b: Block): BlockJson {
-  return { header: b.header, txs: b.txs.map(toHex) };
+  return { header: b.header, txs: b.txs.map(toHex), lastCommit: b.lastCommit };
 }
 
 /** Parses untrusted JSON; returns a reason instead of throwing. */
@@ -39,6 +45,12 @@ export function blockFromJson(value: unknown): { ok: true; block: Block } | { ok
   const problem = headerProblem(v.header);
   if (problem) return { ok: false, reason: problem };
   if (!Array.isArray(v.txs) || !v.txs.every((t) => isHex(t))) return { ok: false, reason: "block.txs is not a list of hex" };
+  let lastCommit: Commit | null = null;
+  if (v.lastCommit !== null) {
+    const problem = commitProblem(v.lastCommit);
+    if (problem) return { ok: false, reason: `lastCommit: ${problem}` };
+    lastCommit = normalizeCommit(v.lastCommit as Commit);
+  }
   const h = v.header as Header;
   const header: Header = {
     chainId: h.chainId,
@@ -51,7 +63,7 @@ export function blockFromJson(value: unknown): { ok: true; block: Block } | { ok
     validatorsHash: h.validatorsHash.toLowerCase() as Hex,
     proposer: h.proposer.toLowerCase() as Hex,
   };
-  return { ok: true, block: { header, txs: (v.txs as Hex[]).map((t) => fromHex(t, "tx")) } };
+  return { ok: true, block: { header, txs: (v.txs as Hex[]).map((t) => fromHex(t, "tx")), lastCommit } };
 }
 
 export function committedToJson(b: CommittedBlock): CommittedBlockJson {
@@ -77,7 +89,10 @@ export function committedFromJson(value: unknown): { ok: true; block: CommittedB
     if (!isHex(r?.result) || !Array.isArray(r.events) || !r.events.every((e) => isHex(e))) return { ok: false, reason: "malformed outcome" };
     outcomes.push({ result: fromHex(r.result, "result"), events: (r.events as Hex[]).map((e) => fromHex(e, "event")) });
   }
-  const c = v.commit as Commit;
-  const commit: Commit = { height: c.height, round: c.round, blockHash: c.blockHash.toLowerCase() as Hex, signatures: c.signatures.map((s) => s.toLowerCase() as Hex) };
+  const commit = normalizeCommit(v.commit as Commit);
   return { ok: true, block: { ...base.block, hash: (v.hash as string).toLowerCase() as Hex, commit, outcomes } };
+}
+
+function normalizeCommit(c: Commit): Commit {
+  return { height: c.height, round: c.round, blockHash: c.blockHash.toLowerCase() as Hex, signatures: c.signatures.map((s) => s.toLowerCase() as Hex), timesMs: [...c.timesMs] };
 }

@@ -5,7 +5,7 @@
  * are replayed from genesis and every recomputed root is compared with its header.
  */
 import { type Hex, concatBytes, fromHex, toHex } from "../../proofs/hex.ts";
-import { type MerkleProof, KvMerkleTree } from "../../proofs/merkle.ts";
+import { type KvAbsenceProof, type MerkleProof, KvMerkleTree } from "../../proofs/merkle.ts";
 import { type Commit, verifyCommit } from "../../proofs/consortium/commit.ts";
 import { CONSORTIUM_SCHEME } from "../../proofs/consortium/domain.ts";
 import { type Header, hashHeader } from "../../proofs/consortium/header.ts";
@@ -52,7 +52,15 @@ export interface AccountView {
   readonly balances: readonly { readonly asset: string; readonly amount: bigint }[];
 }
 
+export interface LockAbsentAtHead {
+  readonly found: false;
+  readonly absence: KvAbsenceProof;
+  readonly header: Header;
+  readonly commit: Commit;
+}
+
 export interface LockAtHead {
+  readonly found: true;
   readonly value: Uint8Array;
   readonly proof: MerkleProof;
   readonly header: Header;
@@ -149,6 +157,15 @@ export class Chain {
     if (h.prevHash !== this.#head.hash) return { ok: false, reason: "prevHash is not the last block's hash" };
     if (h.validatorsHash !== this.validatorsHash) return { ok: false, reason: "validatorsHash is not the validator set's" };
     if (stakeOf(this.validatorSet, h.proposer) === undefined) return { ok: false, reason: `proposer ${h.proposer} is not a validator` };
+    if (prev.height === 0) {
+      if (block.lastCommit !== null) return { ok: false, reason: "block 1 carries a lastCommit" };
+    } else {
+      // Block time is agreed, not proposed: the stake-weighted median of the lastCommit's precommit times.
+      if (!block.lastCommit) return { ok: false, reason: "lastCommit missing" };
+      const last = verifyCommit(prev, block.lastCommit, this.validatorSet, { recover: recoverSigner });
+      if (!last.ok) return { ok: false, reason: `lastCommit: ${last.reason}` };
+      if (h.timeMs !== last.medianTimeMs) return { ok: false, reason: `time ${h.timeMs} is not the lastCommit's median precommit time ${last.medianTimeMs}` };
+    }
     if (h.timeMs <= prev.timeMs) return { ok: false, reason: `time ${h.timeMs} is not after the previous block's ${prev.timeMs}` };
     if (block.txs.length > this.maxBlockTxs) return { ok: false, reason: `${block.txs.length} txs, limit ${this.maxBlockTxs}` };
     const exec = executeBlock(this.#kv, block.txs, { chainId: this.chainId, height: h.height, timeMs: h.timeMs });
@@ -158,10 +175,22 @@ export class Chain {
     return { ok: true, hash, execution: exec };
   }
 
-  /** Builds the next block from `candidates` (inadmissible ones are skipped and reported). */
-  propose(candidates: readonly Uint8Array[], timeMs: number, proposer: Hex): { block: Block; skipped: readonly SkippedTx[] } {
+  /**
+   * Builds the next block from `candidates` (inadmissible ones are skipped and reported).
+   * Its time is `timeMs` at height 1 only; later it is the stake-weighted median precommit
+   * time of `lastCommit` (default: the head's own commit), which the block carries.
+   */
+  propose(candidates: readonly Uint8Array[], timeMs: number, proposer: Hex, lastCommit: Commit | null = this.#head.commit): { block: Block; skipped: readonly SkippedTx[] } {
     const prev = this.#head;
     const height = prev.header.height + 1;
+    if (prev.header.height > 0) {
+      if (!lastCommit) throw new Error(`propose: no commit for block ${prev.header.height}`);
+      const last = verifyCommit(prev.header, lastCommit, this.validatorSet, { recover: recoverSigner });
+      if (!last.ok) throw new Error(`propose: lastCommit does not verify: ${last.reason}`);
+      timeMs = last.medianTimeMs;
+    } else {
+      lastCommit = null;
+    }
     const exec = buildBlockExecution(this.#kv, candidates, { chainId: this.chainId, height, timeMs }, this.maxBlockTxs);
     const header: Header = {
       chainId: this.chainId,
@@ -174,7 +203,7 @@ export class Chain {
       validatorsHash: this.validatorsHash,
       proposer,
     };
-    const block: Block = { header, txs: exec.txs };
+    const block: Block = { header, txs: exec.txs, lastCommit };
     this.#checks.set(hashHeader(header), { ok: true, hash: hashHeader(header), execution: exec });
     return { block, skipped: exec.skipped };
   }
@@ -191,6 +220,7 @@ export class Chain {
     const committed: CommittedBlock = {
       header: block.header,
       txs: block.txs,
+      lastCommit: block.lastCommit,
       hash: check.hash,
       commit,
       outcomes: check.execution.outcomes.map((o) => o.encoded),
@@ -258,15 +288,20 @@ export class Chain {
     return d.value;
   }
 
-  /** The lock's encoded record and its proof against the head's stateRoot, with the head's header and commit. */
-  lockAtHead(lockId: Hex): LockAtHead | undefined {
+  /**
+   * The lock's encoded record and its proof against the head's stateRoot, or a proof that
+   * there is no such lock, with the head's header and commit; undefined at genesis (no commit).
+   */
+  lockAtHead(lockId: Hex): LockAtHead | LockAbsentAtHead | undefined {
     const head = this.#head;
-    if (!head.commit) return undefined; // genesis holds no locks
+    if (!head.commit) return undefined; // genesis has no commit to anchor a proof
     const key = lockKey(lockId);
     const value = this.#kv.get(key);
     const proof = this.#kv.proof(key);
-    if (!value || !proof) return undefined;
-    return { value, proof, header: head.header, commit: head.commit };
+    if (value && proof) return { found: true, value, proof, header: head.header, commit: head.commit };
+    const absence = this.#kv.absenceProof(key);
+    if (!absence) throw new Error("state has neither the lock nor an absence proof for it");
+    return { found: false, absence, header: head.header, commit: head.commit };
   }
 
   /** Every event of a committed block with its proof against the block's resultsRoot. */

@@ -5,7 +5,7 @@
  * top of another store: a block (or a single tx) executes in one and is merged on success.
  */
 import { bytesToHex } from "@noble/hashes/utils.js";
-import { KECCAK256_RFC6962, MerkleTree, hashKvLeaf, type MerkleProof } from "../../proofs/merkle.ts";
+import { KECCAK256_RFC6962, type KvAbsenceProof, type KvNeighbor, MerkleTree, hashKvLeaf, type MerkleProof } from "../../proofs/merkle.ts";
 
 const SCHEME = KECCAK256_RFC6962;
 
@@ -95,6 +95,20 @@ export class MemoryKv implements KvStore {
     const ids = this.sortedIds();
     const at = lowerBound(ids, idOf(key));
     return ids[at] === idOf(key) ? this.tree().proof(at) : undefined;
+  }
+
+  /** Non-inclusion proof for `key` (its adjacent leaves), or undefined when the store has it. */
+  absenceProof(key: Uint8Array): KvAbsenceProof | undefined {
+    const ids = this.sortedIds();
+    const id = idOf(key);
+    const at = lowerBound(ids, id);
+    if (ids[at] === id) return undefined;
+    const neighbor = (i: number): KvNeighbor | null => {
+      if (i < 0 || i >= ids.length) return null;
+      const e = this.#entries.get(ids[i]!)!;
+      return { key: e.key, valueHash: SCHEME.hash(e.value), proof: this.tree().proof(i) };
+    };
+    return { leafCount: ids.length, left: neighbor(at - 1), right: neighbor(at) };
   }
 
   /** Entries whose key starts with `prefix`, in key order. */

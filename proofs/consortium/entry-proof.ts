@@ -4,7 +4,7 @@
  * root the header names. `verifyLockProof` and `verifyEventProof` add the typed decoding.
  */
 import { type Hex, fromHex } from "../hex.ts";
-import { type MerkleProof, verifyKvProof } from "../merkle.ts";
+import { type KvAbsenceProof, type MerkleProof, verifyKvAbsence, verifyKvProof } from "../merkle.ts";
 import { type Commit, verifyCommit } from "./commit.ts";
 import { CONSORTIUM_SCHEME } from "./domain.ts";
 import { type Header } from "./header.ts";
@@ -65,6 +65,26 @@ export function verifyLockProof(p: LockProofParams): LockProofVerification {
   const entry = verifyCommittedEntry({ ...p, tree: "state", key: lockKey(lockId), value: p.value, proof: p.proof });
   if (!entry.ok) return entry;
   return { ok: true, lockId, lock: decoded.value, height: entry.height, stateRoot: entry.root, blockHash: entry.blockHash };
+}
+
+export interface LockAbsenceParams extends AnchorParams {
+  readonly lockId: Hex;
+  readonly absence: KvAbsenceProof;
+}
+
+export type LockAbsenceVerification =
+  | { readonly ok: true; readonly lockId: Hex; readonly height: number; readonly stateRoot: Hex; readonly blockHash: Hex }
+  | { readonly ok: false; readonly reason: string };
+
+/** Establishes that NO lock `lockId` is in the committed state of a final block (adjacent-leaf proof). */
+export function verifyLockAbsence(p: LockAbsenceParams): LockAbsenceVerification {
+  if (p.header?.chainId !== p.chainId) return { ok: false, reason: `header is for chain ${String(p.header?.chainId)}, expected ${p.chainId}` };
+  const commit = verifyCommit(p.header, p.commit, p.validatorSet);
+  if (!commit.ok) return { ok: false, reason: `commit: ${commit.reason}` };
+  const lockId = p.lockId.toLowerCase() as Hex;
+  const absent = verifyKvAbsence(CONSORTIUM_SCHEME.merkle, fromHex(p.header.stateRoot, "stateRoot", 32), lockKey(lockId), p.absence);
+  if (!absent.ok) return { ok: false, reason: `state absence proof: ${absent.reason}` };
+  return { ok: true, lockId, height: p.header.height, stateRoot: p.header.stateRoot, blockHash: commit.blockHash };
 }
 
 export interface EventProofParams extends AnchorParams {

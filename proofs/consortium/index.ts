@@ -13,6 +13,7 @@ export {
 } from "./validators.ts";
 export { type Header, type DecodeHeaderResult, blockTimeSec, decodeHeader, encodeHeader, hashHeader, headerProblem } from "./header.ts";
 export { NIL_BLOCK_HASH, type VoteData, VoteType, voteDigest, voteSignBytes } from "./vote.ts";
+export { weightedMedianTime } from "./time.ts";
 export { type Commit, type CommitVerification, type IgnoredSignature, type VerifyCommitOptions, commitProblem, verifyCommit } from "./commit.ts";
 export {
   ASSET_SYMBOL_RE,
@@ -60,7 +61,10 @@ export {
   type EventProofVerification,
   type LockProofParams,
   type LockProofVerification,
+  type LockAbsenceParams,
+  type LockAbsenceVerification,
   verifyCommittedEntry,
   verifyEventProof,
+  verifyLockAbsence,
   verifyLockProof,
 } from "./entry-proof.ts";

@@ -11,6 +11,7 @@ import { runSwap } from "../client/swap-flow.ts";
 import { parseFlags, positiveInt, required } from "./args.ts";
 import { PROOF_USAGE, proofCommand } from "./proof.ts";
 import { dirname, join } from "node:path";
+import { NODE_USAGE } from "../../chains/consortium/node/usage.ts";
 
 const USAGE = `usage: isthmus <command> [flags]
 
@@ -29,7 +30,8 @@ const USAGE = `usage: isthmus <command> [flags]
       start the embedded devnet and the relayer (same as npm start)
   config validate <file.yaml>
       check a relayer config; prints its chains and routes, or the first problem
-${PROOF_USAGE}`;
+${PROOF_USAGE}
+${NODE_USAGE}`;
 
 type Out = (value: unknown) => void;
 const print: Out = (v) => process.stdout.write(JSON.stringify(toPlainJson(v), null, 2) + "\n");
@@ -135,6 +137,11 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
   async devnet() {
     const { runDevnet } = await import("../main/start.ts");
     await runDevnet();
+  },
+
+  async node(argv) {
+    const { runNodeCommand } = await import("../../chains/consortium/node/cli.ts");
+    await runNodeCommand(argv);
   },
 
   async config(argv) {

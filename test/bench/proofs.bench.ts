@@ -74,8 +74,9 @@ for (let i = 0; i < 64; i++) {
   txs.push(tx(alice, i, { kind: "lock", ...terms }));
 }
 commitBlock(chain, txs, genesis.timeMs + 1000);
-const at = chain.lockAtHead(ids[17]!)!;
-must(!!at, "consortium lock at head");
+const found = chain.lockAtHead(ids[17]!);
+if (!found?.found) throw new Error("bench setup: consortium lock at head not found");
+const { found: _found, ...at } = found;
 const cLock = { chainId: CHAIN_ID, validatorSet: genesis.validators, lockId: ids[17]!, ...at };
 const stateRoot = hexToBytes(at.header.stateRoot.slice(2));
 must(verifyLockProof(cLock).ok, "consortium lock proof");

@@ -7,11 +7,12 @@
  * stuck round on. Locking (L36): on +2/3 prevotes for a block a validator locks on it and
  * afterwards prevotes another block only when a proposal carries a newer polka (L28).
  *
- * Time: the proposer stamps max(prev.timeMs + 1, clock.now()). Every validator rejects a
- * block not later than its parent (a validity rule, chain.ts), and prevotes nil on a fresh
- * proposal (no polka round) further than maxClockSkewMs from its own clock. A re-proposed
- * block with a polka was already judged timely by +2/3, so it is not re-judged (as in
- * Tendermint's proposer-based timestamps): otherwise a slow round could strand a lock.
+ * Time (BFT time): a precommit for a block signs max(clock.now(), block time + 1); the next
+ * block's time is the stake-weighted median of the precommit times in the commit it carries
+ * (lastCommit), a validity rule checked in chain.ts. Only block 1 carries the proposer's
+ * time: a fresh proposal of it (no polka round) further than maxClockSkewMs from our clock
+ * gets a nil prevote; a re-proposal with a polka is not re-judged (a slow round could
+ * otherwise strand a lock).
  *
  * Safety across restarts: before signing anything the validator saves (height, round, lock,
  * valid block); on restart at that height it resumes in the next round with its lock.
@@ -75,6 +76,8 @@ export interface EngineOptions {
   readonly maxClockSkewMs?: number;
   readonly timeouts?: ConsensusTimeouts;
   readonly log?: ChainLogger;
+  /** Re-send our current-round proposal and votes this often (default max(200, proposeMs)). */
+  readonly rebroadcastMs?: number;
   /** Called when the engine halts on an error it cannot continue from (e.g. the store failed). */
   readonly onHalt?: (error: unknown) => void;
 }
@@ -126,6 +129,9 @@ export class ConsensusEngine {
   #votes: HeightVotes;
   #fired = new Set<string>();
   #future: ConsensusMessage[] = [];
+  #sent: { msg: ProposalMessage | VoteMessage; at: number }[] = [];
+  readonly #rebroadcastMs: number;
+  #rebroadcastTimer: NodeJS.Timeout | null = null;
 
   #lastSyncRequest = -Infinity;
   readonly #lastSyncServed = new Map<number, number>();
@@ -134,6 +140,7 @@ export class ConsensusEngine {
   constructor(opts: EngineOptions) {
     this.#o = opts;
     this.#timeouts = opts.timeouts ?? DEFAULT_TIMEOUTS;
+    this.#rebroadcastMs = opts.rebroadcastMs ?? Math.max(200, this.#timeouts.proposeMs);
     this.#maxSkewMs = opts.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
     this.#schedule = new ProposerSchedule(opts.app.validatorSet);
     this.#self = opts.signer.address;
@@ -158,6 +165,10 @@ export class ConsensusEngine {
     if (this.#running) return;
     this.#running = true;
     this.#unsubscribe = this.#o.transport.onMessage((m) => this.receive(m));
+    this.#rebroadcastTimer = setInterval(() => {
+      if (this.#running) this.rebroadcast();
+    }, Math.max(20, Math.floor(this.#rebroadcastMs / 2)));
+    this.#rebroadcastTimer.unref();
     const saved = this.loadSignerState();
     const next = this.#o.app.head().header.height + 1;
     if (saved && saved.height === next) {
@@ -174,6 +185,8 @@ export class ConsensusEngine {
     this.#running = false;
     this.#unsubscribe?.();
     this.#unsubscribe = null;
+    if (this.#rebroadcastTimer) clearInterval(this.#rebroadcastTimer);
+    this.#rebroadcastTimer = null;
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
   }
@@ -233,10 +246,10 @@ export class ConsensusEngine {
   }
 
   private onVote(v: VoteMessage): void {
-    const digest = voteDigest({ chainId: this.#o.app.chainId, height: v.height, round: v.round, type: v.voteType, blockHash: v.blockHash });
+    const digest = voteDigest({ chainId: this.#o.app.chainId, height: v.height, round: v.round, type: v.voteType, blockHash: v.blockHash, timeMs: v.timeMs });
     const signer = recoverSigner(digest, fromHex(v.signature, "signature", 65));
     if (!signer.ok) return;
-    const added = this.#votes.add({ type: v.voteType, round: v.round, blockHash: v.blockHash, validator: signer.address, signature: v.signature });
+    const added = this.#votes.add({ type: v.voteType, round: v.round, blockHash: v.blockHash, validator: signer.address, signature: v.signature, timeMs: v.timeMs });
     if (added === "equivocation") this.#log.warn("equivocating vote", { validator: signer.address, height: v.height, round: v.round, type: v.voteType });
   }
 
@@ -280,12 +293,12 @@ export class ConsensusEngine {
   }
 
   /** L55: messages from more than 1/3 of the stake in a later round pull us into it. */
+  /** L55, generalized: skip to the highest round that more than 1/3 of the stake has reached (votes.ts catchUpRound). */
   private ruleSkipRound(): boolean {
-    for (const r of this.#votes.rounds()) {
-      if (r > this.#round && this.#votes.hasOneThirdIn(r)) {
-        this.startRound(r);
-        return true;
-      }
+    const r = this.#votes.catchUpRound();
+    if (r > this.#round) {
+      this.startRound(r);
+      return true;
     }
     return false;
   }
@@ -376,7 +389,7 @@ export class ConsensusEngine {
     const signature = this.#o.signer.signHex(digest);
     this.#proposals.set(round, { block, hash, polRound });
     this.#blocks.set(hash, block);
-    this.#o.transport.broadcast({ type: "proposal", height: h, round, polRound, block, signature });
+    this.send({ type: "proposal", height: h, round, polRound, block, signature });
   }
 
   private onTimeoutPropose(h: number, r: number): void {
@@ -400,13 +413,16 @@ export class ConsensusEngine {
     this.saveSignerState(); // save before signing
     const h = this.#height;
     const r = this.#round;
-    const signature = this.#o.signer.signHex(voteDigest({ chainId: this.#o.app.chainId, height: h, round: r, type, blockHash }));
-    this.#votes.add({ type, round: r, blockHash, validator: this.#self, signature });
-    this.#o.transport.broadcast({ type: "vote", voteType: type, height: h, round: r, blockHash, signature });
+    // A precommit for a block signs our time, never before the block's own (block time stays monotonic).
+    const block = type === VoteType.Precommit && blockHash !== NIL_BLOCK_HASH ? this.#blocks.get(blockHash) : undefined;
+    const timeMs = block ? Math.max(Math.floor(this.#o.clock.now()), block.header.timeMs + 1) : 0;
+    const signature = this.#o.signer.signHex(voteDigest({ chainId: this.#o.app.chainId, height: h, round: r, type, blockHash, timeMs }));
+    this.#votes.add({ type, round: r, blockHash, validator: this.#self, signature, timeMs });
+    this.send({ type: "vote", voteType: type, height: h, round: r, blockHash, timeMs, signature });
   }
 
   private decide(round: number, block: Block, hash: Hex): void {
-    const commit: Commit = { height: this.#height, round, blockHash: hash, signatures: this.#votes.precommits(round).signaturesFor(hash) };
+    const commit: Commit = { height: this.#height, round, blockHash: hash, ...this.#votes.precommits(round).commitParts(hash) };
     this.#o.app.commit(block, commit);
     this.#log.debug("committed", { validator: this.#self, height: this.#height, round, txs: block.txs.length });
     this.enterHeight();
@@ -429,6 +445,7 @@ export class ConsensusEngine {
     this.#blocks = new Map();
     this.#votes = new HeightVotes(this.#o.app.validatorSet);
     this.#fired = new Set();
+    this.#sent = [];
     const buffered = this.#future;
     this.#future = [];
     for (const m of buffered) this.handle(m);
@@ -466,17 +483,33 @@ export class ConsensusEngine {
   }
 
   private onSyncBlock(msg: SyncBlockMessage): void {
-    const { block, commit } = msg;
-    if (block.header.height !== this.#height) return;
+    if (msg.block.header.height !== this.#height) return;
+    const adopted = this.adopt(msg.block, msg.commit);
+    if (!adopted.ok) this.#log.warn("sync block refused", { height: msg.block.header.height, reason: adopted.reason });
+  }
+
+  /**
+   * Block sync from outside the gossip (e.g. a batch fetched from a peer at start): applies a
+   * committed block for the current height if its commit verifies against the validator set
+   * and it re-executes to its header. Never throws for a bad block; a store failure halts.
+   */
+  adoptCommitted(block: Block, commit: Commit): { readonly ok: true } | { readonly ok: false; readonly reason: string } {
+    if (!this.#running) return { ok: false, reason: "engine not running" };
+    if (block.header.height !== this.#height) return { ok: false, reason: `expected height ${this.#height}, got ${block.header.height}` };
+    let out: { readonly ok: true } | { readonly ok: false; readonly reason: string } = { ok: false, reason: "halted" };
+    this.guard(() => {
+      out = this.adopt(block, commit);
+    });
+    return out;
+  }
+
+  private adopt(block: Block, commit: Commit): { readonly ok: true } | { readonly ok: false; readonly reason: string } {
     const verified = verifyCommit(block.header, commit, this.#o.app.validatorSet, { recover: recoverSigner });
-    if (!verified.ok) {
-      this.#log.warn("sync block with a bad commit", { height: block.header.height, reason: verified.reason });
-      return;
-    }
+    if (!verified.ok) return { ok: false, reason: `bad commit: ${verified.reason}` };
     const check = this.#o.app.check(block);
     if (!check.ok) {
       this.#log.error("sync block is final but invalid here", { height: block.header.height, reason: check.reason });
-      return;
+      return { ok: false, reason: `invalid here: ${check.reason}` };
     }
     this.#o.app.commit(block, commit);
     this.#log.debug("caught up", { validator: this.#self, height: block.header.height });
@@ -486,9 +519,31 @@ export class ConsensusEngine {
       this.requestSync();
     }
     this.scheduleRoundZero(this.#o.blockIntervalMs);
+    return { ok: true };
   }
 
   // --- helpers --------------------------------------------------------------------------
+
+  /** Broadcasts a proposal or vote of ours and keeps it for re-sending (the transport may drop). */
+  private send(msg: ProposalMessage | VoteMessage): void {
+    this.#sent.push({ msg, at: performance.now() });
+    this.#o.transport.broadcast(msg);
+  }
+
+  /**
+   * Gossip repair: re-send our proposal and votes of the current and previous round at this
+   * height once they are rebroadcastMs old (and every rebroadcastMs after), so peers that
+   * were down, partitioned or late get them; a round that moves on quickly costs nothing.
+   */
+  private rebroadcast(): void {
+    const now = performance.now();
+    this.#sent = this.#sent.filter((s) => s.msg.height === this.#height && s.msg.round >= this.#round - 1);
+    for (const s of this.#sent) {
+      if (now - s.at < this.#rebroadcastMs) continue;
+      s.at = now;
+      this.#o.transport.broadcast(s.msg);
+    }
+  }
 
   private isValid(block: Block): boolean {
     const check = this.#o.app.check(block);
@@ -498,7 +553,12 @@ export class ConsensusEngine {
     return check.ok;
   }
 
+  /**
+   * Only block 1 carries a proposer's time (within the skew bound of ours); every later
+   * block's time is the median of the previous commit's precommit times, checked by `check`.
+   */
   private isTimely(block: Block): boolean {
+    if (block.lastCommit !== null) return true;
     const skew = Math.abs(block.header.timeMs - this.#o.clock.now());
     if (skew > this.#maxSkewMs && this.once(`untimely:${hashHeader(block.header)}`)) {
       this.#log.warn("proposal time outside the skew bound", { height: block.header.height, timeMs: block.header.timeMs, skewMs: skew });

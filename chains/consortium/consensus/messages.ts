@@ -28,6 +28,8 @@ export interface VoteMessage {
   readonly round: number;
   /** NIL_BLOCK_HASH for nil. */
   readonly blockHash: Hex;
+  /** Precommit for a block: the signed vote time (unix ms); otherwise 0. */
+  readonly timeMs: number;
   readonly signature: Hex;
 }
 
@@ -85,7 +87,8 @@ export function decodeMessage(raw: string): ConsensusMessage | undefined {
     case "vote": {
       if (v.voteType !== VoteType.Prevote && v.voteType !== VoteType.Precommit) return undefined;
       if (!isHeight(v.height) || !isRound(v.round) || !isHex(v.blockHash, 32) || !isHex(v.signature, 65)) return undefined;
-      return { type: "vote", voteType: v.voteType, height: v.height, round: v.round, blockHash: lower(v.blockHash), signature: lower(v.signature) };
+      if (typeof v.timeMs !== "number" || !Number.isSafeInteger(v.timeMs) || v.timeMs < 0) return undefined;
+      return { type: "vote", voteType: v.voteType, height: v.height, round: v.round, blockHash: lower(v.blockHash), timeMs: v.timeMs, signature: lower(v.signature) };
     }
     case "tx":
       return isHex(v.tx) ? { type: "tx", tx: fromHex(v.tx, "tx") } : undefined;

@@ -13,6 +13,8 @@ export interface Vote {
   readonly blockHash: Hex;
   readonly validator: Hex;
   readonly signature: Hex;
+  /** Signed time of a precommit for a block; 0 otherwise. */
+  readonly timeMs: number;
 }
 
 export type AddVoteResult = "added" | "duplicate" | "equivocation" | "not-a-validator";
@@ -60,10 +62,17 @@ export class VoteSet {
 
   /** Signatures of the votes for `blockHash`, ordered by validator address. */
   signaturesFor(blockHash: Hex): Hex[] {
-    return [...this.#byValidator.values()]
-      .filter((v) => v.blockHash === blockHash)
-      .sort((a, b) => (a.validator < b.validator ? -1 : 1))
-      .map((v) => v.signature);
+    return this.votesFor(blockHash).map((v) => v.signature);
+  }
+
+  /** The signatures and signed times of the votes for `blockHash`, ordered by validator address (a commit's parts). */
+  commitParts(blockHash: Hex): { signatures: Hex[]; timesMs: number[] } {
+    const votes = this.votesFor(blockHash);
+    return { signatures: votes.map((v) => v.signature), timesMs: votes.map((v) => v.timeMs) };
+  }
+
+  private votesFor(blockHash: Hex): Vote[] {
+    return [...this.#byValidator.values()].filter((v) => v.blockHash === blockHash).sort((a, b) => (a.validator < b.validator ? -1 : 1));
   }
 
   validators(): Iterable<Hex> {
@@ -104,6 +113,26 @@ export class HeightVotes {
     let stake = 0n;
     for (const v of seen) stake += stakeOf(this.#set, v) ?? 0n;
     return exceedsOneThird(stake, totalStake(this.#set));
+  }
+
+  /**
+   * The highest round r such that validators whose latest vote is in a round ≥ r hold more
+   * than 1/3 of the stake (so at least one correct validator has reached r), or -1. A
+   * generalization of the f+1 rule for validators that drifted apart (e.g. started at
+   * different times): only liveness depends on it, never safety.
+   */
+  catchUpRound(): number {
+    const latest = new Map<Hex, number>();
+    for (const [round, r] of this.#rounds) {
+      for (const v of [...r.prevotes.validators(), ...r.precommits.validators()]) latest.set(v, Math.max(latest.get(v) ?? -1, round));
+    }
+    const total = totalStake(this.#set);
+    let stake = 0n;
+    for (const [v, round] of [...latest].sort((a, b) => b[1] - a[1])) {
+      stake += stakeOf(this.#set, v) ?? 0n;
+      if (exceedsOneThird(stake, total)) return round;
+    }
+    return -1;
   }
 
   private round(round: number) {

@@ -10,7 +10,7 @@ import { TxRejectedError } from "../codes.ts";
 import { type ChainLogger, quietLogger } from "../log.ts";
 import { type Mempool } from "../mempool.ts";
 import { type SignedTx } from "../tx.ts";
-import { commitToWire, consortiumService, headerToWire, outcomeToWire, proofToWire } from "./wire.ts";
+import { absenceToWire, commitToWire, consortiumService, headerToWire, outcomeToWire, proofToWire } from "./wire.ts";
 
 export const LOCALHOST = "127.0.0.1";
 export const MAX_EVENT_RANGE = 1000;
@@ -140,6 +140,7 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<NodeServ
       if (!isLockId(req.lockId)) throw badInput("lockId: expected 32-byte 0x-hex");
       const found = node.chain.lockAtHead(req.lockId.toLowerCase() as Hex);
       if (!found) return { found: false };
+      if (!found.found) return { found: false, absence: absenceToWire(found.absence), header: headerToWire(found.header), commit: commitToWire(found.commit) };
       return { found: true, value: Buffer.from(found.value), proof: proofToWire(found.proof), header: headerToWire(found.header), commit: commitToWire(found.commit) };
     }),
 

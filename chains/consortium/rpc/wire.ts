@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { type Hex, isHex } from "../../../proofs/hex.ts";
-import { type MerkleProof } from "../../../proofs/merkle.ts";
+import { type KvAbsenceProof, type KvNeighbor, type MerkleProof } from "../../../proofs/merkle.ts";
 import { type Commit, commitProblem } from "../../../proofs/consortium/commit.ts";
 import { type Header, headerProblem } from "../../../proofs/consortium/header.ts";
 import { type EncodedTxOutcome } from "../../../proofs/consortium/results.ts";
@@ -49,6 +49,7 @@ export interface WireCommit {
   readonly round: number;
   readonly blockHash: string;
   readonly signatures: readonly string[];
+  readonly timesMs: readonly number[];
 }
 
 export interface WireProof {
@@ -84,18 +85,34 @@ export function headerFromWire(w: unknown): Header {
 }
 
 export function commitToWire(c: Commit): WireCommit {
-  return { height: c.height, round: c.round, blockHash: c.blockHash, signatures: [...c.signatures] };
+  return { height: c.height, round: c.round, blockHash: c.blockHash, signatures: [...c.signatures], timesMs: [...c.timesMs] };
 }
 
 export function commitFromWire(w: unknown): Commit {
   const problem = commitProblem(w);
   if (problem) throw new WireError(problem);
   const c = w as Commit;
-  return { height: c.height, round: c.round, blockHash: lower(c.blockHash), signatures: c.signatures.map(lower) };
+  return { height: c.height, round: c.round, blockHash: lower(c.blockHash), signatures: c.signatures.map(lower), timesMs: [...c.timesMs] };
 }
 
 export function proofToWire(p: MerkleProof): WireProof {
   return { index: p.index, leafCount: p.leafCount, siblings: p.siblings.map((s) => Buffer.from(s)) };
+}
+
+export function absenceToWire(a: KvAbsenceProof): unknown {
+  const n = (x: KvNeighbor | null) => (x ? { key: Buffer.from(x.key), valueHash: Buffer.from(x.valueHash), proof: proofToWire(x.proof) } : null);
+  return { leafCount: a.leafCount, left: n(a.left), right: n(a.right) };
+}
+
+export function absenceFromWire(w: unknown): KvAbsenceProof {
+  const a = w as { leafCount?: unknown; left?: unknown; right?: unknown } | null;
+  if (!a || !Number.isSafeInteger(a.leafCount)) throw new WireError("malformed absence proof");
+  const n = (x: unknown): KvNeighbor | null => {
+    if (x === null || x === undefined) return null;
+    const v = x as { key?: unknown; valueHash?: unknown; proof?: unknown };
+    return { key: bytesFromWire(v.key, "neighbor key"), valueHash: bytesFromWire(v.valueHash, "neighbor valueHash"), proof: proofFromWire(v.proof) };
+  };
+  return { leafCount: a.leafCount as number, left: n(a.left), right: n(a.right) };
 }
 
 export function proofFromWire(w: unknown): MerkleProof {

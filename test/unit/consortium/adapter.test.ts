@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { type Hex } from "../../../proofs/hex.ts";
 import { decodeLock, encodeLock } from "../../../proofs/consortium/state.ts";
 import { ConsortiumLedger, type ConsortiumLedgerOptions } from "../../../chains/consortium/adapter.ts";
-import { type Chain } from "../../../chains/consortium/chain.ts";
+import { type Chain, type LockAtHead } from "../../../chains/consortium/chain.ts";
 import { TxErrorCode, TxRejectedError } from "../../../chains/consortium/codes.ts";
 import { derivePrivateKey, Signer } from "../../../chains/consortium/crypto.ts";
 import { type ConsortiumDevnet, startConsortiumDevnet } from "../../../chains/consortium/devnet.ts";
@@ -173,7 +173,7 @@ describe("consortium adapter over gRPC, end to end", function () {
       get(target, prop) {
         if (prop === "lockAtHead") {
           return (id: Hex) => {
-            const found = target.lockAtHead(id)!;
+            const found = target.lockAtHead(id) as LockAtHead;
             const d = decodeLock(found.value);
             assert.ok(d.ok);
             return { ...found, value: encodeLock({ ...d.value, amount: 7_700n }) };
@@ -187,6 +187,28 @@ describe("consortium adapter over gRPC, end to end", function () {
     try {
       const viaLiar = await ledger(userKey, { endpoint: server.endpoint });
       await assert.rejects(viaLiar.getLock(lockId), (err: unknown) => err instanceof VerificationError && /lock fields do not hash to the lock id/.test(err.message));
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("proves 'no such lock' too, and refuses a node claiming a lock that exists is absent", async () => {
+    const u = await ledger(userKey);
+    const { lockId } = await u.lock({ receiver: relayer, asset: "KRW", amount: 78n, hashlock: secret(10).hashlock, timelock: (await u.head()).finalizedTime + 600 });
+    assert.equal(await u.getLock(`0x${"5a".repeat(32)}`), null, "an unknown lock id: absence verified");
+    const real = devnet.nodes[0]!;
+    const other = `0x${"00".repeat(31)}01` as Hex;
+    const lying = new Proxy(real.chain, {
+      get(target, prop) {
+        if (prop === "lockAtHead") return (id: Hex) => (id === lockId ? target.lockAtHead(other) : target.lockAtHead(id));
+        const v = Reflect.get(target, prop, target) as unknown;
+        return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    }) as Chain;
+    const server = await startNodeServer({ node: { chain: lying, mempool: real.mempool, blockIntervalMs: 100, maxClockSkewMs: 2000, submitTx: (b) => real.submitTx(b) } });
+    try {
+      const viaLiar = await ledger(userKey, { endpoint: server.endpoint });
+      await assert.rejects(viaLiar.getLock(lockId), (err: unknown) => err instanceof VerificationError && /absence of lock/.test(err.message));
     } finally {
       await server.close();
     }

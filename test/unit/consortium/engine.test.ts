@@ -73,6 +73,7 @@ describe("consortium consensus engine: Tendermint locking", () => {
     height: 1,
     round,
     blockHash,
+    timeMs: 0,
     signature: by.signHex(voteDigest({ chainId: CHAIN_ID, height: 1, round, type, blockHash })),
   });
 

@@ -42,16 +42,22 @@ export function tx(signer: Signer, nonce: number, body: TxBody, chainId = CHAIN_
   return signTx(signer, { chainId, nonce, body });
 }
 
-/** Precommit signatures of `signers` on `block` in `round`. */
-export function commitFor(block: Block, signers: readonly Signer[] = validatorSigners, round = 0): Commit {
+/** Precommit signatures of `signers` on the block with `header` in `round`, each signing `timeMs` (default header time + 1). */
+export function commitFor(block: Pick<Block, "header">, signers: readonly Signer[] = validatorSigners, round = 0, timeMs = block.header.timeMs + 1): Commit {
   const blockHash = hashHeader(block.header);
-  const digest = voteDigest({ chainId: block.header.chainId, height: block.header.height, round, type: VoteType.Precommit, blockHash });
-  return { height: block.header.height, round, blockHash, signatures: signers.map((s) => s.signHex(digest)) };
+  const digest = voteDigest({ chainId: block.header.chainId, height: block.header.height, round, type: VoteType.Precommit, blockHash, timeMs });
+  return { height: block.header.height, round, blockHash, signatures: signers.map((s) => s.signHex(digest)), timesMs: signers.map(() => timeMs) };
 }
 
-/** Proposes `txs` at `timeMs` and commits the block with every validator's signature. */
+/**
+ * Proposes `txs` at block time `timeMs` and commits the block with every validator's
+ * signature. Past height 1 the time comes from the lastCommit, so the head's commit is
+ * re-signed with every precommit at `timeMs` (as if every validator's clock read it).
+ */
 export function commitBlock(chain: Chain, txs: readonly SignedTx[], timeMs: number) {
-  const { block } = chain.propose(txs.map((t) => t.bytes), timeMs, validatorSigners[0]!.address);
+  const head = chain.head;
+  const lastCommit = head.header.height === 0 ? null : commitFor({ header: head.header }, validatorSigners, head.commit!.round, timeMs);
+  const { block } = chain.propose(txs.map((t) => t.bytes), timeMs, validatorSigners[0]!.address, lastCommit);
   return chain.commit(block, commitFor(block));
 }
 

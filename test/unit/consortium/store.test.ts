@@ -17,14 +17,14 @@ describe("consortium durability (SQLite)", function () {
 
   it("a restarted devnet replays its SQLite files to the same state and keeps producing blocks", async () => {
     const balances = [{ address: alice.address, asset: "KRW", amount: 1_000n }];
-    const first = await startConsortiumDevnet({ dataDir: dir, blockIntervalMs: 100, balances });
+    const first = await startConsortiumDevnet({ dataDir: dir, blockIntervalMs: 100, balances, processes: false });
     const t = signTx(alice, { chainId: first.chainId, nonce: 0, body: { kind: "transfer", to: bob.address, asset: "KRW", amount: 300n } });
     first.nodes[0]!.submitTx(t.bytes);
     await until(() => first.nodes.every((n) => n.chain.txLocation(t.hash) !== undefined) && first.nodes[0]!.chain.height >= 4, 10_000, "the transfer");
     await first.stop();
     const before = first.nodes.map((n) => ({ height: n.chain.height, hash: n.chain.head.hash }));
 
-    const second = await startConsortiumDevnet({ dataDir: dir, blockIntervalMs: 100, balances });
+    const second = await startConsortiumDevnet({ dataDir: dir, blockIntervalMs: 100, balances, processes: false });
     try {
       second.nodes.forEach((n, i) => {
         assert.ok(n.chain.height >= before[i]!.height, `validator ${i} reloaded every block it had`);

@@ -118,7 +118,7 @@ describe("consortium transactions", () => {
     const { block, skipped } = chain.propose([t.bytes], genesis.timeMs + 1000, validatorSigners[0]!.address);
     assert.equal(block.txs.length, 0, "a proposer leaves it out");
     assert.equal(skipped[0]!.error.code, TxErrorCode.BAD_NONCE);
-    const forged = { header: { ...block.header, txRoot: txRoot([t.bytes]) }, txs: [t.bytes] };
+    const forged = { header: { ...block.header, txRoot: txRoot([t.bytes]) }, txs: [t.bytes], lastCommit: block.lastCommit };
     const check = chain.check(forged);
     assert.equal(check.ok, false);
     if (!check.ok) assert.match(check.reason, /tx 0: BAD_NONCE/);

@@ -27,7 +27,9 @@ function consortiumFixture() {
   const terms = { receiver: bob.address, asset: "KRW", amount: 4200n, hashlock, timelock: Math.floor(genesis.timeMs / 1000) + 3600 };
   const lockId = lockIdFor(alice.address, terms);
   commitBlock(chain, [tx(alice, 0, { kind: "lock", ...terms })], genesis.timeMs + 1000);
-  const at = chain.lockAtHead(lockId)!;
+  const found = chain.lockAtHead(lockId);
+  assert.ok(found?.found, "the lock is in the head state");
+  const { found: _found, ...at } = found;
   const bundle = JSON.parse(JSON.stringify(makeConsortiumLockBundle({ chain: "consortium", chainId: CHAIN_ID, lockId, validatorSet: genesis.validators, ...at })));
   const anchor = { kind: "consortium-validators", chainId: CHAIN_ID, validators: bundle.validators };
   return { bundle, anchor, lockId, terms };

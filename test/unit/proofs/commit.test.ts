@@ -34,7 +34,7 @@ function precommit(header: Header, s: Signer, over: Partial<VoteData> = {}, roun
 }
 
 function commitOf(header: Header, signatures: Hex[], round = 0): Commit {
-  return { height: header.height, round, blockHash: hashHeader(header), signatures };
+  return { height: header.height, round, blockHash: hashHeader(header), signatures, timesMs: signatures.map(() => 0) };
 }
 
 describe("proofs/consortium/commit: verifyCommit", () => {

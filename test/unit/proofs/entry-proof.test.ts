@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { AbiCoder, keccak256 } from "ethers";
 import { type Hex } from "../../../proofs/hex.ts";
-import { verifyEventProof, verifyLockProof } from "../../../proofs/consortium/entry-proof.ts";
-import { decodeLock, encodeLock, lockIdFor } from "../../../proofs/consortium/state.ts";
-import { alice, bob, CHAIN_ID, commitBlock, commitFor, openChain, secret, testGenesis, tx, validatorSigners } from "../consortium/helpers.ts";
+import { verifyEventProof, verifyLockAbsence, verifyLockProof } from "../../../proofs/consortium/entry-proof.ts";
+import { type LockAtHead, type LockAbsentAtHead } from "../../../chains/consortium/chain.ts";
+import { decodeLock, encodeLock, lockIdFor, lockKey } from "../../../proofs/consortium/state.ts";
+import { keccak256 as keccakBytes } from "../../../proofs/consortium/domain.ts";
+import { alice, bob, carol, CHAIN_ID, commitBlock, commitFor, openChain, secret, testGenesis, tx, validatorSigners } from "../consortium/helpers.ts";
 
 describe("proofs/consortium/entry-proof: a lock proven against a committed header", () => {
   const genesis = testGenesis();
@@ -14,7 +16,7 @@ describe("proofs/consortium/entry-proof: a lock proven against a committed heade
   const terms = { receiver: bob.address, asset: "KRW", amount: 4200n, hashlock, timelock };
   const lockId = lockIdFor(alice.address, terms);
   commitBlock(chain, [tx(alice, 0, { kind: "lock", ...terms })], t0 + 1000);
-  const atLock = chain.lockAtHead(lockId)!;
+  const atLock = chain.lockAtHead(lockId) as LockAtHead;
   const params = { chainId: CHAIN_ID, validatorSet: genesis.validators, lockId, ...atLock };
 
   it("derives lock ids as keccak256(abi.encode(sender, receiver, asset, amount, hashlock, timelock))", () => {
@@ -57,7 +59,7 @@ describe("proofs/consortium/entry-proof: a lock proven against a committed heade
     fails({ header: { ...atLock.header, stateRoot: `0x${"00".repeat(32)}` as Hex } }, /commit/);
   });
   it("fails for a commit signed by too little stake", () => {
-    const block = { header: atLock.header, txs: [] };
+    const block = { header: atLock.header, txs: [], lastCommit: null };
     fails({ commit: commitFor(block, validatorSigners.slice(0, 2)) }, /not more than 2\/3/);
   });
   it("fails for the wrong chain id", () => fails({ chainId: CHAIN_ID + 1 }, /chain/));
@@ -85,6 +87,54 @@ describe("proofs/consortium/entry-proof: a lock proven against a committed heade
     assert.ok(d.ok);
     const bad = encodeLock({ ...d.value, status: "claimed", preimage: `0x${"99".repeat(32)}` });
     const r = decodeLock(bad);
+    assert.equal(r.ok, false);
+  });
+});
+
+describe("proofs/consortium/entry-proof: a lock's absence proven against a committed header", () => {
+  const genesis = testGenesis();
+  const chain = openChain(genesis);
+  const t0 = genesis.timeMs;
+  const locks = [1, 2, 3].map((i) => {
+    const terms = { receiver: bob.address, asset: "KRW", amount: BigInt(100 + i), hashlock: secret(i).hashlock, timelock: Math.floor(t0 / 1000) + 3600 };
+    return { id: lockIdFor(alice.address, terms), terms };
+  });
+  commitBlock(chain, locks.map((l, i) => tx(alice, i, { kind: "lock", ...l.terms })), t0 + 1000);
+  const missing = lockIdFor(carol.address, locks[0]!.terms);
+  const anchor = { chainId: CHAIN_ID, validatorSet: genesis.validators };
+
+  it("proves that a lock id is not in the state (and the node serves that proof instead of a bare 'not found')", () => {
+    const at = chain.lockAtHead(missing) as LockAbsentAtHead;
+    assert.equal(at.found, false);
+    const r = verifyLockAbsence({ ...anchor, lockId: missing, ...at });
+    assert.ok(r.ok, r.ok ? "" : r.reason);
+    assert.equal(r.height, 1);
+  });
+
+  it("refuses an absence proof for a lock that exists, whatever neighbors the node picks", () => {
+    const present = locks[1]!.id;
+    const other = chain.lockAtHead(missing) as LockAbsentAtHead;
+    const r = verifyLockAbsence({ ...anchor, lockId: present, ...other });
+    assert.equal(r.ok, false);
+    // Neighbors on both sides of the present key: not adjacent leaves.
+    const ids = locks.map((l) => l.id).sort();
+    const below = chain.lockAtHead(ids[0]!) as LockAtHead;
+    const above = chain.lockAtHead(ids[2]!) as LockAtHead;
+    const n = (l: LockAtHead, id: string) => ({ key: lockKey(id as Hex), valueHash: keccakBytes(l.value), proof: l.proof });
+    const gap = verifyLockAbsence({ ...anchor, lockId: ids[1] as Hex, header: below.header, commit: below.commit, absence: { leafCount: below.proof.leafCount, left: n(below, ids[0]!), right: n(above, ids[2]!) } });
+    assert.equal(gap.ok, false);
+    if (!gap.ok) assert.match(gap.reason, /adjacent/);
+  });
+
+  it("refuses an absence proof with one flipped bit, or anchored to a forged commit", () => {
+    const at = chain.lockAtHead(missing) as LockAbsentAtHead;
+    const side = at.absence.left ?? at.absence.right!;
+    const flipped = side.proof.siblings.map((s, i) => (i === 0 ? Uint8Array.from(s, (b, j) => (j === 0 ? b ^ 1 : b)) : s));
+    const bad = { ...side, proof: { ...side.proof, siblings: flipped } };
+    const absence = at.absence.left ? { ...at.absence, left: bad } : { ...at.absence, right: bad };
+    assert.equal(verifyLockAbsence({ ...anchor, lockId: missing, ...at, absence }).ok, false);
+    const weak = commitFor({ header: at.header }, validatorSigners.slice(0, 2));
+    const r = verifyLockAbsence({ ...anchor, lockId: missing, ...at, commit: weak });
     assert.equal(r.ok, false);
   });
 });

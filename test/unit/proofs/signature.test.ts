@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { AbiCoder, SigningKey, computeAddress, keccak256, recoverAddress as ethersRecover } from "ethers";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
-import { fromHex, toHex } from "../../../proofs/hex.ts";
+import { type Hex, fromHex, toHex } from "../../../proofs/hex.ts";
 import { CONSORTIUM_SCHEME } from "../../../proofs/consortium/domain.ts";
 import { addressOfPublicKey, recoverAddress } from "../../../proofs/consortium/signature.ts";
 import { VoteType, voteDigest } from "../../../proofs/consortium/vote.ts";
@@ -32,10 +32,13 @@ describe("proofs/consortium/signature: Ethereum-style raw-digest signatures", ()
     assert.deepEqual(recoverAddress(digest, fromHex(sig, "sig")), { ok: true, address: signer.address });
   });
 
-  it("hashes votes as keccak256(abi.encode(tag, chainId, height, round, type, blockHash))", () => {
+  it("hashes votes as keccak256(abi.encode(tag, chainId, height, round, type, blockHash, timeMs))", () => {
     const blockHash = `0x${"11".repeat(32)}`;
-    const expected = keccak256(AbiCoder.defaultAbiCoder().encode(["bytes32", "uint256", "uint64", "uint32", "uint8", "bytes32"], [CONSORTIUM_SCHEME.tags.vote, 5, 9, 1, 2, blockHash]));
+    const expected = keccak256(AbiCoder.defaultAbiCoder().encode(["bytes32", "uint256", "uint64", "uint32", "uint8", "bytes32", "uint64"], [CONSORTIUM_SCHEME.tags.vote, 5, 9, 1, 2, blockHash, 0]));
     assert.equal(toHex(digest), expected);
+    const timed = voteDigest({ chainId: 5, height: 9, round: 1, type: VoteType.Precommit, blockHash: blockHash as Hex, timeMs: 1_700_000_000_123 });
+    const expectedTimed = keccak256(AbiCoder.defaultAbiCoder().encode(["bytes32", "uint256", "uint64", "uint32", "uint8", "bytes32", "uint64"], [CONSORTIUM_SCHEME.tags.vote, 5, 9, 1, 2, blockHash, 1_700_000_000_123]));
+    assert.equal(toHex(timed), expectedTimed);
   });
 
   describe("refuses, with a reason, signatures a contract's ECDSA.recover would refuse", () => {

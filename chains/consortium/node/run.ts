@@ -1,0 +1,238 @@
+/**
+ * One validator node from its home directory: the chain (SQLite), consensus over the gRPC
+ * peer transport, the peer server (Gossip + GetBlocks, and DevnetAdmin in devnet mode) and
+ * the node API. `isthmus node --home <dir>` runs this in its own OS process.
+ *
+ * Start order: open and replay the store; bind the peer server (so peers can reach us);
+ * start consensus; pull any blocks we miss from peers in batches (block sync); bind the API.
+ * Consensus also catches up by itself through sync-request / sync-block gossip.
+ *
+ * A node whose key is not in the genesis validator set is a follower (follower.ts): no
+ * consensus; it repeats the block sync every half block interval.
+ */
+import * as grpc from "@grpc/grpc-js";
+import { type Hex } from "../../../proofs/hex.ts";
+import { OffsetClock } from "../clock.ts";
+import { decodeMessage, encodeMessage } from "../consensus/messages.ts";
+import { type ChainLogger, quietLogger } from "../log.ts";
+import { GrpcTransport, gossipHandler } from "../net/grpc-transport.ts";
+import { MAX_SYNC_BATCH, peerServices } from "../net/peer-wire.ts";
+import { LOCALHOST, type NodeServer, startNodeServer } from "../rpc/server.ts";
+import { stakeOf } from "../../../proofs/consortium/validators.ts";
+import { type Block } from "../block.ts";
+import { type Commit } from "../../../proofs/consortium/commit.ts";
+import { Signer } from "../crypto.ts";
+import { FollowerNode } from "../follower.ts";
+import { ValidatorNode } from "../validator.ts";
+import { loadNodeHome, timeoutsFor } from "./home.ts";
+
+export interface StartNodeOptions {
+  readonly home: string;
+  /** Registers the DevnetAdmin service (clock offset, simulated partitions). Never in production. */
+  readonly devnet?: boolean;
+  /** Initial clock offset (devnet). */
+  readonly clockOffsetMs?: number;
+  readonly log?: ChainLogger;
+}
+
+export interface RunningNode {
+  readonly address: Hex;
+  readonly chainId: number;
+  readonly p2pEndpoint: string;
+  readonly apiEndpoint: string;
+  /** The validator, or the follower when our key is not in the validator set. */
+  readonly node: ValidatorNode | FollowerNode;
+  readonly role: "validator" | "follower";
+  readonly transport: GrpcTransport;
+  readonly clock: OffsetClock;
+  /** Blocks fetched by the start-up block sync. */
+  readonly synced: number;
+  stop(): Promise<void>;
+}
+
+const SYNC_CALL_DEADLINE_MS = 5000;
+
+export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
+  const log = opts.log ?? quietLogger;
+  const home = loadNodeHome(opts.home);
+  const { config } = home;
+  const clock = new OffsetClock(undefined, opts.clockOffsetMs ?? 0);
+  const transport = new GrpcTransport({ peers: config.peers, maxMessageBytes: config.maxPeerMessageBytes, log });
+  const isValidator = stakeOf(home.genesis.validators, Signer.fromPrivateKey(home.privateKey).address) !== undefined;
+  let validator: ValidatorNode | FollowerNode;
+  try {
+    const common = {
+      genesis: home.genesis,
+      privateKey: home.privateKey,
+      transport,
+      clock,
+      storePath: home.storePath,
+      blockIntervalMs: config.blockIntervalMs,
+      maxClockSkewMs: config.maxClockSkewMs,
+      ...(config.maxBlockTxs ? { maxBlockTxs: config.maxBlockTxs } : {}),
+      log,
+    };
+    validator = isValidator ? ValidatorNode.open({
+      genesis: home.genesis,
+      privateKey: home.privateKey,
+      transport,
+      clock,
+      storePath: home.storePath,
+      blockIntervalMs: config.blockIntervalMs,
+      maxClockSkewMs: config.maxClockSkewMs,
+      timeouts: config.timeouts ?? timeoutsFor(config.blockIntervalMs),
+      ...(config.maxBlockTxs ? { maxBlockTxs: config.maxBlockTxs } : {}),
+      log,
+    }) : FollowerNode.open(common);
+  } catch (err) {
+    transport.close();
+    throw err;
+  }
+
+  const peerServer = new grpc.Server({ "grpc.max_receive_message_length": config.maxPeerMessageBytes, "grpc.max_send_message_length": config.maxPeerMessageBytes });
+  const services = peerServices();
+  peerServer.addService(services.Peer.service, {
+    gossip: gossipHandler(transport, log),
+    getBlocks: (call: grpc.ServerUnaryCall<{ fromHeight: number; max: number }, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+      const { chain } = validator;
+      const from = Math.max(1, Number(call.request.fromHeight) || 1);
+      const max = Math.min(MAX_SYNC_BATCH, Math.max(1, call.request.max || MAX_SYNC_BATCH));
+      const blocks: Buffer[] = [];
+      let bytes = 0;
+      for (let h = from; h <= chain.height && blocks.length < max; h++) {
+        const b = chain.block(h);
+        if (!b) break;
+        const wire = Buffer.from(encodeMessage({ type: "sync-block", block: b, commit: b.commit }), "utf8");
+        if (bytes + wire.length > config.maxPeerMessageBytes - 1024 && blocks.length > 0) break;
+        bytes += wire.length;
+        blocks.push(wire);
+      }
+      cb(null, { head: chain.height, blocks });
+    },
+  });
+  if (opts.devnet) {
+    peerServer.addService(services.DevnetAdmin.service, {
+      setClockOffset: (call: grpc.ServerUnaryCall<{ offsetMs: number }, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+        const want = Number(call.request.offsetMs);
+        if (!Number.isSafeInteger(want)) return cb({ code: grpc.status.INVALID_ARGUMENT, details: "offsetMs: expected an integer" });
+        if (want > clock.offsetMs) clock.advanceMs(want - clock.offsetMs);
+        cb(null, { offsetMs: clock.offsetMs });
+      },
+      setBlockedPeers: (call: grpc.ServerUnaryCall<{ endpoints: string[] }, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+        transport.setBlocked(call.request.endpoints ?? []);
+        cb(null, { endpoints: transport.blocked });
+      },
+    });
+  }
+
+  let api: NodeServer | undefined;
+  try {
+    const p2pPort = await new Promise<number>((resolve, reject) =>
+      peerServer.bindAsync(`${LOCALHOST}:${config.p2pPort}`, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+    );
+    validator.start();
+    const node = validator;
+    const target: SyncTarget = {
+      height: () => node.chain.height,
+      adopt: (b, c) => (node instanceof ValidatorNode ? node.engine.adoptCommitted(b, c) : node.adoptCommitted(b, c)),
+    };
+    const synced = await syncFromPeers(target, transport, log);
+    let following: NodeJS.Timeout | undefined;
+    if (node instanceof FollowerNode) {
+      let busy = false;
+      following = setInterval(() => {
+        if (busy) return;
+        busy = true;
+        void syncFromPeers(target, transport, log).finally(() => (busy = false));
+      }, Math.max(50, Math.floor(config.blockIntervalMs / 2)));
+    }
+    api = await startNodeServer({ node: validator, port: config.apiPort, log });
+    const apiServer = api;
+    log.info("node started", { role: isValidator ? "validator" : "follower", address: validator.address, height: validator.chain.height, p2p: `${LOCALHOST}:${p2pPort}`, api: apiServer.endpoint, synced, devnet: !!opts.devnet });
+    let stopped = false;
+    return {
+      address: validator.address,
+      chainId: home.genesis.chainId,
+      p2pEndpoint: `${LOCALHOST}:${p2pPort}`,
+      apiEndpoint: apiServer.endpoint,
+      node: validator,
+      role: isValidator ? "validator" : "follower",
+      transport,
+      clock,
+      synced,
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        if (following) clearInterval(following);
+        await apiServer.close();
+        await shutdown(peerServer);
+        validator.stop();
+      },
+    };
+  } catch (err) {
+    await api?.close();
+    peerServer.forceShutdown();
+    validator.stop();
+    throw err;
+  }
+}
+
+function shutdown(server: grpc.Server): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, 1000);
+    server.tryShutdown(() => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}
+
+/**
+ * Block sync: while some peer's head is above ours, fetch the next batch from it and adopt
+ * each block (its commit is verified and it is re-executed; a bad one ends the pass with that
+ * peer). Peers that do not answer are skipped. Returns the number of blocks adopted.
+ */
+export interface SyncTarget {
+  height(): number;
+  adopt(block: Block, commit: Commit): { readonly ok: true } | { readonly ok: false; readonly reason: string };
+}
+
+export async function syncFromPeers(validator: SyncTarget, transport: GrpcTransport, log: ChainLogger): Promise<number> {
+  let adopted = 0;
+  for (const peer of transport.reachablePeers()) {
+    for (;;) {
+      const from = validator.height() + 1;
+      let res: { head: number; blocks: Buffer[] };
+      try {
+        res = await new Promise((resolve, reject) =>
+          peer.client.getBlocks({ fromHeight: from, max: MAX_SYNC_BATCH }, { deadline: Date.now() + SYNC_CALL_DEADLINE_MS }, (err, r) => (err ? reject(err) : resolve(r as { head: number; blocks: Buffer[] }))),
+        );
+      } catch (err) {
+        log.debug("block sync: peer did not answer", { peer: peer.endpoint, error: (err as Error).message });
+        break;
+      }
+      if (res.blocks.length === 0) break;
+      let progressed = false;
+      for (const raw of res.blocks) {
+        const msg = decodeMessage(Buffer.from(raw).toString("utf8"));
+        if (!msg || msg.type !== "sync-block") {
+          log.warn("block sync: malformed block from peer", { peer: peer.endpoint });
+          break;
+        }
+        if (msg.block.header.height < validator.height() + 1) continue; // consensus got there first
+        const r = validator.adopt(msg.block, msg.commit);
+        if (!r.ok) {
+          log.warn("block sync: block refused", { peer: peer.endpoint, height: msg.block.header.height, reason: r.reason });
+          break;
+        }
+        adopted++;
+        progressed = true;
+      }
+      if (!progressed || validator.height() >= res.head) break;
+    }
+  }
+  return adopted;
+}

@@ -1,0 +1,7 @@
+/** The `isthmus node` lines of the CLI usage (kept apart so the CLI loads no node code to print it). */
+export const NODE_USAGE = `  node init --home <dir> [--validators N] [--chain-id ID] [--base-port P] [--block-ms MS]
+      create a consortium network's node homes (keys, genesis, config)
+  node init --home <dir> --genesis <genesis.json> --peers <127.0.0.1:port,…> [--base-port P]
+      a home joining an existing network (a non-validator full node)
+  node --home <dir> [--devnet] [--clock-offset-ms MS] [--log-level LEVEL]
+      run one consortium node (validator, or follower if its key is not one) from its home`;

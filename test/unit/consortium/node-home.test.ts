@@ -1,0 +1,41 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { InvalidInputError } from "../../../chains/errors.ts";
+import { homePaths, initNodeHomes, loadNodeHome, NodeHomeError, parseNodeConfig } from "../../../chains/consortium/node/home.ts";
+
+describe("consortium node homes (isthmus node init)", () => {
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(join(tmpdir(), "isthmus-home-"))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("writes one home per validator with a shared genesis, private keys and peers pointing at each other", () => {
+    const res = initNodeHomes({ dir, validators: 3, chainId: 99, basePort: 30000 });
+    assert.equal(res.homes.length, 3);
+    const loaded = res.homes.map((h) => loadNodeHome(h.home));
+    assert.deepEqual(loaded[0]!.genesis, loaded[2]!.genesis);
+    assert.deepEqual(loaded[0]!.genesis.validators.validators.map((v) => v.address).sort(), res.homes.map((h) => h.address).sort());
+    assert.deepEqual(loaded[1]!.config.peers, ["127.0.0.1:30000", "127.0.0.1:30004"]);
+    assert.equal(loaded[1]!.config.p2pPort, 30002);
+    assert.equal(loaded[1]!.config.apiPort, 30003);
+    assert.equal(new Set(loaded.map((l) => l.privateKey)).size, 3, "fresh keys");
+    assert.equal(statSync(homePaths(res.homes[0]!.home).key).mode & 0o777, 0o600);
+    assert.throws(() => initNodeHomes({ dir, validators: 3, chainId: 99, basePort: 30000 }), InvalidInputError, "refuses to overwrite");
+  });
+
+  it("refuses unknown config keys, bad peers and a missing key file", () => {
+    assert.throws(() => parseNodeConfig({ p2pPort: 1, apiPort: 2, peer: [] }), /unknown key/);
+    assert.throws(() => parseNodeConfig({ p2pPort: 1, apiPort: 2, peers: ["0.0.0.0:1"] }), /127\.0\.0\.1/);
+    assert.throws(() => parseNodeConfig({ p2pPort: 1, apiPort: 2, timeouts: { proposeMs: 1 } }), /timeouts/);
+    const ok = parseNodeConfig({ p2pPort: 1, apiPort: 2 });
+    assert.equal(ok.blockIntervalMs, 1000);
+    const [h] = initNodeHomes({ dir, validators: 1, chainId: 5, basePort: 31000 }).homes;
+    assert.equal(h!.home, dir);
+    rmSync(homePaths(dir).key);
+    assert.throws(() => loadNodeHome(dir), NodeHomeError);
+    writeFileSync(homePaths(dir).key, JSON.stringify({ privateKey: "0x12" }));
+    assert.throws(() => loadNodeHome(dir), /privateKey/);
+    assert.match(readFileSync(homePaths(dir).config, "utf8"), /"p2pPort": 31000/);
+  });
+});
