@@ -4,6 +4,7 @@ import { IsthmusError } from "../chains/errors.ts";
 import { parseAmount, parseRate, type Rate } from "./core/amount.ts";
 import { parseAssetRef, type AssetRef } from "./core/route.ts";
 import type { TimelockPolicy } from "./core/timelock.ts";
+import { DEFAULT_BURST, DEFAULT_RATE_PER_MINUTE, type TenantConfig } from "./api/auth.ts";
 
 /** A config problem, naming the file, the key path and what is wrong. */
 export class ConfigError extends IsthmusError {
@@ -60,7 +61,7 @@ export interface RouteConfig {
 export interface RelayerConfig {
   readonly file: string;
   readonly store: string;
-  readonly api: { readonly host: string; readonly port: number };
+  readonly api: { readonly host: string; readonly port: number; readonly tenants: readonly TenantConfig[] };
   readonly pollMs: number;
   readonly timelocks: TimelockPolicy;
   readonly chains: readonly ChainConfig[];
@@ -216,7 +217,24 @@ export function readChains(v: unknown, file: string): ChainConfig[] {
 export function readConfig(doc: unknown, file: string): RelayerConfig {
   const r = new Reader(file);
   const o = r.object("", doc, ["store", "api", "pollMs", "timelocks", "chains", "routes"]);
-  const api = r.object("api", o.api ?? {}, ["host", "port"]);
+  const api = r.object("api", o.api ?? {}, ["host", "port", "tenants"]);
+  const tenants = r.list("api.tenants", api.tenants ?? []).map((item, i) => {
+    const p = join("api.tenants", i);
+    const to = r.object(p, item, ["name", "keySha256", "ratePerMinute", "burst"]);
+    const keySha256 = r.string(join(p, "keySha256"), to.keySha256).toLowerCase();
+    if (!/^[0-9a-f]{64}$/.test(keySha256)) r.fail(join(p, "keySha256"), "must be the 64-hex-digit sha256 of the API key (npx isthmus apikey new)");
+    return {
+      name: r.string(join(p, "name"), to.name),
+      keySha256,
+      ratePerMinute: r.number(join(p, "ratePerMinute"), to.ratePerMinute, { fallback: DEFAULT_RATE_PER_MINUTE, min: 1 }),
+      burst: r.number(join(p, "burst"), to.burst, { fallback: DEFAULT_BURST, integer: true, min: 1 }),
+    };
+  });
+  const names = new Set<string>();
+  for (const [i, t] of tenants.entries()) {
+    if (names.has(t.name)) r.fail(join(join("api.tenants", i), "name"), `duplicate tenant "${t.name}"`);
+    names.add(t.name);
+  }
   const tl = r.object("timelocks", o.timelocks ?? {}, Object.keys(DEFAULT_TIMELOCKS));
   const timelocks = Object.fromEntries(
     Object.entries(DEFAULT_TIMELOCKS).map(([k, d]) => [k, r.number(join("timelocks", k), tl[k], { fallback: d, min: 0 })]),
@@ -246,6 +264,7 @@ export function readConfig(doc: unknown, file: string): RelayerConfig {
     api: {
       host: r.string("api.host", api.host, "127.0.0.1"),
       port: r.number("api.port", api.port, { fallback: 7700, integer: true, min: 0 }),
+      tenants,
     },
     pollMs: r.number("pollMs", o.pollMs, { fallback: 500, integer: true, min: 10 }),
     timelocks,

@@ -9,6 +9,7 @@ import type { Route } from "./core/route.ts";
 import { SwapEngine } from "./engine.ts";
 import { openLedger } from "./ledgers.ts";
 import type { Logger } from "./log.ts";
+import { instrumentLedger, RelayerMetrics } from "./ops/metrics.ts";
 import { SwapStore } from "./store.ts";
 
 export interface RelayerDaemon {
@@ -16,6 +17,11 @@ export interface RelayerDaemon {
   readonly store: SwapStore;
   readonly api: ApiServer;
   readonly ledgers: ReadonlyMap<string, LedgerAdapter>;
+  readonly metrics: RelayerMetrics;
+  /**
+   * Graceful stop: refuse new swaps (503), start no new step, wait for steps under way
+   * (sends included) to finish and be saved, close the API, the store and the ledgers.
+   */
   stop(): Promise<void>;
 }
 
@@ -37,27 +43,49 @@ export function resolveRoutes(config: RelayerConfig, ledgers: ReadonlyMap<string
 /** Start the relayer: open ledgers and the store, start the engine loop and the API. */
 export async function startRelayer(config: RelayerConfig, log: Logger): Promise<RelayerDaemon> {
   const ledgers = new Map<string, LedgerAdapter>();
+  for (const c of config.chains) {
+    try {
+      ledgers.set(c.name, await openLedger(c, config.file));
+    } catch (err) {
+      await Promise.all([...ledgers.values()].map((l) => l.close().catch(() => {})));
+      throw err;
+    }
+  }
+  return runRelayer(config, ledgers, log);
+}
+
+/** Run the relayer over adapters already open (tests pass fakes); it owns and closes them. */
+export async function runRelayer(config: RelayerConfig, opened: ReadonlyMap<string, LedgerAdapter>, log: Logger): Promise<RelayerDaemon> {
+  const metrics = new RelayerMetrics();
+  const ledgers = new Map([...opened].map(([name, l]) => [name, instrumentLedger(l, metrics)] as const));
   let store: SwapStore | null = null;
   try {
-    for (const c of config.chains) ledgers.set(c.name, await openLedger(c, config.file));
     const routes = resolveRoutes(config, ledgers);
     if (config.store !== ":memory:") mkdirSync(dirname(config.store), { recursive: true });
     store = new SwapStore(config.store);
     const engine = new SwapEngine(ledgers, routes, store, config.timelocks, log, config.pollMs);
     for (const m of engine.margins()) log.info("route margin", { route: m.route, marginSec: m.margin.totalSec, terms: m.margin.terms, minUserLockSec: m.minUserLockSec });
     engine.start();
-    const api = await startApi({ engine, store, host: config.api.host, port: config.api.port, log });
+    const api = await startApi({ engine, store, host: config.api.host, port: config.api.port, log, ledgers, metrics, tenants: config.api.tenants });
     const s = store;
+    let stopping: Promise<void> | null = null;
     return {
       engine,
       store: s,
       api,
       ledgers,
-      async stop() {
-        await api.close();
-        await engine.stop();
-        s.close();
-        await Promise.all([...ledgers.values()].map((l) => l.close()));
+      metrics,
+      stop() {
+        stopping ??= (async () => {
+          log.info("draining: new swaps refused, finishing steps under way");
+          api.drain();
+          await engine.stop();
+          await api.close();
+          s.close();
+          await Promise.all([...ledgers.values()].map((l) => l.close()));
+          log.info("stopped: state persisted");
+        })();
+        return stopping;
       },
     };
   } catch (err) {

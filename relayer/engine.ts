@@ -32,6 +32,14 @@ export class LiquidityError extends IsthmusError {
   }
 }
 
+/** The daemon is shutting down: it takes no new swaps (retry against a running relayer). */
+export class ShuttingDownError extends IsthmusError {
+  override name = "ShuttingDownError";
+  constructor() {
+    super("SHUTTING_DOWN", "the relayer is shutting down and takes no new swaps", {});
+  }
+}
+
 export interface Quote {
   readonly from: string;
   readonly to: string;
@@ -133,7 +141,8 @@ export class SwapEngine {
   }
 
   /** Register a swap the user is about to lock for. Reserves the relayer's liquidity for it. */
-  async createSwap(req: CreateSwapRequest): Promise<Swap> {
+  async createSwap(req: CreateSwapRequest, tenant: string | null = null): Promise<Swap> {
+    if (this.stopped) throw new ShuttingDownError();
     const hashlock = String(req.hashlock ?? "").toLowerCase();
     if (!HEX32.test(hashlock)) throw new InvalidInputError("hashlock", "must be 32 bytes of 0x-hex (sha256 of the secret)");
     const userFrom = String(req.userFrom ?? "").toLowerCase();
@@ -161,8 +170,9 @@ export class SwapEngine {
       quoteExpiresAt: srcHead.finalizedTime + this.policy.quoteTtlSec,
       createdAtMs: Date.now(),
     };
-    this.store.insert(swap, `created for ${q.amountInText} ${from.asset} -> ${q.amountOutText} ${to.asset}`);
-    this.log.info("swap created", { swap: swap.id, route: routeKey(from, to), amountIn: q.amountIn, amountOut: q.amountOut });
+    if (this.stopped) throw new ShuttingDownError();
+    this.store.insert(swap, `created for ${q.amountInText} ${from.asset} -> ${q.amountOutText} ${to.asset}`, tenant);
+    this.log.info("swap created", { swap: swap.id, route: routeKey(from, to), amountIn: q.amountIn, amountOut: q.amountOut, tenant });
     return swap;
   }
 
@@ -188,6 +198,15 @@ export class SwapEngine {
     this.timer = setTimeout(loop, 0);
   }
 
+  /** True once stop() was called: no new swaps, no new steps; sends already under way finish. */
+  get stopping(): boolean {
+    return this.stopped;
+  }
+
+  /**
+   * Graceful stop: refuse new swaps, start no new step, wait for the round and every step
+   * under way (a send that left is awaited and its result saved), then resolve.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
@@ -287,7 +306,9 @@ export class SwapEngine {
 
   /** Advance one swap by one step, under its lock, from a fresh read. */
   async advance(id: string): Promise<void> {
+    if (this.stopped) return;
     await this.mutex.run(id, async () => {
+      if (this.stopped) return;
       const swap = this.store.get(id);
       if (!swap) return;
       try {

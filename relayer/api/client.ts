@@ -20,6 +20,8 @@ export class RelayerClient {
   constructor(
     readonly baseUrl: string,
     private readonly timeoutMs = 10_000,
+    /** A tenant's API key, sent as a bearer token (mutating endpoints need one). */
+    private readonly apiKey?: string,
   ) {}
 
   async get<T = unknown>(path: string): Promise<T> {
@@ -35,7 +37,10 @@ export class RelayerClient {
     try {
       res = await fetch(this.baseUrl + path, {
         method,
-        headers: body === undefined ? {} : { "content-type": "application/json" },
+        headers: {
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+          ...(this.apiKey ? { authorization: `Bearer ${this.apiKey}` } : {}),
+        },
         body: body === undefined ? null : JSON.stringify(body),
         signal: AbortSignal.timeout(this.timeoutMs),
       });

@@ -26,7 +26,9 @@ const USAGE = `usage: isthmus <command> [flags]
   devnet
       start the embedded devnet and the relayer (same as npm start)
   config validate <file.yaml>
-      check a relayer config; prints the margins or the first problem`;
+      check a relayer config; prints the margins or the first problem
+  apikey new
+      print a fresh API key for a tenant and the keySha256 to put under api.tenants`;
 
 type Out = (value: unknown) => void;
 const print: Out = (v) => process.stdout.write(JSON.stringify(toPlainJson(v), null, 2) + "\n");
@@ -41,7 +43,7 @@ async function withUserLedgers<T>(devnetPath: string | undefined, names: string[
       if (!chain) throw new InvalidInputError("chain", `unknown chain "${name}" (devnet has ${devnet.chainConfigs.map((c) => c.name).join(", ")})`);
       ledgers.set(name, await openLedger(chain, file));
     }
-    return await fn(ledgers, new RelayerClient(devnet.api), file);
+    return await fn(ledgers, new RelayerClient(devnet.api, 10_000, devnet.apiKey), file);
   } finally {
     await Promise.all([...ledgers.values()].map((l) => l.close()));
   }
@@ -121,6 +123,13 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
   async devnet() {
     const { runDevnet } = await import("../main/start.ts");
     await runDevnet();
+  },
+
+  async apikey(argv) {
+    if (argv[0] !== "new" || argv.length !== 1) throw new InvalidInputError("apikey", "usage: isthmus apikey new");
+    const { newApiKey } = await import("../api/auth.ts");
+    const { key, keySha256 } = newApiKey();
+    print({ key, keySha256, note: "give the key to the tenant; put only keySha256 in the config under api.tenants" });
   },
 
   async config(argv) {

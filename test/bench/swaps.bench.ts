@@ -41,7 +41,7 @@ async function main() {
   const startupSec = (performance.now() - t0) / 1000;
   const file = readDevnetFile(devnet.file);
   const ledgers = new Map<string, LedgerAdapter>(await Promise.all(file.chainConfigs.map(async (c) => [c.name, await openLedger(c, devnet.file)] as const)));
-  const api = new RelayerClient(file.api);
+  const api = new RelayerClient(file.api, 10_000, file.apiKey);
   const swap = (r: (typeof ROUTES)[number]) =>
     runSwap({ relayer: api, source: ledgers.get(r[0])!, dest: ledgers.get(r[2])!, fromAsset: r[1], toAsset: r[3], amount: r[4], secretDir: join(dir, "secrets"), pollMs: 50 });
   try {

@@ -64,12 +64,15 @@ class DaemonProcess {
     return Promise.race([this.exited, sleep(timeoutMs).then(() => Promise.reject(new Error("daemon did not exit")))]);
   }
 
-  async stop(): Promise<void> {
+  /** SIGTERM and wait; resolves with the exit code (0 for a graceful stop) or the signal. */
+  async stop(): Promise<NodeJS.Signals | number | null> {
+    let how: NodeJS.Signals | number | null = null;
     if (this.child && this.child.exitCode === null && this.child.signalCode === null) {
       this.child.kill("SIGTERM");
-      await this.waitExit(15_000);
+      how = await this.waitExit(15_000);
     }
     this.child = null;
+    return how;
   }
 }
 
@@ -88,7 +91,7 @@ describe("relayer crash recovery: kill -9 at each step, restart, each swap finis
     devnet = await startDevnet({ dir, consortiumBlockMs: 250, evmBlockMs: 1000, evmConfirmations: 1, pollMs: 100, startRelayer: false, ports: { api: apiPort }, log: silentLogger });
     const file = readDevnetFile(devnet.file);
     user = new Map(await Promise.all(file.chainConfigs.map(async (c) => [c.name, await openLedger(c, devnet.file)] as const)));
-    api = new RelayerClient(file.api, 2000);
+    api = new RelayerClient(file.api, 2000, file.apiKey);
     daemon = new DaemonProcess(devnet.configFile, api);
   });
 
@@ -126,7 +129,7 @@ describe("relayer crash recovery: kill -9 at each step, restart, each swap finis
       await daemon.start();
       const result = await swap;
       assert.ok(result.relayerClaim, "the relayer claimed after its restart");
-      await daemon.stop();
+      assert.equal(await daemon.stop(), 0, "graceful stop exits 0");
       const after = await balances(src, srcAsset, dst, dstAsset);
       assert.equal(after.relayerDst, before.relayerDst - 1234n, "relayer paid exactly once");
       assert.equal(after.relayerSrc, before.relayerSrc + 1234n, "relayer was paid exactly once");
@@ -134,6 +137,19 @@ describe("relayer crash recovery: kill -9 at each step, restart, each swap finis
       assert.equal(after.userSrc, before.userSrc - 1234n);
     });
   }
+
+  it("SIGTERM: the daemon serves /metrics and /readyz, then drains and exits 0", async () => {
+    await daemon.start();
+    const ready = await until("ready", async () => {
+      const res = await fetch(`${api.baseUrl}/readyz`);
+      return res.status === 200 ? ((await res.json()) as { chains: Record<string, { ok: boolean }> }) : null;
+    });
+    assert.deepEqual(Object.keys(ready.chains).sort(), ["consortium", "evm"]);
+    const metrics = await (await fetch(`${api.baseUrl}/metrics`)).text();
+    assert.match(metrics, /^isthmus_chain_finalized_height\{chain="evm"\} \d+$/m);
+    assert.match(metrics, /^isthmus_wallet_balance\{chain="consortium",asset="KRW"\} \d+/m);
+    assert.equal(await daemon.stop(), 0, "graceful stop exits 0");
+  });
 
   for (const point of ["after:relayer_refunding", "sent:refund"]) {
     it(`killed at ${point}: restarts and refunds its counter-lock once`, async () => {
@@ -155,7 +171,7 @@ describe("relayer crash recovery: kill -9 at each step, restart, each swap finis
       assert.equal(await daemon.waitExit(), "SIGKILL");
       await daemon.start();
       await until("refunded", async () => (await api.get<{ state: string }>(`/swaps/${created.id}`)).state === "refunded");
-      await daemon.stop();
+      assert.equal(await daemon.stop(), 0, "graceful stop exits 0");
       assert.equal(await dst.balance("KRWT", relayer), before, "counter-lock refunded exactly once");
     });
   }

@@ -63,7 +63,7 @@ describe("devnet: atomic swaps between the consortium chain and the EVM chain", 
     });
     const file = readDevnetFile(devnet.file);
     user = new Map(await Promise.all(file.chainConfigs.map(async (c) => [c.name, await openLedger(c, devnet.file)] as const)));
-    api = new RelayerClient(file.api);
+    api = new RelayerClient(file.api, 10_000, file.apiKey);
   });
 
   after(async () => {
