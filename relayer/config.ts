@@ -4,6 +4,7 @@ import { IsthmusError } from "../chains/errors.ts";
 import { parseAmount, parseRate, type Rate } from "./core/amount.ts";
 import { parseAssetRef, type AssetRef } from "./core/route.ts";
 import type { TimelockPolicy } from "./core/timelock.ts";
+import { unlockKeystoreSync } from "./keys/keystore.ts";
 import { DEFAULT_BURST, DEFAULT_RATE_PER_MINUTE, type TenantConfig } from "./api/auth.ts";
 
 /** A config problem, naming the file, the key path and what is wrong. */
@@ -14,7 +15,12 @@ export class ConfigError extends IsthmusError {
   }
 }
 
-export type KeySource = { readonly hex: string } | { readonly env: string } | { readonly file: string };
+export type KeySource =
+  | { readonly hex: string }
+  | { readonly env: string }
+  | { readonly file: string }
+  /** An encrypted JSON keystore (scrypt); the password from an env var, a file, or a prompt at start. */
+  | { readonly keystore: string; readonly passwordEnv?: string; readonly passwordFile?: string };
 
 export interface AssetConfig {
   readonly symbol: string;
@@ -135,9 +141,18 @@ function join(path: string, key: string | number): string {
 }
 
 function readKey(r: Reader, path: string, v: unknown): KeySource {
-  const o = r.object(path, v, ["hex", "env", "file"]);
-  const set = ["hex", "env", "file"].filter((k) => o[k] !== undefined);
-  if (set.length !== 1) r.fail(path, "give exactly one of hex, env or file");
+  const o = r.object(path, v, ["hex", "env", "file", "keystore", "passwordEnv", "passwordFile"]);
+  const set = ["hex", "env", "file", "keystore"].filter((k) => o[k] !== undefined);
+  if (set.length !== 1) r.fail(path, "give exactly one of keystore, env, file or hex");
+  if (o.keystore !== undefined) {
+    if (o.passwordEnv !== undefined && o.passwordFile !== undefined) r.fail(path, "give at most one of passwordEnv or passwordFile (neither: asked at start)");
+    return {
+      keystore: r.string(join(path, "keystore"), o.keystore),
+      ...(o.passwordEnv !== undefined ? { passwordEnv: r.string(join(path, "passwordEnv"), o.passwordEnv) } : {}),
+      ...(o.passwordFile !== undefined ? { passwordFile: r.string(join(path, "passwordFile"), o.passwordFile) } : {}),
+    };
+  }
+  if (o.passwordEnv !== undefined || o.passwordFile !== undefined) r.fail(path, "passwordEnv and passwordFile go with keystore");
   if (o.hex !== undefined) {
     const hex = r.string(join(path, "hex"), o.hex);
     if (!/^0x[0-9a-fA-F]{64}$/.test(hex)) r.fail(join(path, "hex"), "must be a 32-byte 0x-hex private key");
@@ -291,6 +306,7 @@ export function loadConfig(file: string): RelayerConfig {
 
 export function resolveKey(source: KeySource, where: string): string {
   let hex: string;
+  if ("keystore" in source) return unlockKeystoreSync(source);
   if ("hex" in source) hex = source.hex;
   else if ("env" in source) {
     const v = process.env[source.env];

@@ -7,6 +7,7 @@ import type { RelayerConfig } from "./config.ts";
 import { parseAmount } from "./core/amount.ts";
 import type { Route } from "./core/route.ts";
 import { SwapEngine } from "./engine.ts";
+import { adapterKey, unlockSigner } from "./keys/signer.ts";
 import { openLedger } from "./ledgers.ts";
 import type { Logger } from "./log.ts";
 import { instrumentLedger, RelayerMetrics } from "./ops/metrics.ts";
@@ -45,7 +46,9 @@ export async function startRelayer(config: RelayerConfig, log: Logger): Promise<
   const ledgers = new Map<string, LedgerAdapter>();
   for (const c of config.chains) {
     try {
-      ledgers.set(c.name, await openLedger(c, config.file));
+      // Keystores are unlocked here, before anything starts (a prompt, if any, comes first).
+      const signer = await unlockSigner(c.key, `${config.file}: chains.${c.name}`);
+      ledgers.set(c.name, await openLedger(c, config.file, adapterKey(signer, c.name)));
     } catch (err) {
       await Promise.all([...ledgers.values()].map((l) => l.close().catch(() => {})));
       throw err;

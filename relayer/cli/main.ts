@@ -28,7 +28,12 @@ const USAGE = `usage: isthmus <command> [flags]
   config validate <file.yaml>
       check a relayer config; prints the margins or the first problem
   apikey new
-      print a fresh API key for a tenant and the keySha256 to put under api.tenants`;
+      print a fresh API key for a tenant and the keySha256 to put under api.tenants
+  keys new [--out <file>] [--password-env NAME | --password-file F]
+  keys import (--key-env NAME | --key-file F) [--out <file>] [--password-env NAME | --password-file F]
+  keys list [--dir <dir>]
+      encrypted keystore files (scrypt) for chains.<name>.key.keystore; without a password
+      flag the password is asked for; default folder .isthmus/keys`;
 
 type Out = (value: unknown) => void;
 const print: Out = (v) => process.stdout.write(JSON.stringify(toPlainJson(v), null, 2) + "\n");
@@ -123,6 +128,11 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
   async devnet() {
     const { runDevnet } = await import("../main/start.ts");
     await runDevnet();
+  },
+
+  async keys(argv) {
+    const { keysCommand } = await import("./keys.ts");
+    print(await keysCommand(argv));
   },
 
   async apikey(argv) {
