@@ -69,6 +69,7 @@ export interface RelayerConfig {
   readonly store: string;
   readonly api: { readonly host: string; readonly port: number; readonly tenants: readonly TenantConfig[] };
   readonly pollMs: number;
+  readonly scheduling: { readonly concurrencyPerChain: number };
   readonly timelocks: TimelockPolicy;
   readonly chains: readonly ChainConfig[];
   readonly routes: readonly RouteConfig[];
@@ -231,7 +232,8 @@ export function readChains(v: unknown, file: string): ChainConfig[] {
 /** Validate a parsed YAML document. Relative paths (store, key files) stay relative to the caller's cwd. */
 export function readConfig(doc: unknown, file: string): RelayerConfig {
   const r = new Reader(file);
-  const o = r.object("", doc, ["store", "api", "pollMs", "timelocks", "chains", "routes"]);
+  const o = r.object("", doc, ["store", "api", "pollMs", "scheduling", "timelocks", "chains", "routes"]);
+  const sched = r.object("scheduling", o.scheduling ?? {}, ["concurrencyPerChain"]);
   const api = r.object("api", o.api ?? {}, ["host", "port", "tenants"]);
   const tenants = r.list("api.tenants", api.tenants ?? []).map((item, i) => {
     const p = join("api.tenants", i);
@@ -282,6 +284,7 @@ export function readConfig(doc: unknown, file: string): RelayerConfig {
       tenants,
     },
     pollMs: r.number("pollMs", o.pollMs, { fallback: 500, integer: true, min: 10 }),
+    scheduling: { concurrencyPerChain: r.number("scheduling.concurrencyPerChain", sched.concurrencyPerChain, { fallback: 4, integer: true, min: 1 }) },
     timelocks,
     chains,
     routes,

@@ -12,6 +12,8 @@ import {
   decideRefunding,
   type Step,
 } from "./core/decide.ts";
+import { checkDeadlines, nextSendEstimate } from "./core/capacity.ts";
+import { actingChain, deadlineOf, stepPriority } from "./core/deadline.ts";
 import { KeyedMutex } from "./core/keyed-mutex.ts";
 import { findRoute, formatAssetRef, parseAssetRef, routeKey, type Route } from "./core/route.ts";
 import type { Swap, SwapIn } from "./core/swap.ts";
@@ -38,6 +40,23 @@ export class ShuttingDownError extends IsthmusError {
   constructor() {
     super("SHUTTING_DOWN", "the relayer is shutting down and takes no new swaps", {});
   }
+}
+
+/** Admitting another swap would make a deadline the relayer already holds unmeetable. */
+export class OverCapacityError extends IsthmusError {
+  override name = "OverCapacityError";
+  constructor(chain: string, detail: { position: number; needSec: number; leftSec: number; sendSec: number; concurrency: number }) {
+    super(
+      "OVER_CAPACITY",
+      `the relayer could not meet the deadlines it holds on ${chain} with another swap (deadline #${detail.position} has ${Math.floor(detail.leftSec)}s left, needs ${Math.ceil(detail.needSec)}s); retry later`,
+      { chain, ...detail },
+    );
+  }
+}
+
+export interface EngineOptions {
+  /** Steps (and so sends) run at once per chain. Default 4. */
+  readonly concurrencyPerChain?: number;
 }
 
 export interface Quote {
@@ -75,7 +94,11 @@ const SCAN_BATCH = 500;
  */
 export class SwapEngine {
   private readonly mutex = new KeyedMutex();
-  private readonly work = new PQueue({ concurrency: 8 });
+  /** One queue per chain a step acts on; earliest deadline first (see core/deadline.ts). */
+  private readonly queues = new Map<string, PQueue>();
+  /** Seconds a send takes per chain (EWMA, floored at the chain's block time). */
+  private readonly sendSec = new Map<string, number>();
+  private readonly concurrency: number;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopped = false;
@@ -88,7 +111,46 @@ export class SwapEngine {
     readonly policy: TimelockPolicy,
     private readonly log: Logger,
     private readonly pollMs: number,
-  ) {}
+    opts: EngineOptions = {},
+  ) {
+    this.concurrency = opts.concurrencyPerChain ?? 4;
+  }
+
+  private queue(chain: string): PQueue {
+    let q = this.queues.get(chain);
+    if (!q) this.queues.set(chain, (q = new PQueue({ concurrency: this.concurrency })));
+    return q;
+  }
+
+  /** Record how long a send took on a chain (feeds admission control). */
+  recordSend(chain: string, seconds: number): void {
+    this.sendSec.set(chain, nextSendEstimate(this.sendSec.get(chain), seconds, this.ledger(chain).timing.blockTimeSec));
+  }
+
+  sendEstimateSec(chain: string): number {
+    return this.sendSec.get(chain) ?? this.ledger(chain).timing.blockTimeSec;
+  }
+
+  /**
+   * Refuse a new swap when, with its own sends added, some deadline already held on the
+   * chains it would send on (counter-lock on \`to\`, claim on \`from\`) could not be met.
+   */
+  private assertCapacity(from: string, to: string, q: Quote): void {
+    const held = new Map<string, number[]>([[from, []], [to, []]]);
+    for (const s of this.store.listActive()) {
+      const d = deadlineOf(s);
+      const head = d && this.heads.get(d.chain);
+      if (d && head && held.has(d.chain)) held.get(d.chain)!.push(d.time - head.finalizedTime);
+    }
+    // The new swap at its tightest: the user gives the minimum timelock.
+    held.get(to)!.push(q.minUserLockSec - q.marginSec);
+    held.get(from)!.push(q.minUserLockSec);
+    for (const [chain, left] of held) {
+      const sendSec = this.sendEstimateSec(chain);
+      const v = checkDeadlines(left, sendSec, this.concurrency);
+      if (!v.ok) throw new OverCapacityError(chain, { position: v.position, needSec: v.needSec, leftSec: v.leftSec, sendSec, concurrency: this.concurrency });
+    }
+  }
 
   ledger(name: string): LedgerAdapter {
     const l = this.ledgers.get(name);
@@ -154,6 +216,7 @@ export class SwapEngine {
     const to = parseAssetRef(q.to, "to");
     const [srcHead, balance] = await Promise.all([this.ledger(from.chain).head(), this.ledger(to.chain).balance(to.asset)]);
     // From here to insert is synchronous, so concurrent requests see each other's reservations.
+    this.assertCapacity(from.chain, to.chain, q);
     const reserved = this.reserved(to.chain, to.asset);
     if (balance - reserved < q.amountOut) throw new LiquidityError(to.chain, to.asset, q.amountOut, balance - reserved);
     const swap: Swap = {
@@ -212,14 +275,20 @@ export class SwapEngine {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.running;
-    await this.work.onIdle();
+    await Promise.all([...this.queues.values()].map((q) => q.onIdle()));
   }
 
   /** One pass: refresh heads, scan new final events, advance every active swap. */
   async round(): Promise<void> {
     await Promise.all([...this.ledgers.values()].map((l) => this.scan(l)));
-    const active = this.store.listActive();
-    await Promise.all(active.map((s) => this.work.add(() => this.advance(s.id))));
+    // Earliest deadline first: sorted before queueing (a free slot starts a step at once) and
+    // prioritised within each chain's queue.
+    const chainTime = (c: string) => this.heads.get(c)?.finalizedTime;
+    const steps = this.store
+      .listActive()
+      .map((s) => ({ id: s.id, chain: actingChain(s), priority: stepPriority(s, chainTime) }))
+      .sort((a, b) => b.priority - a.priority);
+    await Promise.all(steps.map((s) => this.queue(s.chain).add(() => this.advance(s.id), { priority: s.priority })));
   }
 
   private async scan(ledger: LedgerAdapter): Promise<void> {
@@ -375,17 +444,18 @@ export class SwapEngine {
       const c = swap.counterLock;
       const res = await this.tolerateDone(() =>
         this.ledger(c.chain).lock({ receiver: c.receiver, asset: c.asset, amount: c.amount, hashlock: swap.hashlock, timelock: c.timelock }),
+        c.chain,
       );
       failpoint("sent:counter-lock");
       if (res) this.store.update(swap, { ...swap, counterLock: { ...c, txId: res.txId } }, "counter-lock sent", { chain: c.chain, txId: res.txId });
       this.log.info("counter-lock sent", { swap: swap.id, chain: c.chain, txId: res?.txId, lockId: c.lockId });
     } else if (action === "claim" && swap.state === "relayer_claiming") {
-      const res = await this.tolerateDone(() => this.ledger(swap.from.chain).claim(swap.userLock.lockId, swap.preimage));
+      const res = await this.tolerateDone(() => this.ledger(swap.from.chain).claim(swap.userLock.lockId, swap.preimage), swap.from.chain);
       failpoint("sent:claim");
       if (res) this.store.update(swap, { ...swap, claimTxId: res.txId }, "claim sent", { chain: swap.from.chain, txId: res.txId });
       this.log.info("claim sent", { swap: swap.id, chain: swap.from.chain, txId: res?.txId });
     } else if (action === "refund" && swap.state === "relayer_refunding") {
-      const res = await this.tolerateDone(() => this.ledger(swap.to.chain).refund(swap.counterLock.lockId));
+      const res = await this.tolerateDone(() => this.ledger(swap.to.chain).refund(swap.counterLock.lockId), swap.to.chain);
       failpoint("sent:refund");
       if (res) this.store.update(swap, { ...swap, refundTxId: res.txId }, "refund sent", { chain: swap.to.chain, txId: res.txId });
       this.log.info("refund sent", { swap: swap.id, chain: swap.to.chain, txId: res?.txId });
@@ -398,9 +468,12 @@ export class SwapEngine {
    * A ledger saying the lock already exists or is no longer open means an earlier attempt
    * (ours before a crash, or a third party) already acted: the next round reads the outcome.
    */
-  private async tolerateDone<T>(send: () => Promise<T>): Promise<T | null> {
+  private async tolerateDone<T>(send: () => Promise<T>, chain?: string): Promise<T | null> {
+    const t0 = performance.now();
     try {
-      return await send();
+      const res = await send();
+      if (chain) this.recordSend(chain, (performance.now() - t0) / 1000);
+      return res;
     } catch (err) {
       if (isAlreadyDone(err)) return null;
       throw err;

@@ -60,6 +60,7 @@ function statusFor(err: unknown): number {
     case "RATE_LIMITED":
       return 429;
     case "SHUTTING_DOWN":
+    case "OVER_CAPACITY":
       return 503;
     default:
       return 502;

@@ -25,3 +25,31 @@ export function deadlineOf(swap: Swap): Deadline | null {
       return null;
   }
 }
+
+/** The ledger a swap's next step acts on (where its send, if any, goes). */
+export function actingChain(swap: Swap): string {
+  switch (swap.state) {
+    case "relayer_locking":
+    case "relayer_locked":
+    case "relayer_refunding":
+      return swap.to.chain;
+    default:
+      return swap.from.chain;
+  }
+}
+
+/** Lowest priority: swaps that hold no deadline. */
+export const NO_DEADLINE_PRIORITY = -1e12;
+
+/**
+ * Queue priority of a swap's next step (p-queue: higher runs first): minus the seconds of
+ * chain time left before its deadline, so the claim whose source lock expires soonest goes
+ * first. Without a known head for the deadline's chain, the deadline counts as due now.
+ */
+export function stepPriority(swap: Swap, chainTime: (chain: string) => number | undefined): number {
+  const d = deadlineOf(swap);
+  if (!d) return NO_DEADLINE_PRIORITY;
+  const now = chainTime(d.chain);
+  const left = now === undefined ? 0 : d.time - now;
+  return Math.max(NO_DEADLINE_PRIORITY + 1, 0 - left);
+}

@@ -118,8 +118,12 @@ export class FakeLedger implements LedgerAdapter {
     return { txId, height };
   }
 
+  /** Lock ids the relayer claimed, in order. */
+  readonly claimed: Hex[] = [];
+
   async claim(lockId: Hex, preimage: Hex): Promise<SubmitResult> {
     this.check();
+    this.claimed.push(lockId);
     return this.claimAs(this.address, lockId, preimage);
   }
 

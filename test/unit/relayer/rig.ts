@@ -62,6 +62,7 @@ export async function startRig(overrides: Partial<RelayerConfig> = {}): Promise<
     store: join(dir, "relayer.db"),
     api: { host: "127.0.0.1", port: 0, tenants: [{ name: "acme", keySha256: hashApiKey(API_KEY), ratePerMinute: 6000, burst: 1000 }] },
     pollMs: 20,
+    scheduling: { concurrencyPerChain: 4 },
     timelocks: DEFAULT_TIMELOCKS,
     chains: [],
     routes: [
