@@ -66,7 +66,10 @@ export async function runRelayer(config: RelayerConfig, opened: ReadonlyMap<stri
     const routes = resolveRoutes(config, ledgers);
     if (config.store !== ":memory:") mkdirSync(dirname(config.store), { recursive: true });
     store = new SwapStore(config.store);
-    const engine = new SwapEngine(ledgers, routes, store, config.timelocks, log, config.pollMs, { concurrencyPerChain: config.scheduling.concurrencyPerChain });
+    const engine = new SwapEngine(ledgers, routes, store, config.timelocks, log, config.pollMs, {
+      concurrencyPerChain: config.scheduling.concurrencyPerChain,
+      onReconnect: (chain) => metrics.reconnects.inc({ chain }),
+    });
     for (const m of engine.margins()) log.info("route margin", { route: m.route, marginSec: m.margin.totalSec, terms: m.margin.terms, minUserLockSec: m.minUserLockSec });
     engine.start();
     const api = await startApi({ engine, store, host: config.api.host, port: config.api.port, log, ledgers, metrics, tenants: config.api.tenants });

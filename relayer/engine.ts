@@ -15,6 +15,7 @@ import {
 import { checkDeadlines, nextSendEstimate } from "./core/capacity.ts";
 import { actingChain, deadlineOf, stepPriority } from "./core/deadline.ts";
 import { KeyedMutex } from "./core/keyed-mutex.ts";
+import { chainReconnectDelayMs } from "./core/retry.ts";
 import { findRoute, formatAssetRef, parseAssetRef, routeKey, type Route } from "./core/route.ts";
 import type { Swap, SwapIn } from "./core/swap.ts";
 import { computeMargin, minUserLockSec, type Margin, type TimelockPolicy } from "./core/timelock.ts";
@@ -57,6 +58,19 @@ export class OverCapacityError extends IsthmusError {
 export interface EngineOptions {
   /** Steps (and so sends) run at once per chain. Default 4. */
   readonly concurrencyPerChain?: number;
+  /** Every this many rounds, events of the last `rescanBlocks` scanned blocks are read again (0: never). Default 20. */
+  readonly rescanEveryRounds?: number;
+  /** Overlap window of a rescan, in blocks. Default 50. */
+  readonly rescanBlocks?: number;
+  /** Called when a ledger answers again after failures (metrics). */
+  readonly onReconnect?: (chain: string) => void;
+}
+
+/** A ledger's reachability as the watcher sees it. */
+export interface ChainHealth {
+  readonly failures: number;
+  /** Epoch ms before which the watcher does not try the ledger again. */
+  readonly retryAtMs: number;
 }
 
 export interface Quote {
@@ -99,6 +113,10 @@ export class SwapEngine {
   /** Seconds a send takes per chain (EWMA, floored at the chain's block time). */
   private readonly sendSec = new Map<string, number>();
   private readonly concurrency: number;
+  private readonly health = new Map<string, ChainHealth>();
+  /** (chain, tx, index) of events already handled, so overlapping scans act once. */
+  private readonly seen = new Set<string>();
+  private rounds = 0;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopped = false;
@@ -114,6 +132,14 @@ export class SwapEngine {
     opts: EngineOptions = {},
   ) {
     this.concurrency = opts.concurrencyPerChain ?? 4;
+    this.opts = opts;
+  }
+
+  private readonly opts: EngineOptions;
+
+  /** Ledgers the watcher currently fails to reach, with their backoff. */
+  chainHealth(): ReadonlyMap<string, ChainHealth> {
+    return this.health;
   }
 
   private queue(chain: string): PQueue {
@@ -280,7 +306,9 @@ export class SwapEngine {
 
   /** One pass: refresh heads, scan new final events, advance every active swap. */
   async round(): Promise<void> {
-    await Promise.all([...this.ledgers.values()].map((l) => this.scan(l)));
+    const every = this.opts.rescanEveryRounds ?? 20;
+    const rescan = every > 0 && ++this.rounds % every === 0;
+    await Promise.all([...this.ledgers.values()].map((l) => this.watch(l, rescan)));
     // Earliest deadline first: sorted before queueing (a free slot starts a step at once) and
     // prioritised within each chain's queue.
     const chainTime = (c: string) => this.heads.get(c)?.finalizedTime;
@@ -291,14 +319,30 @@ export class SwapEngine {
     await Promise.all(steps.map((s) => this.queue(s.chain).add(() => this.advance(s.id), { priority: s.priority })));
   }
 
-  private async scan(ledger: LedgerAdapter): Promise<void> {
-    let head: LedgerHead;
+  /**
+   * One watcher pass over a ledger, isolated from the others: a ledger that fails is backed
+   * off (retry policy chainReconnect) and, once it answers again, backfilled from its cursor.
+   */
+  private async watch(ledger: LedgerAdapter, rescan: boolean): Promise<void> {
+    const h = this.health.get(ledger.name);
+    if (h && Date.now() < h.retryAtMs) return;
     try {
-      head = await ledger.head();
+      await this.scan(ledger, rescan);
+      if (h) {
+        this.health.delete(ledger.name);
+        this.opts.onReconnect?.(ledger.name);
+        this.log.info("chain reachable again; backfilled from the cursor", { chain: ledger.name, failures: h.failures, cursor: this.store.getCursor(ledger.name) });
+      }
     } catch (err) {
-      this.log.warn("head unavailable", { chain: ledger.name, err: errorMessage(err) });
-      return;
+      const failures = (h?.failures ?? 0) + 1;
+      const delay = chainReconnectDelayMs(failures, this.pollMs);
+      this.health.set(ledger.name, { failures, retryAtMs: Date.now() + delay });
+      this.log.warn("chain unreachable; backing off", { chain: ledger.name, failures, retryInMs: delay, err: errorMessage(err) });
     }
+  }
+
+  private async scan(ledger: LedgerAdapter, rescan = false): Promise<void> {
+    const head = await ledger.head();
     this.heads.set(ledger.name, head);
     let cursor = this.store.getCursor(ledger.name);
     if (cursor === null) {
@@ -306,14 +350,34 @@ export class SwapEngine {
       this.store.setCursor(ledger.name, head.finalizedHeight);
       return;
     }
+    if (rescan && cursor > 0) {
+      // Overlap: a node may have answered an earlier range incompletely. Seen events are skipped.
+      const from = Math.max(1, cursor - (this.opts.rescanBlocks ?? 50) + 1);
+      for (const ev of await ledger.events(from, cursor)) await this.handleOnce(ledger, ev);
+    }
     while (cursor < head.finalizedHeight && !this.stopped) {
       const to = Math.min(head.finalizedHeight, cursor + SCAN_BATCH);
       const events = await ledger.events(cursor + 1, to);
-      for (const ev of events) await this.onEvent(ledger, ev);
+      for (const ev of events) await this.handleOnce(ledger, ev);
       // Advance only after every event of the range was handled (or durably ignored).
       this.store.setCursor(ledger.name, to);
       cursor = to;
     }
+  }
+
+  /** De-duplicate by (chain, tx, log index); handling is idempotent anyway, this saves the reads. */
+  private async handleOnce(ledger: LedgerAdapter, ev: LedgerEvent): Promise<void> {
+    const key = `${ledger.name}:${ev.txId}:${ev.index}`;
+    if (this.seen.has(key)) return;
+    await this.onEvent(ledger, ev);
+    if (ev.kind === "locked") {
+      // Not settled while its swap still awaits the lock (e.g. the lock was not yet readable
+      // as final): a later rescan may try it again.
+      const swap = this.store.findByHashlock(ev.lock.hashlock);
+      if (swap?.state === "awaiting_user_lock" && swap.from.chain === ledger.name) return;
+    }
+    if (this.seen.size >= 100_000) this.seen.clear();
+    this.seen.add(key);
   }
 
   private async onEvent(ledger: LedgerAdapter, ev: LedgerEvent): Promise<void> {

@@ -174,7 +174,7 @@ export async function startApi(params: {
   const auth = new TenantAuth(params.tenants ?? []);
   const ledgerMap = params.ledgers ?? new Map([...new Set(engine.routes.flatMap((r) => [r.from.chain, r.to.chain]))].map((n) => [n, engine.ledger(n)]));
   const metrics = params.metrics ?? new RelayerMetrics();
-  const sources = { store, ledgers: ledgerMap, heads: () => engine.lastHeads(), metrics, draining: () => draining || engine.stopping };
+  const sources = { store, ledgers: ledgerMap, heads: () => engine.lastHeads(), metrics, draining: () => draining || engine.stopping, chainHealth: () => engine.chainHealth() };
   const streams = new Set<ServerResponse>();
 
   const impl: Record<string, (ctx: Ctx) => Promise<unknown>> = {

@@ -80,6 +80,7 @@ export class CounterVec {
 export class RelayerMetrics {
   readonly rpcRequests = new CounterVec("isthmus_rpc_requests_total", "Calls the relayer made to a ledger, by chain and method.");
   readonly rpcErrors = new CounterVec("isthmus_rpc_errors_total", "Ledger calls that failed (RPC errors and ledger refusals), by chain and method.");
+  readonly reconnects = new CounterVec("isthmus_chain_reconnects_total", "Times a ledger answered the watcher again after failing (each followed by a backfill).");
 }
 
 const COUNTED = new Set(["head", "events", "getLock", "balance", "lock", "claim", "refund", "waitFinal"]);
@@ -111,6 +112,8 @@ export interface MetricsSources {
   readonly heads: () => ReadonlyMap<string, LedgerHead>;
   readonly metrics: RelayerMetrics;
   readonly draining: () => boolean;
+  /** Ledgers the watcher is backing off from, with their consecutive failures. */
+  readonly chainHealth?: () => ReadonlyMap<string, { readonly failures: number }>;
   /** Per-ledger time allowed for the balance reads of one scrape. */
   readonly balanceTimeoutMs?: number;
   readonly nowMs?: () => number;
@@ -204,6 +207,13 @@ export async function collectFamilies(src: MetricsSources): Promise<Family[]> {
       }),
     },
     { name: "isthmus_chain_time_seconds", type: "gauge", help: "Block time of the finalized head (unix seconds, the ledger's clock).", samples: chainSamples((_, h) => h.finalizedTime) },
+    {
+      name: "isthmus_chain_up",
+      type: "gauge",
+      help: "1 when the watcher's last attempt on the ledger succeeded, 0 while it backs off.",
+      samples: chains.map((l) => ({ labels: { chain: l.name }, value: src.chainHealth?.().has(l.name) ? 0 : 1 })),
+    },
+    src.metrics.reconnects.family(),
     src.metrics.rpcRequests.family(),
     src.metrics.rpcErrors.family(),
     { name: "isthmus_wallet_balance", type: "gauge", help: "The relayer's balance per chain and asset, in whole asset units.", samples: balances },

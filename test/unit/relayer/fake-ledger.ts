@@ -27,6 +27,9 @@ export class FakeLedger implements LedgerAdapter {
   /** While set, lock() waits for it: a send "in flight". */
   gate: Promise<void> | null = null;
   sendsStarted = 0;
+  headCalls = 0;
+  /** Transactions whose events the next events() answer leaves out (a node answering incompletely). */
+  readonly hideOnce = new Set<string>();
   readonly locks = new Map<Hex, HtlcLock>();
   readonly log: LedgerEvent[] = [];
   readonly balances = new Map<string, bigint>();
@@ -56,13 +59,16 @@ export class FakeLedger implements LedgerAdapter {
   }
 
   async head(): Promise<LedgerHead> {
+    this.headCalls++;
     this.check();
     return { finalizedHeight: this.height, finalizedTime: this.time, headHeight: this.height + 2 };
   }
 
   async events(from: number, to: number): Promise<LedgerEvent[]> {
     this.check();
-    return this.log.filter((e) => e.height >= from && e.height <= to);
+    const out = this.log.filter((e) => e.height >= from && e.height <= to && !this.hideOnce.has(e.txId));
+    for (const e of this.log) if (e.height >= from && e.height <= to) this.hideOnce.delete(e.txId);
+    return out;
   }
 
   async getLock(lockId: Hex): Promise<VerifiedLock | null> {

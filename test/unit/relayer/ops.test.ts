@@ -46,6 +46,8 @@ describe("relayer operations: metrics, readiness, logs, graceful shutdown", func
     assert.equal(m.get('isthmus_chain_finality_lag_blocks{chain="alpha"}'), 2);
     assert.equal(m.get('isthmus_chain_scan_lag_blocks{chain="alpha"}'), 0);
     assert.ok(m.get('isthmus_rpc_errors_total{chain="beta",method="head"}')! >= 1);
+    assert.equal(m.get('isthmus_chain_up{chain="beta"}'), 0, "the watcher backs off from beta");
+    assert.equal(m.get('isthmus_chain_up{chain="alpha"}'), 1);
     assert.ok(m.get('isthmus_rpc_requests_total{chain="alpha",method="lock"}') === undefined);
     assert.ok(m.get('isthmus_rpc_requests_total{chain="beta",method="lock"}')! >= 1);
     // 10000.00 A at start, untouched on alpha; beta is down so its balance is absent, not stale.
@@ -54,6 +56,10 @@ describe("relayer operations: metrics, readiness, logs, graceful shutdown", func
     rig.beta.down = false;
     const m2 = parseExposition((await http(`${rig.daemon.api.url}/metrics`)).text);
     assert.equal(m2.get('isthmus_wallet_balance{chain="beta",asset="B"}'), 9995);
+    await until("beta back", () => rig!.daemon.metrics.reconnects.get({ chain: "beta" }) === 1);
+    const m3 = parseExposition((await http(`${rig.daemon.api.url}/metrics`)).text);
+    assert.equal(m3.get('isthmus_chain_reconnects_total{chain="beta"}'), 1);
+    assert.equal(m3.get('isthmus_chain_up{chain="beta"}'), 1);
   });
 
   it("/readyz is 200 when the store and every ledger answer, 503 naming the ledger that does not", async () => {
