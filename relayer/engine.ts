@@ -434,7 +434,7 @@ export class SwapEngine {
       txId,
     });
     this.log.info("user lock verified", { swap: swap.id, lockId, counterTimelock: verdict.counterTimelock, userTimelock: verified.lock.timelock });
-    failpoint("after:relayer_locking");
+    failpoint("after:relayer_locking", routeKey(swap.from, swap.to));
   }
 
   /** Advance one swap by one step, under its lock, from a fresh read. */
@@ -495,7 +495,7 @@ export class SwapEngine {
       case "transition":
         this.store.update(swap, step.next, step.note);
         this.log.info("swap moved", { swap: swap.id, from: swap.state, to: step.next.state, note: step.note });
-        failpoint(`after:${step.next.state}`);
+        failpoint(`after:${step.next.state}`, routeKey(swap.from, swap.to));
         return;
       case "send":
         return this.send(swap, step.action);
@@ -510,17 +510,17 @@ export class SwapEngine {
         this.ledger(c.chain).lock({ receiver: c.receiver, asset: c.asset, amount: c.amount, hashlock: swap.hashlock, timelock: c.timelock }),
         c.chain,
       );
-      failpoint("sent:counter-lock");
+      failpoint("sent:counter-lock", routeKey(swap.from, swap.to));
       if (res) this.store.update(swap, { ...swap, counterLock: { ...c, txId: res.txId } }, "counter-lock sent", { chain: c.chain, txId: res.txId });
       this.log.info("counter-lock sent", { swap: swap.id, chain: c.chain, txId: res?.txId, lockId: c.lockId });
     } else if (action === "claim" && swap.state === "relayer_claiming") {
       const res = await this.tolerateDone(() => this.ledger(swap.from.chain).claim(swap.userLock.lockId, swap.preimage), swap.from.chain);
-      failpoint("sent:claim");
+      failpoint("sent:claim", routeKey(swap.from, swap.to));
       if (res) this.store.update(swap, { ...swap, claimTxId: res.txId }, "claim sent", { chain: swap.from.chain, txId: res.txId });
       this.log.info("claim sent", { swap: swap.id, chain: swap.from.chain, txId: res?.txId });
     } else if (action === "refund" && swap.state === "relayer_refunding") {
       const res = await this.tolerateDone(() => this.ledger(swap.to.chain).refund(swap.counterLock.lockId), swap.to.chain);
-      failpoint("sent:refund");
+      failpoint("sent:refund", routeKey(swap.from, swap.to));
       if (res) this.store.update(swap, { ...swap, refundTxId: res.txId }, "refund sent", { chain: swap.to.chain, txId: res.txId });
       this.log.info("refund sent", { swap: swap.id, chain: swap.to.chain, txId: res?.txId });
     } else {
