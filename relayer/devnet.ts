@@ -160,7 +160,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
   const demoKey = newApiKey();
   const configDoc = {
     store: join(dir, "relayer.db"),
-    api: { host: "127.0.0.1", port: opts.ports?.api ?? 0, tenants: [{ name: "demo", keySha256: demoKey.keySha256 }] },
+    api: { host: "127.0.0.1", port: opts.ports?.api ?? 0, tenants: [{ name: "demo", keySha256: demoKey.keySha256, ratePerMinute: 60_000, burst: 1000 }] },
     pollMs: opts.pollMs ?? 250,
     timelocks: { ...opts.timelocks },
     chains: chainsFor(relayer.privateKey),

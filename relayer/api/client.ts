@@ -33,6 +33,19 @@ export class RelayerClient {
   }
 
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    // A 429 stored nothing, so retrying after the server's Retry-After is safe, a few times.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.requestOnce<T>(method, path, body);
+      } catch (err) {
+        if (!(err instanceof RelayerApiError) || err.status !== 429 || attempt >= 3) throw err;
+        const wait = Number((err.details as { retryAfterSec?: number }).retryAfterSec ?? 1);
+        await new Promise((r) => setTimeout(r, Math.min(30, Math.max(1, wait)) * 1000));
+      }
+    }
+  }
+
+  private async requestOnce<T>(method: string, path: string, body?: unknown): Promise<T> {
     let res: Response;
     try {
       res = await fetch(this.baseUrl + path, {

@@ -157,7 +157,7 @@ function parseTimeParam(url: URL, name: string): number | undefined {
 /**
  * The relayer's JSON API; the contract is relayer/api/openapi.yaml. Reads are open,
  * POST /swaps needs a tenant's API key (`Authorization: Bearer <key>`) and is rate-limited
- * per tenant; a key on a read is checked and counted too.
+ * per tenant; a key on a read is checked but not charged.
  */
 export async function startApi(params: {
   engine: SwapEngine;
@@ -280,7 +280,9 @@ export async function startApi(params: {
     if (!h) throw new MethodNotAllowedError(req.method ?? "?", path, matching.map((x) => x.method));
     const headers = [req.headers.authorization, req.headers["x-api-key"] as string | undefined] as const;
     const tenant = h.auth ? auth.require(...headers) : auth.identify(...headers);
-    if (tenant) auth.charge(tenant);
+    // Rate limits count a tenant's mutating requests; a key on a read is checked, not charged
+    // (clients poll their swaps).
+    if (tenant && h.auth) auth.charge(tenant);
     const params = (h.pattern.exec(path)!.groups ?? {}) as Record<string, string>;
     if (params.id !== undefined && !ID.test(params.id)) throw new NotFoundError(`swap ${params.id}`);
     return h.run({ req, res, url, params, tenant });

@@ -167,4 +167,39 @@ describe("faults: the relayer's EVM node goes down or misbehaves", function () {
       proxy.mode = "up";
     }
   });
+
+  it("an EVM reorg below the finality rule: a lock seen only at the head, then reorged away, is never acted on", async () => {
+    const evm = user.get("evm")!;
+    const consortium = user.get("consortium")!;
+    const rpc = async (method: string, params: unknown[] = []) => {
+      const res = await fetch(devnet.evm.url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) });
+      const body = (await res.json()) as { result?: unknown; error?: { message: string } };
+      if (body.error) throw new Error(`${method}: ${body.error.message}`);
+      return body.result;
+    };
+    const hashlock = `0x${createHash("sha256").update(randomBytes(32)).digest("hex")}` as Hex;
+    const swap = await api.post<{ id: string }>("/swaps", { from: "evm:ETH", to: "consortium:ISTH", amount: "0.01", hashlock, userFrom: evm.address, userTo: consortium.address });
+    const relayerIsth = await consortium.balance("ISTH", relayer);
+    const now = (await evm.head()).finalizedTime;
+    await rpc("evm_setIntervalMining", [0]);
+    await rpc("evm_setAutomine", [false]);
+    const snapshot = await rpc("evm_snapshot");
+    try {
+      const locking = evm.lock({ receiver: relayer, asset: "ETH", amount: 10n ** 16n, hashlock, timelock: now + 1200 });
+      await until("the lock in the pool", async () => ((await rpc("eth_getBlockByNumber", ["pending", false])) as { transactions: string[] }).transactions.length > 0);
+      await rpc("evm_mine"); // in the head block only: one confirmation short of final
+      const lock = await locking;
+      assert.ok(await evm.getLock(lock.lockId) === null, "not final yet, so not readable as final");
+      await sleep(1500); // the relayer polls every 100 ms
+      assert.equal((await api.get<{ state: string }>(`/swaps/${swap.id}`)).state, "awaiting_user_lock", "no action on a lock below the finality rule");
+      assert.equal(await rpc("evm_revert", [snapshot]), true); // the block holding the lock is gone
+    } finally {
+      await rpc("evm_setAutomine", [true]);
+      await rpc("evm_setIntervalMining", [500]);
+    }
+    const head = (await evm.head()).headHeight;
+    await until("blocks after the reorg", async () => (await evm.head()).finalizedHeight > head + 2);
+    assert.equal((await api.get<{ state: string }>(`/swaps/${swap.id}`)).state, "awaiting_user_lock");
+    assert.equal(await consortium.balance("ISTH", relayer), relayerIsth, "the relayer moved nothing");
+  });
 });

@@ -70,8 +70,10 @@ describe("relayer API contract and hardening", function () {
     assert.deepEqual(codes, [201, 201, 429]);
     assert.equal(retryAfter, "1");
     assert.equal(stored(), 2);
-    // Reads without a key are not charged to anyone.
+    // Reads are not charged, with or without the tenant's key.
     assert.equal((await http(`${rig.daemon.api.url}/swaps`)).status, 200);
+    assert.equal((await http(`${rig.daemon.api.url}/swaps`, { headers: { authorization: "Bearer isk_slow" } })).status, 200);
+    assert.equal((await http(`${rig.daemon.api.url}/swaps`, { headers: { authorization: "Bearer isk_wrong" } })).status, 401, "a wrong key on a read is still refused");
   });
 
   it("token bucket: burst, then the sustained rate, on pinned time", () => {
