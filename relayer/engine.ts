@@ -117,6 +117,13 @@ export class SwapEngine {
   /** (chain, tx, index) of events already handled, so overlapping scans act once. */
   private readonly seen = new Set<string>();
   private rounds = 0;
+  /**
+   * Swaps whose last step was "wait", with the state and both ledgers' final heights it was
+   * decided at. A wait is a pure function of the stored swap and final ledger state (chain
+   * time included), so until one of those heights moves the answer is the same and the
+   * swap is not re-read: that keeps a round's cost proportional to what changed.
+   */
+  private readonly waiting = new Map<string, string>();
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopped = false;
@@ -312,8 +319,13 @@ export class SwapEngine {
     // Earliest deadline first: sorted before queueing (a free slot starts a step at once) and
     // prioritised within each chain's queue.
     const chainTime = (c: string) => this.heads.get(c)?.finalizedTime;
-    const steps = this.store
-      .listActive()
+    const active = this.store.listActive();
+    if (this.waiting.size > 2 * active.length + 1000) this.waiting.clear();
+    const steps = active
+      .filter((s) => {
+        const key = this.waitKey(s);
+        return key === null || this.waiting.get(s.id) !== key;
+      })
       .map((s) => ({ id: s.id, chain: actingChain(s), priority: stepPriority(s, chainTime) }))
       .sort((a, b) => b.priority - a.priority);
     await Promise.all(steps.map((s) => this.queue(s.chain).add(() => this.advance(s.id), { priority: s.priority })));
@@ -444,14 +456,24 @@ export class SwapEngine {
       if (this.stopped) return;
       const swap = this.store.get(id);
       if (!swap) return;
+      // Heights known before deciding: the decision reads state at least this new.
+      const key = this.waitKey(swap);
+      this.waiting.delete(id);
       try {
         const step = await this.decide(swap);
+        if (step.kind === "wait" && key !== null) this.waiting.set(id, key);
         await this.apply(swap, step);
       } catch (err) {
         const fields = { swap: id, state: swap.state, err: errorMessage(err), code: err instanceof IsthmusError ? err.code : undefined };
         this.log.warn("swap step failed; will retry", fields);
       }
     });
+  }
+
+  private waitKey(s: Swap): string | null {
+    const a = this.heads.get(s.from.chain);
+    const b = this.heads.get(s.to.chain);
+    return a && b ? `${s.state}:${a.finalizedHeight}:${b.finalizedHeight}` : null;
   }
 
   private async decide(swap: Swap): Promise<Step> {

@@ -28,6 +28,7 @@ export class FakeLedger implements LedgerAdapter {
   gate: Promise<void> | null = null;
   sendsStarted = 0;
   headCalls = 0;
+  getLockCalls = 0;
   /** Transactions whose events the next events() answer leaves out (a node answering incompletely). */
   readonly hideOnce = new Set<string>();
   readonly locks = new Map<Hex, HtlcLock>();
@@ -72,6 +73,7 @@ export class FakeLedger implements LedgerAdapter {
   }
 
   async getLock(lockId: Hex): Promise<VerifiedLock | null> {
+    this.getLockCalls++;
     this.check();
     const lock = this.locks.get(lockId);
     return lock ? { lock, verified: { kind: "finalized-rpc-read", height: this.height, blockHash: `0x${"00".repeat(32)}` } } : null;

@@ -85,4 +85,21 @@ describe("watcher: outages, backoff and backfill, overlapping rescans", () => {
     await engine.stop();
     store.close();
   });
+
+  it("a waiting swap is not re-read until a final height it depends on moves", async () => {
+    const { beta, store, engine, userLocks } = setup();
+    await engine.round();
+    const [id] = await userLocks(1);
+    for (let i = 0; i < 3; i++) await engine.round();
+    assert.equal(store.get(id!)!.state, "relayer_locked");
+    await engine.round(); // a "wait" for the user's claim, recorded at these heights
+    const reads = beta.getLockCalls;
+    for (let i = 0; i < 5; i++) await engine.round();
+    assert.equal(beta.getLockCalls, reads, "nothing moved: no re-read");
+    beta.height += 1;
+    await engine.round();
+    assert.equal(beta.getLockCalls, reads + 1, "the destination's final height moved: read again");
+    await engine.stop();
+    store.close();
+  });
 });
