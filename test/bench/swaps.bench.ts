@@ -6,7 +6,8 @@
  * from /proc) is its own, not the chains' or the users'. No thresholds: figures to compare runs.
  *   BENCH_SWAPS        sequential swaps per route (default 3)
  *   BENCH_BATCH        concurrent swaps per route in the throughput batch (default 50)
- *   BENCH_EVM_BLOCK_MS EVM block interval (default 250)
+ *   BENCH_EVM_BLOCK_MS EVM block interval (default 1000; Hardhat block times step by at least
+ *                      1 s, so faster blocks make EVM chain time outrun the wall clock)
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -57,7 +58,7 @@ function stats(xs: number[]) {
 async function main() {
   const sequential = Number(process.env.BENCH_SWAPS ?? 3);
   const batch = Number(process.env.BENCH_BATCH ?? 50);
-  const evmBlockMs = Number(process.env.BENCH_EVM_BLOCK_MS ?? 250);
+  const evmBlockMs = Number(process.env.BENCH_EVM_BLOCK_MS ?? 1000);
   const dir = mkdtempSync(join(tmpdir(), "isthmus-bench-"));
   const t0 = performance.now();
   const apiPort = await freePort();
