@@ -4,6 +4,8 @@ import { IsthmusError } from "../chains/errors.ts";
 import { parseAmount, parseRate, type Rate } from "./core/amount.ts";
 import { parseAssetRef, type AssetRef } from "./core/route.ts";
 import type { TimelockPolicy } from "./core/timelock.ts";
+import { unlockKeystoreSync } from "./keys/keystore.ts";
+import { DEFAULT_BURST, DEFAULT_RATE_PER_MINUTE, type TenantConfig } from "./api/auth.ts";
 
 /** A config problem, naming the file, the key path and what is wrong. */
 export class ConfigError extends IsthmusError {
@@ -13,7 +15,12 @@ export class ConfigError extends IsthmusError {
   }
 }
 
-export type KeySource = { readonly hex: string } | { readonly env: string } | { readonly file: string };
+export type KeySource =
+  | { readonly hex: string }
+  | { readonly env: string }
+  | { readonly file: string }
+  /** An encrypted JSON keystore (scrypt); the password from an env var, a file, or a prompt at start. */
+  | { readonly keystore: string; readonly passwordEnv?: string; readonly passwordFile?: string };
 
 export interface AssetConfig {
   readonly symbol: string;
@@ -60,8 +67,9 @@ export interface RouteConfig {
 export interface RelayerConfig {
   readonly file: string;
   readonly store: string;
-  readonly api: { readonly host: string; readonly port: number };
+  readonly api: { readonly host: string; readonly port: number; readonly tenants: readonly TenantConfig[] };
   readonly pollMs: number;
+  readonly scheduling: { readonly concurrencyPerChain: number };
   readonly timelocks: TimelockPolicy;
   readonly chains: readonly ChainConfig[];
   readonly routes: readonly RouteConfig[];
@@ -134,9 +142,18 @@ function join(path: string, key: string | number): string {
 }
 
 function readKey(r: Reader, path: string, v: unknown): KeySource {
-  const o = r.object(path, v, ["hex", "env", "file"]);
-  const set = ["hex", "env", "file"].filter((k) => o[k] !== undefined);
-  if (set.length !== 1) r.fail(path, "give exactly one of hex, env or file");
+  const o = r.object(path, v, ["hex", "env", "file", "keystore", "passwordEnv", "passwordFile"]);
+  const set = ["hex", "env", "file", "keystore"].filter((k) => o[k] !== undefined);
+  if (set.length !== 1) r.fail(path, "give exactly one of keystore, env, file or hex");
+  if (o.keystore !== undefined) {
+    if (o.passwordEnv !== undefined && o.passwordFile !== undefined) r.fail(path, "give at most one of passwordEnv or passwordFile (neither: asked at start)");
+    return {
+      keystore: r.string(join(path, "keystore"), o.keystore),
+      ...(o.passwordEnv !== undefined ? { passwordEnv: r.string(join(path, "passwordEnv"), o.passwordEnv) } : {}),
+      ...(o.passwordFile !== undefined ? { passwordFile: r.string(join(path, "passwordFile"), o.passwordFile) } : {}),
+    };
+  }
+  if (o.passwordEnv !== undefined || o.passwordFile !== undefined) r.fail(path, "passwordEnv and passwordFile go with keystore");
   if (o.hex !== undefined) {
     const hex = r.string(join(path, "hex"), o.hex);
     if (!/^0x[0-9a-fA-F]{64}$/.test(hex)) r.fail(join(path, "hex"), "must be a 32-byte 0x-hex private key");
@@ -215,8 +232,26 @@ export function readChains(v: unknown, file: string): ChainConfig[] {
 /** Validate a parsed YAML document. Relative paths (store, key files) stay relative to the caller's cwd. */
 export function readConfig(doc: unknown, file: string): RelayerConfig {
   const r = new Reader(file);
-  const o = r.object("", doc, ["store", "api", "pollMs", "timelocks", "chains", "routes"]);
-  const api = r.object("api", o.api ?? {}, ["host", "port"]);
+  const o = r.object("", doc, ["store", "api", "pollMs", "scheduling", "timelocks", "chains", "routes"]);
+  const sched = r.object("scheduling", o.scheduling ?? {}, ["concurrencyPerChain"]);
+  const api = r.object("api", o.api ?? {}, ["host", "port", "tenants"]);
+  const tenants = r.list("api.tenants", api.tenants ?? []).map((item, i) => {
+    const p = join("api.tenants", i);
+    const to = r.object(p, item, ["name", "keySha256", "ratePerMinute", "burst"]);
+    const keySha256 = r.string(join(p, "keySha256"), to.keySha256).toLowerCase();
+    if (!/^[0-9a-f]{64}$/.test(keySha256)) r.fail(join(p, "keySha256"), "must be the 64-hex-digit sha256 of the API key (npx isthmus apikey new)");
+    return {
+      name: r.string(join(p, "name"), to.name),
+      keySha256,
+      ratePerMinute: r.number(join(p, "ratePerMinute"), to.ratePerMinute, { fallback: DEFAULT_RATE_PER_MINUTE, min: 1 }),
+      burst: r.number(join(p, "burst"), to.burst, { fallback: DEFAULT_BURST, integer: true, min: 1 }),
+    };
+  });
+  const names = new Set<string>();
+  for (const [i, t] of tenants.entries()) {
+    if (names.has(t.name)) r.fail(join(join("api.tenants", i), "name"), `duplicate tenant "${t.name}"`);
+    names.add(t.name);
+  }
   const tl = r.object("timelocks", o.timelocks ?? {}, Object.keys(DEFAULT_TIMELOCKS));
   const timelocks = Object.fromEntries(
     // Whole seconds: ledgers take integer timelocks.
@@ -247,8 +282,10 @@ export function readConfig(doc: unknown, file: string): RelayerConfig {
     api: {
       host: r.string("api.host", api.host, "127.0.0.1"),
       port: r.number("api.port", api.port, { fallback: 7700, integer: true, min: 0 }),
+      tenants,
     },
     pollMs: r.number("pollMs", o.pollMs, { fallback: 500, integer: true, min: 10 }),
+    scheduling: { concurrencyPerChain: r.number("scheduling.concurrencyPerChain", sched.concurrencyPerChain, { fallback: 4, integer: true, min: 1 }) },
     timelocks,
     chains,
     routes,
@@ -273,6 +310,7 @@ export function loadConfig(file: string): RelayerConfig {
 
 export function resolveKey(source: KeySource, where: string): string {
   let hex: string;
+  if ("keystore" in source) return unlockKeystoreSync(source);
   if ("hex" in source) hex = source.hex;
   else if ("env" in source) {
     const v = process.env[source.env];

@@ -7,8 +7,10 @@ import type { RelayerConfig } from "./config.ts";
 import { parseAmount } from "./core/amount.ts";
 import type { Route } from "./core/route.ts";
 import { SwapEngine } from "./engine.ts";
+import { adapterKey, unlockSigner } from "./keys/signer.ts";
 import { openLedger } from "./ledgers.ts";
 import type { Logger } from "./log.ts";
+import { instrumentLedger, RelayerMetrics } from "./ops/metrics.ts";
 import { SwapStore } from "./store.ts";
 
 export interface RelayerDaemon {
@@ -16,6 +18,11 @@ export interface RelayerDaemon {
   readonly store: SwapStore;
   readonly api: ApiServer;
   readonly ledgers: ReadonlyMap<string, LedgerAdapter>;
+  readonly metrics: RelayerMetrics;
+  /**
+   * Graceful stop: refuse new swaps (503), start no new step, wait for steps under way
+   * (sends included) to finish and be saved, close the API, the store and the ledgers.
+   */
   stop(): Promise<void>;
 }
 
@@ -37,28 +44,55 @@ export function resolveRoutes(config: RelayerConfig, ledgers: ReadonlyMap<string
 /** Start the relayer: open ledgers and the store, start the engine loop and the API. */
 export async function startRelayer(config: RelayerConfig, log: Logger): Promise<RelayerDaemon> {
   const ledgers = new Map<string, LedgerAdapter>();
+  for (const c of config.chains) {
+    try {
+      // Keystores are unlocked here, before anything starts (a prompt, if any, comes first).
+      const signer = await unlockSigner(c.key, `${config.file}: chains.${c.name}`);
+      ledgers.set(c.name, await openLedger(c, config.file, adapterKey(signer, c.name)));
+    } catch (err) {
+      await Promise.all([...ledgers.values()].map((l) => l.close().catch(() => {})));
+      throw err;
+    }
+  }
+  return runRelayer(config, ledgers, log);
+}
+
+/** Run the relayer over adapters already open (tests pass fakes); it owns and closes them. */
+export async function runRelayer(config: RelayerConfig, opened: ReadonlyMap<string, LedgerAdapter>, log: Logger): Promise<RelayerDaemon> {
+  const metrics = new RelayerMetrics();
+  const ledgers = new Map([...opened].map(([name, l]) => [name, instrumentLedger(l, metrics)] as const));
   let store: SwapStore | null = null;
   try {
-    for (const c of config.chains) ledgers.set(c.name, await openLedger(c, config.file));
     const routes = resolveRoutes(config, ledgers);
     if (config.store !== ":memory:") mkdirSync(dirname(config.store), { recursive: true });
     store = new SwapStore(config.store);
-    const engine = new SwapEngine(ledgers, routes, store, config.timelocks, log, config.pollMs);
+    const engine = new SwapEngine(ledgers, routes, store, config.timelocks, log, config.pollMs, {
+      concurrencyPerChain: config.scheduling.concurrencyPerChain,
+      onReconnect: (chain) => metrics.reconnects.inc({ chain }),
+    });
     for (const m of engine.margins()) log.info("route margin", { route: m.route, marginSec: m.margin.totalSec, terms: m.margin.terms, minUserLockSec: m.minUserLockSec });
     // The API first: a busy port must fail the start before the engine touches any ledger.
-    const api = await startApi({ engine, store, host: config.api.host, port: config.api.port, log });
+    const api = await startApi({ engine, store, host: config.api.host, port: config.api.port, log, ledgers, metrics, tenants: config.api.tenants });
     engine.start();
     const s = store;
+    let stopping: Promise<void> | null = null;
     return {
       engine,
       store: s,
       api,
       ledgers,
-      async stop() {
-        await api.close();
-        await engine.stop();
-        s.close();
-        await Promise.all([...ledgers.values()].map((l) => l.close()));
+      metrics,
+      stop() {
+        stopping ??= (async () => {
+          log.info("draining: new swaps refused, finishing steps under way");
+          api.drain();
+          await engine.stop();
+          await api.close();
+          s.close();
+          await Promise.all([...ledgers.values()].map((l) => l.close()));
+          log.info("stopped: state persisted");
+        })();
+        return stopping;
       },
     };
   } catch (err) {

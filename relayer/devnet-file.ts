@@ -10,6 +10,8 @@ import { readChains, type ChainConfig } from "./config.ts";
  */
 export interface DevnetFile {
   readonly api: string;
+  /** The demo tenant's API key for the relayer's mutating endpoints. */
+  readonly apiKey?: string;
   /** Chains in the relayer config's syntax, keyed to the demo user. */
   readonly chains: Record<string, unknown>;
   readonly users: Record<string, { readonly address: Hex; readonly privateKey: Hex }>;

@@ -9,6 +9,7 @@ import { IsthmusError } from "../chains/errors.ts";
 import { deployEvmContracts, type EvmDeployment } from "../chains/evm/deploy.ts";
 import { hardhatAccount, startHardhatNode, type HardhatNode } from "../chains/evm/hardhat-node.ts";
 import type { Hex } from "../chains/ledger.ts";
+import { newApiKey } from "./api/auth.ts";
 import { readConfig, type RelayerConfig } from "./config.ts";
 import type { TimelockPolicy } from "./core/timelock.ts";
 import { startRelayer, type RelayerDaemon } from "./daemon.ts";
@@ -44,6 +45,8 @@ export interface Devnet {
   readonly file: string;
   readonly configFile: string;
   readonly config: RelayerConfig;
+  /** The demo tenant's API key (its sha256 is in the config; the key is in the devnet file). */
+  readonly apiKey: string;
   /** Null when started with `startRelayer: false`. */
   readonly relayer: RelayerDaemon | null;
   readonly consortium: ConsortiumDevnet;
@@ -154,9 +157,10 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
     },
   });
 
+  const demoKey = newApiKey();
   const configDoc = {
     store: join(dir, "relayer.db"),
-    api: { host: "127.0.0.1", port: opts.ports?.api ?? 0 },
+    api: { host: "127.0.0.1", port: opts.ports?.api ?? 0, tenants: [{ name: "demo", keySha256: demoKey.keySha256, ratePerMinute: 60_000, burst: 1000 }] },
     pollMs: opts.pollMs ?? 250,
     timelocks: { ...opts.timelocks },
     chains: chainsFor(relayer.privateKey),
@@ -186,6 +190,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
   const file = join(dir, "devnet.json");
   const devnetFile: DevnetFile = {
     api: apiUrl,
+    apiKey: demoKey.key,
     chains: chainsFor(user.privateKey),
     users: { demo: { address: user.address, privateKey: user.privateKey } },
     relayer: { address: relayer.address },
@@ -197,6 +202,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
     file,
     configFile,
     config,
+    apiKey: demoKey.key,
     relayer: daemon,
     consortium,
     evm,

@@ -13,7 +13,10 @@ import {
   decideRefunding,
   type Step,
 } from "./core/decide.ts";
+import { checkDeadlines, nextSendEstimate } from "./core/capacity.ts";
+import { actingChain, deadlineOf, stepPriority } from "./core/deadline.ts";
 import { KeyedMutex } from "./core/keyed-mutex.ts";
+import { chainReconnectDelayMs } from "./core/retry.ts";
 import { findRoute, formatAssetRef, parseAssetRef, routeKey, type Route } from "./core/route.ts";
 import type { Swap, SwapIn } from "./core/swap.ts";
 import { computeMargin, minUserLockSec, type Margin, type TimelockPolicy } from "./core/timelock.ts";
@@ -31,6 +34,44 @@ export class LiquidityError extends IsthmusError {
       available: available.toString(),
     });
   }
+}
+
+/** The daemon is shutting down: it takes no new swaps (retry against a running relayer). */
+export class ShuttingDownError extends IsthmusError {
+  override name = "ShuttingDownError";
+  constructor() {
+    super("SHUTTING_DOWN", "the relayer is shutting down and takes no new swaps", {});
+  }
+}
+
+/** Admitting another swap would make a deadline the relayer already holds unmeetable. */
+export class OverCapacityError extends IsthmusError {
+  override name = "OverCapacityError";
+  constructor(chain: string, detail: { position: number; needSec: number; leftSec: number; sendSec: number; concurrency: number }) {
+    super(
+      "OVER_CAPACITY",
+      `the relayer could not meet the deadlines it holds on ${chain} with another swap (deadline #${detail.position} has ${Math.floor(detail.leftSec)}s left, needs ${Math.ceil(detail.needSec)}s); retry later`,
+      { chain, ...detail },
+    );
+  }
+}
+
+export interface EngineOptions {
+  /** Steps (and so sends) run at once per chain. Default 4. */
+  readonly concurrencyPerChain?: number;
+  /** Every this many rounds, events of the last `rescanBlocks` scanned blocks are read again (0: never). Default 20. */
+  readonly rescanEveryRounds?: number;
+  /** Overlap window of a rescan, in blocks. Default 50. */
+  readonly rescanBlocks?: number;
+  /** Called when a ledger answers again after failures (metrics). */
+  readonly onReconnect?: (chain: string) => void;
+}
+
+/** A ledger's reachability as the watcher sees it. */
+export interface ChainHealth {
+  readonly failures: number;
+  /** Epoch ms before which the watcher does not try the ledger again. */
+  readonly retryAtMs: number;
 }
 
 export interface Quote {
@@ -82,7 +123,22 @@ const SCAN_BATCH = 500;
  */
 export class SwapEngine {
   private readonly mutex = new KeyedMutex();
-  private readonly work = new PQueue({ concurrency: 8 });
+  /** One queue per chain a step acts on; earliest deadline first (see core/deadline.ts). */
+  private readonly queues = new Map<string, PQueue>();
+  /** Seconds a send takes per chain (EWMA, floored at the chain's block time). */
+  private readonly sendSec = new Map<string, number>();
+  private readonly concurrency: number;
+  private readonly health = new Map<string, ChainHealth>();
+  /** (chain, tx, index) of events already handled, so overlapping scans act once. */
+  private readonly seen = new Set<string>();
+  private rounds = 0;
+  /**
+   * Swaps whose last step was "wait", with the state and both ledgers' final heights it was
+   * decided at. A wait is a pure function of the stored swap and final ledger state (chain
+   * time included), so until one of those heights moves the answer is the same and the
+   * swap is not re-read: that keeps a round's cost proportional to what changed.
+   */
+  private readonly waiting = new Map<string, string>();
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopped = false;
@@ -95,7 +151,54 @@ export class SwapEngine {
     readonly policy: TimelockPolicy,
     private readonly log: Logger,
     private readonly pollMs: number,
-  ) {}
+    opts: EngineOptions = {},
+  ) {
+    this.concurrency = opts.concurrencyPerChain ?? 4;
+    this.opts = opts;
+  }
+
+  private readonly opts: EngineOptions;
+
+  /** Ledgers the watcher currently fails to reach, with their backoff. */
+  chainHealth(): ReadonlyMap<string, ChainHealth> {
+    return this.health;
+  }
+
+  private queue(chain: string): PQueue {
+    let q = this.queues.get(chain);
+    if (!q) this.queues.set(chain, (q = new PQueue({ concurrency: this.concurrency })));
+    return q;
+  }
+
+  /** Record how long a send took on a chain (feeds admission control). */
+  recordSend(chain: string, seconds: number): void {
+    this.sendSec.set(chain, nextSendEstimate(this.sendSec.get(chain), seconds, this.ledger(chain).timing.blockTimeSec));
+  }
+
+  sendEstimateSec(chain: string): number {
+    return this.sendSec.get(chain) ?? this.ledger(chain).timing.blockTimeSec;
+  }
+
+  /**
+   * Refuse a new swap when, with its own sends added, some deadline already held on the
+   * chains it would send on (counter-lock on \`to\`, claim on \`from\`) could not be met.
+   */
+  private assertCapacity(from: string, to: string, q: Quote): void {
+    const held = new Map<string, number[]>([[from, []], [to, []]]);
+    for (const s of this.store.listActive()) {
+      const d = deadlineOf(s);
+      const head = d && this.heads.get(d.chain);
+      if (d && head && held.has(d.chain)) held.get(d.chain)!.push(d.time - head.finalizedTime);
+    }
+    // The new swap at its tightest: the user gives the minimum timelock.
+    held.get(to)!.push(q.minUserLockSec - q.marginSec);
+    held.get(from)!.push(q.minUserLockSec);
+    for (const [chain, left] of held) {
+      const sendSec = this.sendEstimateSec(chain);
+      const v = checkDeadlines(left, sendSec, this.concurrency);
+      if (!v.ok) throw new OverCapacityError(chain, { position: v.position, needSec: v.needSec, leftSec: v.leftSec, sendSec, concurrency: this.concurrency });
+    }
+  }
 
   ledger(name: string): LedgerAdapter {
     const l = this.ledgers.get(name);
@@ -148,7 +251,8 @@ export class SwapEngine {
   }
 
   /** Register a swap the user is about to lock for. Reserves the relayer's liquidity for it. */
-  async createSwap(req: CreateSwapRequest): Promise<Swap> {
+  async createSwap(req: CreateSwapRequest, tenant: string | null = null): Promise<Swap> {
+    if (this.stopped) throw new ShuttingDownError();
     const hashlock = String(req.hashlock ?? "").toLowerCase();
     if (!HEX32.test(hashlock)) throw new InvalidInputError("hashlock", "must be 32 bytes of 0x-hex (sha256 of the secret)");
     const userFrom = parseUserAddress(req.userFrom, "userFrom");
@@ -160,6 +264,7 @@ export class SwapEngine {
     if (userTo === this.ledger(to.chain).address) throw new InvalidInputError("userTo", "is the relayer's own account");
     const [srcHead, balance] = await Promise.all([this.ledger(from.chain).head(), this.ledger(to.chain).balance(to.asset)]);
     // From here to insert is synchronous, so concurrent requests see each other's reservations.
+    this.assertCapacity(from.chain, to.chain, q);
     const reserved = this.reserved(to.chain, to.asset);
     if (balance - reserved < q.amountOut) throw new LiquidityError(to.chain, to.asset, q.amountOut, balance - reserved);
     const swap: Swap = {
@@ -176,8 +281,9 @@ export class SwapEngine {
       quoteExpiresAt: srcHead.finalizedTime + this.policy.quoteTtlSec,
       createdAtMs: Date.now(),
     };
-    this.store.insert(swap, `created for ${q.amountInText} ${from.asset} -> ${q.amountOutText} ${to.asset}`);
-    this.log.info("swap created", { swap: swap.id, route: routeKey(from, to), amountIn: q.amountIn, amountOut: q.amountOut });
+    if (this.stopped) throw new ShuttingDownError();
+    this.store.insert(swap, `created for ${q.amountInText} ${from.asset} -> ${q.amountOutText} ${to.asset}`, tenant);
+    this.log.info("swap created", { swap: swap.id, route: routeKey(from, to), amountIn: q.amountIn, amountOut: q.amountOut, tenant });
     return swap;
   }
 
@@ -203,34 +309,69 @@ export class SwapEngine {
     this.timer = setTimeout(loop, 0);
   }
 
+  /** True once stop() was called: no new swaps, no new steps; sends already under way finish. */
+  get stopping(): boolean {
+    return this.stopped;
+  }
+
+  /**
+   * Graceful stop: refuse new swaps, start no new step, wait for the round and every step
+   * under way (a send that left is awaited and its result saved), then resolve.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.running;
-    await this.work.onIdle();
+    await Promise.all([...this.queues.values()].map((q) => q.onIdle()));
   }
 
   /** One pass: refresh heads, scan new final events, advance every active swap. */
   async round(): Promise<void> {
-    // One ledger's trouble (RPC down, a bad event) must not stall the others, nor the
-    // swaps that only need a healthy ledger: scans are independent and advancing always runs.
-    const scans = await Promise.allSettled([...this.ledgers.values()].map((l) => this.scan(l)));
-    scans.forEach((r, i) => {
-      if (r.status === "rejected") this.log.warn("scan failed; retrying next round", { chain: [...this.ledgers.keys()][i], err: errorMessage(r.reason) });
-    });
+    // Each ledger is watched on its own (watch() backs a failing one off without throwing),
+    // so one ledger's trouble never stalls the others or the swaps that need only them.
+    const every = this.opts.rescanEveryRounds ?? 20;
+    const rescan = every > 0 && ++this.rounds % every === 0;
+    await Promise.all([...this.ledgers.values()].map((l) => this.watch(l, rescan)));
+    // Earliest deadline first: sorted before queueing (a free slot starts a step at once) and
+    // prioritised within each chain's queue.
+    const chainTime = (c: string) => this.heads.get(c)?.finalizedTime;
     const active = this.store.listActive();
-    await Promise.all(active.map((s) => this.work.add(() => this.advance(s.id))));
+    if (this.waiting.size > 2 * active.length + 1000) this.waiting.clear();
+    const steps = active
+      .filter((s) => {
+        const key = this.waitKey(s);
+        return key === null || this.waiting.get(s.id) !== key;
+      })
+      .map((s) => ({ id: s.id, chain: actingChain(s), priority: stepPriority(s, chainTime) }))
+      .sort((a, b) => b.priority - a.priority);
+    await Promise.all(steps.map((s) => this.queue(s.chain).add(() => this.advance(s.id), { priority: s.priority })));
   }
 
-  private async scan(ledger: LedgerAdapter): Promise<void> {
-    let head: LedgerHead;
+  /**
+   * One watcher pass over a ledger, isolated from the others: a ledger that fails is backed
+   * off (retry policy chainReconnect) and, once it answers again, backfilled from its cursor.
+   */
+  private async watch(ledger: LedgerAdapter, rescan: boolean): Promise<void> {
+    const h = this.health.get(ledger.name);
+    if (h && Date.now() < h.retryAtMs) return;
     try {
-      head = await ledger.head();
+      await this.scan(ledger, rescan);
+      if (h) {
+        this.health.delete(ledger.name);
+        this.opts.onReconnect?.(ledger.name);
+        this.log.info("chain reachable again; backfilled from the cursor", { chain: ledger.name, failures: h.failures, cursor: this.store.getCursor(ledger.name) });
+      }
     } catch (err) {
-      this.log.warn("head unavailable", { chain: ledger.name, err: errorMessage(err) });
-      return;
+      const failures = (h?.failures ?? 0) + 1;
+      const delay = chainReconnectDelayMs(failures, this.pollMs);
+      this.health.set(ledger.name, { failures, retryAtMs: Date.now() + delay });
+      this.log.warn("chain unreachable; backing off", { chain: ledger.name, failures, retryInMs: delay, err: errorMessage(err) });
     }
+  }
+
+  private async scan(ledger: LedgerAdapter, rescan = false): Promise<void> {
+    const head = await ledger.head();
     this.heads.set(ledger.name, head);
     let cursor = this.store.getCursor(ledger.name);
     if (cursor === null) {
@@ -238,14 +379,34 @@ export class SwapEngine {
       this.store.setCursor(ledger.name, head.finalizedHeight);
       return;
     }
+    if (rescan && cursor > 0) {
+      // Overlap: a node may have answered an earlier range incompletely. Seen events are skipped.
+      const from = Math.max(1, cursor - (this.opts.rescanBlocks ?? 50) + 1);
+      for (const ev of await ledger.events(from, cursor)) await this.handleOnce(ledger, ev);
+    }
     while (cursor < head.finalizedHeight && !this.stopped) {
       const to = Math.min(head.finalizedHeight, cursor + SCAN_BATCH);
       const events = await ledger.events(cursor + 1, to);
-      for (const ev of events) await this.onEvent(ledger, ev);
+      for (const ev of events) await this.handleOnce(ledger, ev);
       // Advance only after every event of the range was handled (or durably ignored).
       this.store.setCursor(ledger.name, to);
       cursor = to;
     }
+  }
+
+  /** De-duplicate by (chain, tx, log index); handling is idempotent anyway, this saves the reads. */
+  private async handleOnce(ledger: LedgerAdapter, ev: LedgerEvent): Promise<void> {
+    const key = `${ledger.name}:${ev.txId}:${ev.index}`;
+    if (this.seen.has(key)) return;
+    await this.onEvent(ledger, ev);
+    if (ev.kind === "locked") {
+      // Not settled while its swap still awaits the lock (e.g. the lock was not yet readable
+      // as final): a later rescan may try it again.
+      const swap = this.store.findByHashlock(ev.lock.hashlock);
+      if (swap?.state === "awaiting_user_lock" && swap.from.chain === ledger.name) return;
+    }
+    if (this.seen.size >= 100_000) this.seen.clear();
+    this.seen.add(key);
   }
 
   private async onEvent(ledger: LedgerAdapter, ev: LedgerEvent): Promise<void> {
@@ -309,22 +470,34 @@ export class SwapEngine {
       txId,
     });
     this.log.info("user lock verified", { swap: swap.id, lockId, counterTimelock: verdict.counterTimelock, userTimelock: verified.lock.timelock });
-    failpoint("after:relayer_locking");
+    failpoint("after:relayer_locking", routeKey(swap.from, swap.to));
   }
 
   /** Advance one swap by one step, under its lock, from a fresh read. */
   async advance(id: string): Promise<void> {
+    if (this.stopped) return;
     await this.mutex.run(id, async () => {
+      if (this.stopped) return;
       const swap = this.store.get(id);
       if (!swap) return;
+      // Heights known before deciding: the decision reads state at least this new.
+      const key = this.waitKey(swap);
+      this.waiting.delete(id);
       try {
         const step = await this.decide(swap);
+        if (step.kind === "wait" && key !== null) this.waiting.set(id, key);
         await this.apply(swap, step);
       } catch (err) {
         const fields = { swap: id, state: swap.state, err: errorMessage(err), code: err instanceof IsthmusError ? err.code : undefined };
         this.log.warn("swap step failed; will retry", fields);
       }
     });
+  }
+
+  private waitKey(s: Swap): string | null {
+    const a = this.heads.get(s.from.chain);
+    const b = this.heads.get(s.to.chain);
+    return a && b ? `${s.state}:${a.finalizedHeight}:${b.finalizedHeight}` : null;
   }
 
   private async decide(swap: Swap): Promise<Step> {
@@ -371,7 +544,7 @@ export class SwapEngine {
         } else {
           this.log.info("swap moved", { swap: swap.id, from: swap.state, to: step.next.state, note: step.note });
         }
-        failpoint(`after:${step.next.state}`);
+        failpoint(`after:${step.next.state}`, routeKey(swap.from, swap.to));
         return;
       case "send":
         return this.send(swap, step.action);
@@ -384,18 +557,19 @@ export class SwapEngine {
       const c = swap.counterLock;
       const res = await this.tolerateDone(() =>
         this.ledger(c.chain).lock({ receiver: c.receiver, asset: c.asset, amount: c.amount, hashlock: swap.hashlock, timelock: c.timelock }),
+        c.chain,
       );
-      failpoint("sent:counter-lock");
+      failpoint("sent:counter-lock", routeKey(swap.from, swap.to));
       if (res) this.store.update(swap, { ...swap, counterLock: { ...c, txId: res.txId } }, "counter-lock sent", { chain: c.chain, txId: res.txId });
       this.log.info("counter-lock sent", { swap: swap.id, chain: c.chain, txId: res?.txId, lockId: c.lockId });
     } else if (action === "claim" && swap.state === "relayer_claiming") {
-      const res = await this.tolerateDone(() => this.ledger(swap.from.chain).claim(swap.userLock.lockId, swap.preimage));
-      failpoint("sent:claim");
+      const res = await this.tolerateDone(() => this.ledger(swap.from.chain).claim(swap.userLock.lockId, swap.preimage), swap.from.chain);
+      failpoint("sent:claim", routeKey(swap.from, swap.to));
       if (res) this.store.update(swap, { ...swap, claimTxId: res.txId }, "claim sent", { chain: swap.from.chain, txId: res.txId });
       this.log.info("claim sent", { swap: swap.id, chain: swap.from.chain, txId: res?.txId });
     } else if (action === "refund" && swap.state === "relayer_refunding") {
-      const res = await this.tolerateDone(() => this.ledger(swap.to.chain).refund(swap.counterLock.lockId));
-      failpoint("sent:refund");
+      const res = await this.tolerateDone(() => this.ledger(swap.to.chain).refund(swap.counterLock.lockId), swap.to.chain);
+      failpoint("sent:refund", routeKey(swap.from, swap.to));
       if (res) this.store.update(swap, { ...swap, refundTxId: res.txId }, "refund sent", { chain: swap.to.chain, txId: res.txId });
       this.log.info("refund sent", { swap: swap.id, chain: swap.to.chain, txId: res?.txId });
     } else {
@@ -407,9 +581,12 @@ export class SwapEngine {
    * A ledger saying the lock already exists or is no longer open means an earlier attempt
    * (ours before a crash, or a third party) already acted: the next round reads the outcome.
    */
-  private async tolerateDone<T>(send: () => Promise<T>): Promise<T | null> {
+  private async tolerateDone<T>(send: () => Promise<T>, chain?: string): Promise<T | null> {
+    const t0 = performance.now();
     try {
-      return await send();
+      const res = await send();
+      if (chain) this.recordSend(chain, (performance.now() - t0) / 1000);
+      return res;
     } catch (err) {
       if (isAlreadyDone(err)) return null;
       throw err;

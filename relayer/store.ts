@@ -59,7 +59,27 @@ const MIGRATIONS: readonly string[] = [
      PRIMARY KEY (swap_id, seq)
    );
    CREATE TABLE cursors (chain TEXT PRIMARY KEY, height INTEGER NOT NULL);`,
+  // 2: the API tenant that created a swap (null for swaps from before tenants existed), for history filters.
+  `ALTER TABLE swaps ADD COLUMN tenant TEXT;
+   CREATE INDEX swaps_created ON swaps(created_at_ms);`,
 ];
+
+/** One stored change, as the event stream sends it. */
+export interface SwapChange {
+  readonly swap: Swap;
+  readonly entry: HistoryEntry;
+}
+
+export interface SwapFilter {
+  readonly state?: SwapState;
+  /** `chain:ASSET->chain:ASSET` */
+  readonly route?: string;
+  readonly tenant?: string;
+  /** created_at_ms bounds, inclusive lower, exclusive upper */
+  readonly sinceMs?: number;
+  readonly untilMs?: number;
+  readonly limit?: number;
+}
 
 /**
  * The relayer's durable state in SQLite. Every swap change is a compare-and-swap on the
@@ -68,6 +88,7 @@ const MIGRATIONS: readonly string[] = [
  */
 export class SwapStore {
   private readonly db: Database.Database;
+  private readonly listeners = new Set<(c: SwapChange) => void>();
 
   constructor(path: string) {
     this.db = new Database(path);
@@ -87,17 +108,34 @@ export class SwapStore {
     }
   }
 
-  insert(swap: Swap, note: string): void {
+  /** Called after each committed change; returns the unsubscribe function. A throwing listener is dropped. */
+  onChange(listener: (c: SwapChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(swap: Swap, entry: HistoryEntry): void {
+    for (const l of this.listeners) {
+      try {
+        l({ swap, entry });
+      } catch {
+        this.listeners.delete(l);
+      }
+    }
+  }
+
+  insert(swap: Swap, note: string, tenant: string | null = null): void {
     const now = Date.now();
+    let entry!: HistoryEntry;
     try {
       this.db.transaction(() => {
         this.db
           .prepare(
-            `INSERT INTO swaps (id, state, from_chain, to_chain, hashlock, data, created_at_ms, updated_at_ms)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+            `INSERT INTO swaps (id, state, from_chain, to_chain, hashlock, data, created_at_ms, updated_at_ms, tenant)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           )
-          .run(swap.id, swap.state, swap.from.chain, swap.to.chain, swap.hashlock, encodeSwap(swap), now, now);
-        this.appendHistory(swap.id, null, swap.state, note, null, null, now);
+          .run(swap.id, swap.state, swap.from.chain, swap.to.chain, swap.hashlock, encodeSwap(swap), swap.createdAtMs, now, tenant);
+        entry = this.appendHistory(swap.id, null, swap.state, note, null, null, now);
       })();
     } catch (err) {
       if (err instanceof Error && /UNIQUE constraint failed: swaps.hashlock/.test(err.message)) {
@@ -105,6 +143,7 @@ export class SwapStore {
       }
       throw err;
     }
+    this.emit(swap, entry);
   }
 
   /** Replace `prev` by `next` if the stored record is still exactly `prev`. */
@@ -114,20 +153,23 @@ export class SwapStore {
       throw new IllegalTransitionError(prev.id, prev.state, next.state);
     }
     const now = Date.now();
+    let entry!: HistoryEntry;
     this.db.transaction(() => {
       const res = this.db
         .prepare(`UPDATE swaps SET state = ?, data = ?, updated_at_ms = ? WHERE id = ? AND data = ?`)
         .run(next.state, encodeSwap(next), now, next.id, encodeSwap(prev));
       if (res.changes !== 1) throw new StoreConflictError(prev.id, prev.state);
-      this.appendHistory(next.id, prev.state, next.state, note, tx?.chain ?? null, tx?.txId ?? null, now);
+      entry = this.appendHistory(next.id, prev.state, next.state, note, tx?.chain ?? null, tx?.txId ?? null, now);
     })();
+    this.emit(next, entry);
   }
 
-  private appendHistory(id: string, from: SwapState | null, to: SwapState, note: string, chain: string | null, txId: string | null, at: number): void {
+  private appendHistory(id: string, from: SwapState | null, to: SwapState, note: string, chain: string | null, txId: string | null, at: number): HistoryEntry {
     const { seq } = this.db.prepare(`SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM swap_history WHERE swap_id = ?`).get(id) as { seq: number };
     this.db
       .prepare(`INSERT INTO swap_history (swap_id, seq, from_state, to_state, note, chain, tx_id, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
       .run(id, seq, from, to, note, chain, txId, at);
+    return { seq, from, to, note, chain, txId, atMs: at };
   }
 
   get(id: string): Swap | null {
@@ -149,19 +191,53 @@ export class SwapStore {
     return rows.map((r) => decodeSwap(r.data));
   }
 
-  list(filter: { state?: SwapState; limit?: number } = {}): Swap[] {
+  /** Swaps newest first, filtered; each filter is optional. */
+  list(filter: SwapFilter = {}): Swap[] {
     const limit = Math.min(Math.max(filter.limit ?? 100, 1), 1000);
-    const rows = (
-      filter.state
-        ? this.db.prepare(`SELECT data FROM swaps WHERE state = ? ORDER BY created_at_ms DESC LIMIT ?`).all(filter.state, limit)
-        : this.db.prepare(`SELECT data FROM swaps ORDER BY created_at_ms DESC LIMIT ?`).all(limit)
-    ) as { data: string }[];
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (filter.state) where.push("state = ?"), args.push(filter.state);
+    if (filter.route) {
+      where.push(`from_chain || ':' || json_extract(data, '$.from.asset') || '->' || to_chain || ':' || json_extract(data, '$.to.asset') = ?`);
+      args.push(filter.route);
+    }
+    if (filter.tenant) where.push("tenant = ?"), args.push(filter.tenant);
+    if (filter.sinceMs !== undefined) where.push("created_at_ms >= ?"), args.push(filter.sinceMs);
+    if (filter.untilMs !== undefined) where.push("created_at_ms < ?"), args.push(filter.untilMs);
+    const sql = `SELECT data FROM swaps ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY created_at_ms DESC, id DESC LIMIT ?`;
+    const rows = this.db.prepare(sql).all(...args, limit) as { data: string }[];
     return rows.map((r) => decodeSwap(r.data));
+  }
+
+  /** The tenant that created a swap (null: none recorded). */
+  tenantOf(id: string): string | null {
+    const row = this.db.prepare(`SELECT tenant FROM swaps WHERE id = ?`).get(id) as { tenant: string | null } | undefined;
+    return row?.tenant ?? null;
   }
 
   countByState(): Record<string, number> {
     const rows = this.db.prepare(`SELECT state, COUNT(*) AS n FROM swaps GROUP BY state`).all() as { state: string; n: number }[];
     return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+  }
+
+  /** Swap counts per state and route (`chain:ASSET->chain:ASSET`), for metrics. */
+  countByStateAndRoute(): { state: SwapState; route: string; n: number }[] {
+    const rows = this.db
+      .prepare(
+        `SELECT state, from_chain || ':' || json_extract(data, '$.from.asset') || '->' || to_chain || ':' || json_extract(data, '$.to.asset') AS route, COUNT(*) AS n
+         FROM swaps GROUP BY state, route ORDER BY state, route`,
+      )
+      .all() as { state: SwapState; route: string; n: number }[];
+    return rows;
+  }
+
+  /** Throws when the database is closed or unusable (readiness check). */
+  ping(): void {
+    this.db.prepare(`SELECT 1`).get();
+  }
+
+  get isOpen(): boolean {
+    return this.db.open;
   }
 
   history(id: string): HistoryEntry[] {

@@ -24,6 +24,8 @@ export const EvmErrorCode = {
   TX_TIMEOUT: "TX_TIMEOUT",
   /** A read failed (node down, timeout, malformed answer). */
   RPC_FAILED: "RPC_FAILED",
+  /** Our nonce was consumed by a transaction that is not ours (someone else used the key). */
+  TX_REPLACED: "TX_REPLACED",
   /** waitFinal gave up. */
   TIMEOUT: "TIMEOUT",
   /** The RPC URL serves another chain id than configured. */
@@ -60,6 +62,21 @@ export interface TxSenderOptions {
   readonly receiptTimeoutMs: number;
   /** Added on top of the gas estimate, in percent. Default 20. */
   readonly gasMarginPercent?: number;
+  /**
+   * A transaction not mined this many blocks after its broadcast is signed again at the same
+   * nonce with fees bumped by `feeBumpPercent` and rebroadcast (0 disables). Default 3.
+   */
+  readonly rebroadcastAfterBlocks?: number;
+  /** Fee increase per rebroadcast, in percent; nodes need at least 10 to replace. Default 25. */
+  readonly feeBumpPercent?: number;
+}
+
+type Fees = { type: 2; maxFeePerGas: bigint; maxPriorityFeePerGas: bigint } | { type: 0; gasPrice: bigint };
+
+/** Raise every fee field by `percent`, rounding up, at least by 1 wei. */
+export function bumpFees(fees: Fees, percent: number): Fees {
+  const up = (v: bigint) => v + (v * BigInt(percent) + 99n) / 100n + (percent > 0 && v === 0n ? 1n : 0n);
+  return fees.type === 2 ? { type: 2, maxFeePerGas: up(fees.maxFeePerGas), maxPriorityFeePerGas: up(fees.maxPriorityFeePerGas) } : { type: 0, gasPrice: up(fees.gasPrice) };
 }
 
 const NONCE_RETRIES = 2;
@@ -69,6 +86,8 @@ export class TxSender {
   private readonly queue = new PQueue({ concurrency: 1 });
   /** undefined = unknown: read the 'pending' count before the next send. */
   private nextNonce: number | undefined;
+  /** Transactions signed again at the same nonce with a higher fee. */
+  rebroadcasts = 0;
 
   constructor(private readonly opts: TxSenderOptions) {
     this.address = opts.wallet.address.toLowerCase() as Hex;
@@ -126,7 +145,7 @@ export class TxSender {
       }
       this.nextNonce = nonce + 1;
 
-      const receipt = await this.waitReceipt(call, hash);
+      const receipt = await this.waitReceipt(call, hash, { base, nonce, gasLimit, fees });
       if (receipt.status === 1) return receipt;
       const data = findRevertData(sendError) ?? (await this.replayRevert(call, receipt.blockNumber));
       throw this.reverted(call, decodeRevert(this.opts.errors, data), { stage: "mined", txId: hash, height: receipt.blockNumber });
@@ -141,7 +160,7 @@ export class TxSender {
     }
   }
 
-  private async fees(call: TxCall): Promise<{ type: 2; maxFeePerGas: bigint; maxPriorityFeePerGas: bigint } | { type: 0; gasPrice: bigint }> {
+  private async fees(call: TxCall): Promise<Fees> {
     let fee;
     try {
       fee = await this.opts.provider.getFeeData();
@@ -155,18 +174,62 @@ export class TxSender {
     throw this.failed(EvmErrorCode.RPC_FAILED, call, "node reports no gas price");
   }
 
-  private async waitReceipt(call: TxCall, hash: Hex): Promise<TransactionReceipt> {
+  /**
+   * Poll for a receipt of any transaction we signed at this nonce. After
+   * `rebroadcastAfterBlocks` blocks without one, sign the same call at the same nonce with
+   * bumped fees and broadcast it. A refusal of that rebroadcast ("nonce too low", "already
+   * known", "replacement underpriced") is answered by looking for our transactions on chain,
+   * never by a blind retry: if one is mined its receipt is returned; if the nonce was used by
+   * a transaction that is not ours, the send fails (TX_REPLACED) and the nonce is re-read.
+   */
+  private async waitReceipt(call: TxCall, first: Hex, tx: { base: { to: Hex | null; data: Hex; value: bigint }; nonce: number; gasLimit: bigint; fees: Fees }): Promise<TransactionReceipt> {
+    const { provider, wallet, chainId } = this.opts;
     const deadline = Date.now() + this.opts.receiptTimeoutMs;
+    const after = this.opts.rebroadcastAfterBlocks ?? 3;
+    const hashes: Hex[] = [first];
+    let fees = tx.fees;
+    let sentAt = await provider.getBlockNumber().catch(() => undefined);
     for (;;) {
-      const receipt = await this.opts.provider.getTransactionReceipt(hash).catch(() => null);
-      if (receipt) return receipt;
+      const mined = await this.findMined(hashes);
+      if (mined) return mined;
       if (Date.now() >= deadline) {
         // It may still mine or be dropped; let the next send re-read the nonce either way.
         this.nextNonce = undefined;
-        throw this.failed(EvmErrorCode.TX_TIMEOUT, call, `no receipt for ${hash} within ${this.opts.receiptTimeoutMs} ms`, undefined, { txId: hash });
+        throw this.failed(EvmErrorCode.TX_TIMEOUT, call, `no receipt for ${hashes.join(", ")} within ${this.opts.receiptTimeoutMs} ms`, undefined, { txId: first, txIds: hashes });
+      }
+      const height = after > 0 ? await provider.getBlockNumber().catch(() => undefined) : undefined;
+      if (height !== undefined && sentAt === undefined) sentAt = height;
+      if (height !== undefined && sentAt !== undefined && height - sentAt >= after) {
+        fees = bumpFees(fees, this.opts.feeBumpPercent ?? 25);
+        const signed = await wallet.signTransaction({ ...tx.base, ...fees, chainId, nonce: tx.nonce, gasLimit: tx.gasLimit });
+        const hash = keccak256(signed) as Hex;
+        hashes.push(hash);
+        sentAt = height;
+        this.rebroadcasts++;
+        try {
+          await provider.send("eth_sendRawTransaction", [signed]);
+        } catch (err) {
+          if (!isReplacementRefusal(err)) throw this.failed(EvmErrorCode.TX_SEND_FAILED, call, `rebroadcast refused: ${describeRpcError(err)}`, err, { txIds: hashes });
+          const minedNow = await this.findMined(hashes);
+          if (minedNow) return minedNow;
+          if (isNonceTooLow(err)) {
+            // The nonce is spent on chain by none of ours: someone else used this key.
+            this.nextNonce = undefined;
+            throw this.failed(EvmErrorCode.TX_REPLACED, call, `nonce ${tx.nonce} was used by a transaction that is not ours`, err, { txIds: hashes });
+          }
+          // "already known" / "underpriced": ours is still pending; keep waiting on all of them.
+        }
       }
       await sleep(this.opts.pollingIntervalMs);
     }
+  }
+
+  private async findMined(hashes: readonly Hex[]): Promise<TransactionReceipt | null> {
+    for (const h of hashes) {
+      const r = await this.opts.provider.getTransactionReceipt(h).catch(() => null);
+      if (r) return r;
+    }
+    return null;
   }
 
   /**
@@ -194,6 +257,15 @@ export class TxSender {
   private failed(code: string, call: TxCall, message: string, cause?: unknown, details: Record<string, unknown> = {}): LedgerError {
     return new LedgerError(this.opts.chain, code, `${call.label}: ${message}`, { op: call.label, ...details }, { cause });
   }
+}
+
+/** The node's ways of saying "a transaction at this nonce exists already". */
+export function isReplacementRefusal(err: unknown): boolean {
+  return isNonceTooLow(err) || /already known|known transaction|replacement (transaction )?underpriced|already imported/i.test(describeRpcError(err));
+}
+
+function isNonceTooLow(err: unknown): boolean {
+  return isError(err, "NONCE_EXPIRED") || /nonce too low|nonce has already been used/i.test(describeRpcError(err));
 }
 
 function isNonceError(err: unknown): boolean {

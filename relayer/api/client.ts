@@ -20,6 +20,8 @@ export class RelayerClient {
   constructor(
     readonly baseUrl: string,
     private readonly timeoutMs = 10_000,
+    /** A tenant's API key, sent as a bearer token (mutating endpoints need one). */
+    private readonly apiKey?: string,
   ) {}
 
   async get<T = unknown>(path: string): Promise<T> {
@@ -31,11 +33,27 @@ export class RelayerClient {
   }
 
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    // A 429 stored nothing, so retrying after the server's Retry-After is safe, a few times.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.requestOnce<T>(method, path, body);
+      } catch (err) {
+        if (!(err instanceof RelayerApiError) || err.status !== 429 || attempt >= 3) throw err;
+        const wait = Number((err.details as { retryAfterSec?: number }).retryAfterSec ?? 1);
+        await new Promise((r) => setTimeout(r, Math.min(30, Math.max(1, wait)) * 1000));
+      }
+    }
+  }
+
+  private async requestOnce<T>(method: string, path: string, body?: unknown): Promise<T> {
     let res: Response;
     try {
       res = await fetch(this.baseUrl + path, {
         method,
-        headers: body === undefined ? {} : { "content-type": "application/json" },
+        headers: {
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+          ...(this.apiKey ? { authorization: `Bearer ${this.apiKey}` } : {}),
+        },
         body: body === undefined ? null : JSON.stringify(body),
         signal: AbortSignal.timeout(this.timeoutMs),
       });

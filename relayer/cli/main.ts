@@ -30,6 +30,13 @@ const USAGE = `usage: isthmus <command> [flags]
       start the embedded devnet and the relayer (same as npm start)
   config validate <file.yaml>
       check a relayer config; prints its chains and routes, or the first problem
+  apikey new
+      print a fresh API key for a tenant and the keySha256 to put under api.tenants
+  keys new [--out <file>] [--password-env NAME | --password-file F]
+  keys import (--key-env NAME | --key-file F) [--out <file>] [--password-env NAME | --password-file F]
+  keys list [--dir <dir>]
+      encrypted keystore files (scrypt) for chains.<name>.key.keystore; without a password
+      flag the password is asked for; default folder .isthmus/keys
 ${PROOF_USAGE}
 ${NODE_USAGE}`;
 
@@ -46,7 +53,7 @@ async function withUserLedgers<T>(devnetPath: string | undefined, names: string[
       if (!chain) throw new InvalidInputError("chain", `unknown chain "${name}" (devnet has ${devnet.chainConfigs.map((c) => c.name).join(", ")})`);
       ledgers.set(name, await openLedger(chain, file));
     }
-    return await fn(ledgers, new RelayerClient(devnet.api), file);
+    return await fn(ledgers, new RelayerClient(devnet.api, 10_000, devnet.apiKey), file);
   } finally {
     await Promise.all([...ledgers.values()].map((l) => l.close()));
   }
@@ -142,6 +149,18 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
   async node(argv) {
     const { runNodeCommand } = await import("../../chains/consortium/node/cli.ts");
     await runNodeCommand(argv);
+  },
+
+  async keys(argv) {
+    const { keysCommand } = await import("./keys.ts");
+    print(await keysCommand(argv));
+  },
+
+  async apikey(argv) {
+    if (argv[0] !== "new" || argv.length !== 1) throw new InvalidInputError("apikey", "usage: isthmus apikey new");
+    const { newApiKey } = await import("../api/auth.ts");
+    const { key, keySha256 } = newApiKey();
+    print({ key, keySha256, note: "give the key to the tenant; put only keySha256 in the config under api.tenants" });
   },
 
   async config(argv) {

@@ -54,7 +54,10 @@ class DaemonProcess {
     this.child = child;
     this.exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve(signal ?? code)));
     await until("daemon api", async () => {
-      if (child.exitCode !== null) throw new Error(`daemon exited at start: ${stderr}`);
+      // A restarted daemon may reach its next failpoint before its API answers: that is the
+      // crash under test, and waitExit() reports it.
+      if (failpoint && child.signalCode === "SIGKILL") return true;
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`daemon exited at start: ${stderr}`);
       return (await this.api.get<{ ok: boolean }>("/healthz")).ok;
     }, 30_000);
   }
@@ -64,12 +67,15 @@ class DaemonProcess {
     return Promise.race([this.exited, sleep(timeoutMs).then(() => Promise.reject(new Error("daemon did not exit")))]);
   }
 
-  async stop(): Promise<void> {
+  /** SIGTERM and wait; resolves with the exit code (0 for a graceful stop) or the signal. */
+  async stop(): Promise<NodeJS.Signals | number | null> {
+    let how: NodeJS.Signals | number | null = null;
     if (this.child && this.child.exitCode === null && this.child.signalCode === null) {
       this.child.kill("SIGTERM");
-      await this.waitExit(15_000);
+      how = await this.waitExit(15_000);
     }
     this.child = null;
+    return how;
   }
 }
 
@@ -88,7 +94,7 @@ describe("relayer crash recovery: kill -9 at each step, restart, each swap finis
     devnet = await startDevnet({ dir, consortiumBlockMs: 250, evmBlockMs: 1000, evmConfirmations: 1, pollMs: 100, startRelayer: false, ports: { api: apiPort }, log: silentLogger });
     const file = readDevnetFile(devnet.file);
     user = new Map(await Promise.all(file.chainConfigs.map(async (c) => [c.name, await openLedger(c, devnet.file)] as const)));
-    api = new RelayerClient(file.api, 2000);
+    api = new RelayerClient(file.api, 2000, file.apiKey);
     daemon = new DaemonProcess(devnet.configFile, api);
   });
 
@@ -106,57 +112,91 @@ describe("relayer crash recovery: kill -9 at each step, restart, each swap finis
     userDst: await dst.balance(dstAsset),
   });
 
-  const completing = [
-    ["after:relayer_locking", "consortium", "KRW", "evm", "KRWT"],
-    ["sent:counter-lock", "evm", "KRWT", "consortium", "KRW"],
-    ["after:relayer_locked", "consortium", "KRW", "evm", "KRWT"],
-    ["after:relayer_claiming", "evm", "KRWT", "consortium", "KRW"],
-    ["sent:claim", "consortium", "KRW", "evm", "KRWT"],
+  // Every route, with the base units each side moves. ETH legs also pay gas, so they are
+  // checked to within GAS in the relayer's disfavour (paying twice would be far outside it).
+  const GAS = 10n ** 15n;
+  const ROUTES = [
+    { src: "consortium", srcAsset: "KRW", dst: "evm", dstAsset: "KRWT", amount: "12.34", amountIn: 1234n, amountOut: 1234n },
+    { src: "evm", srcAsset: "KRWT", dst: "consortium", dstAsset: "KRW", amount: "12.34", amountIn: 1234n, amountOut: 1234n },
+    { src: "consortium", srcAsset: "ISTH", dst: "evm", dstAsset: "ETH", amount: "10", amountIn: 10n ** 19n, amountOut: 10n ** 16n },
+    { src: "evm", srcAsset: "ETH", dst: "consortium", dstAsset: "ISTH", amount: "0.01", amountIn: 10n ** 16n, amountOut: 10n ** 19n },
   ] as const;
+  const routeOf = (r: (typeof ROUTES)[number]) => `${r.src}:${r.srcAsset}->${r.dst}:${r.dstAsset}`;
+  /** Paid `expected` exactly, or (ETH) plus less than GAS of fees. */
+  const paid = (asset: string, actual: bigint, expected: bigint, what: string) => {
+    if (asset !== "ETH") return assert.equal(actual, expected, what);
+    assert.ok(actual >= expected && actual < expected + GAS, `${what}: paid ${actual}, expected ${expected} plus gas`);
+  };
+  /** Received `expected` exactly, or (ETH) less than GAS short of it. */
+  const received = (asset: string, actual: bigint, expected: bigint, what: string) => {
+    if (asset !== "ETH") return assert.equal(actual, expected, what);
+    assert.ok(actual <= expected && actual > expected - GAS, `${what}: received ${actual}, expected ${expected} less gas`);
+  };
 
-  for (const [point, srcName, srcAsset, dstName, dstAsset] of completing) {
-    it(`killed at ${point} (${srcName}:${srcAsset} -> ${dstName}:${dstAsset}): restarts and completes, paying once`, async () => {
-      const src = user.get(srcName)!;
-      const dst = user.get(dstName)!;
-      await daemon.start(point);
-      const before = await balances(src, srcAsset, dst, dstAsset);
-      const swap = runSwap({ relayer: api, source: src, dest: dst, fromAsset: srcAsset, toAsset: dstAsset, amount: "12.34", secretDir: join(dir, "secrets"), pollMs: 100, stepTimeoutMs: 90_000 });
+  // The steps of a completing swap, in the order a swap reaches them.
+  const STEPS = ["after:relayer_locking", "sent:counter-lock", "after:relayer_locked", "after:relayer_claiming", "sent:claim"] as const;
+
+  for (const r of ROUTES) {
+    it(`${routeOf(r)}: killed at every step in turn (${STEPS.join(", ")}), restarted each time, completes paying once`, async () => {
+      const src = user.get(r.src)!;
+      const dst = user.get(r.dst)!;
+      const before = await balances(src, r.srcAsset, dst, r.dstAsset);
+      await daemon.start(`${STEPS[0]}@${routeOf(r)}`);
+      const swap = runSwap({ relayer: api, source: src, dest: dst, fromAsset: r.srcAsset, toAsset: r.dstAsset, amount: r.amount, secretDir: join(dir, "secrets"), pollMs: 100, stepTimeoutMs: 90_000 });
       swap.catch(() => {});
-      assert.equal(await daemon.waitExit(), "SIGKILL", "the daemon died at the failpoint");
-      await daemon.start();
+      for (let i = 0; i < STEPS.length; i++) {
+        assert.equal(await daemon.waitExit(), "SIGKILL", `the daemon died at ${STEPS[i]}`);
+        await daemon.start(i + 1 < STEPS.length ? `${STEPS[i + 1]}@${routeOf(r)}` : undefined);
+      }
       const result = await swap;
-      assert.ok(result.relayerClaim, "the relayer claimed after its restart");
-      await daemon.stop();
-      const after = await balances(src, srcAsset, dst, dstAsset);
-      assert.equal(after.relayerDst, before.relayerDst - 1234n, "relayer paid exactly once");
-      assert.equal(after.relayerSrc, before.relayerSrc + 1234n, "relayer was paid exactly once");
-      assert.equal(after.userDst, before.userDst + 1234n);
-      assert.equal(after.userSrc, before.userSrc - 1234n);
+      assert.ok(result.relayerClaim, "the relayer claimed after its last restart");
+      assert.equal(await daemon.stop(), 0, "graceful stop exits 0");
+      const after = await balances(src, r.srcAsset, dst, r.dstAsset);
+      paid(r.dstAsset, before.relayerDst - after.relayerDst, r.amountOut, "relayer paid exactly once");
+      received(r.srcAsset, after.relayerSrc - before.relayerSrc, r.amountIn, "relayer was paid exactly once");
+      received(r.dstAsset, after.userDst - before.userDst, r.amountOut, "user received once");
+      paid(r.srcAsset, before.userSrc - after.userSrc, r.amountIn, "user paid once");
     });
   }
 
-  for (const point of ["after:relayer_refunding", "sent:refund"]) {
-    it(`killed at ${point}: restarts and refunds its counter-lock once`, async () => {
-      const src = user.get("consortium")!;
-      const dst = user.get("evm")!;
-      await daemon.start(point);
-      const before = await dst.balance("KRWT", relayer);
+  it("SIGTERM: the daemon serves /metrics and /readyz, then drains and exits 0", async () => {
+    await daemon.start();
+    const ready = await until("ready", async () => {
+      const res = await fetch(`${api.baseUrl}/readyz`);
+      return res.status === 200 ? ((await res.json()) as { chains: Record<string, { ok: boolean }> }) : null;
+    });
+    assert.deepEqual(Object.keys(ready.chains).sort(), ["consortium", "evm"]);
+    const metrics = await (await fetch(`${api.baseUrl}/metrics`)).text();
+    assert.match(metrics, /^isthmus_chain_finalized_height\{chain="evm"\} \d+$/m);
+    assert.match(metrics, /^isthmus_wallet_balance\{chain="consortium",asset="KRW"\} \d+/m);
+    assert.equal(await daemon.stop(), 0, "graceful stop exits 0");
+  });
+
+  const REFUND_STEPS = ["after:relayer_refunding", "sent:refund"] as const;
+  for (const r of ROUTES) {
+    it(`${routeOf(r)}: counter-lock expires; killed at ${REFUND_STEPS.join(" then ")}, restarted, refunds once`, async () => {
+      const src = user.get(r.src)!;
+      const dst = user.get(r.dst)!;
+      await daemon.start(`${REFUND_STEPS[0]}@${routeOf(r)}`);
+      const before = await dst.balance(r.dstAsset, relayer);
       const preimage = randomBytes(32);
       const hashlock = `0x${createHash("sha256").update(preimage).digest("hex")}` as Hex;
-      const created = await api.post<{ id: string }>("/swaps", { from: "consortium:KRW", to: "evm:KRWT", amount: "5", hashlock, userFrom: src.address, userTo: dst.address });
+      const created = await api.post<{ id: string }>("/swaps", { from: `${r.src}:${r.srcAsset}`, to: `${r.dst}:${r.dstAsset}`, amount: r.amount, hashlock, userFrom: src.address, userTo: dst.address });
       const head = await src.head();
-      await src.lock({ receiver: relayer, asset: "KRW", amount: 500n, hashlock, timelock: head.finalizedTime + 600 });
+      await src.lock({ receiver: relayer, asset: r.srcAsset, amount: r.amountIn, hashlock, timelock: head.finalizedTime + 600 });
       const locked = await until("counter-lock", async () => {
         const s = await api.get<{ state: string; counterLock?: { timelock: number } }>(`/swaps/${created.id}`);
         return s.state === "relayer_locked" ? s : null;
       });
-      assert.equal(await dst.balance("KRWT", relayer), before - 500n);
+      paid(r.dstAsset, before - (await dst.balance(r.dstAsset, relayer)), r.amountOut, "counter-locked once");
       await devnet.advanceTime(locked.counterLock!.timelock - (await dst.head()).finalizedTime + 5);
-      assert.equal(await daemon.waitExit(), "SIGKILL");
+      assert.equal(await daemon.waitExit(), "SIGKILL", `died at ${REFUND_STEPS[0]}`);
+      await daemon.start(`${REFUND_STEPS[1]}@${routeOf(r)}`);
+      assert.equal(await daemon.waitExit(), "SIGKILL", `died at ${REFUND_STEPS[1]}`);
       await daemon.start();
       await until("refunded", async () => (await api.get<{ state: string }>(`/swaps/${created.id}`)).state === "refunded");
-      await daemon.stop();
-      assert.equal(await dst.balance("KRWT", relayer), before, "counter-lock refunded exactly once");
+      assert.equal(await daemon.stop(), 0, "graceful stop exits 0");
+      paid(r.dstAsset, before - (await dst.balance(r.dstAsset, relayer)), 0n, "counter-lock refunded exactly once");
     });
   }
 });

@@ -64,7 +64,7 @@ describe("devnet: atomic swaps between the consortium chain and the EVM chain", 
     });
     const file = readDevnetFile(devnet.file);
     user = new Map(await Promise.all(file.chainConfigs.map(async (c) => [c.name, await openLedger(c, devnet.file)] as const)));
-    api = new RelayerClient(file.api);
+    api = new RelayerClient(file.api, 10_000, file.apiKey);
   });
 
   after(async () => {
@@ -195,7 +195,7 @@ describe("devnet: atomic swaps between the consortium chain and the EVM chain", 
     }
     await assert.rejects(api.post("/swaps", { ...base, userTo: relayerAddr }), /userTo: is the relayer's own account/);
     await assert.rejects(api.post("/swaps", null), /body: must be a JSON object/);
-    await assert.rejects(api.get("/swaps?limit=abc"), /limit: "abc" is not a whole number/);
+    await assert.rejects(api.get("/swaps?limit=abc"), /limit: must be an integer from 1 to 1000/);
     assert.equal((await api.get<unknown[]>("/swaps?limit=1000")).length, countBefore);
   });
 

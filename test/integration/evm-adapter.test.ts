@@ -11,7 +11,8 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { hexlify, sha256, toQuantity, Wallet, type JsonRpcProvider } from "ethers";
+import { hexlify, Interface, sha256, toQuantity, Wallet, type JsonRpcProvider } from "ethers";
+import { TxSender } from "../../chains/evm/tx-sender.ts";
 import { EvmLedger, type EvmLedgerOptions } from "../../chains/evm/adapter.ts";
 import { deployEvmContracts, type EvmDeployment } from "../../chains/evm/deploy.ts";
 import { hardhatAccount, startHardhatNode, type HardhatNode } from "../../chains/evm/hardhat-node.ts";
@@ -364,6 +365,48 @@ describe("EvmLedger on a hardhat node", function () {
       assert.equal(refused, 0, "the second scan used the learned range size");
     } finally {
       await new Promise<void>((r) => proxy.close(() => r()));
+    }
+  });
+
+  it("a transaction the node silently drops is rebroadcast at the same nonce with a bumped fee after K blocks", async function () {
+    const key = hardhatAccount(5);
+    const sender = new TxSender({
+      chain: "evm",
+      chainId: CHAIN_ID,
+      provider: createProvider(node.url, CHAIN_ID, { pollingIntervalMs: 50 }),
+      wallet: new Wallet(key.privateKey),
+      errors: new Interface([]),
+      pollingIntervalMs: 50,
+      receiptTimeoutMs: 20_000,
+      rebroadcastAfterBlocks: 2,
+    });
+    const pendingOf = async () => {
+      const block = (await rpc.send("eth_getBlockByNumber", ["pending", true])) as { transactions: { hash: string; from: string; nonce: string; maxFeePerGas: string }[] };
+      return block.transactions.filter((t) => t.from.toLowerCase() === key.address.toLowerCase());
+    };
+    await rpc.send("evm_setAutomine", [false]);
+    try {
+      const sending = sender.send({ label: "transfer", to: USER.address, data: "0x", value: 1n });
+      sending.catch(() => {});
+      let pending: Awaited<ReturnType<typeof pendingOf>> = [];
+      for (let i = 0; i < 200 && pending.length === 0; i++) (pending = await pendingOf()), await new Promise((r) => setTimeout(r, 20));
+      assert.equal(pending.length, 1, "the first broadcast reached the pool");
+      const dropped = pending[0]!;
+      assert.equal(await rpc.send("hardhat_dropTransaction", [dropped.hash]), true);
+      await rpc.send("hardhat_mine", ["0x3"]); // K blocks pass without it
+      let again: typeof pending = [];
+      for (let i = 0; i < 200 && again.length === 0; i++) (again = await pendingOf()), await new Promise((r) => setTimeout(r, 20));
+      assert.equal(again.length, 1, "the sender rebroadcast it");
+      await rpc.send("evm_mine", []);
+      const receipt = await sending;
+      assert.equal(receipt.status, 1);
+      assert.notEqual(receipt.hash, dropped.hash);
+      const mined = await rpc.getTransaction(receipt.hash);
+      assert.equal(mined!.nonce, Number(dropped.nonce), "same nonce");
+      assert.ok(mined!.maxFeePerGas! > BigInt(dropped.maxFeePerGas), "bumped fee");
+      assert.equal(sender.rebroadcasts, 1);
+    } finally {
+      await rpc.send("evm_setAutomine", [true]);
     }
   });
 

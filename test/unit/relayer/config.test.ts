@@ -13,6 +13,15 @@ describe("relayer config", () => {
     assert.deepEqual(cfg.chains.map((c) => c.kind), ["consortium", "evm"]);
     assert.equal(cfg.routes.length, 4);
     assert.equal(cfg.routes[2]!.rate.text, "0.001");
+    assert.deepEqual(cfg.api.tenants.map((t) => [t.name, t.ratePerMinute, t.burst]), [["acme", 600, 60]]);
+  });
+
+  it("reads tenants with defaults and refuses keys stored in clear or named twice", () => {
+    const t = readConfig({ ...example(), api: { tenants: [{ name: "a", keySha256: "AB".repeat(32) }] } }, "x.yaml").api.tenants[0]!;
+    assert.deepEqual(t, { name: "a", keySha256: "ab".repeat(32), ratePerMinute: 600, burst: 60 });
+    assert.match(problem((d) => (d.api.tenants[0].keySha256 = "isk_plaintext")).message, /api\.tenants\[0\]\.keySha256: must be the 64-hex-digit sha256/);
+    assert.match(problem((d) => d.api.tenants.push({ ...d.api.tenants[0] })).message, /api\.tenants\[1\]\.name: duplicate tenant "acme"/);
+    assert.match(problem((d) => (d.api.tenants[0].burst = 0)).message, /api\.tenants\[0\]\.burst: must be at least 1/);
   });
 
   const problem = (mutate: (doc: Record<string, any>) => void): ConfigError => {
