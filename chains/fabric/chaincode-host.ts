@@ -33,7 +33,7 @@ export async function freePort(): Promise<number> {
 
 /** Starts `contracts` as chaincode `name` on 127.0.0.1 (ccid `name:1.0`). */
 export async function startChaincodeServer(name: string, contracts: readonly unknown[]): Promise<ChaincodeServerHandle> {
-  process.env.CORE_CHAINCODE_LOGGING_LEVEL ??= "error";
+  process.env.CORE_CHAINCODE_LOGGING_LEVEL ??= "CRITICAL"; // chaincode errors reach the client anyway
   return keepProcessHandlers(() => startServer(name, contracts));
 }
 
