@@ -48,7 +48,11 @@ async function keepProcessHandlers<T>(f: () => Promise<T>): Promise<T> {
     return await f();
   } finally {
     for (const e of events) {
-      for (const l of process.listeners(e as "uncaughtException")) if (!before.get(e)!.has(l)) process.removeListener(e as "uncaughtException", l);
+      for (const l of process.listeners(e as "uncaughtException")) {
+        // also the ones registered when fabric-contract-api was first imported
+        const shims = /loggerUnhandledRejectionFn|_uncaughtException/.test(l.name);
+        if (!before.get(e)!.has(l) || shims) process.removeListener(e as "uncaughtException", l);
+      }
     }
   }
 }

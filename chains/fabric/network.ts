@@ -125,6 +125,7 @@ export class FabricNetwork {
   #cutting: Promise<void> = Promise.resolve();
   #lastHeader: common.BlockHeader | null = null;
   #closed = false;
+  #closing = false;
   readonly #blockCache = new Map<number, { block: common.Block; txs: BlockTx[] }>();
   readonly #streams = new Set<grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>>();
 
@@ -247,15 +248,22 @@ export class FabricNetwork {
     await this.chaincodes.connectServer(address, timeoutMs);
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  /**
+   * Graceful stop: event streams end, calls in flight may finish for up to `graceMs`
+   * (endorsements complete, accepted transactions are ordered and committed), then the
+   * server stops, the chaincode connections close and the ledger is closed.
+   */
+  async close(graceMs = 2_000): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    for (const s of this.#streams) s.destroy();
+    await Promise.race([new Promise<void>((r) => this.#server.tryShutdown(() => r())), new Promise((r) => setTimeout(r, graceMs))]);
+    this.#server.forceShutdown();
+    this.#cut();
+    await this.#cutting.catch(() => {});
     this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
-    await this.#cutting.catch(() => {});
-    for (const s of this.#streams) s.destroy();
     this.chaincodes.close();
-    await new Promise<void>((r) => this.#server.tryShutdown(() => r()));
-    this.#server.forceShutdown();
     this.store.close();
   }
 
@@ -286,7 +294,7 @@ export class FabricNetwork {
     if (!sig.ok) throw new GatewayFailure(grpc.status.PERMISSION_DENIED, `signature validation failed: ${sig.reason}`);
     const expected = computeTxId(p.signatureHeader.getNonce_asU8(), p.signatureHeader.getCreator_asU8());
     if (expected !== p.txId) throw new GatewayFailure(grpc.status.INVALID_ARGUMENT, `invalid txID. got [${p.txId}], expected [${expected}]`);
-    if (!this.chaincodes.isRegistered(p.chaincodeName)) {
+    if (p.chaincodeName !== "qscc" && !this.chaincodes.isRegistered(p.chaincodeName)) {
       throw new GatewayFailure(grpc.status.NOT_FOUND, `chaincode ${p.chaincodeName} not found`);
     }
     return { p, creator };
@@ -298,6 +306,7 @@ export class FabricNetwork {
 
   /** One endorser's work (core/endorser/endorser.go ProcessProposal): simulate, then sign the response payload. */
   async #endorseOn(node: PeerNode, p: ParsedProposal): Promise<Endorsed> {
+    if (p.chaincodeName === "qscc") return { response: this.#qscc(p) };
     const ex = await this.chaincodes.simulate(this.channel, p.chaincodeName, p.txId, p.signedProposal, p.input);
     if (ex.response.getStatus() >= 400) return { response: ex.response };
     const cca = new peer.ChaincodeAction();
@@ -316,6 +325,53 @@ export class FabricNetwork {
     e.setEndorser(node.serialized);
     e.setSignature(signLowS(node.identity.privateKey, Buffer.concat([prpBytes, node.serialized])));
     return { response: ex.response, prpBytes, endorsement: e };
+  }
+
+  /**
+   * The query system chaincode (core/scc/qscc): GetChainInfo, GetBlockByNumber,
+   * GetTransactionByID. Read-only: a response without an endorsement, so Endorse fails.
+   */
+  #qscc(p: ParsedProposal): peer.Response {
+    const args = p.input.getArgsList_asU8().map((a) => Buffer.from(a).toString("utf8"));
+    const r = new peer.Response();
+    const fail = (msg: string) => {
+      r.setStatus(500);
+      r.setMessage(msg);
+      return r;
+    };
+    const [fn, ch, arg] = args;
+    if (ch !== this.channel) return fail(`Invalid chain ID, ${ch ?? ""}`);
+    switch (fn) {
+      case "GetChainInfo": {
+        const last = this.getBlock(this.store.height - 1)!.getHeader()!;
+        const info = new common.BlockchainInfo();
+        info.setHeight(this.store.height);
+        info.setCurrentblockhash(blockHeaderHash(last));
+        info.setPreviousblockhash(last.getPreviousHash_asU8());
+        r.setPayload(info.serializeBinary());
+        break;
+      }
+      case "GetBlockByNumber": {
+        const n = Number(arg);
+        const bytes = Number.isSafeInteger(n) && n >= 0 ? this.store.getBlockBytes(n) : null;
+        if (!bytes) return fail(`Failed to get block number ${arg ?? ""}, error Entry not found in index`);
+        r.setPayload(bytes);
+        break;
+      }
+      case "GetTransactionByID": {
+        const rec = this.store.getTx(arg ?? "");
+        if (!rec) return fail(`Failed to get transaction with id ${arg ?? ""}, error no such transaction ID [${arg ?? ""}] in index`);
+        const pt = new peer.ProcessedTransaction();
+        pt.setTransactionenvelope(common.Envelope.deserializeBinary(this.getBlock(rec.blockNum)!.getData()!.getDataList_asU8()[rec.txNum]!));
+        pt.setValidationcode(rec.code);
+        r.setPayload(pt.serializeBinary());
+        break;
+      }
+      default:
+        return fail(`Requested function ${fn ?? ""} not found.`);
+    }
+    r.setStatus(200);
+    return r;
   }
 
   // ---------------------------------------------------------------- gateway
@@ -442,7 +498,7 @@ export class FabricNetwork {
       if (err instanceof GatewayFailure) throw err;
       throw rejected((err as Error).message);
     }
-    if (this.#closed) throw new GatewayFailure(grpc.status.UNAVAILABLE, "no orderer nodes available");
+    if (this.#closing) throw new GatewayFailure(grpc.status.UNAVAILABLE, "no orderer nodes available");
     this.#enqueue(env.serializeBinary());
     return new gateway.SubmitResponse();
   }
@@ -501,7 +557,7 @@ export class FabricNetwork {
     if (from < this.store.height) return Promise.resolve(from);
     return new Promise((resolve) => {
       const check = () => {
-        if (isGone() || this.#closed) {
+        if (isGone() || this.#closing) {
           this.events.off("block", check);
           clearInterval(poll);
           resolve(null);
