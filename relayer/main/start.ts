@@ -13,7 +13,7 @@ export async function runDevnet(): Promise<void> {
   const port = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
   const devnet = await startDevnet({
     dir,
-    ports: { consortium: port("ISTHMUS_CONSORTIUM_PORT", 7710), evm: port("ISTHMUS_EVM_PORT", 8545), api: port("ISTHMUS_API_PORT", 7700) },
+    ports: { consortium: port("ISTHMUS_CONSORTIUM_PORT", 7710), evm: port("ISTHMUS_EVM_PORT", 8545), api: port("ISTHMUS_API_PORT", 7700), fabric: port("ISTHMUS_FABRIC_PORT", 7051) },
     log,
   });
   const line = (name: string, address: string) => process.stdout.write(`${name.padEnd(12)} ${address}\n`);
