@@ -245,7 +245,7 @@ function readChain(r: Reader, path: string, name: string, v: unknown): ChainConf
       assets,
     };
   }
-  return r.fail(join(path, "kind"), `must be "consortium", "evm" or "fabric", got ${JSON.stringify(kind)}`);
+  return r.fail(join(path, "kind"), `must be "consortium" or "evm" or "fabric", got ${JSON.stringify(kind)}`);
 }
 
 function readChainsWith(r: Reader, v: unknown): ChainConfig[] {
