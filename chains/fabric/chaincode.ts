@@ -6,7 +6,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { ledger, peer } from "@hyperledger/fabric-protos";
-import { CommitLock, TxSimulator, type RangeRecord } from "./simulator.ts";
+import { TxSimulator, type RangeRecord } from "./simulator.ts";
 import type { LedgerStore } from "./store.ts";
 
 const T = peer.ChaincodeMessage.Type;
@@ -217,7 +217,6 @@ export class ChaincodeSupport {
 
   constructor(
     readonly store: LedgerStore,
-    readonly lock: CommitLock,
     readonly execTimeoutMs: number,
   ) {}
 
@@ -277,8 +276,10 @@ export class ChaincodeSupport {
   async simulate(channel: string, chaincode: string, txid: string, sp: peer.SignedProposal, input: peer.ChaincodeInput): Promise<Execution> {
     const c = this.#byName.get(chaincode);
     if (!c || c.isClosed) throw new ChaincodeError(`chaincode ${chaincode} not found`);
-    const release = await this.lock.acquireRead();
-    try {
+    // No commit lock is needed here (Fabric takes one): a block commits in one synchronous
+    // SQLite transaction, so no read sees half a block, and a simulation whose reads span a
+    // commit is invalidated by the MVCC/phantom checks like any other stale read.
+    {
       const sim = new TxSimulator(this.store, chaincode);
       const m = await c.execute(channel, txid, sp, input, sim, this.execTimeoutMs);
       if (m.getType() === T.ERROR) {
@@ -294,8 +295,6 @@ export class ChaincodeSupport {
         event.setTxId(txid);
       }
       return { response, event, simulator: sim };
-    } finally {
-      release();
     }
   }
 

@@ -14,6 +14,9 @@ export interface ValidIdentity {
   readonly roles: readonly string[];
   /** The SerializedIdentity bytes exactly as received. */
   readonly serialized: Uint8Array;
+  /** Validity window (ms since epoch), checked on every use. */
+  readonly notBefore: number;
+  readonly notAfter: number;
 }
 
 export class IdentityError extends Error {
@@ -37,7 +40,7 @@ export class MspManager {
     const cacheKey = Buffer.from(serialized).toString("base64");
     const hit = this.#cache.get(cacheKey);
     if (hit) {
-      this.#checkValidity(new X509Certificate(hit.certPem));
+      this.#checkWindow(hit.notBefore, hit.notAfter);
       return hit;
     }
     let sid: msp.SerializedIdentity;
@@ -60,20 +63,22 @@ export class MspManager {
       throw new IdentityError("the supplied identity is not valid: x509: certificate signed by unknown authority");
     }
     if (cert.ca) throw new IdentityError("the supplied identity is not valid: A CA certificate cannot be used directly by this MSP");
-    this.#checkValidity(cert);
+    const notBefore = Date.parse(cert.validFrom);
+    const notAfter = Date.parse(cert.validTo);
+    this.#checkWindow(notBefore, notAfter);
     const roles = [...cert.subject.matchAll(/^OU=(.*)$/gm)].map((m) => m[1]!);
     if (!roles.some((r) => ["client", "peer", "orderer", "admin"].includes(r))) {
       throw new IdentityError("the supplied identity is not valid: The identity does not contain OU [CLIENT, PEER, ORDERER, ADMIN]");
     }
-    const v: ValidIdentity = { mspId, certPem: pem, publicKey: cert.publicKey, roles, serialized };
+    const v: ValidIdentity = { mspId, certPem: pem, publicKey: cert.publicKey, roles, serialized, notBefore, notAfter };
     if (this.#cache.size > 10_000) this.#cache.clear();
     this.#cache.set(cacheKey, v);
     return v;
   }
 
-  #checkValidity(cert: X509Certificate): void {
+  #checkWindow(notBefore: number, notAfter: number): void {
     const now = Date.now();
-    if (Date.parse(cert.validFrom) > now || Date.parse(cert.validTo) < now) {
+    if (notBefore > now || notAfter < now) {
       throw new IdentityError("the supplied identity is not valid: x509: certificate has expired or is not yet valid");
     }
   }

@@ -18,7 +18,6 @@ import { sha256 as createHash256, signLowS, verifyFabricSignature } from "./cryp
 import { loadOrCreateOrg, type Identity, type IdentitySpec, type Org } from "./identity.ts";
 import { hasRole, IdentityError, MspManager, serializeIdentity, type ValidIdentity } from "./msp.ts";
 import { blockDataHash, blockHeaderBytes, blockHeaderHash, Code, computeTxId, parseSignedProposal, MalformedError, type ParsedProposal } from "./protoutil.ts";
-import { CommitLock } from "./simulator.ts";
 import { LedgerStore, type StateWrite, type TxRecord } from "./store.ts";
 import { anyOf } from "./timestamp.ts";
 
@@ -116,7 +115,6 @@ export class FabricNetwork {
   readonly #server: grpc.Server;
   readonly #peers: PeerNode[];
   readonly #ordererId: Identity;
-  readonly #lock = new CommitLock();
   readonly #batchTimeoutMs: number;
   readonly #batchMax: number;
   #address = "";
@@ -140,7 +138,7 @@ export class FabricNetwork {
     this.ordererOrg = ordererOrg;
     this.msps = new MspManager([...peerOrgs, ordererOrg]);
     this.store = store;
-    this.chaincodes = new ChaincodeSupport(store, this.#lock, opts.chaincodeExecTimeoutMs ?? 30_000);
+    this.chaincodes = new ChaincodeSupport(store, opts.chaincodeExecTimeoutMs ?? 30_000);
     this.#batchTimeoutMs = opts.batchTimeoutMs ?? 20;
     this.#batchMax = opts.batchMaxMessages ?? 500;
     this.#peers = peerOrgs.map((o) => {
@@ -775,8 +773,7 @@ export class FabricNetwork {
     const lcMd = new common.Metadata();
     lcMd.setValue(lc.serializeBinary());
 
-    const release = await this.#lock.acquireWrite();
-    try {
+    {
       const { codes, writes, txIds } = this.#validate(num, batch.map((b) => b.envBytes));
       const md = new common.BlockMetadata();
       md.setMetadataList([sigMd.serializeBinary(), lcMd.serializeBinary(), Uint8Array.from(codes), new Uint8Array(), new Uint8Array()]);
@@ -788,11 +785,7 @@ export class FabricNetwork {
       this.store.commitBlock(num, block.serializeBinary(), txs, writes);
       this.#lastHeader = header;
       this.#remember(num, block, decodeBlockTxs(block));
-      release();
       this.events.emit("block", block);
-    } catch (err) {
-      release();
-      throw err;
     }
   }
 

@@ -36,6 +36,7 @@ async function main() {
   let next = 0;
   let invalid = 0;
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const worker = async (ci: number) => {
     for (;;) {
       if (next >= total) return;
@@ -50,6 +51,8 @@ async function main() {
   };
   await Promise.all(Array.from({ length: clients * inflight }, (_, i) => worker(i % clients)));
   const sec = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuMsPerTx = (cpu.user + cpu.system) / 1000 / total;
   const blocks = node.network.height - h0;
   for (const c of conns) c.close();
   await node.close();
@@ -67,6 +70,11 @@ async function main() {
         tps: +(total / sec).toFixed(1),
         blocks,
         txPerBlock: +(total / blocks).toFixed(1),
+        // client, gateway, endorsers, chaincode, orderer and committer share this one process:
+        // CPU per transaction bounds single-process throughput independently of machine load
+        cpuMsPerTx: +cpuMsPerTx.toFixed(2),
+        tpsBoundOneCore: +(1000 / cpuMsPerTx).toFixed(0),
+        loadAverage1m: +(await import("node:os")).loadavg()[0]!.toFixed(1),
         latency: stats(latencies),
         endorse: stats(endorseMs),
       },
