@@ -239,6 +239,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
     chains: chainsFor(user.privateKey),
     users: { demo: { address: user.address, privateKey: user.privateKey } },
     relayer: { address: relayer.address },
+    relayerOn: { fabric: fabricAddress("Org1MSP", fabric.network.identity("Org1MSP", "relayer").certPem) },
     services,
   };
   writeDevnetFile(file, devnetFile);

@@ -105,7 +105,7 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
         out[name] = { user: {}, relayer: {} };
         for (const a of l.assets()) {
           out[name]!.user![a.symbol] = (await l.balance(a.symbol)).toString();
-          out[name]!.relayer![a.symbol] = (await l.balance(a.symbol, devnet.relayer.address)).toString();
+          out[name]!.relayer![a.symbol] = (await l.balance(a.symbol, devnet.relayerOn?.[name] ?? devnet.relayer.address)).toString();
         }
       }
       print(out);
