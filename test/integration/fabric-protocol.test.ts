@@ -147,6 +147,16 @@ describe("embedded Fabric network: Deliver semantics, range queries, phantom rea
     assert.deepEqual(codes, [peer.TxValidationCode.DUPLICATE_TXID]);
   });
 
+  it("a transaction endorsed by one org of two fails the MAJORITY policy: ENDORSEMENT_POLICY_FAILURE (10), no state change", async () => {
+    const c = conn.gateway.getNetwork(node.network.channel).getContract("probe");
+    const tx = await c.newProposal("PutMany", { arguments: ["p:", "1"], endorsingOrganizations: ["Org2MSP"] }).endorse();
+    const st = await (await tx.submit()).getStatus();
+    assert.equal(st.code, peer.TxValidationCode.ENDORSEMENT_POLICY_FAILURE);
+    const both = await (await (await c.newProposal("CountAndMark", { arguments: ["p:"] }).endorse()).submit()).getStatus();
+    assert.equal(both.code, peer.TxValidationCode.VALID);
+    assert.equal(utf8(await c.evaluateTransaction("CountAndMark", "p:")), "0", "the one-org write never landed");
+  });
+
   it("Deliver: Specified start/stop then SUCCESS; FAIL_IF_NOT_READY beyond the height is NOT_FOUND; an unknown CA is FORBIDDEN", async () => {
     const B = orderer.SeekInfo.SeekBehavior;
     const ch = node.network.channel;
