@@ -1,3 +1,4 @@
+import { fabricAddress } from "../../chains/fabric/identity.ts";
 import { devnetHome } from "../devnet-file.ts";
 import { DEVNET_KEYS, startDevnet } from "../devnet.ts";
 import { createLogger } from "../log.ts";
@@ -20,8 +21,12 @@ export async function runDevnet(): Promise<void> {
   for (const s of devnet.services) line(s.name, s.address);
   line("devnet file", devnet.file);
   line("config", devnet.configFile);
-  line("demo user", `${DEVNET_KEYS.user.address} (one key on both chains)`);
+  line("demo user", `${DEVNET_KEYS.user.address} (one key on the consortium and EVM chains)`);
   line("relayer", `${DEVNET_KEYS.relayer.address}`);
+  for (const who of ["alice", "relayer"]) {
+    const id = devnet.fabric.network.identity("Org1MSP", who);
+    line(`fabric ${who === "alice" ? "user" : who}`, `${fabricAddress(id.mspId, id.certPem)} (certificate Org1MSP/users/${who})`);
+  }
   for (const m of devnet.relayer?.engine.margins() ?? []) {
     line("margin", `${m.route}: ${m.margin.totalSec}s (user timelock >= ${m.minUserLockSec}s)`);
   }
