@@ -174,7 +174,7 @@ export class FabricNetwork {
     });
     const store = new LedgerStore(join(opts.dir, "ledger.sqlite"));
     const net = new FabricNetwork(opts, [org1, org2], ord, store);
-    net.#bootstrap(opts);
+    net.#bootstrap();
     const host = opts.host ?? "127.0.0.1";
     const port = await new Promise<number>((resolve, reject) =>
       net.#server.bindAsync(`${host}:${opts.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
@@ -183,7 +183,7 @@ export class FabricNetwork {
     return net;
   }
 
-  #bootstrap(opts: FabricNetworkOptions): void {
+  #bootstrap(): void {
     if (this.store.height === 0) {
       const genesis = buildGenesisBlock({
         channel: this.channel,
@@ -194,7 +194,6 @@ export class FabricNetwork {
       });
       this.store.commitBlock(0, genesis.serializeBinary(), [{ txId: "", blockNum: 0, txNum: 0, code: 0 }], []);
     }
-    void opts;
     this.#lastHeader = this.getBlock(this.store.height - 1)!.getHeader()!;
   }
 
