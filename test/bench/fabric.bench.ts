@@ -59,7 +59,8 @@ async function main() {
   const dir = mkdtempSync(join(tmpdir(), "isthmus-fabric-bench-"));
   const served = await serveInChild(dir);
   const issuer = readIdentityDir(join(served.info.identities, "Org1MSP", "users", "issuer"), "Org1MSP");
-  const conns = Array.from({ length: clients }, () => connectGateway(served.info.address, issuer));
+  const deadlines = { evaluateMs: 30_000, endorseMs: 60_000, submitMs: 30_000, commitStatusMs: 120_000 };
+  const conns = Array.from({ length: clients }, () => connectGateway(served.info.address, issuer, deadlines));
   const net0 = conns[0]!.gateway.getNetwork(served.info.channel);
   const height = async () => common.BlockchainInfo.deserializeBinary(await net0.getContract("qscc").evaluateTransaction("GetChainInfo", served.info.channel)).getHeight();
   const contracts = conns.map((c) => c.gateway.getNetwork(served.info.channel).getContract(CHAINCODE_NAME));
