@@ -14,7 +14,7 @@
 
 export type Hex = `0x${string}`;
 
-export type LedgerKind = "consortium" | "evm";
+export type LedgerKind = "consortium" | "evm" | "fabric";
 
 /** What the margin computation needs to know about a ledger's timing. */
 export interface LedgerTiming {

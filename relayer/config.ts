@@ -53,7 +53,25 @@ export interface EvmChainConfig {
   readonly key: KeySource;
 }
 
-export type ChainConfig = ConsortiumChainConfig | EvmChainConfig;
+/** A Fabric channel running the Isthmus chaincode; the identity is an MSP certificate and key, not a hex key. */
+export interface FabricChainConfig {
+  readonly kind: "fabric";
+  readonly name: string;
+  /** The peer's gateway endpoint, host:port. */
+  readonly gateway: string;
+  readonly channel: string;
+  readonly chaincode: string;
+  readonly mspId: string;
+  /** Directory holding cert.pem and key.pem of the client identity. */
+  readonly identityDir: string;
+  /** PEM file of the orderer's certificate, trusted for block signatures. */
+  readonly ordererCert: string;
+  readonly blockTimeSec: number;
+  readonly clockSkewSec: number;
+  readonly assets: readonly AssetConfig[];
+}
+
+export type ChainConfig = ConsortiumChainConfig | EvmChainConfig | FabricChainConfig;
 
 export interface RouteConfig {
   readonly from: AssetRef;
@@ -213,7 +231,38 @@ function readChain(r: Reader, path: string, name: string, v: unknown): ChainConf
       key: readKey(r, join(path, "key"), o.key),
     };
   }
-  return r.fail(join(path, "kind"), `must be "consortium" or "evm", got ${JSON.stringify(kind)}`);
+  if (kind === "fabric") {
+    const o = r.object(path, v, ["kind", "gateway", "channel", "chaincode", "mspId", "identityDir", "ordererCert", "blockTimeSec", "clockSkewSec", "assets"]);
+    const assets =
+      o.assets === undefined
+        ? [{ symbol: "KRW", decimals: 2, id: "KRW" }]
+        : r.list(join(path, "assets"), o.assets).map((item, i) => {
+            const p = join(join(path, "assets"), i);
+            const ao = r.object(p, item, ["symbol", "decimals", "id"]);
+            return {
+              symbol: r.string(join(p, "symbol"), ao.symbol),
+              decimals: r.number(join(p, "decimals"), ao.decimals, { integer: true, min: 0 }),
+              id: r.string(join(p, "id"), ao.id),
+            };
+          });
+    const gateway = r.string(join(path, "gateway"), o.gateway);
+    if (!/^[^\s:/]+:[0-9]{1,5}$/.test(gateway)) r.fail(join(path, "gateway"), `"${gateway}" is not host:port`);
+    return {
+      kind,
+      name,
+      gateway,
+      channel: r.string(join(path, "channel"), o.channel),
+      chaincode: r.string(join(path, "chaincode"), o.chaincode),
+      mspId: r.string(join(path, "mspId"), o.mspId),
+      identityDir: r.string(join(path, "identityDir"), o.identityDir),
+      ordererCert: r.string(join(path, "ordererCert"), o.ordererCert),
+      blockTimeSec: r.number(join(path, "blockTimeSec"), o.blockTimeSec, { fallback: 1, min: 0.01 }),
+      // the chaincode's bound on proposal timestamps (chains/fabric/chaincode TIME_BOUND_SEC)
+      clockSkewSec: r.number(join(path, "clockSkewSec"), o.clockSkewSec, { fallback: 30, min: 0 }),
+      assets,
+    };
+  }
+  return r.fail(join(path, "kind"), `must be "consortium" or "evm" or "fabric", got ${JSON.stringify(kind)}`);
 }
 
 function readChainsWith(r: Reader, v: unknown): ChainConfig[] {

@@ -46,6 +46,11 @@ export async function startRelayer(config: RelayerConfig, log: Logger): Promise<
   const ledgers = new Map<string, LedgerAdapter>();
   for (const c of config.chains) {
     try {
+      if (c.kind === "fabric") {
+        // A Fabric identity is an X.509 certificate and key in a directory, not a keystore.
+        ledgers.set(c.name, await openLedger(c, config.file));
+        continue;
+      }
       // Keystores are unlocked here, before anything starts (a prompt, if any, comes first).
       const signer = await unlockSigner(c.key, `${config.file}: chains.${c.name}`);
       ledgers.set(c.name, await openLedger(c, config.file, adapterKey(signer, c.name)));

@@ -16,6 +16,8 @@ export interface DevnetFile {
   readonly chains: Record<string, unknown>;
   readonly users: Record<string, { readonly address: Hex; readonly privateKey: Hex }>;
   readonly relayer: { readonly address: Hex };
+  /** The relayer's address per chain where it differs from `relayer.address` (Fabric: derived from its certificate). */
+  readonly relayerOn?: Record<string, Hex>;
   readonly services: readonly { readonly name: string; readonly address: string }[];
 }
 

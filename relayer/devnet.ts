@@ -8,6 +8,10 @@ import { startConsortiumDevnet, type ConsortiumDevnet } from "../chains/consorti
 import { IsthmusError } from "../chains/errors.ts";
 import { deployEvmContracts, type EvmDeployment } from "../chains/evm/deploy.ts";
 import { hardhatAccount, startHardhatNode, type HardhatNode } from "../chains/evm/hardhat-node.ts";
+import { FabricLedger } from "../chains/fabric/adapter.ts";
+import { TIME_BOUND_SEC } from "../chains/fabric/chaincode/src/htlc.ts";
+import { CHAINCODE_NAME, startFabricNode, type FabricNode } from "../chains/fabric/devnet.ts";
+import { fabricAddress } from "../chains/fabric/identity.ts";
 import type { Hex } from "../chains/ledger.ts";
 import { newApiKey } from "./api/auth.ts";
 import { readConfig, type RelayerConfig } from "./config.ts";
@@ -29,7 +33,7 @@ export interface DevnetOptions {
   /** Directory for every ledger's and the relayer's state; wiped at start (the EVM node is in-memory anyway). */
   readonly dir: string;
   /** 0 = any free port. */
-  readonly ports?: { readonly consortium?: number; readonly evm?: number; readonly api?: number };
+  readonly ports?: { readonly consortium?: number; readonly evm?: number; readonly api?: number; readonly fabric?: number };
   readonly consortiumBlockMs?: number;
   readonly evmBlockMs?: number;
   readonly evmConfirmations?: number;
@@ -52,6 +56,8 @@ export interface Devnet {
   readonly consortium: ConsortiumDevnet;
   readonly evm: HardhatNode;
   readonly deployment: EvmDeployment;
+  /** The embedded Fabric network; demo identities are under `<dir>/fabric/crypto/<MSP>/users/<name>`. */
+  readonly fabric: FabricNode;
   readonly services: readonly { readonly name: string; readonly address: string }[];
   /** Move every ledger's chain time forward together (tests: expiry without sleeping). */
   advanceTime(sec: number): Promise<void>;
@@ -131,6 +137,33 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
     }),
   );
 
+  // Fabric: identities are certificates (Org1MSP "relayer" for the relayer, "alice" for the demo user).
+  const fabric = await step("starting the Fabric network", () => startFabricNode({ dir: join(dir, "fabric"), port: opts.ports?.fabric ?? 0 }));
+  stops.push(() => fabric.close());
+  const fabricIds = join(dir, "fabric", "crypto");
+  const fabricWho = (key: Hex) => (key === relayer.privateKey ? "relayer" : "alice");
+  await step("issuing KRW on Fabric", async () => {
+    const issuerId = fabric.network.identity("Org1MSP", "issuer");
+    const issuer = new FabricLedger({
+      name: "fabric",
+      gatewayAddress: fabric.network.address,
+      channel: fabric.network.channel,
+      chaincode: CHAINCODE_NAME,
+      mspId: issuerId.mspId,
+      certPem: issuerId.certPem,
+      keyPem: issuerId.keyPem,
+      ordererCertPem: fabric.network.ordererCertPem,
+    });
+    try {
+      for (const who of ["alice", "relayer"]) {
+        const id = fabric.network.identity("Org1MSP", who);
+        await issuer.mint("KRW", fabricAddress(id.mspId, id.certPem), 100_000_000n * KRW);
+      }
+    } finally {
+      await issuer.close();
+    }
+  });
+
   const chainsFor = (key: Hex) => ({
     consortium: {
       kind: "consortium",
@@ -155,6 +188,17 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
       ],
       key: { hex: key },
     },
+    fabric: {
+      kind: "fabric",
+      gateway: fabric.network.address,
+      channel: fabric.network.channel,
+      chaincode: CHAINCODE_NAME,
+      mspId: "Org1MSP",
+      identityDir: join(fabricIds, "Org1MSP", "users", fabricWho(key)),
+      ordererCert: join(fabricIds, "OrdererMSP", "users", "orderer0", "cert.pem"),
+      blockTimeSec: 1,
+      clockSkewSec: TIME_BOUND_SEC,
+    },
   });
 
   const demoKey = newApiKey();
@@ -169,6 +213,10 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
       { from: "evm:KRWT", to: "consortium:KRW", rate: "1", min: "1", max: "1000000" },
       { from: "consortium:ISTH", to: "evm:ETH", rate: "0.001", min: "1", max: "100000" },
       { from: "evm:ETH", to: "consortium:ISTH", rate: "1000", min: "0.001", max: "100" },
+      { from: "fabric:KRW", to: "consortium:KRW", rate: "1", min: "1", max: "1000000" },
+      { from: "consortium:KRW", to: "fabric:KRW", rate: "1", min: "1", max: "1000000" },
+      { from: "fabric:KRW", to: "evm:KRWT", rate: "1", min: "1", max: "1000000" },
+      { from: "evm:KRWT", to: "fabric:KRW", rate: "1", min: "1", max: "1000000" },
     ],
   };
   const configFile = join(dir, "relayer.yaml");
@@ -186,6 +234,8 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
     { name: "consortium", address: consortium.endpoint },
     { name: "evm", address: evm.url },
     { name: "relayer-api", address: apiUrl },
+    { name: "fabric", address: fabric.network.address },
+    { name: "fabric ids", address: `${fabricIds} (demo user: Org1MSP/users/alice, relayer: Org1MSP/users/relayer)` },
   ];
   const file = join(dir, "devnet.json");
   const devnetFile: DevnetFile = {
@@ -194,6 +244,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
     chains: chainsFor(user.privateKey),
     users: { demo: { address: user.address, privateKey: user.privateKey } },
     relayer: { address: relayer.address },
+    relayerOn: { fabric: fabricAddress("Org1MSP", fabric.network.identity("Org1MSP", "relayer").certPem) },
     services,
   };
   writeDevnetFile(file, devnetFile);
@@ -207,6 +258,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
     consortium,
     evm,
     deployment,
+    fabric,
     services,
     async advanceTime(sec: number) {
       await consortium.advanceTime(sec);

@@ -2,12 +2,15 @@ import { ConsortiumLedger } from "../chains/consortium/adapter.ts";
 import { EvmLedger } from "../chains/evm/adapter.ts";
 import type { LedgerAdapter } from "../chains/ledger.ts";
 import { resolveKey, type ChainConfig } from "./config.ts";
+import { openFabricLedger } from "./fabric-ledger.ts";
 
 /**
  * The one place that turns chain config into concrete adapters. Resolves once the adapter
  * knows the ledger's asset table (the consortium node is asked for it).
  */
 export async function openLedger(chain: ChainConfig, where: string, keyOverride?: string): Promise<LedgerAdapter> {
+  // A Fabric identity is a certificate and key in a directory; a key override names another directory.
+  if (chain.kind === "fabric") return openFabricLedger(chain, where, keyOverride);
   const privateKey = keyOverride ?? resolveKey(chain.key, `${where}: chains.${chain.name}`);
   switch (chain.kind) {
     case "consortium":

@@ -128,7 +128,7 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
         out[name] = { user: {}, relayer: {} };
         for (const a of l.assets()) {
           out[name]!.user![a.symbol] = formatAmount(await l.balance(a.symbol), a.decimals);
-          out[name]!.relayer![a.symbol] = formatAmount(await l.balance(a.symbol, devnet.relayer.address), a.decimals);
+          out[name]!.relayer![a.symbol] = formatAmount(await l.balance(a.symbol, devnet.relayerOn?.[name] ?? devnet.relayer.address), a.decimals);
         }
       }
       print(out);
@@ -169,6 +169,7 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
     const cfg = loadConfig(file);
     const warnings: string[] = [];
     for (const c of cfg.chains) {
+      if (c.kind === "fabric") continue; // an identity directory, checked when the daemon opens it
       try {
         resolveKey(c.key, `${file}: chains.${c.name}`);
       } catch (err) {

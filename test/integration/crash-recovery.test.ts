@@ -40,6 +40,8 @@ async function until<T>(what: string, f: () => Promise<T | null | undefined | fa
 class DaemonProcess {
   private child: ChildProcess | null = null;
   private exited: Promise<NodeJS.Signals | number | null> = Promise.resolve(null);
+  /** The child's last stderr, for failure messages. */
+  stderr = "";
 
   constructor(
     private readonly configFile: string,
@@ -49,15 +51,15 @@ class DaemonProcess {
   async start(failpoint?: string): Promise<void> {
     const env = { ...process.env, ISTHMUS_LOG_LEVEL: "error", ISTHMUS_FAILPOINTS: failpoint ?? "" };
     const child = spawn(process.execPath, ["bin/isthmus.js", "daemon", "--config", this.configFile], { env, stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
-    child.stderr!.on("data", (d) => (stderr = (stderr + d).slice(-2000)));
+    this.stderr = "";
+    child.stderr!.on("data", (d) => (this.stderr = (this.stderr + d).slice(-2000)));
     this.child = child;
     this.exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve(signal ?? code)));
     await until("daemon api", async () => {
       // A restarted daemon may reach its next failpoint before its API answers: that is the
       // crash under test, and waitExit() reports it.
       if (failpoint && child.signalCode === "SIGKILL") return true;
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`daemon exited at start: ${stderr}`);
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`daemon exited at start: ${this.stderr}`);
       return (await this.api.get<{ ok: boolean }>("/healthz")).ok;
     }, 30_000);
   }
@@ -96,6 +98,11 @@ describe("relayer crash recovery: kill -9 at each step, restart, each swap finis
     user = new Map(await Promise.all(file.chainConfigs.map(async (c) => [c.name, await openLedger(c, devnet.file)] as const)));
     api = new RelayerClient(file.api, 2000, file.apiKey);
     daemon = new DaemonProcess(devnet.configFile, api);
+  });
+
+  // A failed test must not leave its daemon holding the API port for the next one.
+  afterEach(async () => {
+    await daemon?.stop();
   });
 
   after(async () => {
@@ -165,7 +172,7 @@ describe("relayer crash recovery: kill -9 at each step, restart, each swap finis
       const res = await fetch(`${api.baseUrl}/readyz`);
       return res.status === 200 ? ((await res.json()) as { chains: Record<string, { ok: boolean }> }) : null;
     });
-    assert.deepEqual(Object.keys(ready.chains).sort(), ["consortium", "evm"]);
+    assert.deepEqual(Object.keys(ready.chains).sort(), ["consortium", "evm", "fabric"]);
     const metrics = await (await fetch(`${api.baseUrl}/metrics`)).text();
     assert.match(metrics, /^isthmus_chain_finalized_height\{chain="evm"\} \d+$/m);
     assert.match(metrics, /^isthmus_wallet_balance\{chain="consortium",asset="KRW"\} \d+/m);
@@ -190,9 +197,9 @@ describe("relayer crash recovery: kill -9 at each step, restart, each swap finis
       });
       paid(r.dstAsset, before - (await dst.balance(r.dstAsset, relayer)), r.amountOut, "counter-locked once");
       await devnet.advanceTime(locked.counterLock!.timelock - (await dst.head()).finalizedTime + 5);
-      assert.equal(await daemon.waitExit(), "SIGKILL", `died at ${REFUND_STEPS[0]}`);
+      assert.equal(await daemon.waitExit(), "SIGKILL", `died at ${REFUND_STEPS[0]}; stderr: ${daemon.stderr}`);
       await daemon.start(`${REFUND_STEPS[1]}@${routeOf(r)}`);
-      assert.equal(await daemon.waitExit(), "SIGKILL", `died at ${REFUND_STEPS[1]}`);
+      assert.equal(await daemon.waitExit(), "SIGKILL", `died at ${REFUND_STEPS[1]}; stderr: ${daemon.stderr}`);
       await daemon.start();
       await until("refunded", async () => (await api.get<{ state: string }>(`/swaps/${created.id}`)).state === "refunded");
       assert.equal(await daemon.stop(), 0, "graceful stop exits 0");

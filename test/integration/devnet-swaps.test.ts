@@ -272,7 +272,7 @@ describe("devnet: atomic swaps between the consortium chain and the EVM chain", 
       const run = await cli(["status"], env());
       assert.equal(run.code, 0, run.stderr);
       const out = JSON.parse(run.stdout);
-      assert.deepEqual(out.chains.map((c: { name: string }) => c.name).sort(), ["consortium", "evm"]);
+      assert.deepEqual(out.chains.map((c: { name: string }) => c.name).sort(), ["consortium", "evm", "fabric"]);
       for (const c of out.chains) assert.ok(Number.isInteger(c.height) && c.height > 0);
       assert.ok(out.swaps.completed >= 1);
     });

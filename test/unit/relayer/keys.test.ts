@@ -56,7 +56,9 @@ describe("relayer keys: encrypted keystores, signer, CLI", function () {
     const with_ = (key: unknown) => {
       const d = doc();
       d.chains.evm.key = key;
-      return readConfig(d, "x.yaml").chains.find((c) => c.name === "evm")!.key;
+      const evm = readConfig(d, "x.yaml").chains.find((c) => c.name === "evm")!;
+      assert.ok(evm.kind === "evm");
+      return evm.key;
     };
     assert.deepEqual(with_({ keystore: "k.json", passwordEnv: "PW" }), { keystore: "k.json", passwordEnv: "PW" });
     assert.deepEqual(with_({ keystore: "k.json" }), { keystore: "k.json" });

@@ -1,0 +1,91 @@
+/**
+ * Runs a fabric-contract-api chaincode as a service (fabric-shim's ChaincodeServer, the same
+ * code `fabric-chaincode-node server` runs) inside this process, on a loopback port, so the
+ * network talks to it over the real Chaincode/Connect gRPC stream.
+ */
+import { createServer } from "node:net";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+
+interface ShimServer {
+  start(): Promise<void>;
+  _server: { forceShutdown(): void };
+}
+
+export interface ChaincodeServerHandle {
+  readonly address: string;
+  readonly ccid: string;
+  close(): void;
+}
+
+/** A free loopback port (the shim's server cannot report a port it bound to 0). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts `contracts` as chaincode `name` on 127.0.0.1 (ccid `name:1.0`). */
+export async function startChaincodeServer(name: string, contracts: readonly unknown[]): Promise<ChaincodeServerHandle> {
+  process.env.CORE_CHAINCODE_LOGGING_LEVEL ??= "CRITICAL"; // chaincode errors reach the client anyway
+  return keepProcessHandlers(() => startServer(name, contracts));
+}
+
+/**
+ * The shim's winston logger registers uncaughtException/unhandledRejection handlers that log
+ * and keep the process alive; in a host process that would hide crashes, so they are removed.
+ */
+async function keepProcessHandlers<T>(f: () => Promise<T>): Promise<T> {
+  const events = ["uncaughtException", "unhandledRejection"] as const;
+  const before = new Map(events.map((e) => [e, new Set(process.listeners(e as "uncaughtException") as unknown[])]));
+  try {
+    return await f();
+  } finally {
+    for (const e of events) {
+      for (const l of process.listeners(e as "uncaughtException")) {
+        // also the ones registered when fabric-contract-api was first imported
+        const shims = /loggerUnhandledRejectionFn|_uncaughtException/.test(l.name);
+        if (!before.get(e)!.has(l) || shims) process.removeListener(e as "uncaughtException", l);
+      }
+    }
+  }
+}
+
+async function startServer(name: string, contracts: readonly unknown[]): Promise<ChaincodeServerHandle> {
+  const shim = require("fabric-shim") as { server(cc: unknown, opts: { ccid: string; address: string }): ShimServer };
+  const ChaincodeFromContract = require("fabric-shim/lib/contract-spi/chaincodefromcontract.js") as new (...a: unknown[]) => unknown;
+  const { JSONSerializer } = require("fabric-contract-api") as { JSONSerializer: unknown };
+  const cc = new ChaincodeFromContract([...contracts], { transaction: "jsonSerializer", serializers: { jsonSerializer: JSONSerializer } }, {}, name, "1.0");
+  const ccid = `${name}:1.0`;
+  for (let attempt = 0; ; attempt++) {
+    const port = await freePort();
+    const address = `127.0.0.1:${port}`;
+    const server = shim.server(cc, { ccid, address });
+    try {
+      await silenceDeprecation(() => server.start());
+      return { address, ccid, close: () => server._server.forceShutdown() };
+    } catch (err) {
+      if (attempt >= 3 || !/EADDRINUSE|No address added/i.test(String(err))) throw err;
+    }
+  }
+}
+
+/** grpc-js warns that Server.start() is deprecated; the shim calls it. Keep test output clean. */
+async function silenceDeprecation<T>(f: () => Promise<T>): Promise<T> {
+  const orig = process.emitWarning;
+  process.emitWarning = ((w: string | Error, ...rest: unknown[]) => {
+    if (String(w).includes("Calling start() is no longer necessary")) return;
+    return (orig as (...a: unknown[]) => void).call(process, w, ...rest);
+  }) as typeof process.emitWarning;
+  try {
+    return await f();
+  } finally {
+    process.emitWarning = orig;
+  }
+}

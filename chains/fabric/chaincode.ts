@@ -1,0 +1,305 @@
+/**
+ * The peer side of the chaincode protocol (fabric/core/chaincode/handler.go), over the real
+ * gRPC streams: classic registration (the chaincode dials ChaincodeSupport/Register) and
+ * chaincode-as-a-service (the peer dials Chaincode/Connect). Messages are correlated by
+ * channel_id + txid and echoed back.
+ */
+import * as grpc from "@grpc/grpc-js";
+import { ledger, peer } from "@hyperledger/fabric-protos";
+import { TxSimulator, type RangeRecord } from "./simulator.ts";
+import type { LedgerStore } from "./store.ts";
+
+const T = peer.ChaincodeMessage.Type;
+/** Fabric's peer pages range queries at totalQueryLimit/internalQueryLimit = 100 (core.yaml). */
+const PAGE = 100;
+
+type Stream = grpc.ClientDuplexStream<peer.ChaincodeMessage, peer.ChaincodeMessage> | grpc.ServerDuplexStream<peer.ChaincodeMessage, peer.ChaincodeMessage>;
+
+export interface Execution {
+  readonly response: peer.Response;
+  readonly event: peer.ChaincodeEvent | null;
+  readonly simulator: TxSimulator;
+}
+
+export class ChaincodeError extends Error {
+  override name = "ChaincodeError";
+}
+
+interface Pending {
+  readonly sim: TxSimulator;
+  readonly resolve: (m: peer.ChaincodeMessage) => void;
+  readonly reject: (e: Error) => void;
+  readonly iterators: Map<string, { rec: RangeRecord; last: string | null }>;
+}
+
+/** One registered chaincode connection. */
+export class ChaincodeConnection {
+  ccid = "";
+  readonly #stream: Stream;
+  readonly #pending = new Map<string, Pending>();
+  #closed = false;
+  #iterSeq = 0;
+  readonly closed: Promise<void>;
+
+  constructor(stream: Stream, onRegister: (c: ChaincodeConnection) => void) {
+    this.#stream = stream;
+    let done!: () => void;
+    this.closed = new Promise<void>((r) => (done = r));
+    const fail = (why: string) => {
+      if (this.#closed) return;
+      this.#closed = true;
+      for (const p of this.#pending.values()) p.reject(new ChaincodeError(`chaincode stream terminated: ${why}`));
+      this.#pending.clear();
+      done();
+    };
+    stream.on("data", (m: peer.ChaincodeMessage) => {
+      try {
+        this.#onMessage(m, onRegister);
+      } catch (err) {
+        this.#send(T.ERROR, m.getChannelId(), m.getTxid(), Buffer.from((err as Error).message));
+      }
+    });
+    stream.on("error", (e: Error) => fail(e.message));
+    stream.on("end", () => fail("stream ended"));
+    stream.on("close", () => fail("stream closed"));
+  }
+
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
+  close(): void {
+    if ("cancel" in this.#stream) this.#stream.cancel();
+    else this.#stream.end();
+  }
+
+  #send(type: number, channel: string, txid: string, payload: Uint8Array = new Uint8Array()): void {
+    if (this.#closed) return;
+    const m = new peer.ChaincodeMessage();
+    m.setType(type as never);
+    m.setChannelId(channel);
+    m.setTxid(txid);
+    m.setPayload(payload);
+    this.#stream.write(m);
+  }
+
+  #onMessage(m: peer.ChaincodeMessage, onRegister: (c: ChaincodeConnection) => void): void {
+    const type = m.getType();
+    const channel = m.getChannelId();
+    const txid = m.getTxid();
+    if (type === T.REGISTER) {
+      this.ccid = peer.ChaincodeID.deserializeBinary(m.getPayload_asU8()).getName();
+      this.#send(T.REGISTERED, "", "");
+      this.#send(T.READY, "", "");
+      onRegister(this);
+      return;
+    }
+    if (type === T.KEEPALIVE) return;
+    const p = this.#pending.get(channel + txid);
+    if (!p) {
+      if (type !== T.COMPLETED && type !== T.ERROR) this.#send(T.ERROR, channel, txid, Buffer.from(`no ledger context for ${txid}`));
+      return;
+    }
+    switch (type) {
+      case T.COMPLETED:
+      case T.ERROR:
+        this.#pending.delete(channel + txid);
+        p.resolve(m);
+        return;
+      case T.GET_STATE: {
+        const req = peer.GetState.deserializeBinary(m.getPayload_asU8());
+        if (req.getCollection()) throw new Error("private data is not supported by this network");
+        this.#send(T.RESPONSE, channel, txid, p.sim.getState(req.getKey()));
+        return;
+      }
+      case T.PUT_STATE: {
+        const req = peer.PutState.deserializeBinary(m.getPayload_asU8());
+        if (req.getCollection()) throw new Error("private data is not supported by this network");
+        p.sim.putState(req.getKey(), req.getValue_asU8());
+        this.#send(T.RESPONSE, channel, txid);
+        return;
+      }
+      case T.DEL_STATE: {
+        const req = peer.DelState.deserializeBinary(m.getPayload_asU8());
+        if (req.getCollection()) throw new Error("private data is not supported by this network");
+        p.sim.delState(req.getKey());
+        this.#send(T.RESPONSE, channel, txid);
+        return;
+      }
+      case T.GET_STATE_BY_RANGE: {
+        const req = peer.GetStateByRange.deserializeBinary(m.getPayload_asU8());
+        if (req.getCollection()) throw new Error("private data is not supported by this network");
+        if (req.getMetadata_asU8().length > 0) throw new Error("paginated range queries are not supported by this network");
+        const rec: RangeRecord = { start: req.getStartkey(), end: req.getEndkey(), reads: [], exhausted: false };
+        p.sim.ranges.push(rec);
+        const id = `it${++this.#iterSeq}`;
+        const it = { rec, last: null as string | null };
+        p.iterators.set(id, it);
+        this.#send(T.RESPONSE, channel, txid, this.#page(p, id, it));
+        return;
+      }
+      case T.QUERY_STATE_NEXT: {
+        const id = peer.QueryStateNext.deserializeBinary(m.getPayload_asU8()).getId();
+        const it = p.iterators.get(id);
+        if (!it) throw new Error(`query iterator not found: ${id}`);
+        this.#send(T.RESPONSE, channel, txid, this.#page(p, id, it));
+        return;
+      }
+      case T.QUERY_STATE_CLOSE: {
+        const id = peer.QueryStateClose.deserializeBinary(m.getPayload_asU8()).getId();
+        p.iterators.delete(id);
+        const qr = new peer.QueryResponse();
+        qr.setId(id);
+        this.#send(T.RESPONSE, channel, txid, qr.serializeBinary());
+        return;
+      }
+      default:
+        throw new Error(`${Object.entries(T).find(([, v]) => v === type)?.[0] ?? type} is not supported by this network`);
+    }
+  }
+
+  #page(p: Pending, id: string, it: { rec: RangeRecord; last: string | null }): Uint8Array {
+    const rows = p.sim.rangePage(it.rec, it.last, PAGE);
+    const qr = new peer.QueryResponse();
+    for (const r of rows) {
+      const kv = new ledger.queryresult.KV();
+      kv.setNamespace(p.sim.ns);
+      kv.setKey(r.key);
+      kv.setValue(r.value);
+      const qrb = new peer.QueryResultBytes();
+      qrb.setResultbytes(kv.serializeBinary());
+      qr.addResults(qrb);
+    }
+    if (rows.length > 0) it.last = rows[rows.length - 1]!.key;
+    qr.setHasMore(!it.rec.exhausted);
+    qr.setId(id);
+    return qr.serializeBinary();
+  }
+
+  /** Runs one invocation against `sim`; resolves with COMPLETED or ERROR, or rejects on timeout. */
+  execute(channel: string, txid: string, sp: peer.SignedProposal, input: peer.ChaincodeInput, sim: TxSimulator, timeoutMs: number): Promise<peer.ChaincodeMessage> {
+    if (this.#closed) return Promise.reject(new ChaincodeError("chaincode stream terminated"));
+    const key = channel + txid;
+    if (this.#pending.has(key)) return Promise.reject(new ChaincodeError(`txid: ${txid}(${channel}) exists`));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(key);
+        reject(new ChaincodeError(`timeout expired while executing transaction`));
+      }, timeoutMs);
+      this.#pending.set(key, {
+        sim,
+        iterators: new Map(),
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+      const m = new peer.ChaincodeMessage();
+      m.setType(T.TRANSACTION);
+      m.setChannelId(channel);
+      m.setTxid(txid);
+      m.setPayload(input.serializeBinary());
+      m.setProposal(sp);
+      this.#stream.write(m);
+    });
+  }
+}
+
+/** Registry of chaincode connections by name, plus the simulate-under-lock entry point. */
+export class ChaincodeSupport {
+  readonly #byName = new Map<string, ChaincodeConnection>();
+  readonly #waiters = new Map<string, (() => void)[]>();
+  readonly #clients: grpc.Client[] = [];
+
+  constructor(
+    readonly store: LedgerStore,
+    readonly execTimeoutMs: number,
+  ) {}
+
+  /** The ChaincodeSupport service implementation (classic mode: the chaincode dials the peer). */
+  service(): peer.IChaincodeSupportServer {
+    return {
+      register: (call) => {
+        new ChaincodeConnection(call, (c) => this.#registered(c));
+      },
+    };
+  }
+
+  /** Chaincode-as-a-service: the peer dials the chaincode server at `address`. */
+  async connectServer(address: string, timeoutMs = 10_000): Promise<void> {
+    const client = new peer.ChaincodeClient(address, grpc.credentials.createInsecure());
+    this.#clients.push(client);
+    await new Promise<void>((resolve, reject) => client.waitForReady(Date.now() + timeoutMs, (err) => (err ? reject(err) : resolve())));
+    const stream = client.connect();
+    const registered = new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new ChaincodeError(`chaincode at ${address} did not register within ${timeoutMs} ms`)), timeoutMs);
+      new ChaincodeConnection(stream, (c) => {
+        clearTimeout(t);
+        this.#registered(c);
+        resolve();
+      });
+    });
+    await registered;
+  }
+
+  #registered(c: ChaincodeConnection): void {
+    const name = c.ccid.split(":")[0]!;
+    this.#byName.get(name)?.close();
+    this.#byName.set(name, c);
+    for (const w of this.#waiters.get(name) ?? []) w();
+    this.#waiters.delete(name);
+  }
+
+  isRegistered(name: string): boolean {
+    const c = this.#byName.get(name);
+    return !!c && !c.isClosed;
+  }
+
+  async waitRegistered(name: string, timeoutMs: number): Promise<void> {
+    if (this.isRegistered(name)) return;
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new ChaincodeError(`chaincode ${name} did not register within ${timeoutMs} ms`)), timeoutMs);
+      const list = this.#waiters.get(name) ?? [];
+      list.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
+      this.#waiters.set(name, list);
+    });
+  }
+
+  /** Simulates one invocation under the shared commit lock. */
+  async simulate(channel: string, chaincode: string, txid: string, sp: peer.SignedProposal, input: peer.ChaincodeInput): Promise<Execution> {
+    const c = this.#byName.get(chaincode);
+    if (!c || c.isClosed) throw new ChaincodeError(`chaincode ${chaincode} not found`);
+    // No commit lock is needed here (Fabric takes one): a block commits in one synchronous
+    // SQLite transaction, so no read sees half a block, and a simulation whose reads span a
+    // commit is invalidated by the MVCC/phantom checks like any other stale read.
+    {
+      const sim = new TxSimulator(this.store, chaincode);
+      const m = await c.execute(channel, txid, sp, input, sim, this.execTimeoutMs);
+      if (m.getType() === T.ERROR) {
+        const r = new peer.Response();
+        r.setStatus(500);
+        r.setMessage(Buffer.from(m.getPayload_asU8()).toString("utf8"));
+        return { response: r, event: null, simulator: sim };
+      }
+      const response = peer.Response.deserializeBinary(m.getPayload_asU8());
+      const event = m.getChaincodeEvent() ?? null;
+      if (event) {
+        event.setChaincodeId(chaincode);
+        event.setTxId(txid);
+      }
+      return { response, event, simulator: sim };
+    }
+  }
+
+  close(): void {
+    for (const c of this.#byName.values()) c.close();
+    for (const cl of this.#clients) cl.close();
+  }
+}

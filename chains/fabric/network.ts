@@ -1,0 +1,915 @@
+/**
+ * An embedded Fabric network: one channel, two peer orgs (one endorsing peer each), one
+ * orderer org (solo orderer), served on one gRPC port with the real Fabric services:
+ * gateway.Gateway (Evaluate, Endorse, Submit, CommitStatus, ChaincodeEvents), protos.Deliver
+ * (Deliver, DeliverFiltered) and protos.ChaincodeSupport (classic chaincode registration);
+ * chaincode-as-a-service via connectChaincode. See README.md for where it differs from Fabric.
+ */
+import * as grpc from "@grpc/grpc-js";
+import { common, gateway, google, ledger, orderer, peer } from "@hyperledger/fabric-protos";
+import { EventEmitter } from "node:events";
+import { mkdirSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { decodeBlockTxs, filteredBlockOf, type BlockTx } from "./block.ts";
+import { ChaincodeSupport } from "./chaincode.ts";
+import { buildGenesisBlock } from "./configblock.ts";
+import { sha256 as createHash256, signLowS, verifyFabricSignature } from "./crypto.ts";
+import { loadOrCreateOrg, type Identity, type IdentitySpec, type Org } from "./identity.ts";
+import { hasRole, IdentityError, MspManager, serializeIdentity, type ValidIdentity } from "./msp.ts";
+import { blockDataHash, blockHeaderBytes, blockHeaderHash, Code, computeTxId, parseSignedProposal, MalformedError, type ParsedProposal } from "./protoutil.ts";
+import { LedgerStore, type StateWrite, type TxRecord } from "./store.ts";
+import { anyOf } from "./timestamp.ts";
+
+const kv = ledger.rwset.kvrwset;
+
+export interface FabricNetworkOptions {
+  /** Directory for crypto material and the ledger; reused on restart. */
+  readonly dir: string;
+  readonly host?: string;
+  /** 0 picks a free port. */
+  readonly port?: number;
+  readonly channel?: string;
+  readonly batchTimeoutMs?: number;
+  readonly batchMaxMessages?: number;
+  readonly chaincodeExecTimeoutMs?: number;
+  /** Client identities per peer org (index 0 = Org1MSP, 1 = Org2MSP). */
+  readonly users?: readonly [readonly IdentitySpec[], readonly IdentitySpec[]];
+}
+
+/** Default demo identities: Org1 holds the KRW issuer and the relayer; users in both orgs. */
+export const DEFAULT_USERS: readonly [readonly IdentitySpec[], readonly IdentitySpec[]] = [
+  [
+    { name: "issuer", role: "client", attrs: { "isthmus.role": "issuer" } },
+    { name: "relayer", role: "client" },
+    { name: "alice", role: "client" },
+    { name: "bob", role: "client" },
+  ],
+  [
+    { name: "carol", role: "client" },
+    { name: "dave", role: "client" },
+  ],
+];
+
+/** A gateway failure: gRPC code, message, and per-endpoint ErrorDetails (internal/pkg/gateway/api.go). */
+class GatewayFailure extends Error {
+  constructor(
+    readonly code: grpc.status,
+    message: string,
+    readonly details: { address: string; mspId: string; message: string }[] = [],
+  ) {
+    super(message);
+  }
+
+  toServiceError(): Partial<grpc.ServiceError> {
+    const md = new grpc.Metadata();
+    if (this.details.length > 0) {
+      const st = new google.rpc.Status();
+      st.setCode(this.code);
+      st.setMessage(this.message);
+      for (const d of this.details) {
+        const ed = new gateway.ErrorDetail();
+        ed.setAddress(d.address);
+        ed.setMspId(d.mspId);
+        ed.setMessage(d.message);
+        st.addDetails(anyOf("gateway.ErrorDetail", ed.serializeBinary()) as never);
+      }
+      md.set("grpc-status-details-bin", Buffer.from(st.serializeBinary()));
+    }
+    return { code: this.code, details: this.message, metadata: md };
+  }
+}
+
+
+interface PeerNode {
+  readonly org: Org;
+  readonly identity: Identity;
+  readonly serialized: Uint8Array;
+  readonly address: string;
+}
+
+interface Endorsed {
+  readonly response: peer.Response;
+  readonly prpBytes?: Uint8Array;
+  readonly endorsement?: peer.Endorsement;
+}
+
+interface Pending {
+  readonly envBytes: Uint8Array;
+}
+
+function asFailure(err: unknown, code: grpc.status): GatewayFailure {
+  if (err instanceof GatewayFailure) return err;
+  return new GatewayFailure(code, (err as Error).message ?? String(err));
+}
+
+export class FabricNetwork {
+  readonly channel: string;
+  readonly peerOrgs: readonly Org[];
+  readonly ordererOrg: Org;
+  readonly msps: MspManager;
+  readonly store: LedgerStore;
+  readonly chaincodes: ChaincodeSupport;
+  /** Emits "block" (common.Block) after each commit. */
+  readonly events = new EventEmitter();
+  readonly #server: grpc.Server;
+  readonly #peers: PeerNode[];
+  readonly #ordererId: Identity;
+  readonly #batchTimeoutMs: number;
+  readonly #batchMax: number;
+  #address = "";
+  #queue: Pending[] = [];
+  #timer: NodeJS.Timeout | null = null;
+  #cutting: Promise<void> = Promise.resolve();
+  #lastHeader: common.BlockHeader | null = null;
+  #closed = false;
+  #closing = false;
+  readonly #blockCache = new Map<number, { block: common.Block; txs: BlockTx[] }>();
+  readonly #streams = new Set<grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>>();
+
+  private constructor(
+    opts: FabricNetworkOptions,
+    peerOrgs: Org[],
+    ordererOrg: Org,
+    store: LedgerStore,
+  ) {
+    this.channel = opts.channel ?? "isthmus";
+    this.peerOrgs = peerOrgs;
+    this.ordererOrg = ordererOrg;
+    this.msps = new MspManager([...peerOrgs, ordererOrg]);
+    this.store = store;
+    this.chaincodes = new ChaincodeSupport(store, opts.chaincodeExecTimeoutMs ?? 30_000);
+    this.#batchTimeoutMs = opts.batchTimeoutMs ?? 20;
+    this.#batchMax = opts.batchMaxMessages ?? 500;
+    this.#peers = peerOrgs.map((o) => {
+      const id = o.identities.get("peer0")!;
+      return { org: o, identity: id, serialized: serializeIdentity(o.mspId, id.certPem), address: `peer0.${o.domain}:7051` };
+    });
+    this.#ordererId = ordererOrg.identities.get("orderer0")!;
+    this.events.setMaxListeners(0);
+    this.#server = new grpc.Server({ "grpc.max_receive_message_length": 100 * 1024 * 1024, "grpc.max_send_message_length": 100 * 1024 * 1024 });
+    this.#server.addService(gateway.GatewayService, this.#gatewayService() as never);
+    this.#server.addService(peer.DeliverService, this.#deliverService() as never);
+    this.#server.addService(peer.ChaincodeSupportService, this.chaincodes.service() as never);
+  }
+
+  /** Opens (or creates) the network in `opts.dir` and starts serving. */
+  static async start(opts: FabricNetworkOptions): Promise<FabricNetwork> {
+    mkdirSync(opts.dir, { recursive: true });
+    const users = opts.users ?? DEFAULT_USERS;
+    const org1 = await loadOrCreateOrg(join(opts.dir, "crypto", "Org1MSP"), {
+      mspId: "Org1MSP",
+      domain: "org1.example.com",
+      identities: [{ name: "peer0", role: "peer" }, { name: "admin", role: "admin" }, ...users[0]],
+    });
+    const org2 = await loadOrCreateOrg(join(opts.dir, "crypto", "Org2MSP"), {
+      mspId: "Org2MSP",
+      domain: "org2.example.com",
+      identities: [{ name: "peer0", role: "peer" }, { name: "admin", role: "admin" }, ...users[1]],
+    });
+    const ord = await loadOrCreateOrg(join(opts.dir, "crypto", "OrdererMSP"), {
+      mspId: "OrdererMSP",
+      domain: "example.com",
+      identities: [{ name: "orderer0", role: "orderer" }, { name: "admin", role: "admin" }],
+    });
+    const store = new LedgerStore(join(opts.dir, "ledger.sqlite"));
+    const net = new FabricNetwork(opts, [org1, org2], ord, store);
+    net.#bootstrap();
+    const host = opts.host ?? "127.0.0.1";
+    const port = await new Promise<number>((resolve, reject) =>
+      net.#server.bindAsync(`${host}:${opts.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    net.#address = `${host}:${port}`;
+    return net;
+  }
+
+  #bootstrap(): void {
+    if (this.store.height === 0) {
+      const genesis = buildGenesisBlock({
+        channel: this.channel,
+        peerOrgs: this.peerOrgs,
+        ordererOrg: this.ordererOrg,
+        batchMaxMessages: this.#batchMax,
+        batchTimeoutMs: this.#batchTimeoutMs,
+      });
+      this.store.commitBlock(0, genesis.serializeBinary(), [{ txId: "", blockNum: 0, txNum: 0, code: 0 }], []);
+    }
+    this.#lastHeader = this.getBlock(this.store.height - 1)!.getHeader()!;
+  }
+
+  /** host:port of the peer's gRPC endpoint (Gateway, Deliver, ChaincodeSupport). */
+  get address(): string {
+    return this.#address;
+  }
+
+  get height(): number {
+    return this.store.height;
+  }
+
+  identity(mspId: string, name: string): Identity {
+    const org = [...this.peerOrgs, this.ordererOrg].find((o) => o.mspId === mspId);
+    const id = org?.identities.get(name);
+    if (!id) throw new Error(`no identity ${name} in ${mspId}`);
+    return id;
+  }
+
+  /** The orderer's certificate, to verify block signatures. */
+  get ordererCertPem(): string {
+    return this.#ordererId.certPem;
+  }
+
+  getBlock(num: number): common.Block | null {
+    const c = this.#blockCache.get(num);
+    if (c) return c.block;
+    const bytes = this.store.getBlockBytes(num);
+    return bytes ? common.Block.deserializeBinary(bytes) : null;
+  }
+
+  #blockTxs(num: number): BlockTx[] {
+    const c = this.#blockCache.get(num);
+    if (c) return c.txs;
+    const b = this.getBlock(num);
+    if (!b) return [];
+    const txs = decodeBlockTxs(b);
+    this.#remember(num, b, txs);
+    return txs;
+  }
+
+  #remember(num: number, block: common.Block, txs: BlockTx[]): void {
+    this.#blockCache.set(num, { block, txs });
+    if (this.#blockCache.size > 256) this.#blockCache.delete(this.#blockCache.keys().next().value!);
+  }
+
+  /** Chaincode-as-a-service: dial the chaincode server (it registers on the stream). */
+  async connectChaincode(address: string, timeoutMs = 10_000): Promise<void> {
+    await this.chaincodes.connectServer(address, timeoutMs);
+  }
+
+  /**
+   * Graceful stop: event streams end, calls in flight may finish for up to `graceMs`
+   * (endorsements complete, accepted transactions are ordered and committed), then the
+   * server stops, the chaincode connections close and the ledger is closed.
+   */
+  async close(graceMs = 2_000): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    for (const s of this.#streams) s.destroy();
+    await Promise.race([new Promise<void>((r) => this.#server.tryShutdown(() => r())), new Promise((r) => setTimeout(r, graceMs))]);
+    this.#server.forceShutdown();
+    this.#cut();
+    await this.#cutting.catch(() => {});
+    this.#closed = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.chaincodes.close();
+    this.store.close();
+  }
+
+  // ---------------------------------------------------------------- proposal checks
+
+  /** Endorser's checks (core/endorser/msgvalidation.go): header, creator, signature, txID. */
+  #checkProposal(sp: peer.SignedProposal | undefined): { p: ParsedProposal; creator: ValidIdentity } {
+    if (!sp) throw new GatewayFailure(grpc.status.INVALID_ARGUMENT, "a signed proposal is required");
+    let p: ParsedProposal;
+    try {
+      p = parseSignedProposal(sp);
+    } catch (err) {
+      throw new GatewayFailure(grpc.status.INVALID_ARGUMENT, (err as MalformedError).message);
+    }
+    if (p.channelHeader.getType() !== common.HeaderType.ENDORSER_TRANSACTION) {
+      throw new GatewayFailure(grpc.status.INVALID_ARGUMENT, `invalid header type ${p.channelHeader.getType()}`);
+    }
+    if (p.channelHeader.getChannelId() !== this.channel) {
+      throw new GatewayFailure(grpc.status.NOT_FOUND, `channel '${p.channelHeader.getChannelId()}' not found`);
+    }
+    let creator: ValidIdentity;
+    try {
+      creator = this.msps.validate(p.signatureHeader.getCreator_asU8());
+    } catch (err) {
+      throw new GatewayFailure(grpc.status.PERMISSION_DENIED, (err as IdentityError).message);
+    }
+    const sig = verifyFabricSignature(creator.publicKey, p.proposalBytes, sp.getSignature_asU8());
+    if (!sig.ok) throw new GatewayFailure(grpc.status.PERMISSION_DENIED, `signature validation failed: ${sig.reason}`);
+    const expected = computeTxId(p.signatureHeader.getNonce_asU8(), p.signatureHeader.getCreator_asU8());
+    if (expected !== p.txId) throw new GatewayFailure(grpc.status.INVALID_ARGUMENT, `invalid txID. got [${p.txId}], expected [${expected}]`);
+    if (p.chaincodeName !== "qscc" && !this.chaincodes.isRegistered(p.chaincodeName)) {
+      throw new GatewayFailure(grpc.status.NOT_FOUND, `chaincode ${p.chaincodeName} not found`);
+    }
+    return { p, creator };
+  }
+
+  #peerFor(mspId: string): PeerNode | undefined {
+    return this.#peers.find((x) => x.org.mspId === mspId);
+  }
+
+  /** One endorser's work (core/endorser/endorser.go ProcessProposal): simulate, then sign the response payload. */
+  async #endorseOn(node: PeerNode, p: ParsedProposal): Promise<Endorsed> {
+    if (p.chaincodeName === "qscc") return { response: this.#qscc(p) };
+    const ex = await this.chaincodes.simulate(this.channel, p.chaincodeName, p.txId, p.signedProposal, p.input);
+    if (ex.response.getStatus() >= 400) return { response: ex.response };
+    const cca = new peer.ChaincodeAction();
+    cca.setResults(ex.simulator.txRwset().serializeBinary());
+    if (ex.event) cca.setEvents(ex.event.serializeBinary());
+    cca.setResponse(ex.response);
+    const ccid = new peer.ChaincodeID();
+    ccid.setName(p.chaincodeName);
+    ccid.setVersion("1.0");
+    cca.setChaincodeId(ccid);
+    const prp = new peer.ProposalResponsePayload();
+    prp.setProposalHash(p.proposalHash);
+    prp.setExtension$(cca.serializeBinary());
+    const prpBytes = prp.serializeBinary();
+    const e = new peer.Endorsement();
+    e.setEndorser(node.serialized);
+    e.setSignature(signLowS(node.identity.privateKey, Buffer.concat([prpBytes, node.serialized])));
+    return { response: ex.response, prpBytes, endorsement: e };
+  }
+
+  /**
+   * The query system chaincode (core/scc/qscc): GetChainInfo, GetBlockByNumber,
+   * GetTransactionByID. Read-only: a response without an endorsement, so Endorse fails.
+   */
+  #qscc(p: ParsedProposal): peer.Response {
+    const args = p.input.getArgsList_asU8().map((a) => Buffer.from(a).toString("utf8"));
+    const r = new peer.Response();
+    const fail = (msg: string) => {
+      r.setStatus(500);
+      r.setMessage(msg);
+      return r;
+    };
+    const [fn, ch, arg] = args;
+    if (ch !== this.channel) return fail(`Invalid chain ID, ${ch ?? ""}`);
+    switch (fn) {
+      case "GetChainInfo": {
+        const last = this.getBlock(this.store.height - 1)!.getHeader()!;
+        const info = new common.BlockchainInfo();
+        info.setHeight(this.store.height);
+        info.setCurrentblockhash(blockHeaderHash(last));
+        info.setPreviousblockhash(last.getPreviousHash_asU8());
+        r.setPayload(info.serializeBinary());
+        break;
+      }
+      case "GetBlockByNumber": {
+        const n = Number(arg);
+        const bytes = Number.isSafeInteger(n) && n >= 0 ? this.store.getBlockBytes(n) : null;
+        if (!bytes) return fail(`Failed to get block number ${arg ?? ""}, error Entry not found in index`);
+        r.setPayload(bytes);
+        break;
+      }
+      case "GetTransactionByID": {
+        const rec = this.store.getTx(arg ?? "");
+        if (!rec) return fail(`Failed to get transaction with id ${arg ?? ""}, error no such transaction ID [${arg ?? ""}] in index`);
+        const pt = new peer.ProcessedTransaction();
+        pt.setTransactionenvelope(common.Envelope.deserializeBinary(this.getBlock(rec.blockNum)!.getData()!.getDataList_asU8()[rec.txNum]!));
+        pt.setValidationcode(rec.code);
+        r.setPayload(pt.serializeBinary());
+        break;
+      }
+      default:
+        return fail(`Requested function ${fn ?? ""} not found.`);
+    }
+    r.setStatus(200);
+    return r;
+  }
+
+  // ---------------------------------------------------------------- gateway
+
+  #gatewayService(): gateway.IGatewayServer {
+    const wrap =
+      <Req, Res>(code: grpc.status, f: (req: Req) => Promise<Res>) =>
+      (call: grpc.ServerUnaryCall<Req, Res>, cb: grpc.sendUnaryData<Res>) => {
+        f(call.request).then(
+          (r) => cb(null, r),
+          (err) => cb(asFailure(err, code).toServiceError() as grpc.ServiceError),
+        );
+      };
+    return {
+      evaluate: wrap(grpc.status.UNKNOWN, (req: gateway.EvaluateRequest) => this.#evaluate(req)),
+      endorse: wrap(grpc.status.ABORTED, (req: gateway.EndorseRequest) => this.#endorse(req)),
+      submit: wrap(grpc.status.ABORTED, (req: gateway.SubmitRequest) => this.#submit(req)),
+      commitStatus: (call, cb) => {
+        const onCancel = new AbortController();
+        call.on("cancelled", () => onCancel.abort());
+        this.#commitStatus(call.request, onCancel.signal).then(
+          (r) => cb(null, r),
+          (err) => cb(asFailure(err, grpc.status.UNAVAILABLE).toServiceError() as grpc.ServiceError),
+        );
+      },
+      chaincodeEvents: (call) => this.#chaincodeEvents(call),
+    };
+  }
+
+  async #evaluate(req: gateway.EvaluateRequest): Promise<gateway.EvaluateResponse> {
+    const { p, creator } = this.#checkProposal(req.getProposedTransaction());
+    const targets = req.getTargetOrganizationsList();
+    const node = this.#peerFor(targets[0] ?? creator.mspId) ?? this.#peers[0]!;
+    const r = await this.#endorseOn(node, p).catch((err: Error) => {
+      throw new GatewayFailure(grpc.status.UNAVAILABLE, `failed to evaluate transaction, see attached details for more info`, [
+        { address: node.address, mspId: node.org.mspId, message: err.message },
+      ]);
+    });
+    const st = r.response.getStatus();
+    if (st < 200 || st >= 400) {
+      const msg = `chaincode response ${st}, ${r.response.getMessage()}`;
+      throw new GatewayFailure(grpc.status.UNKNOWN, `evaluate call to endorser returned error: ${msg}`, [
+        { address: node.address, mspId: node.org.mspId, message: msg },
+      ]);
+    }
+    const out = new gateway.EvaluateResponse();
+    out.setResult(r.response);
+    return out;
+  }
+
+  async #endorse(req: gateway.EndorseRequest): Promise<gateway.EndorseResponse> {
+    const { p } = this.#checkProposal(req.getProposedTransaction());
+    const wanted = req.getEndorsingOrganizationsList();
+    // The gateway's plan for the default policy (MAJORITY Endorsement of 2 orgs): every peer org.
+    const nodes = wanted.length > 0 ? wanted.map((m) => this.#peerFor(m)).filter((n): n is PeerNode => !!n) : this.#peers;
+    if (nodes.length === 0) throw new GatewayFailure(grpc.status.UNAVAILABLE, "no endorsing peers found for the requested organizations");
+    // One chaincode instance serves both peers here, and it keys executions by channel+txid,
+    // so the endorsers run one after the other (in Fabric each peer has its own instance).
+    const results: { n: PeerNode; r: Endorsed | null; err: string | null }[] = [];
+    for (const n of nodes) {
+      results.push(
+        await this.#endorseOn(n, p).then(
+          (r) => ({ n, r, err: null as string | null }),
+          (err: Error) => ({ n, r: null, err: err.message }),
+        ),
+      );
+    }
+    const failures = results.flatMap(({ n, r, err }) => {
+      if (err !== null) return [{ address: n.address, mspId: n.org.mspId, message: err }];
+      if (!r!.endorsement) return [{ address: n.address, mspId: n.org.mspId, message: `chaincode response ${r!.response.getStatus()}, ${r!.response.getMessage()}` }];
+      return [];
+    });
+    if (failures.length > 0) throw new GatewayFailure(grpc.status.ABORTED, "failed to endorse transaction, see attached details for more info", failures);
+    const first = results[0]!.r!;
+    for (const { r } of results) {
+      if (!Buffer.from(r!.prpBytes!).equals(Buffer.from(first.prpBytes!))) {
+        throw new GatewayFailure(grpc.status.ABORTED, "failed to assemble transaction: ProposalResponsePayloads do not match");
+      }
+    }
+    // protoutil.CreateSignedTx, without the client's signature (the client signs the payload)
+    const cea = new peer.ChaincodeEndorsedAction();
+    cea.setProposalResponsePayload(first.prpBytes!);
+    cea.setEndorsementsList(results.map(({ r }) => r!.endorsement!));
+    const cpp = new peer.ChaincodeProposalPayload();
+    cpp.setInput(p.chaincodeProposalPayload.getInput_asU8());
+    const cap = new peer.ChaincodeActionPayload();
+    cap.setChaincodeProposalPayload(cpp.serializeBinary());
+    cap.setAction(cea);
+    const ta = new peer.TransactionAction();
+    ta.setHeader(p.header.getSignatureHeader_asU8());
+    ta.setPayload(cap.serializeBinary());
+    const tx = new peer.Transaction();
+    tx.addActions(ta);
+    const hdr = new common.Header();
+    hdr.setChannelHeader(p.header.getChannelHeader_asU8());
+    hdr.setSignatureHeader(p.header.getSignatureHeader_asU8());
+    const payload = new common.Payload();
+    payload.setHeader(hdr);
+    payload.setData(tx.serializeBinary());
+    const env = new common.Envelope();
+    env.setPayload(payload.serializeBinary());
+    const out = new gateway.EndorseResponse();
+    out.setPreparedTransaction(env);
+    return out;
+  }
+
+  async #submit(req: gateway.SubmitRequest): Promise<gateway.SubmitResponse> {
+    const env = req.getPreparedTransaction();
+    if (!env) throw new GatewayFailure(grpc.status.INVALID_ARGUMENT, "a prepared transaction is required");
+    if (req.getChannelId() !== this.channel) throw new GatewayFailure(grpc.status.NOT_FOUND, `channel '${req.getChannelId()}' not found`);
+    // Orderer ingress (orderer/common/msgprocessor): the signer must satisfy the channel's Writers policy.
+    const rejected = (why: string) =>
+      new GatewayFailure(grpc.status.ABORTED, `received unsuccessful response from orderer: status=FORBIDDEN, info=${why}`, [
+        { address: "orderer.example.com:7050", mspId: this.ordererOrg.mspId, message: why },
+      ]);
+    try {
+      const payload = common.Payload.deserializeBinary(env.getPayload_asU8());
+      const shdr = common.SignatureHeader.deserializeBinary(payload.getHeader()!.getSignatureHeader_asU8());
+      const creator = this.msps.validate(shdr.getCreator_asU8());
+      if (creator.mspId === this.ordererOrg.mspId) throw rejected("implicit policy evaluation failed - 0 sub-policies were satisfied");
+      const sig = verifyFabricSignature(creator.publicKey, env.getPayload_asU8(), env.getSignature_asU8());
+      if (!sig.ok) throw rejected(`signature validation failed: ${sig.reason}`);
+    } catch (err) {
+      if (err instanceof GatewayFailure) throw err;
+      throw rejected((err as Error).message);
+    }
+    if (this.#closing) throw new GatewayFailure(grpc.status.UNAVAILABLE, "no orderer nodes available");
+    this.#enqueue(env.serializeBinary());
+    return new gateway.SubmitResponse();
+  }
+
+  async #commitStatus(req: gateway.SignedCommitStatusRequest, signal: AbortSignal): Promise<gateway.CommitStatusResponse> {
+    const reqBytes = req.getRequest_asU8();
+    const csr = gateway.CommitStatusRequest.deserializeBinary(reqBytes);
+    this.#checkSigned(csr.getIdentity_asU8(), reqBytes, req.getSignature_asU8());
+    if (csr.getChannelId() !== this.channel) throw new GatewayFailure(grpc.status.NOT_FOUND, `channel '${csr.getChannelId()}' not found`);
+    const txId = csr.getTransactionId();
+    const rec = await this.#waitTx(txId, signal);
+    const out = new gateway.CommitStatusResponse();
+    out.setResult(rec.code as never);
+    out.setBlockNumber(rec.blockNum);
+    return out;
+  }
+
+  #checkSigned(identity: Uint8Array, bytes: Uint8Array, signature: Uint8Array): ValidIdentity {
+    let id: ValidIdentity;
+    try {
+      id = this.msps.validate(identity);
+    } catch (err) {
+      throw new GatewayFailure(grpc.status.PERMISSION_DENIED, (err as Error).message);
+    }
+    const r = verifyFabricSignature(id.publicKey, bytes, signature);
+    if (!r.ok) throw new GatewayFailure(grpc.status.PERMISSION_DENIED, `signature validation failed: ${r.reason}`);
+    return id;
+  }
+
+  #waitTx(txId: string, signal: AbortSignal): Promise<TxRecord> {
+    const now = this.store.getTx(txId);
+    if (now) return Promise.resolve(now);
+    return new Promise((resolve, reject) => {
+      const onBlock = () => {
+        const r = this.store.getTx(txId);
+        if (r) {
+          cleanup();
+          resolve(r);
+        }
+      };
+      const onAbort = () => {
+        cleanup();
+        reject(new GatewayFailure(grpc.status.CANCELLED, "commit status request cancelled"));
+      };
+      const cleanup = () => {
+        this.events.off("block", onBlock);
+        signal.removeEventListener("abort", onAbort);
+      };
+      this.events.on("block", onBlock);
+      signal.addEventListener("abort", onAbort);
+    });
+  }
+
+  /** Resolves the first block >= `from` as it commits; null when the stream is gone. */
+  #nextBlock(from: number, isGone: () => boolean): Promise<number | null> {
+    if (from < this.store.height) return Promise.resolve(from);
+    return new Promise((resolve) => {
+      const check = () => {
+        if (isGone() || this.#closing) {
+          this.events.off("block", check);
+          clearInterval(poll);
+          resolve(null);
+        } else if (from < this.store.height) {
+          this.events.off("block", check);
+          clearInterval(poll);
+          resolve(from);
+        }
+      };
+      const poll = setInterval(check, 500);
+      this.events.on("block", check);
+    });
+  }
+
+  #seekStart(pos: orderer.SeekPosition | undefined): number {
+    if (!pos) return this.store.height;
+    switch (pos.getTypeCase()) {
+      case orderer.SeekPosition.TypeCase.OLDEST:
+        return 0;
+      case orderer.SeekPosition.TypeCase.NEWEST:
+        return this.store.height - 1;
+      case orderer.SeekPosition.TypeCase.SPECIFIED:
+        return pos.getSpecified()!.getNumber();
+      default:
+        return this.store.height; // NextCommit
+    }
+  }
+
+  async #chaincodeEvents(call: grpc.ServerWritableStream<gateway.SignedChaincodeEventsRequest, gateway.ChaincodeEventsResponse>): Promise<void> {
+    this.#streams.add(call);
+    let gone = false;
+    call.on("cancelled", () => (gone = true));
+    call.on("close", () => (gone = true));
+    try {
+      const reqBytes = call.request.getRequest_asU8();
+      const req = gateway.ChaincodeEventsRequest.deserializeBinary(reqBytes);
+      this.#checkSigned(req.getIdentity_asU8(), reqBytes, call.request.getSignature_asU8());
+      if (req.getChannelId() !== this.channel) throw new GatewayFailure(grpc.status.NOT_FOUND, `channel '${req.getChannelId()}' not found`);
+      const cc = req.getChaincodeId();
+      let n = this.#seekStart(req.getStartPosition());
+      let skipUntil = req.getAfterTransactionId();
+      for (;;) {
+        const got = await this.#nextBlock(n, () => gone);
+        if (got === null) return;
+        const txs = this.#blockTxs(n);
+        const events: peer.ChaincodeEvent[] = [];
+        for (const t of txs) {
+          if (skipUntil) {
+            if (t.txId === skipUntil) skipUntil = "";
+            continue;
+          }
+          if (t.code === Code.VALID && t.chaincodeId === cc && t.event) events.push(t.event);
+        }
+        skipUntil = ""; // only applies within the start block
+        if (events.length > 0) {
+          const resp = new gateway.ChaincodeEventsResponse();
+          resp.setEventsList(events);
+          resp.setBlockNumber(n);
+          if (!call.write(resp)) await new Promise((r) => call.once("drain", r));
+        }
+        n++;
+      }
+    } catch (err) {
+      if (!gone) call.destroy(asFailure(err, grpc.status.UNAVAILABLE).toServiceError() as grpc.ServiceError);
+    } finally {
+      this.#streams.delete(call);
+    }
+  }
+
+  // ---------------------------------------------------------------- deliver
+
+  #deliverService(): peer.IDeliverServer {
+    return {
+      deliver: (call) => this.#deliver(call, "full"),
+      deliverFiltered: (call) => this.#deliver(call, "filtered"),
+      deliverWithPrivateData: (call) => this.#deliver(call, "private"),
+    };
+  }
+
+  /** common/deliver/deliver.go: one SeekInfo at a time; blocks start..stop, then SUCCESS; then the next request. */
+  #deliver(call: grpc.ServerDuplexStream<common.Envelope, peer.DeliverResponse>, kind: "full" | "filtered" | "private"): void {
+    this.#streams.add(call);
+    let gone = false;
+    const requests: common.Envelope[] = [];
+    let wake: (() => void) | null = null;
+    call.on("data", (env: common.Envelope) => {
+      requests.push(env);
+      wake?.();
+    });
+    const end = () => {
+      gone = true;
+      wake?.();
+    };
+    call.on("end", end);
+    call.on("cancelled", end);
+    call.on("close", end);
+    call.on("error", end);
+    const status = (s: number) => {
+      const r = new peer.DeliverResponse();
+      r.setStatus(s as never);
+      call.write(r);
+    };
+    const loop = async () => {
+      for (;;) {
+        while (requests.length === 0 && !gone) await new Promise<void>((r) => (wake = r));
+        if (gone) break;
+        const env = requests.shift()!;
+        let seek: orderer.SeekInfo;
+        try {
+          const payload = common.Payload.deserializeBinary(env.getPayload_asU8());
+          const chdr = common.ChannelHeader.deserializeBinary(payload.getHeader()!.getChannelHeader_asU8());
+          const shdr = common.SignatureHeader.deserializeBinary(payload.getHeader()!.getSignatureHeader_asU8());
+          if (chdr.getChannelId() !== this.channel) {
+            status(common.Status.NOT_FOUND);
+            continue;
+          }
+          try {
+            // the channel's Readers policy: any member of a channel org, with a valid signature
+            this.#checkSigned(shdr.getCreator_asU8(), env.getPayload_asU8(), env.getSignature_asU8());
+          } catch {
+            status(common.Status.FORBIDDEN);
+            continue;
+          }
+          seek = orderer.SeekInfo.deserializeBinary(payload.getData_asU8());
+        } catch {
+          status(common.Status.BAD_REQUEST);
+          continue;
+        }
+        const start = this.#seekStart(seek.getStart());
+        const stopPos = seek.getStop();
+        const stop = stopPos?.getTypeCase() === orderer.SeekPosition.TypeCase.SPECIFIED ? stopPos.getSpecified()!.getNumber() : stopPos?.getTypeCase() === orderer.SeekPosition.TypeCase.OLDEST ? 0 : this.store.height - 1;
+        if (stop < start) {
+          status(common.Status.BAD_REQUEST);
+          continue;
+        }
+        if (seek.getBehavior() === orderer.SeekInfo.SeekBehavior.FAIL_IF_NOT_READY && start >= this.store.height) {
+          status(common.Status.NOT_FOUND);
+          continue;
+        }
+        let n = start;
+        let ok = true;
+        while (n <= stop) {
+          const got = await this.#nextBlock(n, () => gone);
+          if (got === null) {
+            ok = false;
+            break;
+          }
+          const block = this.getBlock(n)!;
+          const r = new peer.DeliverResponse();
+          if (kind === "filtered") r.setFilteredBlock(filteredBlockOf(block, this.channel));
+          else if (kind === "private") {
+            const bpd = new peer.BlockAndPrivateData();
+            bpd.setBlock(block);
+            r.setBlockAndPrivateData(bpd);
+          } else r.setBlock(block);
+          if (!call.write(r)) await new Promise((res) => call.once("drain", res));
+          n++;
+        }
+        if (!ok) break;
+        status(common.Status.SUCCESS);
+      }
+      this.#streams.delete(call);
+      if (!gone) call.end();
+    };
+    void loop();
+  }
+
+  // ---------------------------------------------------------------- orderer and committer
+
+  #enqueue(envBytes: Uint8Array): void {
+    this.#queue.push({ envBytes });
+    if (this.#queue.length >= this.#batchMax) this.#cut();
+    else if (!this.#timer) this.#timer = setTimeout(() => this.#cut(), this.#batchTimeoutMs);
+  }
+
+  #cut(): void {
+    if (this.#timer) {
+      clearTimeout(this.#timer);
+      this.#timer = null;
+    }
+    const batch = this.#queue.splice(0, this.#batchMax);
+    if (batch.length === 0) return;
+    this.#cutting = this.#cutting.then(() => this.#orderAndCommit(batch)).catch((err) => {
+      this.events.emit("error", err);
+    });
+    if (this.#queue.length > 0 && !this.#timer) this.#timer = setTimeout(() => this.#cut(), this.#batchTimeoutMs);
+  }
+
+  /** The orderer cuts and signs the block; the committer validates it, sets the filter and stores it. */
+  async #orderAndCommit(batch: Pending[]): Promise<void> {
+    if (this.#closed) return;
+    const num = this.store.height;
+    const data = new common.BlockData();
+    data.setDataList(batch.map((b) => b.envBytes));
+    const header = new common.BlockHeader();
+    header.setNumber(num);
+    header.setPreviousHash(blockHeaderHash(this.#lastHeader!));
+    header.setDataHash(blockDataHash(data));
+    // SIGNATURES metadata (orderer/common/multichannel/blockwriter.go)
+    const obm = new common.OrdererBlockMetadata();
+    const lc = new common.LastConfig();
+    lc.setIndex(0);
+    obm.setLastConfig(lc);
+    const value = obm.serializeBinary();
+    const shdr = new common.SignatureHeader();
+    shdr.setCreator(serializeIdentity(this.ordererOrg.mspId, this.#ordererId.certPem));
+    shdr.setNonce(randomBytes(24));
+    const shdrBytes = shdr.serializeBinary();
+    const ms = new common.MetadataSignature();
+    ms.setSignatureHeader(shdrBytes);
+    ms.setSignature(signLowS(this.#ordererId.privateKey, Buffer.concat([value, shdrBytes, blockHeaderBytes(header)])));
+    const sigMd = new common.Metadata();
+    sigMd.setValue(value);
+    sigMd.addSignatures(ms);
+    const lcMd = new common.Metadata();
+    lcMd.setValue(lc.serializeBinary());
+
+    {
+      const { codes, writes, txIds } = this.#validate(num, batch.map((b) => b.envBytes));
+      const md = new common.BlockMetadata();
+      md.setMetadataList([sigMd.serializeBinary(), lcMd.serializeBinary(), Uint8Array.from(codes), new Uint8Array(), new Uint8Array()]);
+      const block = new common.Block();
+      block.setHeader(header);
+      block.setData(data);
+      block.setMetadata(md);
+      const txs: TxRecord[] = codes.map((code, i) => ({ txId: code === Code.DUPLICATE_TXID ? "" : txIds[i]!, blockNum: num, txNum: i, code }));
+      this.store.commitBlock(num, block.serializeBinary(), txs, writes);
+      this.#lastHeader = header;
+      this.#remember(num, block, decodeBlockTxs(block));
+      this.events.emit("block", block);
+    }
+  }
+
+  /** The committer's validation (core/committer/txvalidator + ledger MVCC). */
+  #validate(blockNum: number, envs: Uint8Array[]): { codes: number[]; writes: StateWrite[]; txIds: string[] } {
+    const codes: number[] = [];
+    const txIds: string[] = [];
+    const writes: StateWrite[] = [];
+    const seen = new Set<string>();
+    const updated = new Map<string, Set<string>>(); // ns -> keys written by earlier valid txs
+    envs.forEach((envBytes, txNum) => {
+      const r = this.#validateTx(envBytes, txNum, blockNum, seen, updated);
+      codes.push(r.code);
+      txIds.push(r.txId);
+      if (r.code === Code.VALID) {
+        for (const w of r.writes) {
+          writes.push(w);
+          let s = updated.get(w.ns);
+          if (!s) updated.set(w.ns, (s = new Set()));
+          s.add(w.key);
+        }
+      }
+    });
+    return { codes, writes, txIds };
+  }
+
+  #validateTx(envBytes: Uint8Array, txNum: number, blockNum: number, seen: Set<string>, updated: Map<string, Set<string>>): { code: number; txId: string; writes: StateWrite[] } {
+    const fail = (code: number, txId = "") => ({ code, txId, writes: [] as StateWrite[] });
+    let env: common.Envelope, payload: common.Payload, chdr: common.ChannelHeader, shdr: common.SignatureHeader;
+    try {
+      env = common.Envelope.deserializeBinary(envBytes);
+      payload = common.Payload.deserializeBinary(env.getPayload_asU8());
+      const h = payload.getHeader();
+      if (!h) return fail(Code.BAD_COMMON_HEADER);
+      chdr = common.ChannelHeader.deserializeBinary(h.getChannelHeader_asU8());
+      shdr = common.SignatureHeader.deserializeBinary(h.getSignatureHeader_asU8());
+    } catch {
+      return fail(Code.BAD_PAYLOAD);
+    }
+    const txId = chdr.getTxId();
+    if (chdr.getChannelId() !== this.channel) return fail(Code.TARGET_CHAIN_NOT_FOUND, txId);
+    if (chdr.getType() !== common.HeaderType.ENDORSER_TRANSACTION) return fail(Code.UNKNOWN_TX_TYPE, txId);
+    let creator: ValidIdentity;
+    try {
+      creator = this.msps.validate(shdr.getCreator_asU8());
+    } catch {
+      return fail(Code.BAD_CREATOR_SIGNATURE, txId);
+    }
+    if (!verifyFabricSignature(creator.publicKey, env.getPayload_asU8(), env.getSignature_asU8()).ok) return fail(Code.BAD_CREATOR_SIGNATURE, txId);
+    if (computeTxId(shdr.getNonce_asU8(), shdr.getCreator_asU8()) !== txId) return fail(Code.BAD_PROPOSAL_TXID, txId);
+    if (seen.has(txId) || this.store.getTx(txId)) return fail(Code.DUPLICATE_TXID, txId);
+    seen.add(txId);
+    let cap: peer.ChaincodeActionPayload, prpBytes: Uint8Array, prp: peer.ProposalResponsePayload, cca: peer.ChaincodeAction;
+    try {
+      const tx = peer.Transaction.deserializeBinary(payload.getData_asU8());
+      const actions = tx.getActionsList();
+      if (actions.length !== 1) return fail(Code.NIL_TXACTION, txId);
+      cap = peer.ChaincodeActionPayload.deserializeBinary(actions[0]!.getPayload_asU8());
+      prpBytes = cap.getAction()!.getProposalResponsePayload_asU8();
+      prp = peer.ProposalResponsePayload.deserializeBinary(prpBytes);
+      cca = peer.ChaincodeAction.deserializeBinary(prp.getExtension_asU8());
+    } catch {
+      return fail(Code.BAD_RESPONSE_PAYLOAD, txId);
+    }
+    // the endorsed response must be for this very proposal
+    const h = payload.getHeader()!;
+    const expectHash = createHash256(h.getChannelHeader_asU8(), h.getSignatureHeader_asU8(), cap.getChaincodeProposalPayload_asU8());
+    if (!Buffer.from(prp.getProposalHash_asU8()).equals(expectHash)) return fail(Code.BAD_RESPONSE_PAYLOAD, txId);
+    const ns = cca.getChaincodeId()?.getName() ?? "";
+    // endorsement policy: MAJORITY of the peer orgs' Endorsement (role peer) policies
+    const orgs = new Set<string>();
+    for (const e of cap.getAction()!.getEndorsementsList()) {
+      try {
+        const id = this.msps.validate(e.getEndorser_asU8());
+        if (!hasRole(id, "peer")) continue;
+        if (!verifyFabricSignature(id.publicKey, Buffer.concat([prpBytes, e.getEndorser_asU8()]), e.getSignature_asU8()).ok) continue;
+        if (this.peerOrgs.some((o) => o.mspId === id.mspId)) orgs.add(id.mspId);
+      } catch {
+        continue; // an invalid endorsement is ignored, as in Fabric
+      }
+    }
+    if (orgs.size < Math.floor(this.peerOrgs.length / 2) + 1) return fail(Code.ENDORSEMENT_POLICY_FAILURE, txId);
+    let rwset: ledger.rwset.TxReadWriteSet;
+    try {
+      rwset = ledger.rwset.TxReadWriteSet.deserializeBinary(cca.getResults_asU8());
+    } catch {
+      return fail(Code.BAD_RWSET, txId);
+    }
+    const writes: StateWrite[] = [];
+    for (const nsrw of rwset.getNsRwsetList()) {
+      if (nsrw.getNamespace() !== ns) return fail(Code.ILLEGAL_WRITESET, txId);
+      const set = kv.KVRWSet.deserializeBinary(nsrw.getRwset_asU8());
+      const upd = updated.get(ns);
+      // MVCC (kvledger/txmgmt/validation): each read version must still be the committed one
+      for (const rd of set.getReadsList()) {
+        if (upd?.has(rd.getKey())) return fail(Code.MVCC_READ_CONFLICT, txId);
+        const cur = this.store.getState(ns, rd.getKey());
+        const v = rd.getVersion();
+        if (!v ? cur !== null : !cur || cur.version.blockNum !== v.getBlockNum() || cur.version.txNum !== v.getTxNum()) {
+          return fail(Code.MVCC_READ_CONFLICT, txId);
+        }
+      }
+      // phantom check: re-run each range query and compare what it returns now
+      for (const rq of set.getRangeQueriesInfoList()) {
+        const raw = rq.getRawReads()?.getKvReadsList() ?? [];
+        const start = rq.getStartKey();
+        const end = rq.getEndKey();
+        const last = raw.length > 0 ? raw[raw.length - 1]!.getKey() : null;
+        const inRange = (k: string) => Buffer.compare(Buffer.from(k), Buffer.from(start)) >= 0 && (end === "" || Buffer.compare(Buffer.from(k), Buffer.from(end)) < 0) && (rq.getItrExhausted() || last === null || Buffer.compare(Buffer.from(k), Buffer.from(last)) <= 0);
+        if (upd && [...upd].some(inRange)) return fail(Code.PHANTOM_READ_CONFLICT, txId);
+        const limit = rq.getItrExhausted() ? Number.MAX_SAFE_INTEGER : raw.length;
+        const now = rq.getItrExhausted() ? this.store.getRange(ns, start, end, 1_000_000) : this.store.getRange(ns, start, end, limit);
+        if (now.length !== raw.length) return fail(Code.PHANTOM_READ_CONFLICT, txId);
+        for (let i = 0; i < raw.length; i++) {
+          const a = raw[i]!;
+          const b = now[i]!;
+          if (a.getKey() !== b.key || a.getVersion()?.getBlockNum() !== b.version.blockNum || a.getVersion()?.getTxNum() !== b.version.txNum) {
+            return fail(Code.PHANTOM_READ_CONFLICT, txId);
+          }
+        }
+      }
+      for (const w of set.getWritesList()) {
+        writes.push({ ns, key: w.getKey(), isDelete: w.getIsDelete(), value: w.getValue_asU8(), version: { blockNum, txNum } });
+      }
+    }
+    return { code: Code.VALID, txId, writes };
+  }
+}

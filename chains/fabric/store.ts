@@ -1,0 +1,119 @@
+/**
+ * The peer's ledger on disk (SQLite): the block store (raw common.Block bytes), the
+ * versioned world state (key → value, version = (block, tx)), and the tx index that answers
+ * CommitStatus and catches duplicate txIds. A block and its state updates commit in one
+ * SQLite transaction, so a restart sees either all of a block or none of it.
+ * Keys are stored as BLOBs: SQLite compares BLOBs with memcmp, which is Fabric's UTF-8 byte
+ * order for range queries.
+ */
+import Database from "better-sqlite3";
+
+export interface Version {
+  readonly blockNum: number;
+  readonly txNum: number;
+}
+
+export interface StateEntry {
+  readonly key: string;
+  readonly value: Buffer;
+  readonly version: Version;
+}
+
+export interface StateWrite {
+  readonly ns: string;
+  readonly key: string;
+  readonly isDelete: boolean;
+  readonly value: Uint8Array;
+  readonly version: Version;
+}
+
+export interface TxRecord {
+  readonly txId: string;
+  readonly blockNum: number;
+  readonly txNum: number;
+  readonly code: number;
+}
+
+export class LedgerStore {
+  readonly #db: Database.Database;
+  readonly #getState: Database.Statement;
+  readonly #range: Database.Statement;
+  readonly #rangeOpen: Database.Statement;
+  readonly #getBlock: Database.Statement;
+  readonly #getTx: Database.Statement;
+  #height: number;
+
+  constructor(file: string) {
+    this.#db = new Database(file);
+    this.#db.pragma("journal_mode = WAL");
+    this.#db.pragma("synchronous = NORMAL");
+    this.#db.exec(`
+      CREATE TABLE IF NOT EXISTS blocks (num INTEGER PRIMARY KEY, bytes BLOB NOT NULL);
+      CREATE TABLE IF NOT EXISTS state (ns TEXT NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL,
+        block INTEGER NOT NULL, tx INTEGER NOT NULL, PRIMARY KEY (ns, key)) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS txs (txid TEXT PRIMARY KEY, block INTEGER NOT NULL, idx INTEGER NOT NULL, code INTEGER NOT NULL) WITHOUT ROWID;
+    `);
+    this.#getState = this.#db.prepare("SELECT value, block, tx FROM state WHERE ns = ? AND key = ?");
+    this.#range = this.#db.prepare("SELECT key, value, block, tx FROM state WHERE ns = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?");
+    this.#rangeOpen = this.#db.prepare("SELECT key, value, block, tx FROM state WHERE ns = ? AND key >= ? ORDER BY key LIMIT ?");
+    this.#getBlock = this.#db.prepare("SELECT bytes FROM blocks WHERE num = ?");
+    this.#getTx = this.#db.prepare("SELECT txid, block, idx, code FROM txs WHERE txid = ?");
+    const row = this.#db.prepare("SELECT MAX(num) AS n FROM blocks").get() as { n: number | null };
+    this.#height = row.n === null ? 0 : row.n + 1;
+  }
+
+  /** Number of blocks stored (next block number). */
+  get height(): number {
+    return this.#height;
+  }
+
+  getState(ns: string, key: string): StateEntry | null {
+    const r = this.#getState.get(ns, Buffer.from(key, "utf8")) as { value: Buffer; block: number; tx: number } | undefined;
+    return r ? { key, value: r.value, version: { blockNum: r.block, txNum: r.tx } } : null;
+  }
+
+  /** Keys in [start, end) in byte order; end "" means unbounded. */
+  getRange(ns: string, start: string, end: string, limit: number): StateEntry[] {
+    const s = Buffer.from(start, "utf8");
+    const rows = (end === "" ? this.#rangeOpen.all(ns, s, limit) : this.#range.all(ns, s, Buffer.from(end, "utf8"), limit)) as {
+      key: Buffer;
+      value: Buffer;
+      block: number;
+      tx: number;
+    }[];
+    return rows.map((r) => ({ key: r.key.toString("utf8"), value: r.value, version: { blockNum: r.block, txNum: r.tx } }));
+  }
+
+  getBlockBytes(num: number): Buffer | null {
+    const r = this.#getBlock.get(num) as { bytes: Buffer } | undefined;
+    return r ? r.bytes : null;
+  }
+
+  getTx(txId: string): TxRecord | null {
+    const r = this.#getTx.get(txId) as { txid: string; block: number; idx: number; code: number } | undefined;
+    return r ? { txId: r.txid, blockNum: r.block, txNum: r.idx, code: r.code } : null;
+  }
+
+  /** Appends block `num` (must be the next height) with its tx index rows and state writes, atomically. */
+  commitBlock(num: number, bytes: Uint8Array, txs: readonly TxRecord[], writes: readonly StateWrite[]): void {
+    if (num !== this.#height) throw new Error(`block ${num} is not the next block (height ${this.#height})`);
+    const insBlock = this.#db.prepare("INSERT INTO blocks (num, bytes) VALUES (?, ?)");
+    const insTx = this.#db.prepare("INSERT OR IGNORE INTO txs (txid, block, idx, code) VALUES (?, ?, ?, ?)");
+    const put = this.#db.prepare("INSERT OR REPLACE INTO state (ns, key, value, block, tx) VALUES (?, ?, ?, ?, ?)");
+    const del = this.#db.prepare("DELETE FROM state WHERE ns = ? AND key = ?");
+    this.#db.transaction(() => {
+      insBlock.run(num, Buffer.from(bytes));
+      for (const t of txs) if (t.txId) insTx.run(t.txId, t.blockNum, t.txNum, t.code);
+      for (const w of writes) {
+        const k = Buffer.from(w.key, "utf8");
+        if (w.isDelete) del.run(w.ns, k);
+        else put.run(w.ns, k, Buffer.from(w.value), w.version.blockNum, w.version.txNum);
+      }
+    })();
+    this.#height = num + 1;
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+}
