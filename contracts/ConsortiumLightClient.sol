@@ -95,6 +95,7 @@ contract ConsortiumLightClient {
     error ValidatorsNotSorted(uint256 index);
     error ZeroStake(uint256 index);
     error ZeroValidatorAddress(uint256 index);
+    error TotalStakeTooLarge(uint256 total);
     // --- header and commit ---
     error WrongChainId(uint256 got, uint256 expected);
     error UnknownValidatorSet(bytes32 got, bytes32 expected);
@@ -134,6 +135,8 @@ contract ConsortiumLightClient {
             _slot[a] = i + 1;
             enc = bytes.concat(enc, abi.encode(a, stakes_[i]));
         }
+        // signed * 3 and total * 2 must not overflow in submitHeader.
+        if (total > type(uint256).max / 3) revert TotalStakeTooLarge(total);
         chainId = chainId_;
         validatorsHash = keccak256(enc);
         totalStake = total;

@@ -277,6 +277,9 @@ describe("ConsortiumLightClient contract", function () {
     await expectRevert(deployWith([a!, b!], [1n, 0n]), "ZeroStake", [1]);
     await expectRevert(deployWith([a!], [1n, 2n]), "ValidatorListMismatch", [1, 2]);
     await expectRevert(deployWith([], []), "NoValidators");
+    await expectRevert(deployWith([ethers.ZeroAddress, a!], [1n, 1n]), "ZeroValidatorAddress", [0]);
+    const huge = ethers.MaxUint256 / 3n;
+    await expectRevert(deployWith([a!, b!], [huge, 1n]), "TotalStakeTooLarge", [huge + 1n]);
   });
 });
 
