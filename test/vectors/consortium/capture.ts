@@ -1,0 +1,192 @@
+/**
+ * Cross-language vectors for contracts/ConsortiumLightClient.sol, produced by the real
+ * consortium code: a chain built in-process (test/unit/consortium/helpers.ts) with validators
+ * staked 100/100/100/150 commits block 1 (three locks) and block 2 (claims one), each commit's
+ * precommits signing different times (block 2 in round 1). From those it takes the headers,
+ * commits and lock proofs, and derives the forgeries each verifier must refuse.
+ *
+ *   node --import tsx test/vectors/consortium/capture.ts   (rewrites light-client.json beside it)
+ *
+ * Deterministic (fixed genesis time, RFC 6979 signatures): test/contract/light-client.test.ts
+ * checks that rebuilding gives the saved file byte for byte.
+ */
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { secp256k1 } from "@noble/curves/secp256k1.js";
+import { type Commit, type Header, addressOfPublicKey, hashHeader, lockIdFor, recoverAddress, verifyCommit, VoteType, voteDigest } from "../../../proofs/consortium/index.ts";
+import { type Hex, fromHex, toHex } from "../../../proofs/hex.ts";
+import type { MerkleProof } from "../../../proofs/merkle.ts";
+import type { Signer } from "../../../chains/consortium/crypto.ts";
+import { alice, bob, carol, openChain, secret, testGenesis, tx, validatorSigners } from "../../unit/consortium/helpers.ts";
+
+export const OUT = path.join(path.dirname(fileURLToPath(import.meta.url)), "light-client.json");
+
+const GENESIS_TIME_MS = 1_700_000_000_000;
+const STAKES = [100n, 100n, 100n, 150n];
+const N = secp256k1.Point.Fn.ORDER;
+
+export interface ProofJson {
+  readonly index: number;
+  readonly leafCount: number;
+  readonly siblings: Hex[];
+}
+export interface CommitVector {
+  readonly name: string;
+  readonly header: Header;
+  readonly commit: Commit;
+  /** Whether proofs/consortium (header.chainId = the trusted chain id, then verifyCommit) accepts it. */
+  readonly accept: boolean;
+  /** The ConsortiumLightClient custom error expected when refused. */
+  readonly solidityError?: string;
+}
+export interface LockVector {
+  readonly name: string;
+  readonly height: number;
+  readonly lockId: Hex;
+  readonly value: Hex;
+  readonly proof: ProofJson;
+  readonly accept: boolean;
+  readonly solidityError?: string;
+}
+export interface LightClientVectors {
+  readonly generatedBy: string;
+  readonly chainId: number;
+  readonly validators: { address: Hex; stake: string }[];
+  readonly validatorsHash: Hex;
+  /** Accepted headers in height order: submit them first, the lock vectors refer to their heights. */
+  readonly headers: CommitVector[];
+  readonly commits: CommitVector[];
+  readonly locks: LockVector[];
+}
+
+function signCommit(header: Header, signers: readonly Signer[], timesMs: readonly number[], round: number, chainId = header.chainId): Commit {
+  const blockHash = hashHeader(header);
+  const signatures = signers.map((s, i) => s.signHex(voteDigest({ chainId, height: header.height, round, type: VoteType.Precommit, blockHash, timeMs: timesMs[i]! })));
+  return { height: header.height, round, blockHash, signatures, timesMs: [...timesMs] };
+}
+
+const proofJson = (p: MerkleProof): ProofJson => ({ index: p.index, leafCount: p.leafCount, siblings: p.siblings.map((s) => toHex(s)) });
+
+/** `hex` with bit 0 of byte `index` (from the start) flipped. */
+function flipBit(hex: Hex, index: number): Hex {
+  const b = fromHex(hex, "hex");
+  b[index]! ^= 1;
+  return toHex(b);
+}
+
+/** (r, n - s, v flipped): the same signer's other valid signature, which EIP-2 forbids. */
+function highSTwin(sig: Hex): Hex {
+  const b = fromHex(sig, "signature", 65);
+  let s = 0n;
+  for (const x of b.subarray(32, 64)) s = (s << 8n) | BigInt(x);
+  const twin = N - s;
+  const out = new Uint8Array(b);
+  out.set(fromHex(`0x${twin.toString(16).padStart(64, "0")}`, "s", 32), 32);
+  out[64] = b[64] === 27 ? 28 : 27;
+  return toHex(out);
+}
+
+export function buildVectors(): LightClientVectors {
+  const genesis = testGenesis({ stakes: STAKES, timeMs: GENESIS_TIME_MS });
+  const chain = openChain(genesis);
+  const set = genesis.validators;
+  const proposer = validatorSigners[0]!.address;
+  const t0 = Math.floor(GENESIS_TIME_MS / 1000);
+
+  // Block 1: three locks by alice.
+  const terms = [0, 1, 2].map((i) => ({ receiver: i === 2 ? carol.address : bob.address, asset: "KRW", amount: 1_000n + BigInt(i), hashlock: secret(i + 1).hashlock, timelock: t0 + 3600 + i }));
+  const lockIds = terms.map((t) => lockIdFor(alice.address, t));
+  const t1 = GENESIS_TIME_MS + 1000;
+  const { block: block1 } = chain.propose(terms.map((t, i) => tx(alice, i, { kind: "lock", ...t }).bytes), t1, proposer, null);
+  const commit1 = signCommit(block1.header, validatorSigners, [t1 + 5, t1 + 7, t1 + 9, t1 + 11], 0);
+  chain.commit(block1, commit1);
+  const lock1 = chain.lockAtHead(lockIds[1]!);
+  if (!lock1?.found) throw new Error("capture: lock 1 not found at height 1");
+
+  // Block 2: bob claims lock 0; its time is the stake-weighted median of block 1's precommit times.
+  const v1 = verifyCommit(block1.header, commit1, set);
+  if (!v1.ok) throw new Error(`capture: commit 1: ${v1.reason}`);
+  const claim = tx(bob, 0, { kind: "claim", lockId: lockIds[0]!, preimage: secret(1).preimage });
+  const { block: block2 } = chain.propose([claim.bytes], v1.medianTimeMs, proposer, commit1);
+  const t2 = block2.header.timeMs;
+  const commit2 = signCommit(block2.header, validatorSigners, [t2 + 3, t2 + 1, t2 + 4, t2 + 2], 1);
+  chain.commit(block2, commit2);
+  const claimed = chain.lockAtHead(lockIds[0]!);
+  const locked = chain.lockAtHead(lockIds[2]!);
+  if (!claimed?.found || !locked?.found) throw new Error("capture: locks not found at height 2");
+
+  const h1 = block1.header;
+  // Signers 1, 2, 3 hold 350 of 450 (> 2/3); each forgery spoils validator 3's 150, leaving 200.
+  const three = validatorSigners.slice(1);
+  const times3 = [t1 + 20, t1 + 21, t1 + 22];
+  const base = signCommit(h1, three, times3, 2);
+  const withThird = (sig: Hex, time = times3[2]!): Commit => ({ ...base, signatures: [base.signatures[0]!, base.signatures[1]!, sig], timesMs: [times3[0]!, times3[1]!, time] });
+
+  const forgedSig = flipBit(base.signatures[2]!, 31); // last byte of r
+  const forgedDigest = voteDigest({ chainId: h1.chainId, height: h1.height, round: 2, type: VoteType.Precommit, blockHash: hashHeader(h1), timeMs: times3[2]! });
+  const forgedRecovered = recoverAddress(forgedDigest, fromHex(forgedSig, "sig", 65));
+  const twin = highSTwin(base.signatures[2]!);
+  // The twin is a valid signature by the same key (what a bare ecrecover would accept).
+  const twinSigner = addressOfPublicKey(
+    new secp256k1.Signature(BigInt(`0x${twin.slice(2, 66)}`), BigInt(`0x${twin.slice(66, 130)}`), Number.parseInt(twin.slice(130), 16) - 27).recoverPublicKey(forgedDigest).toBytes(false),
+  );
+  if (twinSigner !== validatorSigners[3]!.address.toLowerCase()) throw new Error("capture: high-s twin does not recover to its signer");
+  const nonValidator = alice.signHex(forgedDigest);
+  const otherChain = signCommit(h1, three, times3, 2, h1.chainId + 1);
+  const otherChainHeader: Header = { ...h1, chainId: h1.chainId + 1 };
+  const flippedHeader: Header = { ...h1, stateRoot: flipBit(h1.stateRoot, 31) };
+
+  const commits: CommitVector[] = [
+    { name: "3 of 4 validators, 350 of 450 stake, round 2, distinct times", header: h1, commit: base, accept: true },
+    { name: "forged signature (a bit of r flipped)", header: h1, commit: withThird(forgedSig), accept: false, solidityError: forgedRecovered.ok ? "NotAValidator" : "UnrecoverableSignature" },
+    { name: "duplicated signature", header: h1, commit: withThird(base.signatures[0]!, times3[0]), accept: false, solidityError: "DuplicateSigner" },
+    { name: "exactly 2/3 of the stake (300 of 450)", header: h1, commit: signCommit(h1, validatorSigners.slice(0, 3), [t1, t1, t1], 0), accept: false, solidityError: "InsufficientStake" },
+    { name: "less than 2/3 of the stake (200 of 450)", header: h1, commit: { ...base, signatures: base.signatures.slice(0, 2), timesMs: times3.slice(0, 2) }, accept: false, solidityError: "InsufficientStake" },
+    { name: "non-validator signer", header: h1, commit: withThird(nonValidator), accept: false, solidityError: "NotAValidator" },
+    { name: "high-s twin of a valid signature", header: h1, commit: withThird(twin), accept: false, solidityError: "SignatureSOutOfRange" },
+    { name: "precommits signed for another chain id", header: h1, commit: otherChain, accept: false, solidityError: "NotAValidator" },
+    { name: "header of another chain id, validly signed", header: otherChainHeader, commit: signCommit(otherChainHeader, three, times3, 2), accept: false, solidityError: "WrongChainId" },
+    { name: "flipped bit in the header (stateRoot)", header: flippedHeader, commit: { ...base, blockHash: hashHeader(h1) }, accept: false, solidityError: "NotAValidator" },
+    { name: "a precommit time changed after signing", header: h1, commit: withThird(base.signatures[2]!, times3[2]! + 1), accept: false, solidityError: "NotAValidator" },
+  ];
+
+  const lockVec = (name: string, height: number, lockId: Hex, value: Hex, proof: ProofJson, solidityError?: string): LockVector =>
+    solidityError ? { name, height, lockId, value, proof, accept: false, solidityError } : { name, height, lockId, value, proof, accept: true };
+  const p1 = proofJson(lock1.proof);
+  const v1Hex = toHex(lock1.value);
+  const locks: LockVector[] = [
+    lockVec("locked lock at height 1", 1, lockIds[1]!, v1Hex, p1),
+    lockVec("claimed lock (with preimage) at height 2", 2, lockIds[0]!, toHex(claimed.value), proofJson(claimed.proof)),
+    lockVec("locked lock to carol at height 2", 2, lockIds[2]!, toHex(locked.value), proofJson(locked.proof)),
+    lockVec("flipped bit in the lock value (amount)", 1, lockIds[1]!, flipBit(v1Hex, 3 * 32 + 31) /* low byte of word 3, amount */, p1, "ProofRootMismatch"),
+    lockVec("flipped bit in a proof sibling", 1, lockIds[1]!, v1Hex, { ...p1, siblings: p1.siblings.map((s, i) => (i === 0 ? flipBit(s, 5) : s)) }, "ProofRootMismatch"),
+    lockVec("proof of another lock's key", 1, lockIds[2]!, v1Hex, p1, "ProofRootMismatch"),
+    lockVec("height-2 value against the height-1 root", 1, lockIds[0]!, toHex(claimed.value), proofJson(claimed.proof), "ProofRootMismatch"),
+    lockVec("truncated proof (last sibling dropped)", 1, lockIds[1]!, v1Hex, { ...p1, siblings: p1.siblings.slice(0, -1) }, "ProofTooShort"),
+    lockVec("proof with an extra sibling", 1, lockIds[1]!, v1Hex, { ...p1, siblings: [...p1.siblings, p1.siblings[0]!] }, "ProofTooLong"),
+    lockVec("height with no submitted header", 3, lockIds[1]!, v1Hex, p1, "UnknownHeight"),
+  ];
+
+  return {
+    generatedBy: "test/vectors/consortium/capture.ts",
+    chainId: genesis.chainId,
+    validators: set.validators.map((v) => ({ address: v.address, stake: v.stake.toString() })),
+    validatorsHash: h1.validatorsHash,
+    headers: [
+      { name: "block 1: three locks, 4 of 4 validators", header: h1, commit: commit1, accept: true },
+      { name: "block 2: a claim, 4 of 4 validators, round 1", header: block2.header, commit: commit2, accept: true },
+    ],
+    commits,
+    locks,
+  };
+}
+
+export function serializeVectors(v: LightClientVectors): string {
+  return `${JSON.stringify(v, null, 2)}\n`;
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  writeFileSync(OUT, serializeVectors(buildVectors()));
+  process.stdout.write(`wrote ${OUT}\n`);
+}
