@@ -221,17 +221,7 @@ async function startProcessDevnet(opts: ConsortiumDevnetOptions): Promise<Consor
   return {
     endpoint,
     port: Number(endpoint.split(":")[1]),
-    chainId: genesis.chainId,
-    validators: genesis.validators.validators,
-    validatorSet: genesis.validators,
-    genesis,
-    assets: genesis.assets.map((a) => ({ symbol: a.symbol, decimals: a.decimals, id: a.symbol })),
-    clock,
-    blockIntervalMs,
-    maxClockSkewMs,
-    blockTimeSec: blockIntervalMs / 1000,
-    clockSkewSec: maxClockSkewMs / 1000,
-    issuer,
+    ...chainFacts(genesis, clock, blockIntervalMs, maxClockSkewMs, issuer),
     nodes: [],
     processes: procs,
     async advanceTime(sec: number) {
@@ -304,17 +294,7 @@ async function startInProcessDevnet(opts: ConsortiumDevnetOptions): Promise<Cons
   return {
     endpoint: api.endpoint,
     port: api.port,
-    chainId: genesis.chainId,
-    validators: genesis.validators.validators,
-    validatorSet: genesis.validators,
-    genesis,
-    assets: genesis.assets.map((a) => ({ symbol: a.symbol, decimals: a.decimals, id: a.symbol })),
-    clock,
-    blockIntervalMs,
-    maxClockSkewMs,
-    blockTimeSec: blockIntervalMs / 1000,
-    clockSkewSec: maxClockSkewMs / 1000,
-    issuer,
+    ...chainFacts(genesis, clock, blockIntervalMs, maxClockSkewMs, issuer),
     nodes,
     processes: [],
     async advanceTime(sec: number) {
@@ -352,4 +332,21 @@ function catchUpClock(clock: OffsetClock, lastBlockTimeMs: number, log: ChainLog
   if (behind <= 0) return;
   clock.advanceMs(behind + 1);
   log.info("advanced the devnet clock to the last block time", { advancedMs: behind + 1 });
+}
+
+/** What both devnet modes report about the chain they run, the same way. */
+function chainFacts(genesis: Genesis, clock: OffsetClock, blockIntervalMs: number, maxClockSkewMs: number, issuer: ConsortiumDevnet["issuer"]) {
+  return {
+    chainId: genesis.chainId,
+    validators: genesis.validators.validators,
+    validatorSet: genesis.validators,
+    genesis,
+    assets: genesis.assets.map((a) => ({ symbol: a.symbol, decimals: a.decimals, id: a.symbol })),
+    clock,
+    blockIntervalMs,
+    maxClockSkewMs,
+    blockTimeSec: blockIntervalMs / 1000,
+    clockSkewSec: maxClockSkewMs / 1000,
+    issuer,
+  };
 }
