@@ -167,8 +167,11 @@ export class ConsortiumLedger implements LedgerAdapter {
     if (!v.ok) throw new VerificationError(this.name, `head block ${header.height}: ${v.reason}`, { height: header.height });
     const head = { finalizedHeight: header.height, finalizedTime: Math.floor(header.timeMs / 1000), headHeight: header.height };
     const last = this.#lastHead;
-    if (last && (head.finalizedHeight < last.finalizedHeight || head.finalizedTime < last.finalizedTime)) {
-      throw new VerificationError(this.name, `head went backwards: ${head.finalizedHeight}@${head.finalizedTime} after ${last.finalizedHeight}@${last.finalizedTime}`);
+    // Concurrent calls may finish out of order: an older verified head is not a lie, and the
+    // newest verified one is still the answer.
+    if (last && head.finalizedHeight <= last.finalizedHeight) return last;
+    if (last && head.finalizedTime < last.finalizedTime) {
+      throw new VerificationError(this.name, `block time went backwards: ${head.finalizedHeight}@${head.finalizedTime} after ${last.finalizedHeight}@${last.finalizedTime}`);
     }
     this.#lastHead = head;
     return head;
