@@ -63,7 +63,7 @@ async function main() {
   const t0 = performance.now();
   const apiPort = await freePort();
   const devnet = await startDevnet({ dir, consortiumBlockMs: 250, evmBlockMs, evmConfirmations: 1, pollMs: 100, startRelayer: false, ports: { api: apiPort }, log: silentLogger });
-  const daemon = spawn(process.execPath, ["bin/isthmus.js", "daemon", "--config", devnet.configFile], { env: { ...process.env, ISTHMUS_LOG_LEVEL: "error" }, stdio: ["ignore", "ignore", "inherit"] });
+  const daemon = spawn(process.execPath, ["bin/isthmus.js", "daemon", "--config", devnet.configFile], { env: { ...process.env, ISTHMUS_LOG_LEVEL: "error", ISTHMUS_PARENT_WATCHDOG: "1" }, stdio: ["pipe", "ignore", "inherit"] });
   const file = readDevnetFile(devnet.file);
   for (let i = 0; ; i++) {
     const ok = await fetch(`${file.api}/readyz`).then((r) => r.ok, () => false);

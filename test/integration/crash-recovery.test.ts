@@ -50,7 +50,7 @@ class DaemonProcess {
 
   async start(failpoint?: string): Promise<void> {
     const env = { ...process.env, ISTHMUS_LOG_LEVEL: "error", ISTHMUS_FAILPOINTS: failpoint ?? "" };
-    const child = spawn(process.execPath, ["bin/isthmus.js", "daemon", "--config", this.configFile], { env, stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(process.execPath, ["bin/isthmus.js", "daemon", "--config", this.configFile], { env: { ...env, ISTHMUS_PARENT_WATCHDOG: "1" }, stdio: ["pipe", "ignore", "pipe"] });
     this.stderr = "";
     child.stderr!.on("data", (d) => (this.stderr = (this.stderr + d).slice(-2000)));
     this.child = child;
