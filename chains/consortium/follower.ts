@@ -16,7 +16,8 @@ import { type Transport } from "./consensus/transport.ts";
 import { type Genesis } from "./genesis.ts";
 import { type ChainLogger, quietLogger } from "./log.ts";
 import { Mempool, type MempoolOptions } from "./mempool.ts";
-import { BlockStore } from "./store.ts";
+import { type BlockStore } from "./store.ts";
+import { openStoredChain } from "./open-chain.ts";
 import { type SignedTx } from "./tx.ts";
 
 export interface FollowerOptions {
@@ -58,14 +59,8 @@ export class FollowerNode {
   }
 
   static open(opts: FollowerOptions): FollowerNode {
-    const store = new BlockStore(opts.storePath);
-    try {
-      const chain = Chain.open({ genesis: opts.genesis, store, ...(opts.maxBlockTxs ? { maxBlockTxs: opts.maxBlockTxs } : {}), ...(opts.log ? { log: opts.log } : {}) });
-      return new FollowerNode(opts, store, chain);
-    } catch (err) {
-      store.close();
-      throw err;
-    }
+    const { store, chain } = openStoredChain(opts);
+    return new FollowerNode(opts, store, chain);
   }
 
   start(): void {

@@ -12,7 +12,8 @@ import { type Transport } from "./consensus/transport.ts";
 import { type Genesis } from "./genesis.ts";
 import { type ChainLogger, quietLogger } from "./log.ts";
 import { Mempool, type MempoolOptions } from "./mempool.ts";
-import { BlockStore } from "./store.ts";
+import { type BlockStore } from "./store.ts";
+import { openStoredChain } from "./open-chain.ts";
 import { type SignedTx } from "./tx.ts";
 
 export interface ValidatorOptions {
@@ -87,14 +88,8 @@ export class ValidatorNode {
 
   /** Opens the store, replays it, and prepares (but does not start) consensus. */
   static open(opts: ValidatorOptions): ValidatorNode {
-    const store = new BlockStore(opts.storePath);
-    try {
-      const chain = Chain.open({ genesis: opts.genesis, store, ...(opts.maxBlockTxs ? { maxBlockTxs: opts.maxBlockTxs } : {}), ...(opts.log ? { log: opts.log } : {}) });
-      return new ValidatorNode(opts, store, chain);
-    } catch (err) {
-      store.close();
-      throw err;
-    }
+    const { store, chain } = openStoredChain(opts);
+    return new ValidatorNode(opts, store, chain);
   }
 
   start(): void {
