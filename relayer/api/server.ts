@@ -10,7 +10,7 @@ import { checkReadiness, RelayerMetrics, renderMetrics } from "../ops/metrics.ts
 import type { SwapChange, SwapStore } from "../store.ts";
 import { RateLimitedError, TenantAuth, type TenantConfig } from "./auth.ts";
 import { DASHBOARD_FILES, dashboardHeaders, loadDashboardFiles, type DashboardPath } from "./dashboard-files.ts";
-import { chainView, readBalances, swapStatusView, type ChainView } from "./status-views.ts";
+import { byUrgency, chainView, readBalances, swapStatusView, type ChainView } from "./status-views.ts";
 
 const MAX_BODY = 64 * 1024;
 const SSE_KEEPALIVE_MS = 15_000;
@@ -269,7 +269,14 @@ export async function startApi(params: {
     },
     "GET /chains": async () => chainViews(),
     "GET /balances": async () => readBalances(ledgerMap.values(), BALANCE_TIMEOUT_MS),
-    "GET /inflight": async () => store.listActive().map((s) => swapStatusView(s, decimals, chainTime)),
+    "GET /inflight": async ({ url }) => {
+      for (const k of url.searchParams.keys()) if (k !== "limit") throw new InvalidInputError(k, "unknown parameter (allowed: limit)");
+      const limitText = url.searchParams.get("limit") ?? "200";
+      if (!/^\d+$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > 1000) throw new InvalidInputError("limit", "must be an integer from 1 to 1000");
+      const all = store.listActive().map((s) => swapStatusView(s, decimals, chainTime)).sort(byUrgency);
+      const text = JSON.stringify(all.slice(0, Number(limitText)));
+      return new RawReply(200, "application/json", text, { "x-total-count": String(all.length) });
+    },
     ...Object.fromEntries(Object.keys(DASHBOARD_FILES).map((p) => [`GET ${p}`, serveFile(p as DashboardPath)])),
     "GET /events": async ({ url, res, req }) => {
       const only = url.searchParams.get("swap");

@@ -103,14 +103,34 @@ export function deadlinesOf(swap: Swap, chainTime: (chain: string) => number | u
   }
 }
 
+export interface SwapStatusView {
+  readonly id: string;
+  readonly createdAtMs: number;
+  readonly amountInText: string;
+  readonly amountOutText: string;
+  readonly deadlines: readonly DeadlineView[];
+  readonly [field: string]: unknown;
+}
+
 /** A swap for display: the stored swap (amounts in base units as strings), amounts in whole units, and its deadlines. */
-export function swapStatusView(swap: Swap, decimals: (chain: string, asset: string) => number, chainTime: (chain: string) => number | undefined): unknown {
+export function swapStatusView(swap: Swap, decimals: (chain: string, asset: string) => number, chainTime: (chain: string) => number | undefined): SwapStatusView {
   return {
     ...(toPlainJson(swap) as object),
+    id: swap.id,
+    createdAtMs: swap.createdAtMs,
     amountInText: formatAmount(swap.amountIn, decimals(swap.from.chain, swap.from.asset)),
     amountOutText: formatAmount(swap.amountOut, decimals(swap.to.chain, swap.to.asset)),
     deadlines: deadlinesOf(swap, chainTime),
   };
+}
+
+/** Most urgent first: the least chain time left before any of a swap's deadlines; unknown time last; then oldest first. */
+export function byUrgency(a: SwapStatusView, b: SwapStatusView): number {
+  const least = (v: SwapStatusView) => Math.min(...v.deadlines.map((d) => d.secondsLeft ?? Infinity));
+  const la = least(a);
+  const lb = least(b);
+  if (la !== lb) return la < lb ? -1 : 1;
+  return a.createdAtMs - b.createdAtMs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
 export type BalanceView =

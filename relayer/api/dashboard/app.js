@@ -4,13 +4,15 @@
 import { assetRef, DEADLINES, decimalsOf, FINAL_STATES, formatSecondsLeft, formatUnits, formatUnixTime, PHASES, secondsLeft, shortId } from "./view.js";
 
 const RECENT_LIMIT = 15;
+const INFLIGHT_LIMIT = 200;
 const BALANCE_REFRESH_MS = 15_000;
 const RETRY_MS = 3000;
 
 const state = {
   chains: new Map(), // name → chain view (GET /chains, `chain` events)
   balances: [],
-  inflight: [],
+  inflight: [], // most urgent first (GET /inflight)
+  inflightTotal: 0,
   recent: [],
 };
 
@@ -101,7 +103,9 @@ function renderInflight() {
     el("tr", { "data-swap-id": s.id, "data-state": s.state }, ...swapCells(s), el("td", { class: "phase" }, PHASES[s.state] ?? s.state), el("td", {}, deadlineList(s))),
   );
   fillBody("inflight", rows, "no swaps in flight", 6);
-  document.getElementById("inflight-count").textContent = state.inflight.length ? `(${state.inflight.length})` : "";
+  const shown = state.inflight.length;
+  const total = Math.max(shown, state.inflightTotal);
+  document.getElementById("inflight-count").textContent = total === 0 ? "" : total > shown ? `(${total}; the ${shown} most urgent shown)` : `(${total})`;
 }
 
 function renderRecent() {
@@ -153,11 +157,16 @@ function latestOnly(load) {
   };
 }
 
-const fetchInflight = latestOnly(() => getJson("/inflight"));
+const fetchInflight = latestOnly(async () => {
+  const res = await fetch(`/inflight?limit=${INFLIGHT_LIMIT}`, { headers: { accept: "application/json" }, cache: "no-store" });
+  if (!res.ok) throw new Error(`/inflight: HTTP ${res.status}`);
+  return { swaps: await res.json(), total: Number(res.headers.get("x-total-count") ?? "0") };
+});
 async function loadInflight() {
   const v = await fetchInflight();
   if (v === undefined) return;
-  state.inflight = v;
+  state.inflight = v.swaps;
+  state.inflightTotal = v.total;
   renderInflight();
 }
 

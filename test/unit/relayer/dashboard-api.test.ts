@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { request } from "node:http";
 import { DASHBOARD_CSP, DASHBOARD_FILES } from "../../../relayer/api/dashboard-files.ts";
-import { deadlinesOf, finalityRuleOf } from "../../../relayer/api/status-views.ts";
+import { byUrgency, deadlinesOf, finalityRuleOf } from "../../../relayer/api/status-views.ts";
 import { http, lockedSwap, post, RELAYER, secret, startRig, stopRig, until, USER, type Rig } from "./rig.ts";
 
 /** Read server-sent events from `path` until `done` says stop; returns the parsed `event`/`data` pairs. */
@@ -152,9 +152,32 @@ describe("dashboard: page files and the read-only status endpoints", function ()
       { what: "relayer-claim", chain: "alpha", time: locked.userLock.timelock, secondsLeft: locked.userLock.timelock - rig.alpha.time },
     ]);
 
+    const least = (x: any) => Math.min(...x.deadlines.map((d: any) => d.secondsLeft));
+    assert.ok(least(list[0]) <= least(list[1]), "most urgent first");
+    const one = await fetch(`${url}/inflight?limit=1`);
+    assert.equal(one.headers.get("x-total-count"), "2");
+    assert.deepEqual(((await one.json()) as any[]).map((x) => x.id), [list[0].id]);
+    assert.equal((await http(`${url}/inflight?limit=0`)).status, 400);
+    assert.equal((await http(`${url}/inflight?state=completed`)).status, 400);
+
     rig.beta.claimAs(USER, locked.counterLock.lockId, s.preimage);
     await until("completed", () => rig!.daemon.store.get(s.id)?.state === "completed");
     assert.deepEqual(((await http(`${url}/inflight`)).body as any[]).map((x) => x.id), [waiting.body.id], "a completed swap leaves the in-flight list");
+  });
+
+  it("urgency order: least chain time left first, unknown time last, then oldest", () => {
+    const v = (id: string, createdAtMs: number, ...left: (number | null)[]) => ({
+      id,
+      createdAtMs,
+      amountInText: "1",
+      amountOutText: "1",
+      deadlines: left.map((secondsLeft) => ({ what: "counter-lock" as const, chain: "x", time: 0, secondsLeft })),
+    });
+    const sorted = [v("a", 1, null), v("b", 2, 500, 90), v("c", 3, 100), v("d", 0, 100), v("e", 9), v("f", 5, -3)].sort(byUrgency);
+    assert.deepEqual(
+      sorted.map((x) => x.id),
+      ["f", "b", "d", "c", "a", "e"],
+    );
   });
 
   it("deadlines are none for final swaps", () => {
