@@ -8,6 +8,9 @@ const INFLIGHT_LIMIT = 200;
 const BALANCE_REFRESH_MS = 15_000;
 const RETRY_MS = 3000;
 
+/** The EventSource on /events?heads=1 (null between a closed stream and its retry). */
+let source = null;
+
 const state = {
   chains: new Map(), // name → chain view (GET /chains, `chain` events)
   balances: [],
@@ -53,7 +56,7 @@ function renderChains() {
       el("td", { class: "num" }, c.lagBlocks === null ? dash : `${c.lagBlocks} blk`),
       el("td", {}, c.finality.description),
       el("td", {}, c.chainTime === null ? dash : formatUnixTime(c.chainTime)),
-      el("td", { class: "num" }, c.scanLagBlocks ? `${num(c.scannedHeight)} (−${c.scanLagBlocks})` : num(c.scannedHeight)),
+      el("td", { class: "num" }, c.scanLagBlocks ? `${num(c.scannedHeight)} (${c.scanLagBlocks} behind)` : num(c.scannedHeight)),
       el("td", { class: c.up ? "ok" : "bad" }, c.up ? "up" : `backing off (${c.failures} failures)`),
     ),
   );
@@ -119,6 +122,19 @@ function renderRecent() {
     ),
   );
   fillBody("recent", rows, "none yet", 6);
+}
+
+/** Render at most once per frame, however many chain events arrive together. */
+const pendingRenders = new Set();
+function renderSoon(render) {
+  if (pendingRenders.size === 0) {
+    requestAnimationFrame(() => {
+      const renders = [...pendingRenders];
+      pendingRenders.clear();
+      for (const r of renders) r();
+    });
+  }
+  pendingRenders.add(render);
 }
 
 function setConnection(kind, text) {
@@ -188,9 +204,16 @@ function debounced(load, ms) {
     if (timer !== null) return;
     timer = setTimeout(() => {
       timer = null;
-      load().catch(reportLoadError);
+      load().then(loadSucceeded, reportLoadError);
     }, ms);
   };
+}
+
+const streamOpen = () => source !== null && source.readyState === EventSource.OPEN;
+
+/** A read worked again after one failed while the stream stayed up: back to "live". */
+function loadSucceeded() {
+  if (streamOpen() && document.getElementById("conn").dataset.state === "error") setConnection("live", "live");
 }
 
 function reportLoadError(err) {
@@ -209,8 +232,6 @@ async function loadAll() {
 
 // ---- live stream ------------------------------------------------------------
 
-let source = null;
-
 function connect() {
   source = new EventSource("/events?heads=1");
   source.addEventListener("open", () => {
@@ -222,8 +243,8 @@ function connect() {
   source.addEventListener("chain", (e) => {
     const c = JSON.parse(e.data);
     state.chains.set(c.name, c);
-    renderChains();
-    renderInflight(); // time left follows the chains' times
+    renderSoon(renderChains);
+    renderSoon(renderInflight); // time left follows the chains' times
   });
   source.addEventListener("swap", (e) => {
     const change = JSON.parse(e.data);
@@ -244,5 +265,5 @@ function connect() {
 
 connect();
 setInterval(() => {
-  if (document.getElementById("conn").dataset.state === "live") loadBalances().catch(reportLoadError);
+  if (streamOpen()) loadBalances().then(loadSucceeded, reportLoadError);
 }, BALANCE_REFRESH_MS);
