@@ -304,7 +304,8 @@ export async function startApi(params: {
         res.write(`id: ${c.swap.id}:${c.entry.seq}\nevent: swap\ndata: ${JSON.stringify(data)}\n\n`);
       };
       const off = store.onChange(send);
-      const keepalive = setInterval(() => res.write(": keepalive\n\n"), SSE_KEEPALIVE_MS);
+      // A heads stream's keepalive is an event, so a page can tell a silent (half-open) connection from a quiet one.
+      const keepalive = setInterval(() => res.write(headsParam === "1" ? "event: keepalive\ndata: {}\n\n" : ": keepalive\n\n"), SSE_KEEPALIVE_MS);
       streams.add(res);
       const end = () => {
         off();

@@ -7,9 +7,13 @@ const RECENT_LIMIT = 15;
 const INFLIGHT_LIMIT = 200;
 const BALANCE_REFRESH_MS = 15_000;
 const RETRY_MS = 3000;
+/** The server sends at least a keepalive every 15 s; silence this long means a dead (half-open) connection. */
+const SILENCE_MS = 40_000;
 
 /** The EventSource on /events?heads=1 (null between a closed stream and its retry). */
 let source = null;
+/** Browser time of the stream's last sign of life (used only to notice a silent stream). */
+let lastHeardMs = 0;
 
 const state = {
   chains: new Map(), // name → chain view (GET /chains, `chain` events)
@@ -234,6 +238,10 @@ async function loadAll() {
 
 function connect() {
   source = new EventSource("/events?heads=1");
+  const heard = () => {
+    lastHeardMs = Date.now();
+  };
+  for (const type of ["open", "chain", "swap", "keepalive"]) source.addEventListener(type, heard);
   source.addEventListener("open", () => {
     // (Re)connected: read everything again so nothing that changed while away is missed.
     loadAll()
@@ -264,6 +272,14 @@ function connect() {
 }
 
 connect();
+setInterval(() => {
+  if (streamOpen() && Date.now() - lastHeardMs > SILENCE_MS) {
+    source.close();
+    source = null;
+    setConnection("reconnecting", `stream silent for ${SILENCE_MS / 1000}s; reconnecting…`);
+    connect();
+  }
+}, 5000);
 setInterval(() => {
   if (streamOpen()) loadBalances().then(loadSucceeded, reportLoadError);
 }, BALANCE_REFRESH_MS);
