@@ -289,6 +289,8 @@ export async function startApi(params: {
       // (the watcher refreshes heads every poll; the stream carries them to pages live).
       const lastSent = new Map<string, string>();
       const sendChains = () => {
+        // A tick may land between close() ending the stream and its close event.
+        if (res.writableEnded || !store.isOpen) return;
         for (const c of chainViews()) {
           const text = JSON.stringify(c);
           if (lastSent.get(c.name) === text) continue;

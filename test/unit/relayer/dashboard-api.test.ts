@@ -203,6 +203,25 @@ describe("dashboard: page files and the read-only status endpoints", function ()
     assert.deepEqual((await plain).map((e) => e.event), ["swap"]);
   });
 
+  it("a graceful stop ends open chain streams cleanly", async () => {
+    rig = await startRig();
+    const url = new URL(rig.daemon.api.url);
+    const ended = new Promise<string>((resolve, reject) => {
+      const req = request({ host: url.hostname, port: url.port, path: "/events?heads=1", method: "GET" }, (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => (text += c));
+        res.on("end", () => resolve(text));
+      });
+      req.on("error", reject);
+      req.end();
+    });
+    await until("watcher has both heads", () => rig!.daemon.engine.lastHeads().size === 2);
+    await new Promise((r) => setTimeout(r, 1200)); // at least one heads tick
+    await rig.daemon.stop();
+    assert.match(await ended, /event: chain/);
+  });
+
   it("reads need no key, so the page holds none; POST /swaps still refuses a request without one", async () => {
     rig = await startRig();
     for (const p of ["/", "/chains", "/balances", "/inflight"]) assert.equal((await http(rig.daemon.api.url + p)).status, 200, p);
