@@ -195,6 +195,7 @@ describe("dashboard in headless Chromium against an in-process devnet", function
   });
 
   it("shows 'reconnecting' when the stream drops and, once back, re-reads state so a change made meanwhile is not missed", async () => {
+    const before = problems.length;
     link!.cut();
     await page.locator('#conn[data-state="reconnecting"]').waitFor({ timeout: 15_000 });
     assert.match(await page.locator("#conn").innerText(), /reconnecting/);
@@ -215,9 +216,12 @@ describe("dashboard in headless Chromium against an in-process devnet", function
     link!.restore();
     await page.locator('#conn[data-state="live"]').waitFor({ timeout: 20_000 });
     await page.locator(`#inflight tr[data-swap-id="${created.id}"][data-state="awaiting_user_lock"]`).waitFor({ timeout: 10_000 });
-    // Only the cut stream itself (and its retries) may have failed.
-    const unexpected = problems.filter((p) => !/\/events\?heads=1\b/.test(p));
+    // Only requests the cut broke may have failed: the stream and its retries, or a read
+    // that happened to be under way (the browser logs those itself); nothing else.
+    const during = problems.slice(before);
+    const unexpected = during.filter((p) => !/net::ERR_(CONNECTION_RESET|CONNECTION_REFUSED|EMPTY_RESPONSE|CONNECTION_CLOSED)/.test(p));
     assert.deepEqual(unexpected, []);
-    console.log(`      while cut: ${problems.length} expected failures of the stream, e.g. ${problems[0] ?? "none"}`);
+    assert.ok(during.some((p) => /\/events\?heads=1/.test(p)), "the stream was among the requests cut");
+    console.log(`      while cut: ${during.length} failed requests, as expected, e.g. ${during[0]}`);
   });
 });

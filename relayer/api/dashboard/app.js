@@ -221,8 +221,9 @@ function loadSucceeded() {
 }
 
 function reportLoadError(err) {
-  // The stream's own error handler shows connection loss; a failed read while the stream
-  // is up is shown in the status line, and the next event or reconnect retries it.
+  // While the stream is down its "reconnecting" stays shown (the reconnect re-reads
+  // everything); a failed read while it is up is shown, and the next good read clears it.
+  if (!streamOpen()) return;
   setConnection("error", `could not read the relayer: ${err.message}`);
 }
 
