@@ -8,7 +8,6 @@ import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import type { Hex, LedgerAdapter } from "../../chains/ledger.ts";
 import { RelayerClient } from "../../relayer/api/client.ts";
-import { runSwap } from "../../relayer/client/swap-flow.ts";
 import { readDevnetFile } from "../../relayer/devnet-file.ts";
 import { startDevnet, type Devnet } from "../../relayer/devnet.ts";
 import { openLedger } from "../../relayer/ledgers.ts";
@@ -26,6 +25,11 @@ const CHROMIUM_ARGS = [
   "--disable-component-update",
   "--disable-sync",
 ];
+function newSecret(): { preimage: Hex; hashlock: Hex } {
+  const p = randomBytes(32);
+  return { preimage: `0x${p.toString("hex")}`, hashlock: `0x${createHash("sha256").update(p).digest("hex")}` };
+}
+
 /** Set to a file path (…png) to keep screenshots of the page: one with the swap in flight, one with it completed. */
 const SCREENSHOT = process.env.ISTHMUS_DASHBOARD_SCREENSHOT;
 
@@ -154,37 +158,50 @@ describe("dashboard in headless Chromium against an in-process devnet", function
   it("a swap made now appears in flight with its phase and time left, then moves to completed without a reload", async () => {
     const navigations: string[] = [];
     page.on("framenavigated", (f) => navigations.push(f.url()));
-    const swap = runSwap({
-      relayer: api,
-      source: user.get("consortium")!,
-      dest: user.get("evm")!,
-      fromAsset: "KRW",
-      toAsset: "KRWT",
-      amount: "12.5",
-      secretDir: join(dir, "secrets"),
-      pollMs: 100,
-      waitRelayerClaim: true,
-    });
-    const inflight = page.locator("#inflight tr[data-swap-id]");
-    await inflight.first().waitFor({ timeout: 30_000 });
-    const id = (await inflight.first().getAttribute("data-swap-id"))!;
-    const cells = await inflight.first().locator("td").allInnerTexts();
+    const src = user.get("consortium")!;
+    const dst = user.get("evm")!;
+    // The user's steps one by one (what `isthmus swap` does), so the test can look at the
+    // page between them; the relayer waits at "counter-locked" until the user claims.
+    const { preimage, hashlock } = newSecret();
+    const created = await api.post<{ id: string; relayerFrom: Hex }>("/swaps", { from: "consortium:KRW", to: "evm:KRWT", amount: "12.5", hashlock, userFrom: src.address, userTo: dst.address });
+    const row = page.locator(`#inflight tr[data-swap-id="${created.id}"]`);
+    await page.locator(`#inflight tr[data-swap-id="${created.id}"][data-state="awaiting_user_lock"]`).waitFor({ timeout: 15_000 });
+    let cells = await row.locator("td").allInnerTexts();
     assert.equal(cells[1], "consortium:KRW → evm:KRWT");
     assert.equal(cells[2], "12.5 KRW");
     assert.equal(cells[3], "12.5 KRWT");
-    assert.ok(cells[4]!.length > 0, "phase shown");
-    // Every deadline is shown with the chain time left, from the relayer's view of that chain.
-    assert.match(cells[5]!, /on (consortium|evm): \d+[smhd].* left/);
+    assert.equal(cells[4], "waiting for the user's lock");
+    assert.match(cells[5]!, /^user must lock on consortium: \d+m \d+s left by \d\d:\d\d:\d\d UTC$/);
+
+    const userTimelock = (await src.head()).finalizedTime + 900;
+    await src.lock({ receiver: created.relayerFrom, asset: "KRW", amount: 1250n, hashlock, timelock: userTimelock });
+    await page.locator(`#inflight tr[data-swap-id="${created.id}"][data-state="relayer_locked"]`).waitFor({ timeout: 30_000 });
+    cells = await row.locator("td").allInnerTexts();
+    assert.equal(cells[4], "counter-locked; waiting for the user's claim");
+    // Both deadlines, each in its own chain's time as the relayer sees it: the counter-lock
+    // expires first (the relayer's margin), the user's lock after it.
+    const lines = cells[5]!.split("\n");
+    assert.equal(lines.length, 2, cells[5]);
+    assert.match(lines[0]!, /^user must claim on evm: \d+m \d+s left/);
+    assert.match(lines[1]!, /^relayer must claim on consortium: \d+m \d+s left/);
+    const secondsLeft = (line: string) => {
+      const m = /: (\d+)m (\d+)s left/.exec(line);
+      assert.ok(m, `"${line}" shows minutes and seconds left`);
+      return Number(m[1]) * 60 + Number(m[2]);
+    };
+    const userLeft = secondsLeft(lines[1]!);
+    const counterLeft = secondsLeft(lines[0]!);
+    assert.ok(userLeft > 840 && userLeft <= 900, `about 15 min of consortium time left on the user's lock: ${lines[1]}`);
+    assert.ok(counterLeft < userLeft, `the counter-lock expires first: ${cells[5]}`);
     if (SCREENSHOT) await page.screenshot({ path: SCREENSHOT.replace(/(\.png)?$/, "-inflight.png"), fullPage: true });
 
-    // The phase moves on while the swap is in flight (the user's lock is seen, the relayer counter-locks).
-    await page.locator(`#inflight tr[data-swap-id="${id}"]:not([data-state="awaiting_user_lock"])`).waitFor({ timeout: 60_000 });
-    const result = await swap;
-    assert.equal(result.swapId, id);
-    await page.locator(`#recent tr[data-swap-id="${id}"][data-state="completed"]`).waitFor({ timeout: 30_000 });
-    assert.equal(await page.locator(`#inflight tr[data-swap-id="${id}"]`).count(), 0, "it left the in-flight table");
-    const done = await page.locator(`#recent tr[data-swap-id="${id}"] td`).allInnerTexts();
+    const swap = await api.get<{ counterLock: { lockId: Hex } }>(`/swaps/${created.id}`);
+    await dst.claim(swap.counterLock.lockId, preimage);
+    await page.locator(`#recent tr[data-swap-id="${created.id}"][data-state="completed"]`).waitFor({ timeout: 45_000 });
+    assert.equal(await row.count(), 0, "it left the in-flight table");
+    const done = await page.locator(`#recent tr[data-swap-id="${created.id}"] td`).allInnerTexts();
     assert.equal(done[2], "12.5 KRW");
+    assert.equal(done[3], "12.5 KRWT");
     assert.equal(done[4], "completed");
     assert.deepEqual(navigations, [], "no reload or navigation happened");
     if (SCREENSHOT) await page.screenshot({ path: SCREENSHOT, fullPage: true });
@@ -201,8 +218,7 @@ describe("dashboard in headless Chromium against an in-process devnet", function
     assert.match(await page.locator("#conn").innerText(), /reconnecting/);
     if (SCREENSHOT) await page.screenshot({ path: SCREENSHOT.replace(/(\.png)?$/, "-reconnecting.png"), fullPage: true });
     // While the page is cut off, a swap is registered: the page gets no event for it.
-    const preimage = randomBytes(32);
-    const hashlock = `0x${createHash("sha256").update(preimage).digest("hex")}` as Hex;
+    const { hashlock } = newSecret();
     const created = await api.post<{ id: string }>("/swaps", {
       from: "evm:KRWT",
       to: "consortium:KRW",

@@ -90,7 +90,7 @@ function deadlineList(swap) {
       { class: left !== null && left < 60 ? "soon" : "", "data-deadline": d.what },
       `${DEADLINES[d.what] ?? d.what} on ${d.chain}: `,
       el("strong", {}, text),
-      el("span", { class: "at" }, ` (by ${formatUnixTime(d.time)})`),
+      el("span", { class: "at", title: `${formatUnixTime(d.time)} UTC in ${d.chain}'s block time` }, ` by ${formatUnixTime(d.time).slice(11)} UTC`),
     );
   });
   return items.length ? el("ul", { class: "deadlines" }, ...items) : dash;
@@ -107,7 +107,7 @@ function swapCells(s) {
 
 function renderInflight() {
   const rows = state.inflight.map((s) =>
-    el("tr", { "data-swap-id": s.id, "data-state": s.state }, ...swapCells(s), el("td", { class: "phase" }, PHASES[s.state] ?? s.state), el("td", {}, deadlineList(s))),
+    el("tr", { "data-swap-id": s.id, "data-state": s.state }, ...swapCells(s), el("td", { class: "phase" }, PHASES[s.state] ?? s.state), el("td", { class: "wrap" }, deadlineList(s))),
   );
   fillBody("inflight", rows, "no swaps in flight", 6);
   const shown = state.inflight.length;
