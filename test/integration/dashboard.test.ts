@@ -125,7 +125,18 @@ describe("dashboard in headless Chromium against an in-process devnet", function
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  const cellTexts = (selector: string) => page.locator(selector).allInnerTexts();
+
+  /** Wait for `selector` on the page; on timeout, say what the relayer and the page showed for the swap. */
+  async function waitOnPage(selector: string, timeoutMs: number, swapId?: string): Promise<void> {
+    try {
+      await page.locator(selector).waitFor({ timeout: timeoutMs });
+    } catch (err) {
+      const relayer = swapId ? await api.get<{ state: string; history: { to: string; note: string }[] }>(`/swaps/${swapId}`).catch((e: Error) => e.message) : null;
+      const shown = swapId ? await page.locator(`tr[data-swap-id="${swapId}"]`).evaluateAll((rows) => rows.map((r) => `${r.closest("table")?.id}:${r.getAttribute("data-state")}`)) : null;
+      const conn = await page.locator("#conn").innerText();
+      throw new Error(`${(err as Error).message.split("\n")[0]}; relayer: ${JSON.stringify(relayer)}; page rows: ${JSON.stringify(shown)}; connection: ${conn}; problems: ${JSON.stringify(problems)}`);
+    }
+  }
 
   it("loads with all three chains (heights, lag, finality) and the relayer's balances", async () => {
     const res = await page.goto(link!.url + "/");
@@ -165,7 +176,7 @@ describe("dashboard in headless Chromium against an in-process devnet", function
     const { preimage, hashlock } = newSecret();
     const created = await api.post<{ id: string; relayerFrom: Hex }>("/swaps", { from: "consortium:KRW", to: "evm:KRWT", amount: "12.5", hashlock, userFrom: src.address, userTo: dst.address });
     const row = page.locator(`#inflight tr[data-swap-id="${created.id}"]`);
-    await page.locator(`#inflight tr[data-swap-id="${created.id}"][data-state="awaiting_user_lock"]`).waitFor({ timeout: 15_000 });
+    await waitOnPage(`#inflight tr[data-swap-id="${created.id}"][data-state="awaiting_user_lock"]`, 15_000, created.id);
     let cells = await row.locator("td").allInnerTexts();
     assert.equal(cells[1], "consortium:KRW → evm:KRWT");
     assert.equal(cells[2], "12.5 KRW");
@@ -175,7 +186,7 @@ describe("dashboard in headless Chromium against an in-process devnet", function
 
     const userTimelock = (await src.head()).finalizedTime + 900;
     await src.lock({ receiver: created.relayerFrom, asset: "KRW", amount: 1250n, hashlock, timelock: userTimelock });
-    await page.locator(`#inflight tr[data-swap-id="${created.id}"][data-state="relayer_locked"]`).waitFor({ timeout: 30_000 });
+    await waitOnPage(`#inflight tr[data-swap-id="${created.id}"][data-state="relayer_locked"]`, 45_000, created.id);
     cells = await row.locator("td").allInnerTexts();
     assert.equal(cells[4], "counter-locked; waiting for the user's claim");
     // Both deadlines, each in its own chain's time as the relayer sees it: the counter-lock
@@ -197,7 +208,7 @@ describe("dashboard in headless Chromium against an in-process devnet", function
 
     const swap = await api.get<{ counterLock: { lockId: Hex } }>(`/swaps/${created.id}`);
     await dst.claim(swap.counterLock.lockId, preimage);
-    await page.locator(`#recent tr[data-swap-id="${created.id}"][data-state="completed"]`).waitFor({ timeout: 45_000 });
+    await waitOnPage(`#recent tr[data-swap-id="${created.id}"][data-state="completed"]`, 45_000, created.id);
     assert.equal(await row.count(), 0, "it left the in-flight table");
     const done = await page.locator(`#recent tr[data-swap-id="${created.id}"] td`).allInnerTexts();
     assert.equal(done[2], "12.5 KRW");
@@ -231,7 +242,7 @@ describe("dashboard in headless Chromium against an in-process devnet", function
     assert.equal(await page.locator(`#inflight tr[data-swap-id="${created.id}"]`).count(), 0);
     link!.restore();
     await page.locator('#conn[data-state="live"]').waitFor({ timeout: 20_000 });
-    await page.locator(`#inflight tr[data-swap-id="${created.id}"][data-state="awaiting_user_lock"]`).waitFor({ timeout: 10_000 });
+    await waitOnPage(`#inflight tr[data-swap-id="${created.id}"][data-state="awaiting_user_lock"]`, 10_000, created.id);
     // Only requests the cut broke may have failed: the stream and its retries, or a read
     // that happened to be under way (the browser logs those itself); nothing else.
     const during = problems.slice(before);
