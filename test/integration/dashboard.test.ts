@@ -125,7 +125,6 @@ describe("dashboard in headless Chromium against an in-process devnet", function
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-
   /** Wait for `selector` on the page; on timeout, say what the relayer and the page showed for the swap. */
   async function waitOnPage(selector: string, timeoutMs: number, swapId?: string): Promise<void> {
     try {
