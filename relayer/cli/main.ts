@@ -1,13 +1,13 @@
 import { errorMessage, InvalidInputError, IsthmusError } from "../../chains/errors.ts";
 import type { Hex, LedgerAdapter } from "../../chains/ledger.ts";
-import { RelayerClient } from "../api/client.ts";
+import { RelayerClient } from "../../sdk/relayer-client.ts";
 import { toPlainJson } from "../core/codec.ts";
 import { formatAmount } from "../core/amount.ts";
 import { parseAssetRef } from "../core/route.ts";
 import { loadConfig, resolveKey } from "../config.ts";
 import { defaultDevnetFile, readDevnetFile } from "../devnet-file.ts";
 import { openLedger } from "../ledgers.ts";
-import { runSwap } from "../client/swap-flow.ts";
+import { runSwap } from "../../sdk/run-swap.ts";
 import { parseFlags, positiveInt, required } from "./args.ts";
 import { PROOF_USAGE, proofCommand } from "./proof.ts";
 import { dirname, join } from "node:path";
