@@ -1,6 +1,6 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { InvalidInputError } from "../chains/errors.ts";
+import { InvalidInputError, IsthmusError } from "../chains/errors.ts";
 import type { SwapRecord, SwapStore } from "./store.ts";
 
 const ID = /^[A-Za-z0-9_-]{1,128}$/;
@@ -41,16 +41,28 @@ export class FileSwapStore implements SwapStore {
   }
 
   async get(swapId: string): Promise<SwapRecord | null> {
+    const file = this.#file(swapId);
+    let text: string;
     try {
-      return JSON.parse(readFileSync(this.#file(swapId), "utf8")) as SwapRecord;
+      text = readFileSync(file, "utf8");
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
       throw err;
     }
+    return parseRecord(file, text);
   }
 
   async list(): Promise<SwapRecord[]> {
     const names = readdirSync(this.dir).filter((n) => n.endsWith(".json"));
-    return names.map((n) => JSON.parse(readFileSync(join(this.dir, n), "utf8")) as SwapRecord);
+    return names.map((n) => parseRecord(join(this.dir, n), readFileSync(join(this.dir, n), "utf8")));
+  }
+}
+
+/** A damaged file is reported by name only: JSON.parse's message would quote its text, preimage included. */
+function parseRecord(file: string, text: string): SwapRecord {
+  try {
+    return JSON.parse(text) as SwapRecord;
+  } catch {
+    throw new IsthmusError("SWAP_STORE_DAMAGED", `${file} is not a readable swap record (restore it from a backup; its preimage is needed to claim)`, { file });
   }
 }

@@ -125,7 +125,7 @@ describe("SDK counter-lock checks against a hostile relayer", function () {
     ["the wrong amount", (p) => ({ ...p, amount: 499n }), (e) => e instanceof CounterLockMismatchError && e.field === "amount" && e.actual === "499"],
     ["the wrong asset", (p) => ({ ...p, asset: "ETH" }), (e) => e instanceof CounterLockMismatchError && e.field === "asset" && e.actual === "ETH"],
     ["a different hashlock", (p) => ({ ...p, hashlock: `0x${randomBytes(32).toString("hex")}` as Hex }), (e) => e instanceof CounterLockMismatchError && e.field === "hashlock"],
-    ["too short a timelock", (p) => ({ ...p, timelock: p.timelock + 55 }), (e) => e instanceof InsufficientMarginError && e.which === "timelock-gap" && e.actualSec < e.requiredSec],
+    ["too short a timelock", (p) => ({ ...p, timelock: p.timelock + 65 }), (e) => e instanceof InsufficientMarginError && e.which === "timelock-gap" && e.actualSec < e.requiredSec],
   ];
   for (const [what, tamper, isExpected] of cases) {
     it(`a counter-lock with ${what}: typed error, the swap is refused and the preimage stays secret`, async () => {
