@@ -145,3 +145,16 @@ describe("sdk browser entry", () => {
     for (const marker of ["COUNTER_LOCK_MISMATCH", "INSUFFICIENT_MARGIN", "getRandomValues", "/swaps"]) assert.ok(text.includes(marker), marker);
   });
 });
+
+describe("sdk package exports", () => {
+  it("resolves isthmus/sdk and isthmus/sdk/browser by the package's own name", async () => {
+    const node = await import("isthmus/sdk");
+    const browser = await import("isthmus/sdk/browser");
+    for (const fn of ["quote", "createSwap", "lock", "watch", "claim", "refund", "recover"] as const) {
+      assert.equal(typeof node[fn], "function", fn);
+      assert.equal(browser[fn], node[fn], `${fn} is the same function from both entries`);
+    }
+    assert.equal(typeof node.FileSwapStore, "function");
+    assert.equal("FileSwapStore" in browser, false, "the browser entry has no file store");
+  });
+});
