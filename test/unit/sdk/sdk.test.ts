@@ -158,3 +158,13 @@ describe("sdk package exports", () => {
     assert.equal("FileSwapStore" in browser, false, "the browser entry has no file store");
   });
 });
+
+describe("sdk dependency direction", () => {
+  it("no file under sdk/ or examples/ imports relayer/", async () => {
+    const { readFileSync: read } = await import("node:fs");
+    const files = ["sdk", "examples", "examples/lib"].flatMap((d) => readdirSync(d).filter((f) => f.endsWith(".ts")).map((f) => join(d, f)));
+    assert.ok(files.length >= 15, `found ${files.length} files`);
+    const offenders = files.filter((f) => /from\s+["'][./]*relayer\//.test(read(f, "utf8")));
+    assert.deepEqual(offenders, []);
+  });
+});
