@@ -11,6 +11,7 @@ import {
   ExpiredError,
   InsufficientMarginError,
   NotRefundableYetError,
+  RelayerApiError,
   RelayerGaveUpError,
   RelayerUnreachableError,
   SwapStateError,
@@ -19,7 +20,7 @@ import {
 import { checkMargin, claimWindowSec } from "./margin.ts";
 import { RelayerClient } from "./relayer-client.ts";
 import { generateSecret } from "./secret.ts";
-import { FINAL_PHASES, type AssetRef, type CounterLockRef, type SwapRecord, type SwapStore } from "./store.ts";
+import { FINAL_PHASES, type AssetRef, type CounterLockRef, type SwapRecord, type SwapStore, type SwapTerms } from "./store.ts";
 
 /** What every action works with: the relayer, the dApp's own ledgers (its signers inside), and its store. */
 export interface SwapClient {
@@ -289,10 +290,23 @@ async function refuse(client: SwapClient, r: Extract<SwapRecord, { userLock: unk
   throw err;
 }
 
-function termsOf(r: SwapRecord) {
-  const { phase: _p, ...rest } = r as SwapRecord & Record<string, unknown>;
-  const { userLock: _u, counterLock: _c, lockTxId: _l, claimTxId: _cl, refundTxId: _r, reason: _re, ...terms } = rest;
-  return terms as unknown as Omit<Extract<SwapRecord, { phase: "created" }>, "phase">;
+/** The agreed terms of a record, without its phase data: the base of the next record. */
+function termsOf(r: SwapRecord): SwapTerms {
+  return {
+    swapId: r.swapId,
+    relayerUrl: r.relayerUrl,
+    from: r.from,
+    to: r.to,
+    amountIn: r.amountIn,
+    amountOut: r.amountOut,
+    relayerFrom: r.relayerFrom,
+    userFrom: r.userFrom,
+    userTo: r.userTo,
+    hashlock: r.hashlock,
+    preimage: r.preimage,
+    timelockSec: r.timelockSec,
+    quotedMarginSec: r.quotedMarginSec,
+  };
 }
 
 export interface WatchOptions {
@@ -311,13 +325,15 @@ export async function watch(client: SwapClient, swapId: string, opts: WatchOptio
   const r = await load(client, swapId);
   requirePhase(r, "watch", "locked");
   const dest = ledgerOf(client, r.to.chain);
+  // Ask the relayer the swap was created at (a restarted dApp may be configured with another).
+  const relayer = r.relayerUrl === client.relayer.baseUrl ? client.relayer : new RelayerClient(r.relayerUrl);
   const timeoutMs = opts.timeoutMs ?? 120_000;
   const start = Date.now();
   let lastState = "";
   for (;;) {
     let answer: SwapAnswer | null = null;
     try {
-      answer = await client.relayer.get<SwapAnswer>(`/swaps/${encodeURIComponent(swapId)}`);
+      answer = await relayer.get<SwapAnswer>(`/swaps/${encodeURIComponent(swapId)}`);
     } catch (err) {
       // A relayer that restarts is not a failure: poll again until the deadline.
       if (!(err instanceof RelayerUnreachableError)) throw err;
@@ -432,7 +448,9 @@ export type RecoverOutcome =
   | { readonly swapId: string; readonly kind: "refunded"; readonly refund: RefundOutcome }
   | { readonly swapId: string; readonly kind: "abandoned"; readonly reason: string }
   /** Nothing to do yet: the user's lock becomes refundable at `refundableAt` (source chain time). */
-  | { readonly swapId: string; readonly kind: "waiting"; readonly refundableAt: number; readonly reason: string };
+  | { readonly swapId: string; readonly kind: "waiting"; readonly refundableAt: number; readonly reason: string }
+  /** This swap could not be advanced now (a ledger down, say); the others were. Run recover again. */
+  | { readonly swapId: string; readonly kind: "failed"; readonly error: { readonly code: string; readonly message: string } };
 
 /**
  * Find and finish every open swap of the store: claim a verified counter-lock, refund an
@@ -443,7 +461,12 @@ export async function recover(client: SwapClient, opts: WatchOptions = {}): Prom
   const out: RecoverOutcome[] = [];
   for (const r of await client.store.list()) {
     if (FINAL_PHASES.has(r.phase)) continue;
-    out.push(await recoverOne(client, r, opts));
+    try {
+      out.push(await recoverOne(client, r, opts));
+    } catch (err) {
+      const e = err as { code?: unknown; message?: unknown };
+      out.push({ swapId: r.swapId, kind: "failed", error: { code: typeof e.code === "string" ? e.code : "ERROR", message: String(e.message ?? err) } });
+    }
   }
   return out;
 }
@@ -490,7 +513,8 @@ async function recoverOne(client: SwapClient, r: SwapRecord, opts: WatchOptions)
     const counter = await watch(client, swapId, opts);
     return { swapId, kind: "claimed", claim: await claim(client, swapId, counter.lockId) };
   } catch (err) {
-    if (isRefusal(err) || err instanceof RelayerGaveUpError || err instanceof ExpiredError) {
+    // Whatever the relayer did or failed to do, the user's lock is safe until its timelock.
+    if (isRefusal(err) || err instanceof RelayerGaveUpError || err instanceof ExpiredError || err instanceof RelayerApiError) {
       return { swapId, kind: "waiting", refundableAt: r.userLock.timelock, reason: (err as Error).message };
     }
     throw err;

@@ -42,7 +42,9 @@ describe("sdk steps against in-memory ledgers", () => {
         swaps.set(id, { id, state: "awaiting_user_lock" });
         return reply(swaps.get(id));
       }
-      reply(swaps.get(req.url!.split("/")[2]!) ?? {});
+      const known = swaps.get(req.url!.split("/")[2]!);
+      if (known) return reply(known);
+      res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: { code: "NOT_FOUND", message: "no such swap" } }));
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     src = new FakeLedger("src", USER, ["KRW"]);
@@ -151,5 +153,25 @@ describe("sdk steps against in-memory ledgers", () => {
     assert.ok(!requests.some((q) => q.includes(preimage.slice(2))));
     const claimed = dst.locks.get(id)!;
     assert.equal(claimed.status === "claimed" ? claimed.preimage : null, preimage);
+  });
+
+  it("recover reports a swap it cannot advance and still finishes the others", async () => {
+    const broken = await lockedSwap();
+    const r = (await store.get(broken.created.swapId))!;
+    await store.put({ ...r, from: { chain: "gone", asset: "KRW" } });
+    const { created, userLock } = await lockedSwap();
+    counterLock(created.swapId, honest(created.hashlock, userLock.timelock));
+    const out = await recover(client, { timeoutMs: 1000 });
+    const byId = new Map(out.map((o) => [o.swapId, o]));
+    assert.equal(byId.get(created.swapId)?.kind, "claimed");
+    const failed = byId.get(broken.created.swapId);
+    assert.ok(failed?.kind === "failed" && failed.error.code === "INVALID_INPUT" && /no ledger "gone"/.test(failed.error.message), JSON.stringify(failed));
+  });
+
+  it("recover waits (does not fail) when the relayer no longer knows the swap", async () => {
+    const { created, userLock } = await lockedSwap();
+    swaps.delete(created.swapId);
+    const out = await recover(client, { timeoutMs: 200 });
+    assert.deepEqual(out.map((o) => o.kind === "waiting" && o.refundableAt), [userLock.timelock]);
   });
 });
