@@ -1,6 +1,6 @@
 /**
  * Every script in examples/ against one in-process devnet, plus the SDK's recover path: a
- * dApp process killed between lock and claim, restarted with the same store.
+ * dApp process killed between lock and claim, restarted (as `isthmus recover`) with the same store.
  */
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
@@ -20,6 +20,8 @@ import { main as consortiumToFabric } from "../../examples/consortium-krw-to-fab
 import { main as fabricToEvm } from "../../examples/fabric-krw-to-evm-krwt.ts";
 import { main as evmToFabric } from "../../examples/evm-krwt-to-fabric-krw.ts";
 import { main as refundWhenSilent } from "../../examples/refund-when-relayer-silent.ts";
+import { main as recoverExample } from "../../examples/recover.ts";
+import { createClient, createSwap } from "../../sdk/swap.ts";
 
 describe("examples/ against the in-process devnet", function () {
   this.timeout(180_000);
@@ -81,8 +83,18 @@ describe("examples/ against the in-process devnet", function () {
     assert.equal(await source.balance("KRW"), before, "the 3 KRW came back");
   });
 
-  it("recover finishes a swap whose dApp was killed between lock and claim", async () => {
-    const storeDir = join(dir, "store-recover");
+  it("examples/recover.ts finishes the store's open swaps: one created but never locked is dropped", async () => {
+    const storeDir = join(dir, "store-recover-example");
+    const client = createClient({ relayerUrl: readDevnet(devnet.file).relayerUrl, apiKey: devnet.apiKey, ledgers: [...user.values()], store: new FileSwapStore(storeDir) });
+    const created = await createSwap(client, { from: "consortium:KRW", to: "evm:KRWT", amount: "1" });
+    const outcomes = await recoverExample({ devnetFile: devnet.file, storeDir });
+    assert.deepEqual(outcomes.map((o) => [o.swapId, o.kind]), [[created.swapId, "abandoned"]]);
+    assert.equal((await new FileSwapStore(storeDir).get(created.swapId))?.phase, "abandoned");
+  });
+
+  it("a dApp killed between lock and claim, restarted as `isthmus recover` on the same store, finishes the swap", async () => {
+    // The CLI keeps its store next to the devnet file.
+    const storeDir = join(dir, "secrets");
     const dest = user.get("consortium")!;
     const before = await dest.balance("KRW");
     const child = spawn(process.execPath, ["--import", "tsx", "test/fixtures/sdk-dapp-lock-then-claim.ts", devnet.file, storeDir], { stdio: ["ignore", "pipe", "pipe"] });
@@ -104,7 +116,7 @@ describe("examples/ against the in-process devnet", function () {
     assert.equal(stored?.phase, "locked", "killed after the lock, before any claim");
 
     const run = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
-      execFile(process.execPath, ["--import", "tsx", "examples/recover.ts"], { env: { ...process.env, ISTHMUS_HOME: dir, ISTHMUS_DAPP_STORE: storeDir }, timeout: 120_000 }, (err, stdout, stderr) =>
+      execFile(process.execPath, ["bin/isthmus.js", "recover", "--devnet", devnet.file, "--timeout", "90"], { timeout: 120_000 }, (err, stdout, stderr) =>
         resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
       ),
     );
