@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import type { Hex, LedgerAdapter } from "../../chains/ledger.ts";
-import { RelayerClient } from "../../relayer/api/client.ts";
+import { RelayerClient } from "../../sdk/relayer-client.ts";
 import { readDevnetFile } from "../../relayer/devnet-file.ts";
 import { startDevnet, type Devnet } from "../../relayer/devnet.ts";
 import { openLedger } from "../../relayer/ledgers.ts";
