@@ -11,9 +11,11 @@ export interface Deadlines {
   readonly endorseMs: number;
   readonly submitMs: number;
   readonly commitStatusMs: number;
+  /** Lifetime of one chaincode-events subscription; the watcher reopens it from its checkpoint. */
+  readonly eventStreamMs: number;
 }
 
-export const DEFAULT_DEADLINES: Deadlines = { evaluateMs: 5_000, endorseMs: 15_000, submitMs: 5_000, commitStatusMs: 60_000 };
+export const DEFAULT_DEADLINES: Deadlines = { evaluateMs: 5_000, endorseMs: 15_000, submitMs: 5_000, commitStatusMs: 60_000, eventStreamMs: 300_000 };
 
 export interface GatewayConnection {
   readonly gateway: Gateway;
@@ -21,7 +23,7 @@ export interface GatewayConnection {
   close(): void;
 }
 
-export function connectGateway(address: string, identity: Pick<Identity, "mspId" | "certPem" | "privateKey">, deadlines: Deadlines = DEFAULT_DEADLINES): GatewayConnection {
+export function connectGateway(address: string, identity: Pick<Identity, "mspId" | "certPem" | "privateKey">, deadlines: Omit<Deadlines, "eventStreamMs"> = DEFAULT_DEADLINES): GatewayConnection {
   const client = new grpc.Client(address, grpc.credentials.createInsecure(), {
     "grpc.max_receive_message_length": 100 * 1024 * 1024,
   });
