@@ -8,6 +8,7 @@
  *   BENCH_FABRIC_TXS       transactions (default 2000)
  *   BENCH_FABRIC_CLIENTS   concurrent clients, each with its own gateway connection (default 8)
  *   BENCH_FABRIC_INFLIGHT  submissions in flight per client (default 16)
+ *   BENCH_FABRIC_PROFILE   a directory: the network process writes a V8 CPU profile there (node --cpu-prof)
  */
 import { common } from "@hyperledger/fabric-protos";
 import { spawn } from "node:child_process";
@@ -35,7 +36,8 @@ interface Served {
 
 /** The network in its own process (serve.ts), so the bench clients and the network use separate cores. */
 async function serveInChild(dir: string): Promise<{ info: Served; stop: () => Promise<number> }> {
-  const child = spawn(process.execPath, ["--import", "tsx", resolve("chains/fabric/serve.ts"), dir, "0", "20"], {
+  const profile = process.env.BENCH_FABRIC_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${resolve(process.env.BENCH_FABRIC_PROFILE)}`] : [];
+  const child = spawn(process.execPath, [...profile, "--import", "tsx", resolve("chains/fabric/serve.ts"), dir, "0", "20"], {
     stdio: ["pipe", "pipe", "inherit"],
   });
   const lines = createInterface({ input: child.stdout! });
