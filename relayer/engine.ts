@@ -420,6 +420,9 @@ export class SwapEngine {
       this.store.setEventCheckpoint(ledger.name, next);
     }
     this.store.setEventCheckpoint(ledger.name, batch.next);
+    // For the scan-lag metric and logs only: the head this pass read the stream up to (the
+    // checkpoint, not the cursor, is where the stream resumes).
+    this.store.setCursor(ledger.name, head.finalizedHeight);
   }
 
   /** De-duplicate by (chain, tx, log index); handling is idempotent anyway, this saves the reads. */
