@@ -8,7 +8,8 @@
  * deadline, the subscription is reopened from that checkpoint, so nothing is skipped and
  * nothing handled is delivered again.
  */
-import type { ChaincodeEvent, Checkpoint, CloseableAsyncIterable, Network } from "@hyperledger/fabric-gateway";
+import * as grpc from "@grpc/grpc-js";
+import { GatewayError, type ChaincodeEvent, type Checkpoint, type CloseableAsyncIterable, type Network } from "@hyperledger/fabric-gateway";
 import type { EventCheckpoint } from "../ledger.ts";
 
 export interface ChaincodeEventStreamOptions {
@@ -38,6 +39,13 @@ export function gatewayCheckpoint(c: EventCheckpoint): Checkpoint {
   return { getBlockNumber: () => BigInt(c.block), getTransactionId: () => c.afterTxId ?? undefined };
 }
 
+/** A stream end worth reopening at once: the peer went away, the deadline passed, we closed it, or our own pause. */
+function isTransient(err: unknown): boolean {
+  const code = err instanceof GatewayError ? err.code : (err as { code?: unknown } | null)?.code;
+  if (typeof code !== "number") return true;
+  return [grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED, grpc.status.CANCELLED].includes(code);
+}
+
 export class ChaincodeEventStream {
   readonly #opts: ChaincodeEventStreamOptions;
   #sub: Subscription | null = null;
@@ -54,6 +62,9 @@ export class ChaincodeEventStream {
     let sub = this.#sub;
     if (sub && (!sameCheckpoint(sub.next, from) || (sub.stopped !== null && sub.buffer.length === 0))) {
       this.close();
+      // A refusal (permission, unknown channel or chaincode) is reported, not retried in silence;
+      // the next call reopens.
+      if (sub.stopped !== null && sub.buffer.length === 0 && !isTransient(sub.stopped)) throw sub.stopped;
       sub = null;
     }
     sub ??= await this.#open(from);

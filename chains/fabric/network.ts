@@ -618,7 +618,8 @@ export class FabricNetwork {
         n++;
       }
     } catch (err) {
-      if (!gone) call.destroy(asFailure(err, grpc.status.UNAVAILABLE).toServiceError() as grpc.ServiceError);
+      // emit("error") sends the status (grpc-js ends the call with it); destroy(err) never did.
+      if (!gone) call.emit("error", asFailure(err, grpc.status.UNAVAILABLE).toServiceError() as grpc.ServiceError);
     } finally {
       this.#streams.delete(call);
     }

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { LedgerError, VerificationError } from "../../chains/errors.ts";
 import { FabricLedger } from "../../chains/fabric/adapter.ts";
 import { CHAINCODE_NAME, startFabricNode, type FabricNode } from "../../chains/fabric/devnet.ts";
-import type { Identity } from "../../chains/fabric/identity.ts";
+import { loadOrCreateOrg, type Identity } from "../../chains/fabric/identity.ts";
 import type { EventCheckpoint, Hex, LedgerEvent } from "../../chains/ledger.ts";
 import { SwapStore } from "../../relayer/store.ts";
 
@@ -222,5 +222,20 @@ describe("Fabric watch: chaincode events with persisted checkpoints", function (
       if (err === null) await sleep(100);
     }
     assert.ok(err instanceof VerificationError, String(err));
+  });
+
+  it("a refused subscription (identity from an unknown CA) is reported as a typed error, not retried in silence", async () => {
+    const stranger = (await loadOrCreateOrg(join(dir, "stranger"), { mspId: "Org1MSP", domain: "org1.example.com", identities: [{ name: "mallory", role: "client" }] })).identities.get("mallory")!;
+    const watcher = open(stranger);
+    let err: unknown = null;
+    for (let i = 0; i < 50 && err === null; i++) {
+      await watcher.eventsFrom({ block: 1, afterTxId: null }, 1).then(
+        (b) => assert.equal(b.events.length, 0),
+        (e: unknown) => (err = e),
+      );
+      if (err === null) await sleep(100);
+    }
+    assert.ok(err instanceof LedgerError, String(err));
+    assert.match(err.message, /unknown authority/);
   });
 });
