@@ -71,6 +71,38 @@ export type LedgerEvent =
   | { readonly kind: "claimed"; readonly lockId: Hex; readonly preimage: Hex; readonly txId: Hex; readonly height: number; readonly index: number }
   | { readonly kind: "refunded"; readonly lockId: Hex; readonly txId: Hex; readonly height: number; readonly index: number };
 
+/**
+ * Where a ledger's event stream resumes: just after transaction `afterTxId` of `block`, or
+ * at the start of `block` when afterTxId is null. Persisting the checkpoint of each event
+ * once it is handled makes a restart resume exactly after the last handled event.
+ */
+export interface EventCheckpoint {
+  readonly block: number;
+  readonly afterTxId: string | null;
+}
+
+/** One event of a stream and the checkpoint that resumes just after it. */
+export interface CheckpointedEvent {
+  readonly event: LedgerEvent;
+  readonly next: EventCheckpoint;
+}
+
+/**
+ * A ledger whose final events arrive as a resumable stream (Fabric's chaincode events)
+ * rather than by scanning block ranges. The watcher keeps the checkpoint, not the adapter.
+ */
+export interface EventStreamSource {
+  /**
+   * Events of blocks <= toHeight that the stream holds from `from` on, in commit order;
+   * `next` resumes after everything returned, including stream entries that are no HTLC event.
+   */
+  eventsFrom(from: EventCheckpoint, toHeight: number): Promise<{ readonly events: readonly CheckpointedEvent[]; readonly next: EventCheckpoint }>;
+}
+
+export function hasEventStream(l: LedgerAdapter): l is LedgerAdapter & EventStreamSource {
+  return typeof (l as Partial<EventStreamSource>).eventsFrom === "function";
+}
+
 export interface LockParams {
   readonly receiver: Hex;
   readonly asset: string;

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { getAddress } from "ethers";
 import PQueue from "p-queue";
 import { errorMessage, InvalidInputError, IsthmusError, LedgerError } from "../chains/errors.ts";
-import type { Hex, LedgerAdapter, LedgerEvent, LedgerHead } from "../chains/ledger.ts";
+import { hasEventStream, type EventStreamSource, type Hex, type LedgerAdapter, type LedgerEvent, type LedgerHead } from "../chains/ledger.ts";
 import { convert, formatAmount, parseAmount } from "./core/amount.ts";
 import {
   assessUserLock,
@@ -373,6 +373,7 @@ export class SwapEngine {
   private async scan(ledger: LedgerAdapter, rescan = false): Promise<void> {
     const head = await ledger.head();
     this.heads.set(ledger.name, head);
+    if (hasEventStream(ledger)) return this.scanStream(ledger, head, rescan);
     let cursor = this.store.getCursor(ledger.name);
     if (cursor === null) {
       // First run: nothing can be owed to us from before any swap existed.
@@ -392,6 +393,36 @@ export class SwapEngine {
       this.store.setCursor(ledger.name, to);
       cursor = to;
     }
+  }
+
+  /**
+   * A chain whose events arrive as a resumable stream (Fabric chaincode events): each event
+   * is handled, then its checkpoint is stored, so a restart resumes right after the last
+   * handled event (a crash between the two re-delivers that one event, and handling is
+   * idempotent). The rescan re-reads the blocks before the checkpoint, as for block scans.
+   */
+  private async scanStream(ledger: LedgerAdapter & EventStreamSource, head: LedgerHead, rescan: boolean): Promise<void> {
+    let from = this.store.getEventCheckpoint(ledger.name);
+    if (from === null) {
+      // First run (or a store that scanned blocks before): resume after the cursor, else after the head.
+      from = { block: (this.store.getCursor(ledger.name) ?? head.finalizedHeight) + 1, afterTxId: null };
+      this.store.setEventCheckpoint(ledger.name, from);
+    }
+    if (rescan) {
+      const last = Math.min(from.block, head.finalizedHeight);
+      const first = Math.max(1, last - (this.opts.rescanBlocks ?? 50) + 1);
+      if (last >= first) for (const ev of await ledger.events(first, last)) await this.handleOnce(ledger, ev);
+    }
+    const batch = await ledger.eventsFrom(from, head.finalizedHeight);
+    for (const { event, next } of batch.events) {
+      if (this.stopped) return;
+      await this.handleOnce(ledger, event);
+      this.store.setEventCheckpoint(ledger.name, next);
+    }
+    this.store.setEventCheckpoint(ledger.name, batch.next);
+    // For the scan-lag metric and logs only: the head this pass read the stream up to (the
+    // checkpoint, not the cursor, is where the stream resumes).
+    this.store.setCursor(ledger.name, head.finalizedHeight);
   }
 
   /** De-duplicate by (chain, tx, log index); handling is idempotent anyway, this saves the reads. */

@@ -1,5 +1,6 @@
 import Database from "better-sqlite3";
 import { IsthmusError } from "../chains/errors.ts";
+import type { EventCheckpoint } from "../chains/ledger.ts";
 import { decodeSwap, encodeSwap } from "./core/codec.ts";
 import { canTransition, FinalStates, type Swap, type SwapState } from "./core/swap.ts";
 
@@ -62,6 +63,8 @@ const MIGRATIONS: readonly string[] = [
   // 2: the API tenant that created a swap (null for swaps from before tenants existed), for history filters.
   `ALTER TABLE swaps ADD COLUMN tenant TEXT;
    CREATE INDEX swaps_created ON swaps(created_at_ms);`,
+  // 3: where a chain watched through an event stream (Fabric chaincode events) resumes.
+  `CREATE TABLE event_checkpoints (chain TEXT PRIMARY KEY, block INTEGER NOT NULL, after_tx TEXT);`,
 ];
 
 /** One stored change, as the event stream sends it. */
@@ -255,6 +258,18 @@ export class SwapStore {
 
   setCursor(chain: string, height: number): void {
     this.db.prepare(`INSERT INTO cursors (chain, height) VALUES (?, ?) ON CONFLICT(chain) DO UPDATE SET height = excluded.height`).run(chain, height);
+  }
+
+  /** Where the chain's event stream resumes (after the last handled event), or null before its first scan. */
+  getEventCheckpoint(chain: string): EventCheckpoint | null {
+    const row = this.db.prepare(`SELECT block, after_tx FROM event_checkpoints WHERE chain = ?`).get(chain) as { block: number; after_tx: string | null } | undefined;
+    return row ? { block: row.block, afterTxId: row.after_tx } : null;
+  }
+
+  setEventCheckpoint(chain: string, c: EventCheckpoint): void {
+    this.db
+      .prepare(`INSERT INTO event_checkpoints (chain, block, after_tx) VALUES (?, ?, ?) ON CONFLICT(chain) DO UPDATE SET block = excluded.block, after_tx = excluded.after_tx`)
+      .run(chain, c.block, c.afterTxId);
   }
 
   close(): void {

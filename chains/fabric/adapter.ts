@@ -11,6 +11,10 @@
  * is: every block `events()` reads must carry a valid signature of the trusted orderer
  * identity, its data hash must match and it must link to its predecessor; lock ids are
  * recomputed from the lock's fields; sha256(preimage) is checked.
+ * Watching: `eventsFrom` reads the chaincode's events through the gateway's ChaincodeEvents
+ * stream (getChaincodeEvents with a checkpoint the caller persists), and checks each one
+ * against its block, verified as above: the transaction must be VALID in that block and carry
+ * exactly that event. `events(from, to)` scans verified blocks (rescans and one-off reads).
  * Sends: endorse once (the tx id is known before anything is sent), submit, then wait for
  * the commit status with a deadline. If submit or the status wait fails, the status of that
  * tx id is asked again (CommitStatus) before the same signed envelope is resubmitted, so a
@@ -22,8 +26,25 @@ import { EndorseError, GatewayError, type Contract, type Network, type Signer, t
 import * as grpc from "@grpc/grpc-js";
 import { createHash, type KeyObject, createPrivateKey } from "node:crypto";
 import { InvalidInputError, IsthmusError, LedgerError, VerificationError } from "../errors.ts";
-import type { AssetInfo, Hex, HtlcLock, LedgerAdapter, LedgerEvent, LedgerHead, LedgerKind, LedgerTiming, LockParams, LockResult, SubmitResult, VerifiedLock } from "../ledger.ts";
-import { decodeBlockTxs, verifyBlock } from "./block.ts";
+import type {
+  AssetInfo,
+  CheckpointedEvent,
+  EventCheckpoint,
+  EventStreamSource,
+  Hex,
+  HtlcLock,
+  LedgerAdapter,
+  LedgerEvent,
+  LedgerHead,
+  LedgerKind,
+  LedgerTiming,
+  LockParams,
+  LockResult,
+  SubmitResult,
+  VerifiedLock,
+} from "../ledger.ts";
+import { decodeBlockTxs, verifyBlock, type BlockTx } from "./block.ts";
+import { ChaincodeEventStream } from "./event-stream.ts";
 import { lockIdOf, TIME_BOUND_SEC } from "./chaincode/src/htlc.ts";
 import { connectGateway, DEFAULT_DEADLINES, type Deadlines, type GatewayConnection } from "./gateway-client.ts";
 import { fabricAddress, publicKeyOf } from "./identity.ts";
@@ -85,7 +106,7 @@ interface StoredLockJson {
   preimage?: string;
 }
 
-export class FabricLedger implements LedgerAdapter {
+export class FabricLedger implements LedgerAdapter, EventStreamSource {
   readonly name: string;
   readonly kind: LedgerKind = "fabric";
   readonly timing: LedgerTiming;
@@ -98,6 +119,7 @@ export class FabricLedger implements LedgerAdapter {
   readonly #qscc: Contract;
   readonly #assets: readonly AssetInfo[];
   readonly #ordererKey: KeyObject;
+  readonly #stream: ChaincodeEventStream;
   /** Header hashes of blocks whose chain and signature were verified, by number. */
   readonly #verified = new Map<number, Buffer>();
   #closed = false;
@@ -125,6 +147,7 @@ export class FabricLedger implements LedgerAdapter {
     this.#contract = this.#network.getContract(opts.chaincode);
     this.#qscc = this.#network.getContract("qscc");
     this.#assets = opts.assets ?? [{ symbol: "KRW", decimals: 2, id: "KRW" }];
+    this.#stream = new ChaincodeEventStream({ network: this.#network, chaincode: opts.chaincode, streamMs: this.#deadlines.eventStreamMs });
   }
 
   assets(): readonly AssetInfo[] {
@@ -204,6 +227,47 @@ export class FabricLedger implements LedgerAdapter {
       });
     }
     return out;
+  }
+
+  async eventsFrom(from: EventCheckpoint, toHeight: number): Promise<{ events: CheckpointedEvent[]; next: EventCheckpoint }> {
+    const okFrom = Number.isSafeInteger(from.block) && from.block >= 0 && (from.afterTxId === null || /^[0-9a-f]{64}$/.test(from.afterTxId));
+    if (!okFrom || !Number.isSafeInteger(toHeight)) {
+      throw new InvalidInputError("event checkpoint", `${JSON.stringify(from)} up to ${toHeight} is not a valid position (block >= 0, afterTxId a hex tx id or null)`);
+    }
+    this.#checkOpen();
+    let raw;
+    try {
+      raw = await this.#stream.take(from, toHeight);
+    } catch (err) {
+      throw this.#mapError(err, "chaincode events");
+    }
+    const events: CheckpointedEvent[] = [];
+    let next = from;
+    let block = null as { n: number; txs: BlockTx[] } | null;
+    for (const ev of raw) {
+      const n = Number(ev.blockNumber);
+      if (block?.n !== n) block = { n, txs: decodeBlockTxs(await this.#verifiedBlock(n)) };
+      // The stream is the peer's word; the signed block is the evidence.
+      const index = block.txs.findIndex((t) => t.txId === ev.transactionId);
+      const tx = block.txs[index];
+      const matches =
+        tx !== undefined &&
+        tx.code === peer.TxValidationCode.VALID &&
+        tx.chaincodeId === this.#opts.chaincode &&
+        tx.event !== null &&
+        tx.event.getEventName() === ev.eventName &&
+        Buffer.from(tx.event.getPayload_asU8()).equals(Buffer.from(ev.payload));
+      if (!matches) {
+        throw new VerificationError(this.name, `chaincode event ${ev.eventName} of tx ${ev.transactionId} is not a valid transaction's event in block ${n}`, {
+          height: n,
+          txId: ev.transactionId,
+        });
+      }
+      next = { block: n, afterTxId: ev.transactionId };
+      const le = this.#toLedgerEvent(ev.eventName, utf8(ev.payload), `0x${ev.transactionId}` as Hex, n, index);
+      if (le) events.push({ event: le, next });
+    }
+    return { events, next };
   }
 
   #toLedgerEvent(name: string, payload: string, txId: Hex, height: number, index: number): LedgerEvent | null {
@@ -389,6 +453,7 @@ export class FabricLedger implements LedgerAdapter {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#stream.close();
     this.#conn.close();
   }
 

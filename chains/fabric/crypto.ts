@@ -3,7 +3,7 @@
  * and s must be at most n/2 ("low-S"); a high-S signature is refused even if it verifies.
  * node:crypto does not normalise s, so everything this network signs goes through signLowS.
  */
-import { createHash, sign as nodeSign, verify as nodeVerify, type KeyObject } from "node:crypto";
+import { createHash, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from "node:crypto";
 
 /** Order of the P-256 group (SEC 2, 2.4.2). */
 export const P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
@@ -69,4 +69,55 @@ export function verifyFabricSignature(publicKey: KeyObject, message: Uint8Array,
   if (sig.s > P256_HALF_N) return { ok: false, reason: "invalid S. Must be smaller than half the order" };
   const ok = nodeVerify("sha256", message, { key: publicKey, dsaEncoding: "der" }, signature);
   return ok ? { ok: true } : { ok: false, reason: "signature verification failed" };
+}
+
+/**
+ * Signature checks answered once per exact (public key, message, signature): a triple that
+ * verified once verifies always, so repeating the ECDSA work adds nothing. In this one-process
+ * network the same envelope is checked by the orderer's ingress and again by the committer,
+ * and the endorsements the committer checks were made by this network's own endorsers
+ * (`sign` records them). Failures are not cached; the low-S and DER rules are part of the
+ * checked result, so a cached answer is the answer verifyFabricSignature would give.
+ */
+export class SignatureChecks {
+  readonly #keyIds = new WeakMap<KeyObject, string>();
+  readonly #known = new Set<string>();
+  readonly #max: number;
+
+  constructor(max = 50_000) {
+    this.#max = max;
+  }
+
+  /** signLowS, remembering the signature as valid for the key's public half. */
+  sign(privateKey: KeyObject, message: Uint8Array): Buffer {
+    const sig = signLowS(privateKey, message);
+    this.#remember(this.#entry(privateKey, message, sig));
+    return sig;
+  }
+
+  verify(publicKey: KeyObject, message: Uint8Array, signature: Uint8Array): SignatureCheck {
+    const entry = this.#entry(publicKey, message, signature);
+    if (this.#known.has(entry)) return { ok: true };
+    const r = verifyFabricSignature(publicKey, message, signature);
+    if (r.ok) this.#remember(entry);
+    return r;
+  }
+
+  #remember(entry: string): void {
+    if (this.#known.size >= this.#max) this.#known.delete(this.#known.values().next().value!);
+    this.#known.add(entry);
+  }
+
+  /** SHA-256 of the key's SPKI (so a private key and its certificate's public key agree), message and signature. */
+  #entry(key: KeyObject, message: Uint8Array, signature: Uint8Array): string {
+    let id = this.#keyIds.get(key);
+    if (id === undefined) {
+      const pub = key.type === "private" ? createPublicKey(key) : key;
+      id = sha256(pub.export({ type: "spki", format: "der" })).toString("base64");
+      this.#keyIds.set(key, id);
+    }
+    const sigLen = Buffer.alloc(4);
+    sigLen.writeUInt32BE(signature.length);
+    return sha256(Buffer.from(id, "base64"), sigLen, signature, message).toString("base64");
+  }
 }

@@ -17,11 +17,20 @@ export interface FabricNode {
   close(): Promise<void>;
 }
 
-export async function startFabricNode(opts: FabricNetworkOptions): Promise<FabricNode> {
+/**
+ * Where the chaincode runs: in this process (started here and stopped with the network), or
+ * already serving at `address` in a process of its own (chaincode-serve.ts), as beside real peers.
+ */
+export type ChaincodePlacement = { readonly kind: "in-process" } | { readonly kind: "service"; readonly address: string };
+
+export async function startFabricNode(opts: FabricNetworkOptions, placement: ChaincodePlacement = { kind: "in-process" }): Promise<FabricNode> {
   const network = await FabricNetwork.start(opts);
   let chaincode: ChaincodeServerHandle;
   try {
-    chaincode = await startChaincodeServer(CHAINCODE_NAME, [IsthmusContract]);
+    chaincode =
+      placement.kind === "in-process"
+        ? await startChaincodeServer(CHAINCODE_NAME, [IsthmusContract])
+        : { address: placement.address, ccid: `${CHAINCODE_NAME}:1.0`, close: () => {} };
     await network.connectChaincode(chaincode.address);
   } catch (err) {
     await network.close();

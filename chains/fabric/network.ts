@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { decodeBlockTxs, filteredBlockOf, type BlockTx } from "./block.ts";
 import { ChaincodeSupport } from "./chaincode.ts";
 import { buildGenesisBlock } from "./configblock.ts";
-import { sha256 as createHash256, signLowS, verifyFabricSignature } from "./crypto.ts";
+import { sha256 as createHash256, SignatureChecks } from "./crypto.ts";
 import { loadOrCreateOrg, type Identity, type IdentitySpec, type Org } from "./identity.ts";
 import { hasRole, IdentityError, MspManager, serializeIdentity, type ValidIdentity } from "./msp.ts";
 import { blockDataHash, blockHeaderBytes, blockHeaderHash, Code, computeTxId, parseSignedProposal, MalformedError, type ParsedProposal } from "./protoutil.ts";
@@ -124,6 +124,8 @@ export class FabricNetwork {
   #lastHeader: common.BlockHeader | null = null;
   #closed = false;
   #closing = false;
+  /** Signature checks and this network's own signatures, each exact triple checked once (see SignatureChecks). */
+  readonly #signatures = new SignatureChecks();
   readonly #blockCache = new Map<number, { block: common.Block; txs: BlockTx[] }>();
   readonly #streams = new Set<grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>>();
 
@@ -287,7 +289,7 @@ export class FabricNetwork {
     } catch (err) {
       throw new GatewayFailure(grpc.status.PERMISSION_DENIED, (err as IdentityError).message);
     }
-    const sig = verifyFabricSignature(creator.publicKey, p.proposalBytes, sp.getSignature_asU8());
+    const sig = this.#signatures.verify(creator.publicKey, p.proposalBytes, sp.getSignature_asU8());
     if (!sig.ok) throw new GatewayFailure(grpc.status.PERMISSION_DENIED, `signature validation failed: ${sig.reason}`);
     const expected = computeTxId(p.signatureHeader.getNonce_asU8(), p.signatureHeader.getCreator_asU8());
     if (expected !== p.txId) throw new GatewayFailure(grpc.status.INVALID_ARGUMENT, `invalid txID. got [${p.txId}], expected [${expected}]`);
@@ -320,7 +322,7 @@ export class FabricNetwork {
     const prpBytes = prp.serializeBinary();
     const e = new peer.Endorsement();
     e.setEndorser(node.serialized);
-    e.setSignature(signLowS(node.identity.privateKey, Buffer.concat([prpBytes, node.serialized])));
+    e.setSignature(this.#signatures.sign(node.identity.privateKey, Buffer.concat([prpBytes, node.serialized])));
     return { response: ex.response, prpBytes, endorsement: e };
   }
 
@@ -489,7 +491,7 @@ export class FabricNetwork {
       const shdr = common.SignatureHeader.deserializeBinary(payload.getHeader()!.getSignatureHeader_asU8());
       const creator = this.msps.validate(shdr.getCreator_asU8());
       if (creator.mspId === this.ordererOrg.mspId) throw rejected("implicit policy evaluation failed - 0 sub-policies were satisfied");
-      const sig = verifyFabricSignature(creator.publicKey, env.getPayload_asU8(), env.getSignature_asU8());
+      const sig = this.#signatures.verify(creator.publicKey, env.getPayload_asU8(), env.getSignature_asU8());
       if (!sig.ok) throw rejected(`signature validation failed: ${sig.reason}`);
     } catch (err) {
       if (err instanceof GatewayFailure) throw err;
@@ -520,7 +522,7 @@ export class FabricNetwork {
     } catch (err) {
       throw new GatewayFailure(grpc.status.PERMISSION_DENIED, (err as Error).message);
     }
-    const r = verifyFabricSignature(id.publicKey, bytes, signature);
+    const r = this.#signatures.verify(id.publicKey, bytes, signature);
     if (!r.ok) throw new GatewayFailure(grpc.status.PERMISSION_DENIED, `signature validation failed: ${r.reason}`);
     return id;
   }
@@ -618,7 +620,8 @@ export class FabricNetwork {
         n++;
       }
     } catch (err) {
-      if (!gone) call.destroy(asFailure(err, grpc.status.UNAVAILABLE).toServiceError() as grpc.ServiceError);
+      // emit("error") sends the status (grpc-js ends the call with it); destroy(err) never did.
+      if (!gone) call.emit("error", asFailure(err, grpc.status.UNAVAILABLE).toServiceError() as grpc.ServiceError);
     } finally {
       this.#streams.delete(call);
     }
@@ -765,7 +768,7 @@ export class FabricNetwork {
     const shdrBytes = shdr.serializeBinary();
     const ms = new common.MetadataSignature();
     ms.setSignatureHeader(shdrBytes);
-    ms.setSignature(signLowS(this.#ordererId.privateKey, Buffer.concat([value, shdrBytes, blockHeaderBytes(header)])));
+    ms.setSignature(this.#signatures.sign(this.#ordererId.privateKey, Buffer.concat([value, shdrBytes, blockHeaderBytes(header)])));
     const sigMd = new common.Metadata();
     sigMd.setValue(value);
     sigMd.addSignatures(ms);
@@ -833,7 +836,7 @@ export class FabricNetwork {
     } catch {
       return fail(Code.BAD_CREATOR_SIGNATURE, txId);
     }
-    if (!verifyFabricSignature(creator.publicKey, env.getPayload_asU8(), env.getSignature_asU8()).ok) return fail(Code.BAD_CREATOR_SIGNATURE, txId);
+    if (!this.#signatures.verify(creator.publicKey, env.getPayload_asU8(), env.getSignature_asU8()).ok) return fail(Code.BAD_CREATOR_SIGNATURE, txId);
     if (computeTxId(shdr.getNonce_asU8(), shdr.getCreator_asU8()) !== txId) return fail(Code.BAD_PROPOSAL_TXID, txId);
     if (seen.has(txId) || this.store.getTx(txId)) return fail(Code.DUPLICATE_TXID, txId);
     seen.add(txId);
@@ -860,7 +863,7 @@ export class FabricNetwork {
       try {
         const id = this.msps.validate(e.getEndorser_asU8());
         if (!hasRole(id, "peer")) continue;
-        if (!verifyFabricSignature(id.publicKey, Buffer.concat([prpBytes, e.getEndorser_asU8()]), e.getSignature_asU8()).ok) continue;
+        if (!this.#signatures.verify(id.publicKey, Buffer.concat([prpBytes, e.getEndorser_asU8()]), e.getSignature_asU8()).ok) continue;
         if (this.peerOrgs.some((o) => o.mspId === id.mspId)) orgs.add(id.mspId);
       } catch {
         continue; // an invalid endorsement is ignored, as in Fabric

@@ -1,19 +1,48 @@
 /**
  * The embedded Fabric network with the Isthmus chaincode as a standalone process:
- *   node --import tsx chains/fabric/serve.ts <dir> [port] [batchTimeoutMs]
+ *   node --import tsx chains/fabric/serve.ts <dir> [port] [batchTimeoutMs] [--chaincode-process]
  * Prints one JSON line {address, channel, chaincode, identities, ordererCert} when ready;
- * on SIGTERM/SIGINT stops gracefully and prints {cpuMs} (its own CPU time). Its stdin is a
- * parent watchdog: when stdin ends (the parent died or closed it), it stops too.
+ * on SIGTERM/SIGINT stops gracefully and prints {cpuMs} (its own CPU time; with
+ * --chaincode-process also chaincodeCpuMs). Its stdin is a parent watchdog: when stdin ends
+ * (the parent died or closed it), it stops too.
+ * --chaincode-process runs the chaincode in a child process of its own (chaincode-serve.ts),
+ * as a chaincode container runs beside real peers, instead of inside this one.
  */
+import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
-import { CHAINCODE_NAME, startFabricNode } from "./devnet.ts";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { CHAINCODE_NAME, startFabricNode, type ChaincodePlacement } from "./devnet.ts";
 
-const [dir, port, batch] = process.argv.slice(2);
+const args = process.argv.slice(2);
+const chaincodeProcess = args.includes("--chaincode-process");
+const [dir, port, batch] = args.filter((a) => !a.startsWith("--"));
 if (!dir) {
-  process.stderr.write("usage: serve.ts <dir> [port] [batchTimeoutMs]\n");
+  process.stderr.write("usage: serve.ts <dir> [port] [batchTimeoutMs] [--chaincode-process]\n");
   process.exit(2);
 }
-const node = await startFabricNode({ dir, port: Number(port ?? 0), batchTimeoutMs: Number(batch ?? 20), host: "127.0.0.1" });
+
+/** Starts chaincode-serve.ts; resolves with its address and a stop that returns its CPU ms. */
+async function chaincodeChild(): Promise<{ address: string; stop: () => Promise<number> }> {
+  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL("./chaincode-serve.ts", import.meta.url))], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const first = await lines.next();
+  if (first.done) throw new Error("chaincode-serve.ts exited before it was listening");
+  return {
+    address: (JSON.parse(first.value) as { address: string }).address,
+    stop: async () => {
+      child.kill("SIGTERM");
+      const last = await lines.next();
+      return last.done ? NaN : (JSON.parse(last.value) as { cpuMs: number }).cpuMs;
+    },
+  };
+}
+
+const cc = chaincodeProcess ? await chaincodeChild() : null;
+const placement: ChaincodePlacement = cc ? { kind: "service", address: cc.address } : { kind: "in-process" };
+const node = await startFabricNode({ dir, port: Number(port ?? 0), batchTimeoutMs: Number(batch ?? 20), host: "127.0.0.1" }, placement);
 const cpu0 = process.cpuUsage();
 process.stdout.write(
   JSON.stringify({
@@ -30,7 +59,8 @@ const stop = async () => {
   stopping = true;
   const c = process.cpuUsage(cpu0);
   await node.close();
-  process.stdout.write(JSON.stringify({ cpuMs: Math.round((c.user + c.system) / 1000) }) + "\n");
+  const chaincodeCpuMs = cc ? await cc.stop() : undefined;
+  process.stdout.write(JSON.stringify({ cpuMs: Math.round((c.user + c.system) / 1000), chaincodeCpuMs }) + "\n");
   process.exit(0);
 };
 process.on("SIGTERM", stop);

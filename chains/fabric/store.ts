@@ -41,6 +41,7 @@ export class LedgerStore {
   readonly #rangeOpen: Database.Statement;
   readonly #getBlock: Database.Statement;
   readonly #getTx: Database.Statement;
+  readonly #appendBlock: (num: number, bytes: Uint8Array, txs: readonly TxRecord[], writes: readonly StateWrite[]) => void;
   #height: number;
 
   constructor(file: string) {
@@ -58,6 +59,20 @@ export class LedgerStore {
     this.#rangeOpen = this.#db.prepare("SELECT key, value, block, tx FROM state WHERE ns = ? AND key >= ? ORDER BY key LIMIT ?");
     this.#getBlock = this.#db.prepare("SELECT bytes FROM blocks WHERE num = ?");
     this.#getTx = this.#db.prepare("SELECT txid, block, idx, code FROM txs WHERE txid = ?");
+    // Prepared once: a block's rows go in through these in one SQLite transaction.
+    const insBlock = this.#db.prepare("INSERT INTO blocks (num, bytes) VALUES (?, ?)");
+    const insTx = this.#db.prepare("INSERT OR IGNORE INTO txs (txid, block, idx, code) VALUES (?, ?, ?, ?)");
+    const put = this.#db.prepare("INSERT OR REPLACE INTO state (ns, key, value, block, tx) VALUES (?, ?, ?, ?, ?)");
+    const del = this.#db.prepare("DELETE FROM state WHERE ns = ? AND key = ?");
+    this.#appendBlock = this.#db.transaction((num: number, bytes: Uint8Array, txs: readonly TxRecord[], writes: readonly StateWrite[]) => {
+      insBlock.run(num, Buffer.from(bytes));
+      for (const t of txs) if (t.txId) insTx.run(t.txId, t.blockNum, t.txNum, t.code);
+      for (const w of writes) {
+        const k = Buffer.from(w.key, "utf8");
+        if (w.isDelete) del.run(w.ns, k);
+        else put.run(w.ns, k, Buffer.from(w.value), w.version.blockNum, w.version.txNum);
+      }
+    });
     const row = this.#db.prepare("SELECT MAX(num) AS n FROM blocks").get() as { n: number | null };
     this.#height = row.n === null ? 0 : row.n + 1;
   }
@@ -97,19 +112,7 @@ export class LedgerStore {
   /** Appends block `num` (must be the next height) with its tx index rows and state writes, atomically. */
   commitBlock(num: number, bytes: Uint8Array, txs: readonly TxRecord[], writes: readonly StateWrite[]): void {
     if (num !== this.#height) throw new Error(`block ${num} is not the next block (height ${this.#height})`);
-    const insBlock = this.#db.prepare("INSERT INTO blocks (num, bytes) VALUES (?, ?)");
-    const insTx = this.#db.prepare("INSERT OR IGNORE INTO txs (txid, block, idx, code) VALUES (?, ?, ?, ?)");
-    const put = this.#db.prepare("INSERT OR REPLACE INTO state (ns, key, value, block, tx) VALUES (?, ?, ?, ?, ?)");
-    const del = this.#db.prepare("DELETE FROM state WHERE ns = ? AND key = ?");
-    this.#db.transaction(() => {
-      insBlock.run(num, Buffer.from(bytes));
-      for (const t of txs) if (t.txId) insTx.run(t.txId, t.blockNum, t.txNum, t.code);
-      for (const w of writes) {
-        const k = Buffer.from(w.key, "utf8");
-        if (w.isDelete) del.run(w.ns, k);
-        else put.run(w.ns, k, Buffer.from(w.value), w.version.blockNum, w.version.txNum);
-      }
-    })();
+    this.#appendBlock(num, bytes, txs, writes);
     this.#height = num + 1;
   }
 

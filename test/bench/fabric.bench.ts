@@ -8,6 +8,9 @@
  *   BENCH_FABRIC_TXS       transactions (default 2000)
  *   BENCH_FABRIC_CLIENTS   concurrent clients, each with its own gateway connection (default 8)
  *   BENCH_FABRIC_INFLIGHT  submissions in flight per client (default 16)
+ *   BENCH_FABRIC_PROFILE   a directory: the network process writes a V8 CPU profile there (node --cpu-prof)
+ *   BENCH_FABRIC_CHAINCODE "process" (default): the chaincode in a process of its own, as a
+ *                          chaincode container beside real peers; "in-process": inside the network's
  */
 import { common } from "@hyperledger/fabric-protos";
 import { spawn } from "node:child_process";
@@ -34,8 +37,9 @@ interface Served {
 }
 
 /** The network in its own process (serve.ts), so the bench clients and the network use separate cores. */
-async function serveInChild(dir: string): Promise<{ info: Served; stop: () => Promise<number> }> {
-  const child = spawn(process.execPath, ["--import", "tsx", resolve("chains/fabric/serve.ts"), dir, "0", "20"], {
+async function serveInChild(dir: string, chaincodeProcess: boolean): Promise<{ info: Served; stop: () => Promise<{ cpuMs: number; chaincodeCpuMs?: number }> }> {
+  const profile = process.env.BENCH_FABRIC_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${resolve(process.env.BENCH_FABRIC_PROFILE)}`] : [];
+  const child = spawn(process.execPath, [...profile, "--import", "tsx", resolve("chains/fabric/serve.ts"), dir, "0", "20", ...(chaincodeProcess ? ["--chaincode-process"] : [])], {
     stdio: ["pipe", "pipe", "inherit"],
   });
   const lines = createInterface({ input: child.stdout! });
@@ -47,7 +51,7 @@ async function serveInChild(dir: string): Promise<{ info: Served; stop: () => Pr
     stop: async () => {
       child.kill("SIGTERM");
       const last = await it.next();
-      return last.done ? NaN : (JSON.parse(last.value) as { cpuMs: number }).cpuMs;
+      return last.done ? { cpuMs: NaN } : (JSON.parse(last.value) as { cpuMs: number; chaincodeCpuMs?: number });
     },
   };
 }
@@ -57,7 +61,8 @@ async function main() {
   const clients = Number(process.env.BENCH_FABRIC_CLIENTS ?? 8);
   const inflight = Number(process.env.BENCH_FABRIC_INFLIGHT ?? 16);
   const dir = mkdtempSync(join(tmpdir(), "isthmus-fabric-bench-"));
-  const served = await serveInChild(dir);
+  const chaincodeProcess = (process.env.BENCH_FABRIC_CHAINCODE ?? "process") === "process";
+  const served = await serveInChild(dir, chaincodeProcess);
   const issuer = readIdentityDir(join(served.info.identities, "Org1MSP", "users", "issuer"), "Org1MSP");
   const deadlines = { evaluateMs: 30_000, endorseMs: 60_000, submitMs: 30_000, commitStatusMs: 120_000 };
   const conns = Array.from({ length: clients }, () => connectGateway(served.info.address, issuer, deadlines));
@@ -88,7 +93,7 @@ async function main() {
   const cpu = process.cpuUsage(cpu0);
   const blocks = (await height()) - h0;
   for (const c of conns) c.close();
-  const networkCpuMs = await served.stop();
+  const { cpuMs: networkCpuMs, chaincodeCpuMs } = await served.stop();
   rmSync(dir, { recursive: true, force: true });
   const networkCpuMsPerTx = networkCpuMs / total;
   console.log(
@@ -108,6 +113,8 @@ async function main() {
         // (gateway, 2 endorsers, chaincode, orderer, committer) is one Node process
         networkCpuMsPerTx: +networkCpuMsPerTx.toFixed(2),
         networkTpsBoundOneCore: +(1000 / networkCpuMsPerTx).toFixed(0),
+        chaincode: chaincodeProcess ? "own process" : "in the network's process",
+        ...(chaincodeCpuMs !== undefined ? { chaincodeCpuMsPerTx: +(chaincodeCpuMs / total).toFixed(2) } : {}),
         clientCpuMsPerTx: +((cpu.user + cpu.system) / 1000 / total).toFixed(2),
         cores: availableParallelism(),
         loadAverage1m: +loadavg()[0]!.toFixed(1),

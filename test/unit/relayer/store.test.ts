@@ -64,4 +64,18 @@ describe("swap store (SQLite)", () => {
     store.setCursor("evm", 9);
     assert.equal(store.getCursor("evm"), 9);
   });
+
+  it("keeps event-stream checkpoints per chain across a reopen, start-of-block ones too", () => {
+    const file = join(dir, "relayer.db");
+    const store = new SwapStore(file);
+    assert.equal(store.getEventCheckpoint("fabric"), null);
+    store.setEventCheckpoint("fabric", { block: 7, afterTxId: null });
+    store.setEventCheckpoint("fabric", { block: 9, afterTxId: "ab".repeat(32) });
+    store.setEventCheckpoint("other", { block: 3, afterTxId: null });
+    store.close();
+    const reopened = new SwapStore(file);
+    assert.deepEqual(reopened.getEventCheckpoint("fabric"), { block: 9, afterTxId: "ab".repeat(32) });
+    assert.deepEqual(reopened.getEventCheckpoint("other"), { block: 3, afterTxId: null });
+    reopened.close();
+  });
 });
