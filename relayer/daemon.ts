@@ -7,8 +7,8 @@ import type { RelayerConfig } from "./config.ts";
 import { parseAmount } from "./core/amount.ts";
 import type { Route } from "./core/route.ts";
 import { SwapEngine } from "./engine.ts";
-import { adapterKey, unlockSigner } from "./keys/signer.ts";
-import { openLedger } from "./ledgers.ts";
+import { unlockSigner } from "./keys/signer.ts";
+import { openLedger, openLedgerAs } from "./ledgers.ts";
 import type { Logger } from "./log.ts";
 import { instrumentLedger, RelayerMetrics } from "./ops/metrics.ts";
 import { SwapStore } from "./store.ts";
@@ -47,13 +47,15 @@ export async function startRelayer(config: RelayerConfig, log: Logger): Promise<
   for (const c of config.chains) {
     try {
       if (c.kind === "fabric") {
-        // A Fabric identity is an X.509 certificate and key in a directory, not a keystore.
+        // A Fabric identity is an X.509 certificate with its key in the directory or held by an external signer.
         ledgers.set(c.name, await openLedger(c, config.file));
         continue;
       }
-      // Keystores are unlocked here, before anything starts (a prompt, if any, comes first).
+      // Keystores are unlocked (a prompt, if any, comes first) and external signers asked for
+      // their key here, before anything starts. Adapters get the signer, never the key.
       const signer = await unlockSigner(c.key, `${config.file}: chains.${c.name}`);
-      ledgers.set(c.name, await openLedger(c, config.file, adapterKey(signer, c.name)));
+      log.info("chain signer", { chain: c.name, kind: signer.kind, address: signer.address });
+      ledgers.set(c.name, await openLedgerAs(c, { signer }));
     } catch (err) {
       await Promise.all([...ledgers.values()].map((l) => l.close().catch(() => {})));
       throw err;

@@ -35,16 +35,18 @@ import { RpcErrorCode, TxErrorCode, TxRejectedError } from "./codes.ts";
 import { Signer } from "./crypto.ts";
 import { NATIVE_ASSET } from "./genesis.ts";
 import { ConsortiumClient, type TxStatus } from "./rpc/client.ts";
-import { type TxBody, signTx } from "./tx.ts";
+import { type TxBody, signTxWith } from "./tx.ts";
+import type { Secp256k1DigestSigner } from "../signer.ts";
 
-export interface ConsortiumLedgerOptions {
+/** The account's key in this process, or a signer holding it elsewhere (another process, an HSM). */
+export type ConsortiumAccount = { readonly privateKey: string } | { readonly signer: Secp256k1DigestSigner };
+
+interface ConsortiumLedgerSettings {
   /** Ledger name used in errors and in returned locks, e.g. "consortium". */
   readonly name: string;
   /** Node gRPC endpoint, "127.0.0.1:<port>". */
   readonly endpoint: string;
   readonly chainId: number;
-  /** 0x-hex secp256k1 key of the account this adapter acts for. */
-  readonly privateKey: string;
   /** The trusted validator set (from genesis): every commit is verified against it. */
   readonly validators: readonly { readonly address: string; readonly stake: bigint }[];
   /** Block interval in seconds (one block is also the finality delay). */
@@ -60,6 +62,14 @@ export interface ConsortiumLedgerOptions {
   readonly txTimeoutMs?: number;
 }
 
+export type ConsortiumLedgerOptions = ConsortiumLedgerSettings & ConsortiumAccount;
+
+/** A key held here, behind the same interface as a remote signer. */
+function localSigner(privateKey: string): Secp256k1DigestSigner {
+  const key = Signer.fromPrivateKey(privateKey);
+  return { curve: "secp256k1", address: key.address, signDigest: async (digest) => key.sign(digest) };
+}
+
 const DEFAULT_TX_TIMEOUT_MS = 30_000;
 const DEFAULT_WAIT_FINAL_MS = 60_000;
 
@@ -71,7 +81,7 @@ export class ConsortiumLedger implements LedgerAdapter {
   readonly chainId: number;
   readonly validatorSet: ValidatorSet;
   readonly #client: ConsortiumClient;
-  readonly #signer: Signer;
+  readonly #signer: Secp256k1DigestSigner;
   readonly #txTimeoutMs: number;
   readonly #assets = new Map<string, AssetInfo>();
   #assetsLoaded: boolean;
@@ -88,8 +98,8 @@ export class ConsortiumLedger implements LedgerAdapter {
     if (!(opts.clockSkewSec >= 0)) throw new InvalidInputError(`${opts.name}.clockSkewSec`, "must not be negative");
     this.name = opts.name;
     this.chainId = opts.chainId;
-    this.#signer = Signer.fromPrivateKey(opts.privateKey);
-    this.address = this.#signer.address;
+    this.#signer = "signer" in opts ? opts.signer : localSigner(opts.privateKey);
+    this.address = this.#signer.address.toLowerCase() as Hex;
     try {
       this.validatorSet = makeValidatorSet(opts.validators);
     } catch (err) {
@@ -310,7 +320,7 @@ export class ConsortiumLedger implements LedgerAdapter {
     let hash: Hex | undefined;
     for (let attempt = 0; hash === undefined; attempt++) {
       this.#nonce ??= (await this.#client.getAccount(this.address)).pendingNonce;
-      const tx = signTx(this.#signer, { chainId: this.chainId, nonce: this.#nonce, body });
+      const tx = await signTxWith(this.#signer, { chainId: this.chainId, nonce: this.#nonce, body });
       try {
         hash = await this.#client.submitTx(tx.bytes);
       } catch (err) {

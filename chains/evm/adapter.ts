@@ -46,14 +46,19 @@ import { loadArtifact } from "./artifacts.ts";
 import { createProvider } from "./provider.ts";
 import { buildErrorInterface, describeRpcError } from "./revert.ts";
 import { EvmErrorCode, TxSender } from "./tx-sender.ts";
+import { DigestSignerWallet } from "./digest-signer.ts";
+import type { Secp256k1DigestSigner } from "../signer.ts";
 
-export interface EvmLedgerOptions {
+/** The account's key in this process, or a signer holding it elsewhere (another process, an HSM). */
+export type EvmAccount = { readonly privateKey: string } | { readonly signer: Secp256k1DigestSigner };
+
+export type EvmLedgerOptions = EvmLedgerSettings & EvmAccount;
+
+interface EvmLedgerSettings {
   /** Ledger name in routes, events and errors, e.g. "evm". */
   readonly name: string;
   readonly rpcUrl: string;
   readonly chainId: number;
-  /** This adapter's key (32-byte 0x hex); all its transactions are signed locally with it. */
-  readonly privateKey: string;
   /** Plain strings, as config files give them; both are validated here. */
   readonly htlcAddress: string;
   /** ETH has id 0x0000000000000000000000000000000000000000; a token's id is its address. */
@@ -147,11 +152,15 @@ export class EvmLedger implements LedgerAdapter {
     this.opts = opts;
     this.name = opts.name;
     this.htlc = requireAddress("htlcAddress", opts.htlcAddress);
-    let wallet: Wallet;
-    try {
-      wallet = new Wallet(opts.privateKey);
-    } catch {
-      throw new InvalidInputError("privateKey", "not a valid secp256k1 private key (32-byte 0x hex)"); // never echo the key
+    let wallet: Wallet | DigestSignerWallet;
+    if ("signer" in opts) {
+      wallet = new DigestSignerWallet(opts.signer);
+    } else {
+      try {
+        wallet = new Wallet(opts.privateKey);
+      } catch {
+        throw new InvalidInputError("privateKey", "not a valid secp256k1 private key (32-byte 0x hex)"); // never echo the key
+      }
     }
     this.timing = {
       blockTimeSec: opts.blockTimeSec,

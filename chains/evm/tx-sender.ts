@@ -53,8 +53,8 @@ export interface TxSenderOptions {
   readonly chain: string;
   readonly chainId: number;
   readonly provider: JsonRpcProvider;
-  /** Signs locally; need not be connected to the provider. */
-  readonly wallet: Wallet;
+  /** Signs transactions (a Wallet, or a DigestSignerWallet over a remote key); need not be connected to the provider. */
+  readonly wallet: Pick<Wallet, "address" | "signTransaction">;
   /** Error fragments used to decode reverts (see buildErrorInterface). */
   readonly errors: Interface;
   readonly pollingIntervalMs: number;

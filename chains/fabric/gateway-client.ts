@@ -4,7 +4,11 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { connect, signers, type Gateway } from "@hyperledger/fabric-gateway";
+import type { P256DigestSigner } from "../signer.ts";
 import type { Identity } from "./identity.ts";
+
+/** A client identity: its certificate and either its key here or a signer holding the key elsewhere. */
+export type GatewayIdentity = Pick<Identity, "mspId" | "certPem"> & ({ readonly privateKey: Identity["privateKey"] } | { readonly signer: P256DigestSigner });
 
 export interface Deadlines {
   readonly evaluateMs: number;
@@ -21,14 +25,14 @@ export interface GatewayConnection {
   close(): void;
 }
 
-export function connectGateway(address: string, identity: Pick<Identity, "mspId" | "certPem" | "privateKey">, deadlines: Deadlines = DEFAULT_DEADLINES): GatewayConnection {
+export function connectGateway(address: string, identity: GatewayIdentity, deadlines: Deadlines = DEFAULT_DEADLINES): GatewayConnection {
   const client = new grpc.Client(address, grpc.credentials.createInsecure(), {
     "grpc.max_receive_message_length": 100 * 1024 * 1024,
   });
   const gateway = connect({
     client,
     identity: { mspId: identity.mspId, credentials: Buffer.from(identity.certPem) },
-    signer: signers.newPrivateKeySigner(identity.privateKey),
+    signer: "signer" in identity ? (digest) => identity.signer.signDigest(digest) : signers.newPrivateKeySigner(identity.privateKey),
     hash: undefined,
     evaluateOptions: () => ({ deadline: Date.now() + deadlines.evaluateMs }),
     endorseOptions: () => ({ deadline: Date.now() + deadlines.endorseMs }),

@@ -170,6 +170,7 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
     const warnings: string[] = [];
     for (const c of cfg.chains) {
       if (c.kind === "fabric") continue; // an identity directory, checked when the daemon opens it
+      if ("signer" in c.key) continue; // an external signer, asked for its key when the daemon starts
       try {
         resolveKey(c.key, `${file}: chains.${c.name}`);
       } catch (err) {
