@@ -10,6 +10,7 @@ import { openLedger } from "../ledgers.ts";
 import { runSwap } from "../client/swap-flow.ts";
 import { parseFlags, positiveInt, required } from "./args.ts";
 import { PROOF_USAGE, proofCommand } from "./proof.ts";
+import { RELAYER_USAGE, relayerCommand, swapsCommand } from "./relayer.ts";
 import { dirname, join } from "node:path";
 import { NODE_USAGE } from "../../chains/consortium/node/usage.ts";
 
@@ -26,6 +27,7 @@ const USAGE = `usage: isthmus <command> [flags]
       the demo user's and the relayer's balances on every chain, in whole units
   daemon --config <file.yaml>
       run the relayer daemon against running chains
+${RELAYER_USAGE}
   devnet
       start the embedded devnet and the relayer (same as npm start)
   config validate <file.yaml>
@@ -140,6 +142,10 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
     const { runDaemon } = await import("../main/daemon.ts");
     await runDaemon(loadConfig(required(values.config, "config", "daemon")));
   },
+
+  relayer: (argv) => relayerCommand(argv, print),
+
+  swaps: (argv) => swapsCommand(argv, print),
 
   async devnet() {
     const { runDevnet } = await import("../main/start.ts");
