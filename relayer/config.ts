@@ -91,6 +91,8 @@ export interface RelayerConfig {
   readonly file: string;
   readonly store: string;
   readonly api: { readonly host: string; readonly port: number; readonly tenants: readonly TenantConfig[] };
+  /** A listener of its own for /metrics, /healthz and /readyz (Prometheus on an internal interface); absent or null: only the API port serves them. */
+  readonly metrics?: { readonly listen: { readonly host: string; readonly port: number } | null };
   readonly pollMs: number;
   readonly scheduling: { readonly concurrencyPerChain: number };
   readonly timelocks: TimelockPolicy;
@@ -300,6 +302,14 @@ function readChainsWith(r: Reader, v: unknown): ChainConfig[] {
   });
 }
 
+/** "host:port" (port 0 picks a free one). */
+function readListen(r: Reader, path: string, v: unknown): { host: string; port: number } {
+  const text = r.string(path, v);
+  const m = /^([^\s:/]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/.exec(text);
+  if (!m || Number(m[2]) > 65535) r.fail(path, `"${text}" is not host:port (e.g. 127.0.0.1:7709)`);
+  return { host: m[1]!.replace(/^\[|\]$/g, ""), port: Number(m[2]) };
+}
+
 /** The `chains` section alone, as the CLI reads it from a devnet file. */
 export function readChains(v: unknown, file: string): ChainConfig[] {
   return readChainsWith(new Reader(file), v);
@@ -308,7 +318,8 @@ export function readChains(v: unknown, file: string): ChainConfig[] {
 /** Validate a parsed YAML document. Relative paths (store, key files) stay relative to the caller's cwd. */
 export function readConfig(doc: unknown, file: string): RelayerConfig {
   const r = new Reader(file);
-  const o = r.object("", doc, ["store", "api", "pollMs", "scheduling", "timelocks", "chains", "routes"]);
+  const o = r.object("", doc, ["store", "api", "metrics", "pollMs", "scheduling", "timelocks", "chains", "routes"]);
+  const metricsSection = r.object("metrics", o.metrics ?? {}, ["listen"]);
   const sched = r.object("scheduling", o.scheduling ?? {}, ["concurrencyPerChain"]);
   const api = r.object("api", o.api ?? {}, ["host", "port", "tenants"]);
   const tenants = r.list("api.tenants", api.tenants ?? []).map((item, i) => {
@@ -360,6 +371,7 @@ export function readConfig(doc: unknown, file: string): RelayerConfig {
       port: r.number("api.port", api.port, { fallback: 7700, integer: true, min: 0 }),
       tenants,
     },
+    metrics: { listen: metricsSection.listen === undefined ? null : readListen(r, "metrics.listen", metricsSection.listen) },
     pollMs: r.number("pollMs", o.pollMs, { fallback: 500, integer: true, min: 10 }),
     scheduling: { concurrencyPerChain: r.number("scheduling.concurrencyPerChain", sched.concurrencyPerChain, { fallback: 4, integer: true, min: 1 }) },
     timelocks,

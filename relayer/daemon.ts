@@ -11,6 +11,7 @@ import { unlockSigner } from "./keys/signer.ts";
 import { openLedger, openLedgerAs } from "./ledgers.ts";
 import type { Logger } from "./log.ts";
 import { instrumentLedger, RelayerMetrics } from "./ops/metrics.ts";
+import { startMetricsServer, type MetricsServer } from "./ops/metrics-server.ts";
 import { SwapStore } from "./store.ts";
 
 export interface RelayerDaemon {
@@ -19,6 +20,8 @@ export interface RelayerDaemon {
   readonly api: ApiServer;
   readonly ledgers: ReadonlyMap<string, LedgerAdapter>;
   readonly metrics: RelayerMetrics;
+  /** The separate metrics listener (`metrics.listen`), or null when the API port alone serves /metrics. */
+  readonly metricsServer: MetricsServer | null;
   /**
    * Graceful stop: refuse new swaps (503), start no new step, wait for steps under way
    * (sends included) to finish and be saved, close the API, the store and the ledgers.
@@ -80,6 +83,22 @@ export async function runRelayer(config: RelayerConfig, opened: ReadonlyMap<stri
     for (const m of engine.margins()) log.info("route margin", { route: m.route, marginSec: m.margin.totalSec, terms: m.margin.terms, minUserLockSec: m.minUserLockSec });
     // The API first: a busy port must fail the start before the engine touches any ledger.
     const api = await startApi({ engine, store, host: config.api.host, port: config.api.port, log, ledgers, metrics, tenants: config.api.tenants });
+    const listen = config.metrics?.listen ?? null;
+    let metricsServer: MetricsServer | null = null;
+    try {
+      const s = store;
+      metricsServer =
+        listen &&
+        (await startMetricsServer({
+          ...listen,
+          log,
+          sources: { store: s, ledgers, heads: () => engine.lastHeads(), metrics, draining: () => engine.stopping, chainHealth: () => engine.chainHealth() },
+        }));
+    } catch (err) {
+      await api.close();
+      throw err;
+    }
+    if (metricsServer) log.info("metrics listening", { url: metricsServer.url });
     engine.start();
     const s = store;
     let stopping: Promise<void> | null = null;
@@ -89,12 +108,14 @@ export async function runRelayer(config: RelayerConfig, opened: ReadonlyMap<stri
       api,
       ledgers,
       metrics,
+      metricsServer,
       stop() {
         stopping ??= (async () => {
           log.info("draining: new swaps refused, finishing steps under way");
           api.drain();
           await engine.stop();
           await api.close();
+          await metricsServer?.close();
           s.close();
           await Promise.all([...ledgers.values()].map((l) => l.close()));
           log.info("stopped: state persisted");

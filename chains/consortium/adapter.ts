@@ -37,6 +37,7 @@ import { NATIVE_ASSET } from "./genesis.ts";
 import { ConsortiumClient, type TxStatus } from "./rpc/client.ts";
 import { type TxBody, signTxWith } from "./tx.ts";
 import type { Secp256k1DigestSigner } from "../signer.ts";
+import type { ReportsSendStats, SendStats } from "../send-stats.ts";
 
 /** The account's key in this process, or a signer holding it elsewhere (another process, an HSM). */
 export type ConsortiumAccount = { readonly privateKey: string } | { readonly signer: Secp256k1DigestSigner };
@@ -73,7 +74,7 @@ function localSigner(privateKey: string): Secp256k1DigestSigner {
 const DEFAULT_TX_TIMEOUT_MS = 30_000;
 const DEFAULT_WAIT_FINAL_MS = 60_000;
 
-export class ConsortiumLedger implements LedgerAdapter {
+export class ConsortiumLedger implements LedgerAdapter, ReportsSendStats {
   readonly name: string;
   readonly kind = "consortium" as const;
   readonly timing: LedgerTiming;
@@ -87,6 +88,7 @@ export class ConsortiumLedger implements LedgerAdapter {
   #assetsLoaded: boolean;
   #connected: Promise<void> | null = null;
   #nonce: number | null = null;
+  #nonceResyncs = 0;
   #sendTail: Promise<unknown> = Promise.resolve();
   /** Highest height this adapter has verified as final; later lock proofs may not anchor below it. */
   #floorHeight = 0;
@@ -308,6 +310,16 @@ export class ConsortiumLedger implements LedgerAdapter {
 
   // --- sending ----------------------------------------------------------------------------
 
+  /** Nothing is rebroadcast here: a transaction is either committed, dropped (then resent by the caller) or timed out. */
+  sendStats(): SendStats {
+    return { nonceResyncs: this.#nonceResyncs, rebroadcasts: 0 };
+  }
+
+  #resyncNonce(): void {
+    this.#nonce = null;
+    this.#nonceResyncs++;
+  }
+
   /** Signs, submits and waits for inclusion; one send at a time per adapter. */
   private send(op: string, body: TxBody): Promise<Extract<TxStatus, { status: "committed" }>> {
     const run = this.#sendTail.then(() => this.sendNow(op, body));
@@ -325,7 +337,7 @@ export class ConsortiumLedger implements LedgerAdapter {
         hash = await this.#client.submitTx(tx.bytes);
       } catch (err) {
         const staleNonce = err instanceof TxRejectedError && err.code === TxErrorCode.BAD_NONCE;
-        if (staleNonce || !(err instanceof TxRejectedError)) this.#nonce = null; // re-read before the next attempt or send
+        if (staleNonce || !(err instanceof TxRejectedError)) this.#resyncNonce(); // re-read before the next attempt or send
         if (staleNonce && attempt === 0) continue;
         throw this.relabel(err, op);
       }
@@ -339,7 +351,7 @@ export class ConsortiumLedger implements LedgerAdapter {
         }
         return st;
       case "dropped":
-        this.#nonce = null;
+        this.#resyncNonce();
         throw new TxRejectedError(this.name, TxErrorCode.TX_DROPPED, `${op}: ${st.message}`, { txId: hash, op });
       default:
         throw new LedgerError(this.name, RpcErrorCode.TX_TIMEOUT, `${op}: tx ${hash} not included after ${this.#txTimeoutMs} ms; it may still be`, { txId: hash, op });

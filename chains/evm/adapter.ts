@@ -48,6 +48,7 @@ import { buildErrorInterface, describeRpcError } from "./revert.ts";
 import { EvmErrorCode, TxSender } from "./tx-sender.ts";
 import { DigestSignerWallet } from "./digest-signer.ts";
 import type { Secp256k1DigestSigner } from "../signer.ts";
+import type { ReportsSendStats, SendStats } from "../send-stats.ts";
 
 /** The account's key in this process, or a signer holding it elsewhere (another process, an HSM). */
 export type EvmAccount = { readonly privateKey: string } | { readonly signer: Secp256k1DigestSigner };
@@ -120,7 +121,7 @@ const MAX_UINT256 = (1n << 256n) - 1n;
 const LOCK_ID_TYPES = ["address", "address", "address", "uint256", "bytes32", "uint64"];
 const DEFAULT_WAIT_FINAL_MS = 120_000;
 
-export class EvmLedger implements LedgerAdapter {
+export class EvmLedger implements LedgerAdapter, ReportsSendStats {
   readonly name: string;
   readonly kind: LedgerKind = "evm";
   readonly timing: LedgerTiming;
@@ -205,6 +206,10 @@ export class EvmLedger implements LedgerAdapter {
       receiptTimeoutMs: opts.receiptTimeoutMs ?? 120_000,
     });
     this.address = this.sender.address;
+  }
+
+  sendStats(): SendStats {
+    return { nonceResyncs: this.sender.nonceResyncs, rebroadcasts: this.sender.rebroadcasts };
   }
 
   assets(): readonly AssetInfo[] {

@@ -1,5 +1,6 @@
 import { errorMessage } from "../../chains/errors.ts";
 import type { LedgerAdapter, LedgerHead } from "../../chains/ledger.ts";
+import { reportsSendStats } from "../../chains/send-stats.ts";
 import { formatAmount } from "../core/amount.ts";
 import { deadlineOf } from "../core/deadline.ts";
 import type { SwapStore } from "../store.ts";
@@ -127,6 +128,25 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 
+/** Adapters that send with nonces report their resyncs and rebroadcasts (Fabric has neither). */
+function sendStatFamilies(chains: readonly LedgerAdapter[]): Family[] {
+  const stats = chains.flatMap((l) => (reportsSendStats(l) ? [{ chain: l.name, s: l.sendStats() }] : []));
+  return [
+    {
+      name: "isthmus_nonce_resyncs_total",
+      type: "counter",
+      help: "Times a chain's sender dropped its cached account nonce and re-read it (refused, dropped, replaced or timed-out send).",
+      samples: stats.map(({ chain, s }) => ({ labels: { chain }, value: s.nonceResyncs })),
+    },
+    {
+      name: "isthmus_tx_rebroadcasts_total",
+      type: "counter",
+      help: "Transactions signed again at the same nonce with bumped fees because they were not mined in time.",
+      samples: stats.map(({ chain, s }) => ({ labels: { chain }, value: s.rebroadcasts })),
+    },
+  ];
+}
+
 /** Every metric family, computed now. A ledger that does not answer loses only its balance samples. */
 export async function collectFamilies(src: MetricsSources): Promise<Family[]> {
   const now = (src.nowMs ?? Date.now)();
@@ -214,6 +234,7 @@ export async function collectFamilies(src: MetricsSources): Promise<Family[]> {
       samples: chains.map((l) => ({ labels: { chain: l.name }, value: src.chainHealth?.().has(l.name) ? 0 : 1 })),
     },
     src.metrics.reconnects.family(),
+    ...sendStatFamilies(chains),
     src.metrics.rpcRequests.family(),
     src.metrics.rpcErrors.family(),
     { name: "isthmus_wallet_balance", type: "gauge", help: "The relayer's balance per chain and asset, in whole asset units.", samples: balances },
