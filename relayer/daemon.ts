@@ -79,6 +79,7 @@ export async function runRelayer(config: RelayerConfig, opened: ReadonlyMap<stri
     const engine = new SwapEngine(ledgers, routes, store, config.timelocks, log, config.pollMs, {
       concurrencyPerChain: config.scheduling.concurrencyPerChain,
       onReconnect: (chain) => metrics.reconnects.inc({ chain }),
+      onRediscovered: (chain) => metrics.rediscovered.inc({ chain }),
     });
     for (const m of engine.margins()) log.info("route margin", { route: m.route, marginSec: m.margin.totalSec, terms: m.margin.terms, minUserLockSec: m.minUserLockSec });
     // The API first: a busy port must fail the start before the engine touches any ledger.

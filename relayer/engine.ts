@@ -65,6 +65,14 @@ export interface EngineOptions {
   readonly rescanBlocks?: number;
   /** Called when a ledger answers again after failures (metrics). */
   readonly onReconnect?: (chain: string) => void;
+  /**
+   * On the first round and every this many rounds, swaps awaiting the user's lock are
+   * reconciled: the source's events from each swap's registration height up to the cursor are
+   * read again (0: never). Default 60.
+   */
+  readonly reconcileEveryRounds?: number;
+  /** Called per swap whose user lock reconciliation found after the watcher had missed it (metrics). */
+  readonly onRediscovered?: (chain: string) => void;
 }
 
 /** A ledger's reachability as the watcher sees it. */
@@ -280,6 +288,7 @@ export class SwapEngine {
       relayerFrom: q.relayerFrom,
       quoteExpiresAt: srcHead.finalizedTime + this.policy.quoteTtlSec,
       createdAtMs: Date.now(),
+      sourceHeightAtCreate: srcHead.finalizedHeight,
     };
     if (this.stopped) throw new ShuttingDownError();
     this.store.insert(swap, `created for ${q.amountInText} ${from.asset} -> ${q.amountOutText} ${to.asset}`, tenant);
@@ -332,7 +341,9 @@ export class SwapEngine {
     // so one ledger's trouble never stalls the others or the swaps that need only them.
     const every = this.opts.rescanEveryRounds ?? 20;
     const rescan = every > 0 && ++this.rounds % every === 0;
-    await Promise.all([...this.ledgers.values()].map((l) => this.watch(l, rescan)));
+    const reconcileEvery = this.opts.reconcileEveryRounds ?? 60;
+    const reconcile = reconcileEvery > 0 && (this.rounds === 1 || this.rounds % reconcileEvery === 0);
+    await Promise.all([...this.ledgers.values()].map((l) => this.watch(l, rescan, reconcile)));
     // Earliest deadline first: sorted before queueing (a free slot starts a step at once) and
     // prioritised within each chain's queue.
     const chainTime = (c: string) => this.heads.get(c)?.finalizedTime;
@@ -352,11 +363,12 @@ export class SwapEngine {
    * One watcher pass over a ledger, isolated from the others: a ledger that fails is backed
    * off (retry policy chainReconnect) and, once it answers again, backfilled from its cursor.
    */
-  private async watch(ledger: LedgerAdapter, rescan: boolean): Promise<void> {
+  private async watch(ledger: LedgerAdapter, rescan: boolean, reconcile = false): Promise<void> {
     const h = this.health.get(ledger.name);
     if (h && Date.now() < h.retryAtMs) return;
     try {
       await this.scan(ledger, rescan);
+      if (reconcile) await this.reconcile(ledger);
       if (h) {
         this.health.delete(ledger.name);
         this.opts.onReconnect?.(ledger.name);
@@ -391,6 +403,30 @@ export class SwapEngine {
       // Advance only after every event of the range was handled (or durably ignored).
       this.store.setCursor(ledger.name, to);
       cursor = to;
+    }
+  }
+
+  /**
+   * Every swap past the user's lock is advanced from the ledgers' proven lock state each round
+   * (getLock: claimed with its preimage, refunded, still locked), never from events. Only the
+   * discovery of the user's lock comes from events; here those are read again from each
+   * awaiting swap's registration height up to the cursor, de-duplicated as always.
+   */
+  private async reconcile(ledger: LedgerAdapter): Promise<void> {
+    const cursor = this.store.getCursor(ledger.name);
+    if (cursor === null) return;
+    const awaiting = this.store.listActive().filter((s) => s.state === "awaiting_user_lock" && s.from.chain === ledger.name);
+    if (awaiting.length === 0) return;
+    const from = Math.max(1, Math.min(...awaiting.map((s) => s.sourceHeightAtCreate ?? cursor - (this.opts.rescanBlocks ?? 50) + 1)));
+    for (let lo = from; lo <= cursor && !this.stopped; lo += SCAN_BATCH) {
+      for (const ev of await ledger.events(lo, Math.min(cursor, lo + SCAN_BATCH - 1))) await this.handleOnce(ledger, ev);
+    }
+    for (const s of awaiting) {
+      const now = this.store.get(s.id);
+      if (now && now.state !== "awaiting_user_lock") {
+        this.opts.onRediscovered?.(ledger.name);
+        this.log.warn("reconciliation found a user lock the watcher had missed", { swap: s.id, chain: ledger.name, state: now.state, fromHeight: from, cursor });
+      }
     }
   }
 

@@ -82,6 +82,7 @@ export class RelayerMetrics {
   readonly rpcRequests = new CounterVec("isthmus_rpc_requests_total", "Calls the relayer made to a ledger, by chain and method.");
   readonly rpcErrors = new CounterVec("isthmus_rpc_errors_total", "Ledger calls that failed (RPC errors and ledger refusals), by chain and method.");
   readonly reconnects = new CounterVec("isthmus_chain_reconnects_total", "Times a ledger answered the watcher again after failing (each followed by a backfill).");
+  readonly rediscovered = new CounterVec("isthmus_reconcile_rediscovered_total", "User locks the watcher had missed that reconciliation found, by source chain.");
 }
 
 const COUNTED = new Set(["head", "events", "getLock", "balance", "lock", "claim", "refund", "waitFinal"]);
@@ -234,6 +235,7 @@ export async function collectFamilies(src: MetricsSources): Promise<Family[]> {
       samples: chains.map((l) => ({ labels: { chain: l.name }, value: src.chainHealth?.().has(l.name) ? 0 : 1 })),
     },
     src.metrics.reconnects.family(),
+    src.metrics.rediscovered.family(),
     ...sendStatFamilies(chains),
     src.metrics.rpcRequests.family(),
     src.metrics.rpcErrors.family(),
