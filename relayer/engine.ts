@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { getAddress } from "ethers";
 import PQueue from "p-queue";
-import { errorMessage, InvalidInputError, IsthmusError, LedgerError } from "../chains/errors.ts";
+import { errorMessage, FinalityViolationError, InvalidInputError, IsthmusError, LedgerError } from "../chains/errors.ts";
 import type { Hex, LedgerAdapter, LedgerEvent, LedgerHead } from "../chains/ledger.ts";
 import { convert, formatAmount, parseAmount } from "./core/amount.ts";
 import {
@@ -525,7 +525,12 @@ export class SwapEngine {
         await this.apply(swap, step);
       } catch (err) {
         const fields = { swap: id, state: swap.state, err: errorMessage(err), code: err instanceof IsthmusError ? err.code : undefined };
-        this.log.warn("swap step failed; will retry", fields);
+        if (err instanceof FinalityViolationError) {
+          // Acting on anything from that chain could act twice or on a lock that no longer exists.
+          this.log.error("finalized history changed (reorg deeper than the finality rule?): the swap waits, operator attention needed", fields);
+        } else {
+          this.log.warn("swap step failed; will retry", fields);
+        }
       }
     });
   }

@@ -25,7 +25,7 @@ import {
   type JsonRpcProvider,
   type Log,
 } from "ethers";
-import { errorMessage, InvalidInputError, IsthmusError, LedgerError, VerificationError } from "../errors.ts";
+import { errorMessage, FinalityViolationError, InvalidInputError, IsthmusError, LedgerError, VerificationError } from "../errors.ts";
 import type {
   AssetInfo,
   Hex,
@@ -402,7 +402,7 @@ export class EvmLedger implements LedgerAdapter, ReportsSendStats {
     if (!linked.ok) throw new VerificationError(this.name, `header chain ${lo}..${hi}: ${linked.reason}`, { from: lo, to: hi });
     const at = (height: number): CheckedHeader => headers[height - lo]!;
     if (cp && at(cp.height).hash !== cp.hash) {
-      throw new VerificationError(this.name, `header ${cp.height} hashes to ${at(cp.height).hash}, not the trusted checkpoint ${cp.hash}`, { checkpoint: cp });
+      throw new FinalityViolationError(this.name, `header ${cp.height} hashes to ${at(cp.height).hash}, not the trusted checkpoint ${cp.hash} verified as final: a reorg deeper than the finality rule, or a node on another fork`, { checkpoint: cp });
     }
     const finalized = at(finalizedHeight);
 

@@ -1,4 +1,4 @@
-import { errorMessage } from "../../chains/errors.ts";
+import { errorMessage, FinalityViolationError } from "../../chains/errors.ts";
 import type { LedgerAdapter, LedgerHead } from "../../chains/ledger.ts";
 import { reportsSendStats } from "../../chains/send-stats.ts";
 import { formatAmount } from "../core/amount.ts";
@@ -82,6 +82,10 @@ export class RelayerMetrics {
   readonly rpcRequests = new CounterVec("isthmus_rpc_requests_total", "Calls the relayer made to a ledger, by chain and method.");
   readonly rpcErrors = new CounterVec("isthmus_rpc_errors_total", "Ledger calls that failed (RPC errors and ledger refusals), by chain and method.");
   readonly reconnects = new CounterVec("isthmus_chain_reconnects_total", "Times a ledger answered the watcher again after failing (each followed by a backfill).");
+  readonly finalityViolations = new CounterVec(
+    "isthmus_finality_violations_total",
+    "Ledger reads refused because a header verified as final is no longer on the node's chain (a reorg deeper than the finality rule, or a node on another fork).",
+  );
   readonly rediscovered = new CounterVec("isthmus_reconcile_rediscovered_total", "User locks the watcher had missed that reconciliation found, by source chain.");
 }
 
@@ -101,6 +105,7 @@ export function instrumentLedger(ledger: LedgerAdapter, metrics: RelayerMetrics)
           return await (v as (...a: unknown[]) => Promise<unknown>).apply(target, args);
         } catch (err) {
           metrics.rpcErrors.inc(labels);
+          if (err instanceof FinalityViolationError) metrics.finalityViolations.inc({ chain: target.name });
           throw err;
         }
       };
@@ -236,6 +241,7 @@ export async function collectFamilies(src: MetricsSources): Promise<Family[]> {
     },
     src.metrics.reconnects.family(),
     src.metrics.rediscovered.family(),
+    src.metrics.finalityViolations.family(),
     ...sendStatFamilies(chains),
     src.metrics.rpcRequests.family(),
     src.metrics.rpcErrors.family(),
