@@ -84,21 +84,19 @@ export async function runRelayer(config: RelayerConfig, opened: ReadonlyMap<stri
     for (const m of engine.margins()) log.info("route margin", { route: m.route, marginSec: m.margin.totalSec, terms: m.margin.terms, minUserLockSec: m.minUserLockSec });
     // The API first: a busy port must fail the start before the engine touches any ledger.
     const api = await startApi({ engine, store, host: config.api.host, port: config.api.port, log, ledgers, metrics, tenants: config.api.tenants });
+    // Prometheus and probes on an address of their own, when configured; a busy port fails the start.
     const listen = config.metrics?.listen ?? null;
-    let metricsServer: MetricsServer | null = null;
-    try {
-      const s = store;
-      metricsServer =
-        listen &&
-        (await startMetricsServer({
+    const st = store;
+    const metricsServer: MetricsServer | null = listen
+      ? await startMetricsServer({
           ...listen,
           log,
-          sources: { store: s, ledgers, heads: () => engine.lastHeads(), metrics, draining: () => engine.stopping, chainHealth: () => engine.chainHealth() },
-        }));
-    } catch (err) {
-      await api.close();
-      throw err;
-    }
+          sources: { store: st, ledgers, heads: () => engine.lastHeads(), metrics, draining: () => engine.stopping, chainHealth: () => engine.chainHealth() },
+        }).catch(async (err: unknown) => {
+          await api.close();
+          throw err;
+        })
+      : null;
     if (metricsServer) log.info("metrics listening", { url: metricsServer.url });
     engine.start();
     const s = store;
