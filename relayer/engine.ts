@@ -417,7 +417,8 @@ export class SwapEngine {
     if (cursor === null) return;
     const awaiting = this.store.listActive().filter((s) => s.state === "awaiting_user_lock" && s.from.chain === ledger.name);
     if (awaiting.length === 0) return;
-    const from = Math.max(1, Math.min(...awaiting.map((s) => s.sourceHeightAtCreate ?? cursor - (this.opts.rescanBlocks ?? 50) + 1)));
+    const fallback = cursor - (this.opts.rescanBlocks ?? 50) + 1; // swaps stored before sourceHeightAtCreate existed
+    const from = Math.max(1, awaiting.reduce((m, s) => Math.min(m, s.sourceHeightAtCreate ?? fallback), cursor));
     for (let lo = from; lo <= cursor && !this.stopped; lo += SCAN_BATCH) {
       for (const ev of await ledger.events(lo, Math.min(cursor, lo + SCAN_BATCH - 1))) await this.handleOnce(ledger, ev);
     }
