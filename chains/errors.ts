@@ -46,6 +46,19 @@ export class VerificationError extends IsthmusError {
   }
 }
 
+/**
+ * A header the adapter had verified as final is not on the node's chain any more: a reorg
+ * deeper than the finality rule, or a node serving another fork. Nothing read from that
+ * chain is believed afterwards; it needs an operator.
+ */
+export class FinalityViolationError extends VerificationError {
+  override name = "FinalityViolationError";
+  override readonly code: string = "FINALITY_VIOLATED";
+  constructor(chain: string, reason: string, details: ErrorDetails = {}) {
+    super(chain, reason, details);
+  }
+}
+
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

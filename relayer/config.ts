@@ -5,6 +5,7 @@ import { parseAmount, parseRate, type Rate } from "./core/amount.ts";
 import { parseAssetRef, type AssetRef } from "./core/route.ts";
 import type { TimelockPolicy } from "./core/timelock.ts";
 import { unlockKeystoreSync } from "./keys/keystore.ts";
+import type { RemoteSignerConfig } from "./keys/remote-signer.ts";
 import { DEFAULT_BURST, DEFAULT_RATE_PER_MINUTE, type TenantConfig } from "./api/auth.ts";
 
 /** A config problem, naming the file, the key path and what is wrong. */
@@ -20,7 +21,9 @@ export type KeySource =
   | { readonly env: string }
   | { readonly file: string }
   /** An encrypted JSON keystore (scrypt); the password from an env var, a file, or a prompt at start. */
-  | { readonly keystore: string; readonly passwordEnv?: string; readonly passwordFile?: string };
+  | { readonly keystore: string; readonly passwordEnv?: string; readonly passwordFile?: string }
+  /** An external signer (a signing service, an HSM) holds the key; `address`, when given, must be the one it reports. */
+  | { readonly signer: RemoteSignerConfig; readonly address?: string };
 
 export interface AssetConfig {
   readonly symbol: string;
@@ -62,8 +65,10 @@ export interface FabricChainConfig {
   readonly channel: string;
   readonly chaincode: string;
   readonly mspId: string;
-  /** Directory holding cert.pem and key.pem of the client identity. */
+  /** Directory holding cert.pem and, unless `signer` is set, key.pem of the client identity. */
   readonly identityDir: string;
+  /** An external signer holding the identity's P-256 key (then key.pem is neither needed nor read). */
+  readonly signer?: RemoteSignerConfig;
   /** PEM file of the orderer's certificate, trusted for block signatures. */
   readonly ordererCert: string;
   readonly blockTimeSec: number;
@@ -86,6 +91,8 @@ export interface RelayerConfig {
   readonly file: string;
   readonly store: string;
   readonly api: { readonly host: string; readonly port: number; readonly tenants: readonly TenantConfig[] };
+  /** A listener of its own for /metrics, /healthz and /readyz (Prometheus on an internal interface); absent or null: only the API port serves them. */
+  readonly metrics?: { readonly listen: { readonly host: string; readonly port: number } | null };
   readonly pollMs: number;
   readonly scheduling: { readonly concurrencyPerChain: number };
   readonly timelocks: TimelockPolicy;
@@ -159,10 +166,31 @@ function join(path: string, key: string | number): string {
   return typeof key === "number" ? `${path}[${key}]` : path ? `${path}.${key}` : key;
 }
 
+function readRemoteSigner(r: Reader, path: string, v: unknown): RemoteSignerConfig {
+  const o = r.object(path, v, ["url", "keyId", "tokenEnv", "timeoutMs"]);
+  const url = r.string(join(path, "url"), o.url);
+  if (!/^https?:\/\/[^\s]+$/.test(url)) r.fail(join(path, "url"), "must be an http(s) URL");
+  const keyId = r.string(join(path, "keyId"), o.keyId);
+  if (!/^[A-Za-z0-9._-]{1,128}$/.test(keyId)) r.fail(join(path, "keyId"), "must be 1-128 characters of A-Z a-z 0-9 . _ -");
+  return {
+    url,
+    keyId,
+    ...(o.tokenEnv !== undefined ? { tokenEnv: r.string(join(path, "tokenEnv"), o.tokenEnv) } : {}),
+    ...(o.timeoutMs !== undefined ? { timeoutMs: r.number(join(path, "timeoutMs"), o.timeoutMs, { integer: true, min: 1 }) } : {}),
+  };
+}
+
 function readKey(r: Reader, path: string, v: unknown): KeySource {
-  const o = r.object(path, v, ["hex", "env", "file", "keystore", "passwordEnv", "passwordFile"]);
-  const set = ["hex", "env", "file", "keystore"].filter((k) => o[k] !== undefined);
-  if (set.length !== 1) r.fail(path, "give exactly one of keystore, env, file or hex");
+  const o = r.object(path, v, ["hex", "env", "file", "keystore", "passwordEnv", "passwordFile", "signer", "address"]);
+  const set = ["hex", "env", "file", "keystore", "signer"].filter((k) => o[k] !== undefined);
+  if (set.length !== 1) r.fail(path, "give exactly one of keystore, env, file, hex or signer");
+  if (o.signer !== undefined) {
+    return {
+      signer: readRemoteSigner(r, join(path, "signer"), o.signer),
+      ...(o.address !== undefined ? { address: r.address(join(path, "address"), o.address) } : {}),
+    };
+  }
+  if (o.address !== undefined) r.fail(join(path, "address"), "goes with signer (the address an external signer must report)");
   if (o.keystore !== undefined) {
     if (o.passwordEnv !== undefined && o.passwordFile !== undefined) r.fail(path, "give at most one of passwordEnv or passwordFile (neither: asked at start)");
     return {
@@ -232,7 +260,7 @@ function readChain(r: Reader, path: string, name: string, v: unknown): ChainConf
     };
   }
   if (kind === "fabric") {
-    const o = r.object(path, v, ["kind", "gateway", "channel", "chaincode", "mspId", "identityDir", "ordererCert", "blockTimeSec", "clockSkewSec", "assets"]);
+    const o = r.object(path, v, ["kind", "gateway", "channel", "chaincode", "mspId", "identityDir", "signer", "ordererCert", "blockTimeSec", "clockSkewSec", "assets"]);
     const assets =
       o.assets === undefined
         ? [{ symbol: "KRW", decimals: 2, id: "KRW" }]
@@ -255,6 +283,7 @@ function readChain(r: Reader, path: string, name: string, v: unknown): ChainConf
       chaincode: r.string(join(path, "chaincode"), o.chaincode),
       mspId: r.string(join(path, "mspId"), o.mspId),
       identityDir: r.string(join(path, "identityDir"), o.identityDir),
+      ...(o.signer !== undefined ? { signer: readRemoteSigner(r, join(path, "signer"), o.signer) } : {}),
       ordererCert: r.string(join(path, "ordererCert"), o.ordererCert),
       blockTimeSec: r.number(join(path, "blockTimeSec"), o.blockTimeSec, { fallback: 1, min: 0.01 }),
       // the chaincode's bound on proposal timestamps (chains/fabric/chaincode TIME_BOUND_SEC)
@@ -273,6 +302,14 @@ function readChainsWith(r: Reader, v: unknown): ChainConfig[] {
   });
 }
 
+/** "host:port" (port 0 picks a free one). */
+function readListen(r: Reader, path: string, v: unknown): { host: string; port: number } {
+  const text = r.string(path, v);
+  const m = /^([^\s:/]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/.exec(text);
+  if (!m || Number(m[2]) > 65535) r.fail(path, `"${text}" is not host:port (e.g. 127.0.0.1:7709)`);
+  return { host: m[1]!.replace(/^\[|\]$/g, ""), port: Number(m[2]) };
+}
+
 /** The `chains` section alone, as the CLI reads it from a devnet file. */
 export function readChains(v: unknown, file: string): ChainConfig[] {
   return readChainsWith(new Reader(file), v);
@@ -281,7 +318,8 @@ export function readChains(v: unknown, file: string): ChainConfig[] {
 /** Validate a parsed YAML document. Relative paths (store, key files) stay relative to the caller's cwd. */
 export function readConfig(doc: unknown, file: string): RelayerConfig {
   const r = new Reader(file);
-  const o = r.object("", doc, ["store", "api", "pollMs", "scheduling", "timelocks", "chains", "routes"]);
+  const o = r.object("", doc, ["store", "api", "metrics", "pollMs", "scheduling", "timelocks", "chains", "routes"]);
+  const metricsSection = r.object("metrics", o.metrics ?? {}, ["listen"]);
   const sched = r.object("scheduling", o.scheduling ?? {}, ["concurrencyPerChain"]);
   const api = r.object("api", o.api ?? {}, ["host", "port", "tenants"]);
   const tenants = r.list("api.tenants", api.tenants ?? []).map((item, i) => {
@@ -333,6 +371,7 @@ export function readConfig(doc: unknown, file: string): RelayerConfig {
       port: r.number("api.port", api.port, { fallback: 7700, integer: true, min: 0 }),
       tenants,
     },
+    metrics: { listen: metricsSection.listen === undefined ? null : readListen(r, "metrics.listen", metricsSection.listen) },
     pollMs: r.number("pollMs", o.pollMs, { fallback: 500, integer: true, min: 10 }),
     scheduling: { concurrencyPerChain: r.number("scheduling.concurrencyPerChain", sched.concurrencyPerChain, { fallback: 4, integer: true, min: 1 }) },
     timelocks,
@@ -359,6 +398,7 @@ export function loadConfig(file: string): RelayerConfig {
 
 export function resolveKey(source: KeySource, where: string): string {
   let hex: string;
+  if ("signer" in source) throw new ConfigError(where, "key.signer", "the key is held by an external signer; this command needs a key in this process");
   if ("keystore" in source) return unlockKeystoreSync(source);
   if ("hex" in source) hex = source.hex;
   else if ("env" in source) {

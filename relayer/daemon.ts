@@ -7,10 +7,11 @@ import type { RelayerConfig } from "./config.ts";
 import { parseAmount } from "./core/amount.ts";
 import type { Route } from "./core/route.ts";
 import { SwapEngine } from "./engine.ts";
-import { adapterKey, unlockSigner } from "./keys/signer.ts";
-import { openLedger } from "./ledgers.ts";
+import { unlockSigner } from "./keys/signer.ts";
+import { openLedger, openLedgerAs } from "./ledgers.ts";
 import type { Logger } from "./log.ts";
 import { instrumentLedger, RelayerMetrics } from "./ops/metrics.ts";
+import { startMetricsServer, type MetricsServer } from "./ops/metrics-server.ts";
 import { SwapStore } from "./store.ts";
 
 export interface RelayerDaemon {
@@ -19,6 +20,8 @@ export interface RelayerDaemon {
   readonly api: ApiServer;
   readonly ledgers: ReadonlyMap<string, LedgerAdapter>;
   readonly metrics: RelayerMetrics;
+  /** The separate metrics listener (`metrics.listen`), or null when the API port alone serves /metrics. */
+  readonly metricsServer: MetricsServer | null;
   /**
    * Graceful stop: refuse new swaps (503), start no new step, wait for steps under way
    * (sends included) to finish and be saved, close the API, the store and the ledgers.
@@ -47,13 +50,15 @@ export async function startRelayer(config: RelayerConfig, log: Logger): Promise<
   for (const c of config.chains) {
     try {
       if (c.kind === "fabric") {
-        // A Fabric identity is an X.509 certificate and key in a directory, not a keystore.
+        // A Fabric identity is an X.509 certificate with its key in the directory or held by an external signer.
         ledgers.set(c.name, await openLedger(c, config.file));
         continue;
       }
-      // Keystores are unlocked here, before anything starts (a prompt, if any, comes first).
+      // Keystores are unlocked (a prompt, if any, comes first) and external signers asked for
+      // their key here, before anything starts. Adapters get the signer, never the key.
       const signer = await unlockSigner(c.key, `${config.file}: chains.${c.name}`);
-      ledgers.set(c.name, await openLedger(c, config.file, adapterKey(signer, c.name)));
+      log.info("chain signer", { chain: c.name, kind: signer.kind, address: signer.address });
+      ledgers.set(c.name, await openLedgerAs(c, { signer }));
     } catch (err) {
       await Promise.all([...ledgers.values()].map((l) => l.close().catch(() => {})));
       throw err;
@@ -74,10 +79,25 @@ export async function runRelayer(config: RelayerConfig, opened: ReadonlyMap<stri
     const engine = new SwapEngine(ledgers, routes, store, config.timelocks, log, config.pollMs, {
       concurrencyPerChain: config.scheduling.concurrencyPerChain,
       onReconnect: (chain) => metrics.reconnects.inc({ chain }),
+      onRediscovered: (chain) => metrics.rediscovered.inc({ chain }),
     });
     for (const m of engine.margins()) log.info("route margin", { route: m.route, marginSec: m.margin.totalSec, terms: m.margin.terms, minUserLockSec: m.minUserLockSec });
     // The API first: a busy port must fail the start before the engine touches any ledger.
     const api = await startApi({ engine, store, host: config.api.host, port: config.api.port, log, ledgers, metrics, tenants: config.api.tenants });
+    // Prometheus and probes on an address of their own, when configured; a busy port fails the start.
+    const listen = config.metrics?.listen ?? null;
+    const st = store;
+    const metricsServer: MetricsServer | null = listen
+      ? await startMetricsServer({
+          ...listen,
+          log,
+          sources: { store: st, ledgers, heads: () => engine.lastHeads(), metrics, draining: () => engine.stopping, chainHealth: () => engine.chainHealth() },
+        }).catch(async (err: unknown) => {
+          await api.close();
+          throw err;
+        })
+      : null;
+    if (metricsServer) log.info("metrics listening", { url: metricsServer.url });
     engine.start();
     const s = store;
     let stopping: Promise<void> | null = null;
@@ -87,12 +107,14 @@ export async function runRelayer(config: RelayerConfig, opened: ReadonlyMap<stri
       api,
       ledgers,
       metrics,
+      metricsServer,
       stop() {
         stopping ??= (async () => {
           log.info("draining: new swaps refused, finishing steps under way");
           api.drain();
           await engine.stop();
           await api.close();
+          await metricsServer?.close();
           s.close();
           await Promise.all([...ledgers.values()].map((l) => l.close()));
           log.info("stopped: state persisted");

@@ -33,7 +33,7 @@ export interface DevnetOptions {
   /** Directory for every ledger's and the relayer's state; wiped at start (the EVM node is in-memory anyway). */
   readonly dir: string;
   /** 0 = any free port. */
-  readonly ports?: { readonly consortium?: number; readonly evm?: number; readonly api?: number; readonly fabric?: number };
+  readonly ports?: { readonly consortium?: number; readonly evm?: number; readonly api?: number; readonly fabric?: number; readonly metrics?: number };
   readonly consortiumBlockMs?: number;
   readonly evmBlockMs?: number;
   readonly evmConfirmations?: number;
@@ -205,6 +205,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
   const configDoc = {
     store: join(dir, "relayer.db"),
     api: { host: "127.0.0.1", port: opts.ports?.api ?? 0, tenants: [{ name: "demo", keySha256: demoKey.keySha256, ratePerMinute: 60_000, burst: 1000 }] },
+    metrics: { listen: `127.0.0.1:${opts.ports?.metrics ?? 0}` },
     pollMs: opts.pollMs ?? 250,
     timelocks: { ...opts.timelocks },
     chains: chainsFor(relayer.privateKey),
@@ -234,6 +235,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
     { name: "consortium", address: consortium.endpoint },
     { name: "evm", address: evm.url },
     { name: "relayer-api", address: apiUrl },
+    ...(daemon?.metricsServer ? [{ name: "metrics", address: `${daemon.metricsServer.url}/metrics` }] : []),
     { name: "fabric", address: fabric.network.address },
     { name: "fabric ids", address: `${fabricIds} (demo user: Org1MSP/users/alice, relayer: Org1MSP/users/relayer)` },
   ];

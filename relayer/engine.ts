@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { getAddress } from "ethers";
 import PQueue from "p-queue";
-import { errorMessage, InvalidInputError, IsthmusError, LedgerError } from "../chains/errors.ts";
+import { errorMessage, FinalityViolationError, InvalidInputError, IsthmusError, LedgerError } from "../chains/errors.ts";
 import { hasEventStream, type EventStreamSource, type Hex, type LedgerAdapter, type LedgerEvent, type LedgerHead } from "../chains/ledger.ts";
 import { convert, formatAmount, parseAmount } from "./core/amount.ts";
 import {
@@ -65,6 +65,14 @@ export interface EngineOptions {
   readonly rescanBlocks?: number;
   /** Called when a ledger answers again after failures (metrics). */
   readonly onReconnect?: (chain: string) => void;
+  /**
+   * On the first round and every this many rounds, swaps awaiting the user's lock are
+   * reconciled: the source's events from each swap's registration height up to the cursor are
+   * read again (0: never). Default 60.
+   */
+  readonly reconcileEveryRounds?: number;
+  /** Called per swap whose user lock reconciliation found after the watcher had missed it (metrics). */
+  readonly onRediscovered?: (chain: string) => void;
 }
 
 /** A ledger's reachability as the watcher sees it. */
@@ -280,6 +288,7 @@ export class SwapEngine {
       relayerFrom: q.relayerFrom,
       quoteExpiresAt: srcHead.finalizedTime + this.policy.quoteTtlSec,
       createdAtMs: Date.now(),
+      sourceHeightAtCreate: srcHead.finalizedHeight,
     };
     if (this.stopped) throw new ShuttingDownError();
     this.store.insert(swap, `created for ${q.amountInText} ${from.asset} -> ${q.amountOutText} ${to.asset}`, tenant);
@@ -332,7 +341,9 @@ export class SwapEngine {
     // so one ledger's trouble never stalls the others or the swaps that need only them.
     const every = this.opts.rescanEveryRounds ?? 20;
     const rescan = every > 0 && ++this.rounds % every === 0;
-    await Promise.all([...this.ledgers.values()].map((l) => this.watch(l, rescan)));
+    const reconcileEvery = this.opts.reconcileEveryRounds ?? 60;
+    const reconcile = reconcileEvery > 0 && (this.rounds === 1 || this.rounds % reconcileEvery === 0);
+    await Promise.all([...this.ledgers.values()].map((l) => this.watch(l, rescan, reconcile)));
     // Earliest deadline first: sorted before queueing (a free slot starts a step at once) and
     // prioritised within each chain's queue.
     const chainTime = (c: string) => this.heads.get(c)?.finalizedTime;
@@ -352,11 +363,12 @@ export class SwapEngine {
    * One watcher pass over a ledger, isolated from the others: a ledger that fails is backed
    * off (retry policy chainReconnect) and, once it answers again, backfilled from its cursor.
    */
-  private async watch(ledger: LedgerAdapter, rescan: boolean): Promise<void> {
+  private async watch(ledger: LedgerAdapter, rescan: boolean, reconcile = false): Promise<void> {
     const h = this.health.get(ledger.name);
     if (h && Date.now() < h.retryAtMs) return;
     try {
       await this.scan(ledger, rescan);
+      if (reconcile) await this.reconcile(ledger);
       if (h) {
         this.health.delete(ledger.name);
         this.opts.onReconnect?.(ledger.name);
@@ -423,6 +435,31 @@ export class SwapEngine {
     // For the scan-lag metric and logs only: the head this pass read the stream up to (the
     // checkpoint, not the cursor, is where the stream resumes).
     this.store.setCursor(ledger.name, head.finalizedHeight);
+  }
+
+  /**
+   * Every swap past the user's lock is advanced from the ledgers' proven lock state each round
+   * (getLock: claimed with its preimage, refunded, still locked), never from events. Only the
+   * discovery of the user's lock comes from events; here those are read again from each
+   * awaiting swap's registration height up to the cursor, de-duplicated as always.
+   */
+  private async reconcile(ledger: LedgerAdapter): Promise<void> {
+    const cursor = this.store.getCursor(ledger.name);
+    if (cursor === null) return;
+    const awaiting = this.store.listActive().filter((s) => s.state === "awaiting_user_lock" && s.from.chain === ledger.name);
+    if (awaiting.length === 0) return;
+    const fallback = cursor - (this.opts.rescanBlocks ?? 50) + 1; // swaps stored before sourceHeightAtCreate existed
+    const from = Math.max(1, awaiting.reduce((m, s) => Math.min(m, s.sourceHeightAtCreate ?? fallback), cursor));
+    for (let lo = from; lo <= cursor && !this.stopped; lo += SCAN_BATCH) {
+      for (const ev of await ledger.events(lo, Math.min(cursor, lo + SCAN_BATCH - 1))) await this.handleOnce(ledger, ev);
+    }
+    for (const s of awaiting) {
+      const now = this.store.get(s.id);
+      if (now && now.state !== "awaiting_user_lock") {
+        this.opts.onRediscovered?.(ledger.name);
+        this.log.warn("reconciliation found a user lock the watcher had missed", { swap: s.id, chain: ledger.name, state: now.state, fromHeight: from, cursor });
+      }
+    }
   }
 
   /** De-duplicate by (chain, tx, log index); handling is idempotent anyway, this saves the reads. */
@@ -520,7 +557,12 @@ export class SwapEngine {
         await this.apply(swap, step);
       } catch (err) {
         const fields = { swap: id, state: swap.state, err: errorMessage(err), code: err instanceof IsthmusError ? err.code : undefined };
-        this.log.warn("swap step failed; will retry", fields);
+        if (err instanceof FinalityViolationError) {
+          // Acting on anything from that chain could act twice or on a lock that no longer exists.
+          this.log.error("finalized history changed (reorg deeper than the finality rule?): the swap waits, operator attention needed", fields);
+        } else {
+          this.log.warn("swap step failed; will retry", fields);
+        }
       }
     });
   }

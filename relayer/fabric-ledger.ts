@@ -1,13 +1,14 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { FabricLedger } from "../chains/fabric/adapter.ts";
+import { FabricLedger, type FabricAccount } from "../chains/fabric/adapter.ts";
 import type { LedgerAdapter } from "../chains/ledger.ts";
 import { ConfigError, type FabricChainConfig } from "./config.ts";
+import { connectRemoteP256 } from "./keys/remote-signer.ts";
 
 /**
- * A Fabric chain's adapter from config: reads the identity's cert.pem/key.pem (from
- * `identityDirOverride` when given, e.g. a CLI user's own identity) and the trusted orderer
- * certificate.
+ * A Fabric chain's adapter from config: reads the identity's cert.pem and either its key.pem
+ * or, with `signer` configured, connects the external signer holding the key (checked against
+ * the certificate). `identityDirOverride` (e.g. a CLI user's own identity) always reads key.pem.
  */
 export async function openFabricLedger(chain: FabricChainConfig, where: string, identityDirOverride?: string): Promise<LedgerAdapter> {
   const dir = identityDirOverride ?? chain.identityDir;
@@ -18,14 +19,19 @@ export async function openFabricLedger(chain: FabricChainConfig, where: string, 
       throw new ConfigError(where, `chains.${chain.name}.${key}`, `cannot read ${file}: ${(err as Error).message}`);
     }
   };
+  const certPem = read(join(dir, "cert.pem"), "identityDir");
+  const account: FabricAccount =
+    chain.signer !== undefined && identityDirOverride === undefined
+      ? { signer: await connectRemoteP256(chain.signer, certPem) }
+      : { keyPem: read(join(dir, "key.pem"), "identityDir") };
   return new FabricLedger({
     name: chain.name,
     gatewayAddress: chain.gateway,
     channel: chain.channel,
     chaincode: chain.chaincode,
     mspId: chain.mspId,
-    certPem: read(join(dir, "cert.pem"), "identityDir"),
-    keyPem: read(join(dir, "key.pem"), "identityDir"),
+    certPem,
+    ...account,
     ordererCertPem: read(chain.ordererCert, "ordererCert"),
     assets: chain.assets,
     blockTimeSec: chain.blockTimeSec,

@@ -37,7 +37,7 @@ export async function openEvmLedger(p: EvmLedgerParams): Promise<LedgerAdapter> 
     confirmations: p.confirmations,
     blockTimeSec: p.blockTimeSec,
     clockSkewSec: p.clockSkewSec,
-    signer: { address, signTransaction: (tx) => p.signer.signTransaction(tx) },
+    transactionSigner: { address, signTransaction: (tx) => p.signer.signTransaction(tx) },
   });
 }
 
@@ -66,7 +66,7 @@ export async function openFabricLedger(p: FabricLedgerParams): Promise<LedgerAda
     chaincode: p.chaincode,
     mspId: p.identity.mspId,
     certPem: Buffer.from(p.identity.credentials).toString("utf8"),
-    signer: p.signer,
+    signer: { curve: "p256", signDigest: (digest) => p.signer(digest) },
     ordererCertPem: p.ordererCertPem,
     ...(p.assets ? { assets: p.assets } : {}),
     ...(p.blockTimeSec !== undefined ? { blockTimeSec: p.blockTimeSec } : {}),

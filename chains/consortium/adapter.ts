@@ -35,16 +35,19 @@ import { RpcErrorCode, TxErrorCode, TxRejectedError } from "./codes.ts";
 import { Signer } from "./crypto.ts";
 import { NATIVE_ASSET } from "./genesis.ts";
 import { ConsortiumClient, type TxStatus } from "./rpc/client.ts";
-import { type TxBody, signTx } from "./tx.ts";
+import { type TxBody, signTxWith } from "./tx.ts";
+import type { Secp256k1DigestSigner } from "../signer.ts";
+import type { ReportsSendStats, SendStats } from "../send-stats.ts";
 
-export interface ConsortiumLedgerOptions {
+/** The account's key in this process, or a signer holding it elsewhere (another process, an HSM). */
+export type ConsortiumAccount = { readonly privateKey: string } | { readonly signer: Secp256k1DigestSigner };
+
+interface ConsortiumLedgerSettings {
   /** Ledger name used in errors and in returned locks, e.g. "consortium". */
   readonly name: string;
   /** Node gRPC endpoint, "127.0.0.1:<port>". */
   readonly endpoint: string;
   readonly chainId: number;
-  /** 0x-hex secp256k1 key of the account this adapter acts for. */
-  readonly privateKey: string;
   /** The trusted validator set (from genesis): every commit is verified against it. */
   readonly validators: readonly { readonly address: string; readonly stake: bigint }[];
   /** Block interval in seconds (one block is also the finality delay). */
@@ -60,10 +63,18 @@ export interface ConsortiumLedgerOptions {
   readonly txTimeoutMs?: number;
 }
 
+export type ConsortiumLedgerOptions = ConsortiumLedgerSettings & ConsortiumAccount;
+
+/** A key held here, behind the same interface as a remote signer. */
+function localSigner(privateKey: string): Secp256k1DigestSigner {
+  const key = Signer.fromPrivateKey(privateKey);
+  return { curve: "secp256k1", address: key.address, signDigest: async (digest) => key.sign(digest) };
+}
+
 const DEFAULT_TX_TIMEOUT_MS = 30_000;
 const DEFAULT_WAIT_FINAL_MS = 60_000;
 
-export class ConsortiumLedger implements LedgerAdapter {
+export class ConsortiumLedger implements LedgerAdapter, ReportsSendStats {
   readonly name: string;
   readonly kind = "consortium" as const;
   readonly timing: LedgerTiming;
@@ -71,12 +82,13 @@ export class ConsortiumLedger implements LedgerAdapter {
   readonly chainId: number;
   readonly validatorSet: ValidatorSet;
   readonly #client: ConsortiumClient;
-  readonly #signer: Signer;
+  readonly #signer: Secp256k1DigestSigner;
   readonly #txTimeoutMs: number;
   readonly #assets = new Map<string, AssetInfo>();
   #assetsLoaded: boolean;
   #connected: Promise<void> | null = null;
   #nonce: number | null = null;
+  #nonceResyncs = 0;
   #sendTail: Promise<unknown> = Promise.resolve();
   /** Highest height this adapter has verified as final; later lock proofs may not anchor below it. */
   #floorHeight = 0;
@@ -88,8 +100,8 @@ export class ConsortiumLedger implements LedgerAdapter {
     if (!(opts.clockSkewSec >= 0)) throw new InvalidInputError(`${opts.name}.clockSkewSec`, "must not be negative");
     this.name = opts.name;
     this.chainId = opts.chainId;
-    this.#signer = Signer.fromPrivateKey(opts.privateKey);
-    this.address = this.#signer.address;
+    this.#signer = "signer" in opts ? opts.signer : localSigner(opts.privateKey);
+    this.address = this.#signer.address.toLowerCase() as Hex;
     try {
       this.validatorSet = makeValidatorSet(opts.validators);
     } catch (err) {
@@ -298,6 +310,16 @@ export class ConsortiumLedger implements LedgerAdapter {
 
   // --- sending ----------------------------------------------------------------------------
 
+  /** Nothing is rebroadcast here: a transaction is either committed, dropped (then resent by the caller) or timed out. */
+  sendStats(): SendStats {
+    return { nonceResyncs: this.#nonceResyncs, rebroadcasts: 0 };
+  }
+
+  #resyncNonce(): void {
+    this.#nonce = null;
+    this.#nonceResyncs++;
+  }
+
   /** Signs, submits and waits for inclusion; one send at a time per adapter. */
   private send(op: string, body: TxBody): Promise<Extract<TxStatus, { status: "committed" }>> {
     const run = this.#sendTail.then(() => this.sendNow(op, body));
@@ -310,12 +332,12 @@ export class ConsortiumLedger implements LedgerAdapter {
     let hash: Hex | undefined;
     for (let attempt = 0; hash === undefined; attempt++) {
       this.#nonce ??= (await this.#client.getAccount(this.address)).pendingNonce;
-      const tx = signTx(this.#signer, { chainId: this.chainId, nonce: this.#nonce, body });
+      const tx = await signTxWith(this.#signer, { chainId: this.chainId, nonce: this.#nonce, body });
       try {
         hash = await this.#client.submitTx(tx.bytes);
       } catch (err) {
         const staleNonce = err instanceof TxRejectedError && err.code === TxErrorCode.BAD_NONCE;
-        if (staleNonce || !(err instanceof TxRejectedError)) this.#nonce = null; // re-read before the next attempt or send
+        if (staleNonce || !(err instanceof TxRejectedError)) this.#resyncNonce(); // re-read before the next attempt or send
         if (staleNonce && attempt === 0) continue;
         throw this.relabel(err, op);
       }
@@ -329,7 +351,7 @@ export class ConsortiumLedger implements LedgerAdapter {
         }
         return st;
       case "dropped":
-        this.#nonce = null;
+        this.#resyncNonce();
         throw new TxRejectedError(this.name, TxErrorCode.TX_DROPPED, `${op}: ${st.message}`, { txId: hash, op });
       default:
         throw new LedgerError(this.name, RpcErrorCode.TX_TIMEOUT, `${op}: tx ${hash} not included after ${this.#txTimeoutMs} ms; it may still be`, { txId: hash, op });

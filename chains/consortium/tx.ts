@@ -18,6 +18,7 @@ import { type Hex, concatBytes, toHex } from "../../proofs/hex.ts";
 import { CONSORTIUM_SCHEME, ZERO_ADDRESS, keccak256 } from "../../proofs/consortium/domain.ts";
 import { ASSET_SYMBOL_RE } from "../../proofs/consortium/state.ts";
 import { reject, TxErrorCode } from "./codes.ts";
+import type { Secp256k1DigestSigner } from "../signer.ts";
 import { recoverSigner, type Signer } from "./crypto.ts";
 
 export const MAX_TX_BYTES = 4096;
@@ -82,6 +83,16 @@ export function signTx(signer: Signer, tx: Omit<UnsignedTx, "from">): SignedTx {
   const unsignedBytes = encodeUnsignedTx(unsigned);
   const signature = signer.sign(keccak256(unsignedBytes));
   return decodeTx(concatBytes(unsignedBytes, signature)); // canonical (lower-case) fields
+}
+
+/** signTx for a signer that may live elsewhere (another process, an HSM): the same bytes, signed asynchronously. */
+export async function signTxWith(signer: Secp256k1DigestSigner, tx: Omit<UnsignedTx, "from">): Promise<SignedTx> {
+  const problem = bodyProblem(tx.body);
+  if (problem) throw reject(TxErrorCode.MALFORMED_TX, problem);
+  const unsignedBytes = encodeUnsignedTx({ ...tx, from: signer.address });
+  const signature = await signer.signDigest(keccak256(unsignedBytes));
+  if (signature.length !== SIGNATURE_BYTES) throw reject(TxErrorCode.MALFORMED_TX, `the signer returned ${signature.length} bytes, expected ${SIGNATURE_BYTES}`);
+  return decodeTx(concatBytes(unsignedBytes, signature));
 }
 
 export function txHashOf(bytes: Uint8Array): Hex {

@@ -25,7 +25,7 @@ import {
   type JsonRpcProvider,
   type Log,
 } from "ethers";
-import { errorMessage, InvalidInputError, IsthmusError, LedgerError, VerificationError } from "../errors.ts";
+import { errorMessage, FinalityViolationError, InvalidInputError, IsthmusError, LedgerError, VerificationError } from "../errors.ts";
 import type {
   AssetInfo,
   Hex,
@@ -46,18 +46,26 @@ import { loadArtifact } from "./artifacts.ts";
 import { createProvider } from "./provider.ts";
 import { buildErrorInterface, describeRpcError } from "./revert.ts";
 import { EvmErrorCode, TxSender, type TransactionSigner } from "./tx-sender.ts";
+import { DigestSignerWallet } from "./digest-signer.ts";
+import type { Secp256k1DigestSigner } from "../signer.ts";
+import type { ReportsSendStats, SendStats } from "../send-stats.ts";
 
-export interface EvmLedgerOptions {
+/**
+ * The account's key in this process; a digest signer holding it elsewhere (another process,
+ * an HSM); or a signer of whole populated transactions with its address (a dApp's ethers Signer).
+ */
+export type EvmAccount =
+  | { readonly privateKey: string }
+  | { readonly signer: Secp256k1DigestSigner }
+  | { readonly transactionSigner: TransactionSigner };
+
+export type EvmLedgerOptions = EvmLedgerSettings & EvmAccount;
+
+interface EvmLedgerSettings {
   /** Ledger name in routes, events and errors, e.g. "evm". */
   readonly name: string;
   readonly rpcUrl: string;
   readonly chainId: number;
-  /**
-   * This adapter's key (32-byte 0x hex), all its transactions signed locally with it; or,
-   * instead, a signer of populated transactions with its address (e.g. a dApp's ethers Signer).
-   */
-  readonly privateKey?: string;
-  readonly signer?: TransactionSigner;
   /** Plain strings, as config files give them; both are validated here. */
   readonly htlcAddress: string;
   /** ETH has id 0x0000000000000000000000000000000000000000; a token's id is its address. */
@@ -119,7 +127,7 @@ const MAX_UINT256 = (1n << 256n) - 1n;
 const LOCK_ID_TYPES = ["address", "address", "address", "uint256", "bytes32", "uint64"];
 const DEFAULT_WAIT_FINAL_MS = 120_000;
 
-export class EvmLedger implements LedgerAdapter {
+export class EvmLedger implements LedgerAdapter, ReportsSendStats {
   readonly name: string;
   readonly kind: LedgerKind = "evm";
   readonly timing: LedgerTiming;
@@ -151,14 +159,17 @@ export class EvmLedger implements LedgerAdapter {
     this.opts = opts;
     this.name = opts.name;
     this.htlc = requireAddress("htlcAddress", opts.htlcAddress);
-    if ((opts.privateKey === undefined) === (opts.signer === undefined)) {
-      throw new InvalidInputError("privateKey", "give exactly one of privateKey and signer");
-    }
     let wallet: TransactionSigner;
-    try {
-      wallet = opts.signer ?? new Wallet(opts.privateKey!);
-    } catch {
-      throw new InvalidInputError("privateKey", "not a valid secp256k1 private key (32-byte 0x hex)"); // never echo the key
+    if ("transactionSigner" in opts) {
+      wallet = opts.transactionSigner;
+    } else if ("signer" in opts) {
+      wallet = new DigestSignerWallet(opts.signer);
+    } else {
+      try {
+        wallet = new Wallet(opts.privateKey);
+      } catch {
+        throw new InvalidInputError("privateKey", "not a valid secp256k1 private key (32-byte 0x hex)"); // never echo the key
+      }
     }
     this.timing = {
       blockTimeSec: opts.blockTimeSec,
@@ -203,6 +214,10 @@ export class EvmLedger implements LedgerAdapter {
       receiptTimeoutMs: opts.receiptTimeoutMs ?? 120_000,
     });
     this.address = this.sender.address;
+  }
+
+  sendStats(): SendStats {
+    return { nonceResyncs: this.sender.nonceResyncs, rebroadcasts: this.sender.rebroadcasts };
   }
 
   assets(): readonly AssetInfo[] {
@@ -395,7 +410,7 @@ export class EvmLedger implements LedgerAdapter {
     if (!linked.ok) throw new VerificationError(this.name, `header chain ${lo}..${hi}: ${linked.reason}`, { from: lo, to: hi });
     const at = (height: number): CheckedHeader => headers[height - lo]!;
     if (cp && at(cp.height).hash !== cp.hash) {
-      throw new VerificationError(this.name, `header ${cp.height} hashes to ${at(cp.height).hash}, not the trusted checkpoint ${cp.hash}`, { checkpoint: cp });
+      throw new FinalityViolationError(this.name, `header ${cp.height} hashes to ${at(cp.height).hash}, not the trusted checkpoint ${cp.hash} verified as final: a reorg deeper than the finality rule, or a node on another fork`, { checkpoint: cp });
     }
     const finalized = at(finalizedHeight);
 

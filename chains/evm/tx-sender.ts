@@ -98,6 +98,8 @@ export class TxSender {
   private nextNonce: number | undefined;
   /** Transactions signed again at the same nonce with a higher fee. */
   rebroadcasts = 0;
+  /** Times the cached nonce was dropped to be re-read from the node. */
+  nonceResyncs = 0;
 
   constructor(private readonly opts: TxSenderOptions) {
     this.address = opts.wallet.address.toLowerCase() as Hex;
@@ -148,7 +150,7 @@ export class TxSender {
         // it; a timed-out request may have reached the pool. Either way the nonce is spent.
         const known = await provider.getTransaction(hash).catch(() => null);
         if (!known) {
-          this.nextNonce = undefined;
+          this.resyncNonce();
           if (isNonceError(sendError) && attempt < NONCE_RETRIES) continue;
           throw this.failed(EvmErrorCode.TX_SEND_FAILED, call, `broadcast refused: ${describeRpcError(sendError)}`, sendError);
         }
@@ -160,6 +162,12 @@ export class TxSender {
       const data = findRevertData(sendError) ?? (await this.replayRevert(call, receipt.blockNumber));
       throw this.reverted(call, decodeRevert(this.opts.errors, data), { stage: "mined", txId: hash, height: receipt.blockNumber });
     }
+  }
+
+  /** Forget the cached nonce: the next send reads the node's pending count. */
+  private resyncNonce(): void {
+    this.nextNonce = undefined;
+    this.nonceResyncs++;
   }
 
   private async pendingNonce(call: TxCall): Promise<number> {
@@ -204,7 +212,7 @@ export class TxSender {
       if (mined) return mined;
       if (Date.now() >= deadline) {
         // It may still mine or be dropped; let the next send re-read the nonce either way.
-        this.nextNonce = undefined;
+        this.resyncNonce();
         throw this.failed(EvmErrorCode.TX_TIMEOUT, call, `no receipt for ${hashes.join(", ")} within ${this.opts.receiptTimeoutMs} ms`, undefined, { txId: first, txIds: hashes });
       }
       const height = after > 0 ? await provider.getBlockNumber().catch(() => undefined) : undefined;
@@ -224,7 +232,7 @@ export class TxSender {
           if (minedNow) return minedNow;
           if (isNonceTooLow(err)) {
             // The nonce is spent on chain by none of ours: someone else used this key.
-            this.nextNonce = undefined;
+            this.resyncNonce();
             throw this.failed(EvmErrorCode.TX_REPLACED, call, `nonce ${tx.nonce} was used by a transaction that is not ours`, err, { txIds: hashes });
           }
           // "already known" / "underpriced": ours is still pending; keep waiting on all of them.

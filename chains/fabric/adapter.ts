@@ -46,6 +46,7 @@ import type {
 import { decodeBlockTxs, verifyBlock, type BlockTx } from "./block.ts";
 import { ChaincodeEventStream } from "./event-stream.ts";
 import { lockIdOf, TIME_BOUND_SEC } from "./chaincode/src/htlc.ts";
+import type { P256DigestSigner } from "../signer.ts";
 import { connectGateway, DEFAULT_DEADLINES, type Deadlines, type GatewayConnection } from "./gateway-client.ts";
 import { fabricAddress, publicKeyOf } from "./identity.ts";
 import { serializeIdentity } from "./msp.ts";
@@ -61,7 +62,12 @@ export const FabricErrorCode = {
   QUERY_FAILED: "QUERY_FAILED",
 } as const;
 
-export interface FabricLedgerOptions {
+/** The identity's key in this process (PEM), or a signer holding it elsewhere (another process, an HSM). */
+export type FabricAccount = { readonly keyPem: string } | { readonly signer: P256DigestSigner };
+
+export type FabricLedgerOptions = FabricLedgerSettings & FabricAccount;
+
+interface FabricLedgerSettings {
   /** Ledger name in routes, events and errors, e.g. "fabric". */
   readonly name: string;
   /** The peer's gateway endpoint, host:port. */
@@ -71,9 +77,6 @@ export interface FabricLedgerOptions {
   /** This adapter's client identity. */
   readonly mspId: string;
   readonly certPem: string;
-  /** The identity's private key (PEM); or, instead, `signer`: a fabric-gateway Signer for it (HSM, a dApp's own). */
-  readonly keyPem?: string;
-  readonly signer?: Signer;
   /** The orderer's certificate (trusted, e.g. from the channel's genesis): block signatures are checked with it. */
   readonly ordererCertPem: string;
   /** Default: KRW with 2 decimals (the chaincode's asset id is the symbol). */
@@ -131,18 +134,15 @@ export class FabricLedger implements LedgerAdapter, EventStreamSource {
     const blockTimeSec = opts.blockTimeSec ?? 1;
     this.timing = { blockTimeSec, finalitySec: blockTimeSec, clockSkewSec };
     this.#deadlines = { ...DEFAULT_DEADLINES, ...opts.deadlines };
-    if ((opts.keyPem === undefined) === (opts.signer === undefined)) {
-      throw new InvalidInputError(`${opts.name}: identity`, "give exactly one of keyPem and signer");
-    }
-    let signing: { privateKey: KeyObject } | { signer: Signer };
+    let account: { privateKey: KeyObject } | { signer: P256DigestSigner };
     try {
-      signing = opts.signer ? { signer: opts.signer } : { privateKey: createPrivateKey(opts.keyPem!) };
+      account = "signer" in opts ? { signer: opts.signer } : { privateKey: createPrivateKey(opts.keyPem) };
       this.#ordererKey = publicKeyOf(opts.ordererCertPem);
       this.address = fabricAddress(opts.mspId, opts.certPem);
     } catch (err) {
       throw new InvalidInputError(`${opts.name}: identity`, `cannot read the certificate or key: ${(err as Error).message}`);
     }
-    this.#conn = connectGateway(opts.gatewayAddress, { mspId: opts.mspId, certPem: opts.certPem, ...signing }, this.#deadlines);
+    this.#conn = connectGateway(opts.gatewayAddress, { mspId: opts.mspId, certPem: opts.certPem, ...account }, this.#deadlines);
     this.#network = this.#conn.gateway.getNetwork(opts.channel);
     this.#contract = this.#network.getContract(opts.chaincode);
     this.#qscc = this.#network.getContract("qscc");

@@ -5,8 +5,12 @@
 import * as grpc from "@grpc/grpc-js";
 import { connect, hash, type Gateway, type Signer } from "@hyperledger/fabric-gateway";
 import type { KeyObject } from "node:crypto";
+import type { P256DigestSigner } from "../signer.ts";
 import { signLowS } from "./crypto.ts";
 import type { Identity } from "./identity.ts";
+
+/** A client identity: its certificate and either its key here or a signer holding the key elsewhere. */
+export type GatewayIdentity = Pick<Identity, "mspId" | "certPem"> & ({ readonly privateKey: Identity["privateKey"] } | { readonly signer: P256DigestSigner });
 
 export interface Deadlines {
   readonly evaluateMs: number;
@@ -30,9 +34,6 @@ export interface GatewayConnection {
   close(): void;
 }
 
-/** A client identity and what signs for it: its private key, or a fabric-gateway Signer (HSM, a dApp's own). */
-export type GatewayIdentity = Pick<Identity, "mspId" | "certPem"> & ({ readonly privateKey: Identity["privateKey"] } | { readonly signer: Signer });
-
 export function connectGateway(address: string, identity: GatewayIdentity, deadlines: Omit<Deadlines, "eventStreamMs"> = DEFAULT_DEADLINES): GatewayConnection {
   const client = new grpc.Client(address, grpc.credentials.createInsecure(), {
     "grpc.max_receive_message_length": 100 * 1024 * 1024,
@@ -40,12 +41,12 @@ export function connectGateway(address: string, identity: GatewayIdentity, deadl
   const gateway = connect({
     client,
     identity: { mspId: identity.mspId, credentials: Buffer.from(identity.certPem) },
-    // A caller's Signer gets the SHA-256 digest, as fabric-gateway's own signers expect. With
+    // A signer elsewhere gets the SHA-256 digest (as fabric-gateway's own signers do). With
     // our key, OpenSSL signs the whole message instead (hash.none hands it over unhashed) with
     // SHA-256 and low S — the same signature Fabric checks, without the client's pure-JS P-256
     // (about 1 ms a signature, three per transaction).
     ...("signer" in identity
-      ? { signer: identity.signer, hash: hash.sha256 }
+      ? { signer: (digest: Uint8Array) => identity.signer.signDigest(digest), hash: hash.sha256 }
       : { signer: opensslSigner(identity.privateKey), hash: hash.none }),
     evaluateOptions: () => ({ deadline: Date.now() + deadlines.evaluateMs }),
     endorseOptions: () => ({ deadline: Date.now() + deadlines.endorseMs }),

@@ -12,6 +12,7 @@ import { FileSwapStore } from "../../sdk/file-store.ts";
 import { recover } from "../../sdk/swap.ts";
 import { parseFlags, positiveInt, required } from "./args.ts";
 import { PROOF_USAGE, proofCommand } from "./proof.ts";
+import { RELAYER_USAGE, relayerCommand, swapsCommand } from "./relayer.ts";
 import { dirname, join } from "node:path";
 import { NODE_USAGE } from "../../chains/consortium/node/usage.ts";
 
@@ -31,6 +32,7 @@ const USAGE = `usage: isthmus <command> [flags]
       the demo user's and the relayer's balances on every chain, in whole units
   daemon --config <file.yaml>
       run the relayer daemon against running chains
+${RELAYER_USAGE}
   devnet
       start the embedded devnet and the relayer (same as npm start)
   config validate <file.yaml>
@@ -157,6 +159,10 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
     await runDaemon(loadConfig(required(values.config, "config", "daemon")));
   },
 
+  relayer: (argv) => relayerCommand(argv, print),
+
+  swaps: (argv) => swapsCommand(argv, print),
+
   async devnet() {
     const { runDevnet } = await import("../main/start.ts");
     await runDevnet();
@@ -186,6 +192,7 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
     const warnings: string[] = [];
     for (const c of cfg.chains) {
       if (c.kind === "fabric") continue; // an identity directory, checked when the daemon opens it
+      if ("signer" in c.key) continue; // an external signer, asked for its key when the daemon starts
       try {
         resolveKey(c.key, `${file}: chains.${c.name}`);
       } catch (err) {

@@ -88,6 +88,13 @@ export interface SwapTerms {
   readonly quoteExpiresAt: number;
   /** Wall-clock ms, for records only; no decision reads it. */
   readonly createdAtMs: number;
+  /**
+   * The source chain's finalized height when the swap was registered: reconciliation re-reads
+   * the source's events from here while the swap awaits the user's lock, so a lock event the
+   * watcher missed (a node answering a range incompletely) cannot strand it. Absent on swaps
+   * stored by versions before it (then the rescan overlap window is all there is).
+   */
+  readonly sourceHeightAtCreate?: number;
 }
 
 export type Swap = SwapTerms &

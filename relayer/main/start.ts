@@ -23,6 +23,7 @@ export async function runDevnet(): Promise<void> {
     evm: port("ISTHMUS_EVM_PORT", 8545),
     api: port("ISTHMUS_API_PORT", 7700),
     fabric: port("ISTHMUS_FABRIC_PORT", 7051),
+    metrics: port("ISTHMUS_METRICS_PORT", 7709),
   };
   // Before wiping the state folder: a second `npm start` must not destroy a running devnet's files.
   await assertPortsFree([
@@ -30,6 +31,7 @@ export async function runDevnet(): Promise<void> {
     { service: "the Hardhat node", port: ports.evm, envVar: "ISTHMUS_EVM_PORT" },
     { service: "the relayer API", port: ports.api, envVar: "ISTHMUS_API_PORT" },
     { service: "the Fabric gateway", port: ports.fabric, envVar: "ISTHMUS_FABRIC_PORT" },
+    { service: "the relayer metrics listener", port: ports.metrics, envVar: "ISTHMUS_METRICS_PORT" },
   ]);
   const devnet = await startDevnet({ dir, ports, log });
   const line = (name: string, address: string) => process.stdout.write(`${name.padEnd(12)} ${address}\n`);

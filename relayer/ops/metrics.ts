@@ -1,5 +1,6 @@
-import { errorMessage } from "../../chains/errors.ts";
+import { errorMessage, FinalityViolationError } from "../../chains/errors.ts";
 import type { LedgerAdapter, LedgerHead } from "../../chains/ledger.ts";
+import { reportsSendStats } from "../../chains/send-stats.ts";
 import { formatAmount } from "../core/amount.ts";
 import { deadlineOf } from "../core/deadline.ts";
 import type { SwapStore } from "../store.ts";
@@ -81,6 +82,11 @@ export class RelayerMetrics {
   readonly rpcRequests = new CounterVec("isthmus_rpc_requests_total", "Calls the relayer made to a ledger, by chain and method.");
   readonly rpcErrors = new CounterVec("isthmus_rpc_errors_total", "Ledger calls that failed (RPC errors and ledger refusals), by chain and method.");
   readonly reconnects = new CounterVec("isthmus_chain_reconnects_total", "Times a ledger answered the watcher again after failing (each followed by a backfill).");
+  readonly finalityViolations = new CounterVec(
+    "isthmus_finality_violations_total",
+    "Ledger reads refused because a header verified as final is no longer on the node's chain (a reorg deeper than the finality rule, or a node on another fork).",
+  );
+  readonly rediscovered = new CounterVec("isthmus_reconcile_rediscovered_total", "User locks the watcher had missed that reconciliation found, by source chain.");
 }
 
 const COUNTED = new Set(["head", "events", "getLock", "balance", "lock", "claim", "refund", "waitFinal"]);
@@ -99,6 +105,7 @@ export function instrumentLedger(ledger: LedgerAdapter, metrics: RelayerMetrics)
           return await (v as (...a: unknown[]) => Promise<unknown>).apply(target, args);
         } catch (err) {
           metrics.rpcErrors.inc(labels);
+          if (err instanceof FinalityViolationError) metrics.finalityViolations.inc({ chain: target.name });
           throw err;
         }
       };
@@ -125,6 +132,25 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
     timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
   });
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+/** Adapters that send with nonces report their resyncs and rebroadcasts (Fabric has neither). */
+function sendStatFamilies(chains: readonly LedgerAdapter[]): Family[] {
+  const stats = chains.flatMap((l) => (reportsSendStats(l) ? [{ chain: l.name, s: l.sendStats() }] : []));
+  return [
+    {
+      name: "isthmus_nonce_resyncs_total",
+      type: "counter",
+      help: "Times a chain's sender dropped its cached account nonce and re-read it (refused, dropped, replaced or timed-out send).",
+      samples: stats.map(({ chain, s }) => ({ labels: { chain }, value: s.nonceResyncs })),
+    },
+    {
+      name: "isthmus_tx_rebroadcasts_total",
+      type: "counter",
+      help: "Transactions signed again at the same nonce with bumped fees because they were not mined in time.",
+      samples: stats.map(({ chain, s }) => ({ labels: { chain }, value: s.rebroadcasts })),
+    },
+  ];
 }
 
 /** Every metric family, computed now. A ledger that does not answer loses only its balance samples. */
@@ -214,6 +240,9 @@ export async function collectFamilies(src: MetricsSources): Promise<Family[]> {
       samples: chains.map((l) => ({ labels: { chain: l.name }, value: src.chainHealth?.().has(l.name) ? 0 : 1 })),
     },
     src.metrics.reconnects.family(),
+    src.metrics.rediscovered.family(),
+    src.metrics.finalityViolations.family(),
+    ...sendStatFamilies(chains),
     src.metrics.rpcRequests.family(),
     src.metrics.rpcErrors.family(),
     { name: "isthmus_wallet_balance", type: "gauge", help: "The relayer's balance per chain and asset, in whole asset units.", samples: balances },

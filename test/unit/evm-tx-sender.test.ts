@@ -65,6 +65,7 @@ describe("EVM tx sender: rebroadcast at the same nonce, refusals answered from c
     assert.ok(b.maxPriorityFeePerGas! > a.maxPriorityFeePerGas!);
     assert.equal(receipt.hash, b.hash);
     assert.equal(node.sender.rebroadcasts, 1);
+    assert.equal(node.sender.nonceResyncs, 0, "a rebroadcast keeps the nonce");
   });
 
   for (const refusal of ["nonce too low", "already known", "replacement transaction underpriced"]) {
@@ -100,6 +101,7 @@ describe("EVM tx sender: rebroadcast at the same nonce, refusals answered from c
       if (n === 3) node.mined.add(_tx.hash!);
     });
     await assert.rejects(node.sender.send(call), (e: unknown) => e instanceof LedgerError && e.code === "TX_REPLACED");
+    assert.equal(node.sender.nonceResyncs, 1, "counted for isthmus_nonce_resyncs_total");
     const reads = node.nonceReads();
     await node.sender.send(call);
     assert.equal(node.nonceReads(), reads + 1, "the next send re-read the nonce from the chain");

@@ -4,7 +4,7 @@ import { request } from "node:http";
 import { parse } from "yaml";
 import { hashApiKey, TenantAuth, TokenBucket } from "../../../relayer/api/auth.ts";
 import { API_ROUTES } from "../../../relayer/api/server.ts";
-import { http, lockedSwap, post, secret, startRig, stopRig, until, USER, type Rig } from "./rig.ts";
+import { http, lockedSwap, post, secret, startRig, stopRig, until, USER, RELAYER, type Rig } from "./rig.ts";
 
 const OPENAPI = "relayer/api/openapi.yaml";
 
@@ -110,6 +110,14 @@ describe("relayer API contract and hardening", function () {
       ["long hashlock", post(url, body({ hashlock: "0x" + "ab".repeat(33) })), 400, /hashlock: must be 32 bytes/],
       ["bad address", post(url, body({ userTo: "0x12" })), 400, /userTo: must be a 20-byte/],
       ["unknown route", post(url, body({ to: "alpha:A" })), 400, /does not offer/],
+      ["unknown chain", post(url, body({ to: "gamma:B" })), 400, /gamma/],
+      ["unknown asset", post(url, body({ to: "beta:ZZZ" })), 400, /ZZZ/],
+      ["malformed route", post(url, body({ from: "alpha" })), 400, /from: "alpha" is not of the form <chain>:<ASSET>/],
+      ["zero amount", post(url, body({ amount: "0" })), 400, /amount/],
+      ["amount with exponent", post(url, body({ amount: "1e3" })), 400, /amount/],
+      ["non-hex hashlock", post(url, body({ hashlock: "0x" + "zz".repeat(32) })), 400, /hashlock: must be 32 bytes/],
+      ["hashlock without 0x", post(url, body({ hashlock: "ab".repeat(32) })), 400, /hashlock: must be 32 bytes/],
+      ["relayer as the user", post(url, body({ userFrom: RELAYER })), 400, /userFrom: is the relayer's own account/],
       ["huge body", raw(JSON.stringify({ pad: "x".repeat(70_000) })), 413, /larger than/],
     ];
     for (const [what, p, status, message] of cases) {
@@ -133,6 +141,8 @@ describe("relayer API contract and hardening", function () {
     const dup = await post(url, { ...b, amount: "6" });
     assert.equal(dup.status, 409);
     assert.equal(dup.body.error.code, "DUPLICATE_HASHLOCK");
+    const retried = await post(url, b);
+    assert.equal(retried.status, 409, "an exact retry of a stored request is refused too, not stored twice");
     assert.equal(stored(), 1, "the duplicate was not stored");
     assert.equal(rig.daemon.store.history(rig.daemon.store.list({})[0]!.id).length, 1);
   });

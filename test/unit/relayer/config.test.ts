@@ -36,6 +36,16 @@ describe("relayer config", () => {
     assert.fail("config was accepted");
   };
 
+  it("metrics.listen: a separate host:port for /metrics, absent by default", () => {
+    assert.deepEqual(loadConfig(EXAMPLE).metrics, { listen: { host: "127.0.0.1", port: 7709 } });
+    const { metrics: _, ...rest } = example();
+    assert.deepEqual(readConfig(rest, "x.yaml").metrics, { listen: null });
+    assert.deepEqual(readConfig({ ...example(), metrics: { listen: "[::1]:0" } }, "x.yaml").metrics, { listen: { host: "::1", port: 0 } });
+    assert.match(problem((d) => (d.metrics.listen = "7709")).message, /metrics\.listen: "7709" is not host:port/);
+    assert.match(problem((d) => (d.metrics.listen = "h:70000")).message, /metrics\.listen: "h:70000" is not host:port/);
+    assert.match(problem((d) => (d.metrics.port = 1)).message, /metrics\.port: unknown key/);
+  });
+
   it("refuses unknown keys, naming the key path", () => {
     assert.match(problem((d) => (d.chains.evm.confirmatons = 3)).message, /x\.yaml: chains\.evm\.confirmatons: unknown key/);
     assert.match(problem((d) => (d.timelocks.safety = 3)).message, /timelocks\.safety: unknown key/);

@@ -6,7 +6,11 @@ import { join } from "node:path";
 import { getBytes, hexlify, keccak256, recoverAddress, Signature, toUtf8Bytes } from "ethers";
 import { ConfigError, readConfig, resolveKey } from "../../../relayer/config.ts";
 import { KeystoreError, keystoreAddress, listKeystores, unlockKeystore, unlockKeystoreSync, writeKeystore } from "../../../relayer/keys/keystore.ts";
-import { adapterKey, SignerNotExportableError, SoftwareSigner, unlockSigner, type RelayerSigner } from "../../../relayer/keys/signer.ts";
+import { createServer, type Server } from "node:http";
+import { generateKeyPairSync } from "node:crypto";
+import { Signer as ConsortiumKey } from "../../../chains/consortium/crypto.ts";
+import { connectRemoteP256, connectRemoteSecp256k1, RemoteSignerError } from "../../../relayer/keys/remote-signer.ts";
+import { SoftwareSigner, unlockSigner } from "../../../relayer/keys/signer.ts";
 import { parse } from "yaml";
 
 const KEY = `0x${"4c".repeat(32)}`;
@@ -64,7 +68,15 @@ describe("relayer keys: encrypted keystores, signer, CLI", function () {
     assert.deepEqual(with_({ keystore: "k.json" }), { keystore: "k.json" });
     assert.throws(() => with_({ keystore: "k.json", passwordEnv: "A", passwordFile: "b" }), (e: unknown) => e instanceof ConfigError && /chains\.evm\.key: give at most one of passwordEnv or passwordFile/.test(e.message));
     assert.throws(() => with_({ env: "K", passwordEnv: "A" }), /passwordEnv and passwordFile go with keystore/);
-    assert.throws(() => with_({ keystore: "k.json", hex: KEY }), /give exactly one of keystore, env, file or hex/);
+    assert.throws(() => with_({ keystore: "k.json", hex: KEY }), /give exactly one of keystore, env, file, hex or signer/);
+    assert.deepEqual(with_({ signer: { url: "http://127.0.0.1:7720", keyId: "evm-relayer", tokenEnv: "T" }, address: "0x" + "ab".repeat(20) }), {
+      signer: { url: "http://127.0.0.1:7720", keyId: "evm-relayer", tokenEnv: "T" },
+      address: "0x" + "ab".repeat(20),
+    });
+    assert.throws(() => with_({ signer: { url: "unix:/x", keyId: "k" } }), /chains\.evm\.key\.signer\.url: must be an http\(s\) URL/);
+    assert.throws(() => with_({ signer: { url: "http://h:1", keyId: "a/b" } }), /keyId: must be 1-128 characters/);
+    assert.throws(() => with_({ env: "K", address: "0x" + "ab".repeat(20) }), /address: goes with signer/);
+    assert.throws(() => resolveKey({ signer: { url: "http://h:1", keyId: "k" } }, "x.yaml"), /held by an external signer/);
   });
 
   it("resolves a keystore key source for the adapters, and the signer signs for its address", async () => {
@@ -78,9 +90,8 @@ describe("relayer keys: encrypted keystores, signer, CLI", function () {
     const sig = await signer.signDigest(digest);
     assert.equal(sig.length, 65);
     assert.equal(recoverAddress(digest, Signature.from(hexlify(sig))).toLowerCase(), signer.address);
-    assert.equal(adapterKey(signer, "evm"), KEY);
-    const hsm: RelayerSigner = { address: signer.address, kind: "external", signDigest: (d) => signer.signDigest(d) };
-    assert.throws(() => adapterKey(hsm, "evm"), SignerNotExportableError);
+    assert.equal(signer.kind, "software");
+    assert.equal(signer.curve, "secp256k1");
     assert.ok(new SoftwareSigner(KEY).address === signer.address);
   });
 
@@ -100,5 +111,69 @@ describe("relayer keys: encrypted keystores, signer, CLI", function () {
     const bad = await cli(["keys", "new"], "short\n", { ISTHMUS_KEYS: keysDir });
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /password: must be at least 8 characters/);
+  });
+
+  describe("external signer client: checks every answer against the key it expects", () => {
+    let server: Server;
+    let url: string;
+    /** What the fake signing service answers; each test sets it. */
+    let answer: (path: string, body: { digest?: string }) => { status: number; body: unknown };
+    before(async () => {
+      server = createServer((req, res) => {
+        let text = "";
+        req.on("data", (c) => (text += c));
+        req.on("end", () => {
+          const auth = req.headers.authorization === "Bearer tok";
+          const a = auth ? answer(req.url ?? "", text ? (JSON.parse(text) as { digest?: string }) : {}) : { status: 401, body: { error: "unauthorized" } };
+          res.writeHead(a.status, { "content-type": "application/json" }).end(JSON.stringify(a.body));
+        });
+      });
+      await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+      url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+      process.env.TEST_SIGNER_TOKEN = "tok";
+    });
+    after(() => server.close());
+    const cfg = () => ({ url, keyId: "relayer", tokenEnv: "TEST_SIGNER_TOKEN" });
+    const digest = getBytes(keccak256(toUtf8Bytes("swap")));
+
+    it("secp256k1: signs through the service, refuses a wrong address, another key's signature and a missing token", async () => {
+      const held = ConsortiumKey.fromPrivateKey(KEY);
+      const other = ConsortiumKey.fromPrivateKey(`0x${"5d".repeat(32)}`);
+      let signWith = held;
+      answer = (path, body) =>
+        path.endsWith("/sign") ? { status: 200, body: { signature: hexlify(signWith.sign(getBytes(body.digest!))) } } : { status: 200, body: { curve: "secp256k1", address: held.address } };
+      const s = await connectRemoteSecp256k1(cfg(), held.address);
+      assert.equal(s.kind, "external");
+      const sig = await s.signDigest(digest);
+      assert.equal(recoverAddress(digest, Signature.from(hexlify(sig))).toLowerCase(), held.address);
+      await assert.rejects(connectRemoteSecp256k1(cfg(), other.address), (e: unknown) => e instanceof RemoteSignerError && /holds 0x[0-9a-f]{40}, the config expects/.test(e.message));
+      signWith = other;
+      await assert.rejects(s.signDigest(digest), /signature recovers to .*, not /);
+      await assert.rejects(connectRemoteSecp256k1({ ...cfg(), tokenEnv: "TEST_SIGNER_TOKEN_UNSET" }), /TEST_SIGNER_TOKEN_UNSET .* is not set/);
+      await assert.rejects(connectRemoteSecp256k1({ ...cfg(), tokenEnv: undefined }), /HTTP 401/);
+      answer = () => ({ status: 200, body: { curve: "p256", publicKeyPem: "x" } });
+      await assert.rejects(connectRemoteSecp256k1(cfg()), /holds a p256 key; this chain needs secp256k1/);
+    });
+
+    it("p256: the service's public key must be the certificate's; a signature that does not verify is refused", async () => {
+      const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+      const other = generateKeyPairSync("ec", { namedCurve: "P-256" });
+      const pem = publicKey.export({ type: "spki", format: "pem" }).toString();
+      const { signers } = await import("@hyperledger/fabric-gateway");
+      let sign = signers.newPrivateKeySigner(privateKey);
+      // The fake answers synchronously: the signature over the test's digest is made beforehand.
+      const withSig = async () => {
+        const sigHex = hexlify(await sign(digest));
+        answer = (path) => (path.endsWith("/sign") ? { status: 200, body: { signature: sigHex } } : { status: 200, body: { curve: "p256", publicKeyPem: pem } });
+      };
+      await withSig();
+      // A certificate is not needed to compare keys: the public key PEM stands in for it here.
+      const s = await connectRemoteP256(cfg(), pem);
+      assert.equal((await s.signDigest(digest)).length > 60, true);
+      sign = signers.newPrivateKeySigner(other.privateKey);
+      await withSig();
+      await assert.rejects(s.signDigest(digest), /does not verify/);
+      await assert.rejects(connectRemoteP256(cfg(), other.publicKey.export({ type: "spki", format: "pem" }).toString()), /not the one in the identity's certificate/);
+    });
   });
 });

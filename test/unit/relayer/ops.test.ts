@@ -62,6 +62,26 @@ describe("relayer operations: metrics, readiness, logs, graceful shutdown", func
     assert.equal(m3.get('isthmus_chain_up{chain="beta"}'), 1);
   });
 
+  it("metrics.listen: /metrics, /healthz and /readyz on their own port with nonce-resync and rebroadcast counters; nothing else there", async () => {
+    rig = await startRig({ metrics: { listen: { host: "127.0.0.1", port: 0 } } });
+    const url = rig.daemon.metricsServer!.url;
+    assert.notEqual(url, rig.daemon.api.url);
+    // What an EVM or consortium adapter reports (their senders count these; see the tx-sender tests).
+    Object.assign(rig.alpha, { sendStats: () => ({ nonceResyncs: 3, rebroadcasts: 2 }) });
+    const res = await http(`${url}/metrics`);
+    assert.equal(res.status, 200);
+    const m = parseExposition(res.text);
+    assert.equal(m.get('isthmus_nonce_resyncs_total{chain="alpha"}'), 3);
+    assert.equal(m.get('isthmus_tx_rebroadcasts_total{chain="alpha"}'), 2);
+    assert.equal(m.get('isthmus_nonce_resyncs_total{chain="beta"}'), undefined, "an adapter without a nonce sender reports none");
+    assert.match(res.text, /# TYPE isthmus_tx_rebroadcasts_total counter/);
+    assert.equal(m.get("isthmus_up"), 1);
+    assert.equal((await http(`${url}/healthz`)).status, 200);
+    assert.equal((await http(`${url}/readyz`)).status, 200);
+    assert.equal((await http(`${url}/swaps`)).status, 404, "the swap API is not served on the metrics port");
+    assert.equal((await post(`${url}/metrics`, {})).status, 405);
+  });
+
   it("/readyz is 200 when the store and every ledger answer, 503 naming the ledger that does not", async () => {
     rig = await startRig();
     const ok = await http(`${rig.daemon.api.url}/readyz`);

@@ -86,6 +86,58 @@ describe("watcher: outages, backoff and backfill, overlapping rescans", () => {
     store.close();
   });
 
+  it("reconciliation: a user lock missed far below the rescan window (left out of the answer) is found from the swap's registration height", async () => {
+    const rediscovered: string[] = [];
+    const { alpha, store, engine, userLocks } = setup({ rescanEveryRounds: 2, rescanBlocks: 10, reconcileEveryRounds: 5, onRediscovered: (c) => rediscovered.push(c) });
+    await engine.round(); // round 1 (reconciles too, with nothing awaiting)
+    const [id] = await userLocks(1);
+    alpha.hideOnce.add(alpha.log.at(-1)!.txId);
+    alpha.height += 100; // the lock is now 100 blocks below the head
+    for (let i = 2; i <= 4; i++) await engine.round(); // scans past it, rescans the last 10 blocks twice
+    assert.equal(store.getCursor("alpha"), alpha.height);
+    assert.equal(store.get(id!)!.state, "awaiting_user_lock", "the overlap window does not reach it");
+    await engine.round(); // round 5: reconciliation
+    assert.equal(store.get(id!)!.state, "relayer_locking");
+    assert.deepEqual(rediscovered, ["alpha"]);
+    for (let i = 0; i < 10; i++) await engine.round();
+    assert.equal(store.history(id!).filter((h) => h.from === "awaiting_user_lock").length, 1, "accepted once");
+    assert.deepEqual(rediscovered, ["alpha"], "counted once");
+    assert.equal(store.get(id!)!.state, "relayer_locked");
+    await engine.stop();
+    store.close();
+  });
+
+  it("reconciliation on start: a cursor already past the lock (events never read) does not strand the swap", async () => {
+    const { alpha, beta, store, engine, userLocks } = setup({ rescanEveryRounds: 0 });
+    store.setCursor("alpha", alpha.height);
+    store.setCursor("beta", beta.height);
+    const [id] = await userLocks(1);
+    store.setCursor("alpha", alpha.height); // the lock's block counts as handled, as after a lost range
+    await engine.round(); // the first round of a (re)started engine reconciles
+    assert.equal(store.get(id!)!.state, "relayer_locking");
+    await engine.stop();
+    store.close();
+  });
+
+  it("a missed claim on the destination: the relayer claims from the lock state it reads (claimed + preimage), events are not needed", async () => {
+    const { alpha, beta, store, engine } = setup({ rescanEveryRounds: 0, reconcileEveryRounds: 0 });
+    await engine.round();
+    const s = secret();
+    const { id } = await engine.createSwap({ from: "alpha:A", to: "beta:B", amount: "5", hashlock: s.hashlock, userFrom: USER, userTo: USER });
+    alpha.lockAs(USER, { receiver: RELAYER, asset: "A", amount: 500n, hashlock: s.hashlock, timelock: alpha.time + 3600 });
+    for (let i = 0; i < 4 && store.get(id)!.state !== "relayer_locked"; i++) await engine.round();
+    const swap = store.get(id)!;
+    assert.equal(swap.state, "relayer_locked");
+    if (swap.state !== "relayer_locked") return;
+    beta.claimAs(USER, swap.counterLock.lockId, s.preimage);
+    beta.hideOnce.add(beta.log.at(-1)!.txId);
+    beta.height += 100;
+    for (let i = 0; i < 6 && store.get(id)!.state !== "completed"; i++) await engine.round();
+    assert.equal(store.get(id)!.state, "completed");
+    await engine.stop();
+    store.close();
+  });
+
   it("a waiting swap is not re-read until a final height it depends on moves", async () => {
     const { beta, store, engine, userLocks } = setup();
     await engine.round();
