@@ -20,7 +20,8 @@ import { type ValidatorSet, hashValidatorSet } from "./validators.ts";
 export interface TrustedState {
   readonly chainId: number;
   readonly height: number;
-  readonly headerHash: Hex;
+  /** Hash of header `height`; null when trust starts from a set alone (e.g. the genesis set without the genesis header). */
+  readonly headerHash: Hex | null;
   /** The set that signs height + 1. */
   readonly nextSet: ValidatorSet;
 }
@@ -33,6 +34,11 @@ export function trustHeader(header: Header, nextSet: ValidatorSet): TrustResult 
   if (problem) return { ok: false, reason: problem };
   if (hashValidatorSet(nextSet) !== header.nextValidatorsHash) return { ok: false, reason: "the trusted next set does not hash to the header's nextValidatorsHash" };
   return { ok: true, state: { chainId: header.chainId, height: header.height, headerHash: hashHeader(header), nextSet } };
+}
+
+/** Trust in a set alone: the set that signs height `height + 1` (genesis: height 0). */
+export function trustSet(chainId: number, height: number, nextSet: ValidatorSet): TrustedState {
+  return { chainId, height, headerHash: null, nextSet };
 }
 
 export type HeaderUpdate =
@@ -52,7 +58,7 @@ export function verifyNextHeader(trusted: TrustedState, header: Header, commit: 
   if (problem) return { ok: false, reason: problem };
   if (header.chainId !== trusted.chainId) return { ok: false, reason: `header is for chain ${header.chainId}, trusted chain is ${trusted.chainId}` };
   if (header.height !== trusted.height + 1) return { ok: false, reason: `header height ${header.height} does not follow trusted height ${trusted.height}` };
-  if (header.prevHash !== trusted.headerHash) return { ok: false, reason: `header ${header.height} does not extend the trusted header (prevHash)` };
+  if (trusted.headerHash !== null && header.prevHash !== trusted.headerHash) return { ok: false, reason: `header ${header.height} does not extend the trusted header (prevHash)` };
   if (header.validatorsHash !== hashValidatorSet(trusted.nextSet)) {
     return { ok: false, reason: `header ${header.height} names a validator set other than the one the trusted header committed to` };
   }
