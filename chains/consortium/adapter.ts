@@ -401,6 +401,15 @@ export class ConsortiumLedger implements LedgerAdapter {
   // --- following the validator set -----------------------------------------------------------
 
   /**
+   * The validator set this adapter verified for `height` (following the chain from its
+   * trusted set), e.g. as the trust anchor of a proof bundle for a header of that height;
+   * undefined for heights it has not reached yet.
+   */
+  verifiedValidatorSetAt(height: number): ValidatorSet | undefined {
+    return this.#lightClient.setAt(height);
+  }
+
+  /**
    * Runs the light client up to `height` (one header at a time, fetched in parallel batches),
    * returning the verified header at `height` or above. Serialized: one follower per adapter.
    */

@@ -249,6 +249,8 @@ describe("consortium adapter over gRPC, end to end", function () {
       const { lockId } = await u.lock({ receiver: relayer, asset: "KRW", amount: 5n, hashlock: secret(42).hashlock, timelock: (await u.head()).finalizedTime + 600 });
       const seen = await u.getLock(lockId);
       assert.ok(seen && seen.verified.kind === "state-proof" && seen.verified.height > evidenceHeight + 1);
+      assert.equal(hashValidatorSet(u.verifiedValidatorSetAt(seen.verified.height)!), (await client.getBlock(seen.verified.height))!.header.validatorsHash);
+      assert.equal(hashValidatorSet(u.verifiedValidatorSetAt(1)!), hashValidatorSet(devnet.validatorSet));
       const fresh = await ledger(relayerKey);
       assert.ok((await fresh.head()).finalizedHeight > evidenceHeight + 2);
       assert.equal((await fresh.getLock(lockId))?.lock.amount, 5n);
