@@ -6,7 +6,9 @@
  * proofs/consortium/light-client.ts: each header must extend the last, name the set the
  * previous header committed to and carry a commit of more than 2/3 of that set's stake;
  * a header that changes the set (nextValidatorsHash) is followed with the new set, fetched
- * from the node by hash and re-hashed. Locks and events are VERIFIED: each answer comes
+ * from the node by hash and re-hashed. Commit signatures are checked at each set change and
+ * at the last header of each batch; the headers between are bound to them by prevHash
+ * (proofs/consortium/light-client.ts verifyHeaderRun). Locks and events are VERIFIED: each answer comes
  * with a header, its commit and a Merkle proof; the header must be the one the light client
  * verified at that height and the proof must lead to its state / results root, else
  * VerificationError. A lock proof
@@ -69,7 +71,7 @@ export interface ConsortiumLedgerOptions {
 const DEFAULT_TX_TIMEOUT_MS = 30_000;
 const DEFAULT_WAIT_FINAL_MS = 60_000;
 /** Headers fetched concurrently while following the chain. */
-const FOLLOW_BATCH = 32;
+const FOLLOW_BATCH = 64;
 const VERIFIED_HASHES_KEPT = 4096;
 
 export class ConsortiumLedger implements LedgerAdapter {
@@ -425,22 +427,28 @@ export class ConsortiumLedger implements LedgerAdapter {
       const from = lc.height + 1;
       const to = Math.min(height, from + FOLLOW_BATCH - 1);
       const blocks = await Promise.all(Array.from({ length: to - from + 1 }, (_, i) => this.#client.getBlock(from + i)));
-      for (const [i, block] of blocks.entries()) {
+      const run = blocks.map((block, i) => {
         const h = from + i;
         if (!block) throw new LedgerError(this.name, RpcErrorCode.NODE_BEHIND, `node serves no block at height ${h}`, { height: h });
-        const { header, commit } = block;
-        if (header.height !== h) throw new VerificationError(this.name, `asked for block ${h}, got ${header.height}`, { height: h });
-        let next: ValidatorSet | undefined;
-        if (header.nextValidatorsHash !== header.validatorsHash) {
-          next = (await this.#client.getValidatorSet(header.nextValidatorsHash)) ?? undefined;
-          if (!next) throw new VerificationError(this.name, `block ${h} changes the validator set but the node serves no set with hash ${header.nextValidatorsHash}`, { height: h });
-        }
-        const r = lc.update(header, commit, next);
-        if (!r.ok) throw new VerificationError(this.name, `block ${h}: ${r.reason}`, { height: h });
-        this.#verifiedHashes.set(h, r.commit.blockHash);
-        if (this.#verifiedHashes.size > VERIFIED_HASHES_KEPT) this.#verifiedHashes.delete(this.#verifiedHashes.keys().next().value!);
-        this.#lastVerifiedHeader = header;
+        if (block.header.height !== h) throw new VerificationError(this.name, `asked for block ${h}, got ${block.header.height}`, { height: h });
+        return { header: block.header, commit: block.commit };
+      });
+      // New sets named by this batch, fetched by hash (the light client re-hashes them).
+      const sets = new Map<Hex, ValidatorSet>();
+      for (const { header } of run) {
+        if (header.nextValidatorsHash === header.validatorsHash || sets.has(header.nextValidatorsHash)) continue;
+        const set = await this.#client.getValidatorSet(header.nextValidatorsHash);
+        if (!set) throw new VerificationError(this.name, `block ${header.height} changes the validator set but the node serves no set with hash ${header.nextValidatorsHash}`, { height: header.height });
+        sets.set(header.nextValidatorsHash, set);
       }
+      // Links checked for every header, commits at each set change and at the batch's last header.
+      const r = lc.updateRun(run, (hash) => sets.get(hash));
+      if (!r.ok) throw new VerificationError(this.name, `blocks ${from}..${to}: ${r.reason}`, { fromHeight: from, toHeight: to });
+      for (const step of r.verified) {
+        this.#verifiedHashes.set(step.height, step.hash);
+        if (this.#verifiedHashes.size > VERIFIED_HASHES_KEPT) this.#verifiedHashes.delete(this.#verifiedHashes.keys().next().value!);
+      }
+      this.#lastVerifiedHeader = run[run.length - 1]!.header;
     }
     return this.#lastVerifiedHeader!;
   }

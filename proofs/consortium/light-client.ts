@@ -82,6 +82,62 @@ export function verifyNextHeader(trusted: TrustedState, header: Header, commit: 
   };
 }
 
+export interface HeaderWithCommit {
+  readonly header: Header;
+  readonly commit: Commit;
+}
+
+export type RunUpdate =
+  | { readonly ok: true; readonly state: TrustedState; readonly verified: readonly { readonly height: number; readonly hash: Hex; readonly signingSet: ValidatorSet }[] }
+  | { readonly ok: false; readonly reason: string };
+
+/**
+ * Verifies consecutive headers after `trusted`, checking every link (chain id, height,
+ * prevHash, validatorsHash = the set the previous header named) but commit signatures only
+ * where trust needs them: at each header that changes the set (signed by the set before
+ * the change) and at the last one. A header in between is then committed to by the hash
+ * chain ending at a verified header, and no set change can hide there: it would need a
+ * header naming a different next set, whose commit is checked. This rests on the same
+ * assumption as checking every commit (each set is honest while it is the trusted one)
+ * at a fraction of the signature checks.
+ */
+export function verifyHeaderRun(
+  trusted: TrustedState,
+  run: readonly HeaderWithCommit[],
+  nextSetOf: (hash: Hex) => ValidatorSet | undefined,
+  options: VerifyCommitOptions = {},
+): RunUpdate {
+  if (run.length === 0) return { ok: false, reason: "no headers" };
+  let state = trusted;
+  const verified: { height: number; hash: Hex; signingSet: ValidatorSet }[] = [];
+  for (const [i, { header, commit }] of run.entries()) {
+    const problem = headerProblem(header);
+    if (problem) return { ok: false, reason: problem };
+    if (header.chainId !== state.chainId) return { ok: false, reason: `header is for chain ${header.chainId}, trusted chain is ${state.chainId}` };
+    if (header.height !== state.height + 1) return { ok: false, reason: `header height ${header.height} does not follow trusted height ${state.height}` };
+    if (state.headerHash !== null && header.prevHash !== state.headerHash) return { ok: false, reason: `header ${header.height} does not extend the header before it (prevHash)` };
+    if (header.validatorsHash !== hashValidatorSet(state.nextSet)) {
+      return { ok: false, reason: `header ${header.height} names a validator set other than the one the header before it committed to` };
+    }
+    const changes = header.nextValidatorsHash !== header.validatorsHash;
+    let next = state.nextSet;
+    if (changes) {
+      const supplied = nextSetOf(header.nextValidatorsHash);
+      if (!supplied) return { ok: false, reason: `header ${header.height} changes the validator set: the next set is required` };
+      if (hashValidatorSet(supplied) !== header.nextValidatorsHash) return { ok: false, reason: `the supplied next validator set does not hash to header ${header.height}'s nextValidatorsHash` };
+      next = supplied;
+    }
+    const hash = hashHeader(header);
+    if (changes || i === run.length - 1) {
+      const v = verifyCommit(header, commit, state.nextSet, options);
+      if (!v.ok) return { ok: false, reason: `commit of ${header.height}: ${v.reason}` };
+    }
+    verified.push({ height: header.height, hash, signingSet: state.nextSet });
+    state = { chainId: state.chainId, height: header.height, headerHash: hash, nextSet: next };
+  }
+  return { ok: true, state, verified };
+}
+
 export type StateProofVerification = { readonly ok: true } | { readonly ok: false; readonly reason: string };
 
 /** `key` → `value` is in the state committed by `header` (a header the light client verified). */
@@ -116,6 +172,18 @@ export class LightClient {
     const r = verifyNextHeader(this.#state, header, commit, nextSet, options);
     if (!r.ok) return r;
     if (r.setChanged || hashValidatorSet(r.state.nextSet) !== hashValidatorSet(this.#state.nextSet)) this.#sets.push({ fromHeight: header.height + 1, set: r.state.nextSet });
+    this.#state = r.state;
+    return r;
+  }
+
+  /** Applies a run of consecutive headers (see verifyHeaderRun); on failure nothing changes. */
+  updateRun(run: readonly HeaderWithCommit[], nextSetOf: (hash: Hex) => ValidatorSet | undefined, options: VerifyCommitOptions = {}): RunUpdate {
+    const r = verifyHeaderRun(this.#state, run, nextSetOf, options);
+    if (!r.ok) return r;
+    for (const [i, step] of r.verified.entries()) {
+      const nextHash = run[i]!.header.nextValidatorsHash;
+      if (nextHash !== hashValidatorSet(this.#sets[this.#sets.length - 1]!.set)) this.#sets.push({ fromHeight: step.height + 1, set: nextSetOf(nextHash)! });
+    }
     this.#state = r.state;
     return r;
   }

@@ -9,7 +9,7 @@ import { type Hex, toHex } from "../../../proofs/hex.ts";
 import { type Commit } from "../../../proofs/consortium/commit.ts";
 import { type DuplicateVoteEvidence, evidenceHash } from "../../../proofs/consortium/evidence.ts";
 import { type Header, hashHeader } from "../../../proofs/consortium/header.ts";
-import { LightClient, trustHeader, verifyNextHeader, verifyStateProof } from "../../../proofs/consortium/light-client.ts";
+import { LightClient, trustHeader, verifyHeaderRun, verifyNextHeader, verifyStateProof } from "../../../proofs/consortium/light-client.ts";
 import { decodeTxResult } from "../../../proofs/consortium/results.ts";
 import { decodeSlashing, slashingKey } from "../../../proofs/consortium/staking.ts";
 import { type ValidatorSet, hashValidatorSet, makeValidatorSet, stakeOf } from "../../../proofs/consortium/validators.ts";
@@ -235,6 +235,31 @@ describe("proofs/consortium/light-client: following the chain from genesis", () 
     const head = blocks[blocks.length - 1]!;
     const key = slashingKey(validatorSigners[3]!.address);
     assert.deepEqual(verifyStateProof(head.header, key, d.chain.kv.get(key)!, d.chain.kv.proof(key)!), { ok: true });
+  });
+
+  it("a run of headers verifies with commits checked only at set changes and at its end, and a tampered link is refused", () => {
+    const { d, blocks, sets } = history();
+    const anchor = trustHeader(d.chain.genesisHeader, d.chain.genesis.validators);
+    assert.ok(anchor.ok);
+    const run = blocks.map((b) => ({ header: b.header, commit: b.commit }));
+    const lc = new LightClient(anchor.state);
+    const r = lc.updateRun(run, (h) => sets.get(h));
+    assert.ok(r.ok, r.ok ? "" : r.reason);
+    const sequential = new LightClient(anchor.state);
+    follow(sequential, blocks, sets);
+    assert.deepEqual(lc.state, sequential.state);
+    for (const h of [1, 3, 5, 7, 8]) assert.equal(hashValidatorSet(lc.setAt(h)!), hashValidatorSet(sequential.setAt(h)!), `set of height ${h}`);
+    // Every commit signature is unchecked in the middle, so tampering must show through the links.
+    const at = (i: number, header: Header) => run.map((x, j) => (j === i ? { ...x, header } : x));
+    const tampered = verifyHeaderRun(anchor.state, at(2, { ...run[2]!.header, stateRoot: `0x${"66".repeat(32)}` }), (h) => sets.get(h));
+    assert.ok(!tampered.ok && /header 4 does not extend/.test(tampered.reason), JSON.stringify(tampered));
+    // A set change slipped into a middle header (with a set the forger controls) must carry a valid commit of the old set.
+    const forgedSet = makeValidatorSet([{ address: alice.address, stake: 1n }]);
+    const forged = verifyHeaderRun(anchor.state, at(2, { ...run[2]!.header, nextValidatorsHash: hashValidatorSet(forgedSet) }), (h) => (h === hashValidatorSet(forgedSet) ? forgedSet : sets.get(h)));
+    assert.ok(!forged.ok && /commit of 3: commit is for a different block hash/.test(forged.reason), JSON.stringify(forged));
+    const lastForged = verifyHeaderRun(anchor.state, run.map((x, j) => (j === run.length - 1 ? { ...x, commit: { ...x.commit, signatures: x.commit.signatures.slice(0, 2), timesMs: x.commit.timesMs.slice(0, 2) } } : x)), (h) => sets.get(h));
+    assert.ok(!lastForged.ok && /not more than 2\/3/.test(lastForged.reason));
+    assert.ok(!verifyHeaderRun(anchor.state, run, () => undefined).ok, "set changes need their sets");
   });
 
   it("rejects forged, duplicated and insufficient signatures, a wrong set transition and a proof with one flipped bit", () => {
