@@ -9,7 +9,7 @@ pragma solidity 0.8.30;
  * proofs/consortium/*.ts (header.ts, vote.ts, validators.ts, state.ts, ../merkle.ts):
  *
  * - header hash = keccak256(abi.encode(HEADER_TAG, chainId, height, timeMs, prevHash, txRoot,
- *   resultsRoot, stateRoot, validatorsHash, proposer)). `Header` has only static fields, so
+ *   resultsRoot, stateRoot, validatorsHash, nextValidatorsHash, proposer)). `Header` has only static fields, so
  *   abi.encode(HEADER_TAG, header) is exactly that flat encoding.
  * - precommit digest = keccak256(abi.encode(VOTE_TAG, chainId, height, round, uint8(2),
  *   blockHash, timeMs)) with each voter's own timeMs; signatures are 65 bytes r || s || v,
@@ -25,9 +25,14 @@ pragma solidity 0.8.30;
  * one with an error naming it. A submitter drops the entries verifyCommit reports in
  * `ignored` before calling; any commit accepted here is accepted by verifyCommit.
  *
- * Validator-set changes do not exist on the consortium chain yet (its set is fixed at
- * genesis): `submitHeader` accepts only headers whose validatorsHash is the constructor's set.
- * When the chain gains set changes, headers carrying a new set will need a transition proof.
+ * Validator-set changes: a header names the set that signs it (validatorsHash) and the set
+ * that signs the next height (nextValidatorsHash; changes decided in block H take effect at
+ * H + 2). The contract holds one trusted set and accepts a header only if that set signed it
+ * and its height is above every stored one. A header that changes the set must come through
+ * `submitHeaderWithNextSet` with the new set, which must hash to its nextValidatorsHash and
+ * then becomes the trusted set (event ValidatorSetChanged); `submitHeader` refuses it
+ * (NextValidatorSetRequired), so no change can be skipped. Headers in between may be
+ * skipped while the set stays the same (one trusted set signs them all).
  */
 contract ConsortiumLightClient {
     /// Block header fields, in header-hash order (proofs/consortium/header.ts).
@@ -40,6 +45,7 @@ contract ConsortiumLightClient {
         bytes32 resultsRoot;
         bytes32 stateRoot;
         bytes32 validatorsHash;
+        bytes32 nextValidatorsHash;
         address proposer;
     }
 
@@ -75,8 +81,11 @@ contract ConsortiumLightClient {
     uint256 public constant MAX_VALIDATORS = 256;
 
     uint256 public immutable chainId;
-    bytes32 public immutable validatorsHash;
-    uint256 public immutable totalStake;
+    /// Hash of the trusted set (the one that signs the next header to be accepted).
+    bytes32 public validatorsHash;
+    uint256 public totalStake;
+    /// First height the trusted set signs (1 for the constructor's genesis set).
+    uint64 public validatorSetFromHeight;
 
     address[] private _validators;
     uint256[] private _stakes;
@@ -87,6 +96,7 @@ contract ConsortiumLightClient {
     uint64 public latestHeight;
 
     event HeaderSubmitted(uint64 indexed height, bytes32 blockHash, bytes32 stateRoot, uint64 timeMs, uint256 signedStake);
+    event ValidatorSetChanged(uint64 indexed fromHeight, bytes32 validatorsHash, uint256 totalStake, uint256 validators);
 
     // --- constructor misuse ---
     error NoValidators();
@@ -100,6 +110,9 @@ contract ConsortiumLightClient {
     error WrongChainId(uint256 got, uint256 expected);
     error UnknownValidatorSet(bytes32 got, bytes32 expected);
     error HeaderAlreadySubmitted(uint64 height, bytes32 storedStateRoot);
+    error HeaderNotNewer(uint64 height, uint64 latestHeight);
+    error NextValidatorSetRequired(bytes32 nextValidatorsHash);
+    error NextValidatorSetMismatch(bytes32 computed, bytes32 nextValidatorsHash);
     error SignatureTimesMismatch(uint256 signatures, uint256 timesMs);
     error BadSignatureLength(uint256 index, uint256 length);
     error BadSignatureV(uint256 index, uint8 v);
@@ -120,28 +133,8 @@ contract ConsortiumLightClient {
     /// @param validators_ addresses sorted ascending (as the chain's validator-set hash sorts them)
     /// @param stakes_ positive stakes aligned with `validators_`
     constructor(uint256 chainId_, address[] memory validators_, uint256[] memory stakes_) {
-        uint256 n = validators_.length;
-        if (n == 0) revert NoValidators();
-        if (n > MAX_VALIDATORS) revert TooManyValidators(n, MAX_VALIDATORS);
-        if (stakes_.length != n) revert ValidatorListMismatch(n, stakes_.length);
-        bytes memory enc = abi.encode(VALIDATORS_TAG, n);
-        uint256 total;
-        for (uint256 i = 0; i < n; i++) {
-            address a = validators_[i];
-            if (a == address(0)) revert ZeroValidatorAddress(i);
-            if (i > 0 && a <= validators_[i - 1]) revert ValidatorsNotSorted(i);
-            if (stakes_[i] == 0) revert ZeroStake(i);
-            total += stakes_[i];
-            _slot[a] = i + 1;
-            enc = bytes.concat(enc, abi.encode(a, stakes_[i]));
-        }
-        // signed * 3 and total * 2 must not overflow in submitHeader.
-        if (total > type(uint256).max / 3) revert TotalStakeTooLarge(total);
         chainId = chainId_;
-        validatorsHash = keccak256(enc);
-        totalStake = total;
-        _validators = validators_;
-        _stakes = stakes_;
+        _installSet(validators_, stakes_, 1);
     }
 
     /**
@@ -155,10 +148,39 @@ contract ConsortiumLightClient {
         bytes[] calldata signatures,
         uint64[] calldata timesMs
     ) external returns (bytes32 blockHash) {
+        if (header.nextValidatorsHash != header.validatorsHash) revert NextValidatorSetRequired(header.nextValidatorsHash);
+        return _submit(header, round, signatures, timesMs);
+    }
+
+    /**
+     * @notice `submitHeader` for a header that changes the validator set: after the header
+     * verifies against the trusted set, `nextValidators_` (sorted) with `nextStakes_` must hash
+     * to its nextValidatorsHash and become the trusted set, from height + 1.
+     */
+    function submitHeaderWithNextSet(
+        Header calldata header,
+        uint32 round,
+        bytes[] calldata signatures,
+        uint64[] calldata timesMs,
+        address[] calldata nextValidators_,
+        uint256[] calldata nextStakes_
+    ) external returns (bytes32 blockHash) {
+        blockHash = _submit(header, round, signatures, timesMs);
+        bytes32 installed = _installSet(nextValidators_, nextStakes_, header.height + 1);
+        if (installed != header.nextValidatorsHash) revert NextValidatorSetMismatch(installed, header.nextValidatorsHash);
+    }
+
+    function _submit(
+        Header calldata header,
+        uint32 round,
+        bytes[] calldata signatures,
+        uint64[] calldata timesMs
+    ) private returns (bytes32 blockHash) {
         if (header.chainId != chainId) revert WrongChainId(header.chainId, chainId);
         if (header.validatorsHash != validatorsHash) revert UnknownValidatorSet(header.validatorsHash, validatorsHash);
         bytes32 stored = _stateRoots[header.height];
         if (stored != bytes32(0)) revert HeaderAlreadySubmitted(header.height, stored);
+        if (header.height <= latestHeight) revert HeaderNotNewer(header.height, latestHeight);
         if (signatures.length != timesMs.length) revert SignatureTimesMismatch(signatures.length, timesMs.length);
 
         blockHash = hashHeader(header);
@@ -167,7 +189,7 @@ contract ConsortiumLightClient {
         if (signed * 3 <= totalStake * 2) revert InsufficientStake(signed, totalStake);
 
         _stateRoots[header.height] = header.stateRoot;
-        if (header.height > latestHeight) latestHeight = header.height;
+        latestHeight = header.height;
         emit HeaderSubmitted(header.height, blockHash, header.stateRoot, header.timeMs, signed);
     }
 
@@ -209,7 +231,7 @@ contract ConsortiumLightClient {
         return (_validators, _stakes);
     }
 
-    /// @notice keccak256(abi.encode(HEADER_TAG, chainId, height, timeMs, prevHash, txRoot, resultsRoot, stateRoot, validatorsHash, proposer)).
+    /// @notice keccak256(abi.encode(HEADER_TAG, chainId, height, timeMs, prevHash, txRoot, resultsRoot, stateRoot, validatorsHash, nextValidatorsHash, proposer)).
     function hashHeader(Header calldata header) public pure returns (bytes32) {
         return keccak256(abi.encode(HEADER_TAG, header));
     }
@@ -242,6 +264,35 @@ contract ConsortiumLightClient {
             width = (width + 1) >> 1;
         }
         if (used != count) revert ProofTooLong(count, used);
+    }
+
+    /// Replaces the trusted set (checked: sorted, non-zero, positive stakes) and returns its hash.
+    function _installSet(address[] memory validators_, uint256[] memory stakes_, uint64 fromHeight) private returns (bytes32 hash) {
+        uint256 n = validators_.length;
+        if (n == 0) revert NoValidators();
+        if (n > MAX_VALIDATORS) revert TooManyValidators(n, MAX_VALIDATORS);
+        if (stakes_.length != n) revert ValidatorListMismatch(n, stakes_.length);
+        for (uint256 i = 0; i < _validators.length; i++) delete _slot[_validators[i]];
+        bytes memory enc = abi.encode(VALIDATORS_TAG, n);
+        uint256 total;
+        for (uint256 i = 0; i < n; i++) {
+            address a = validators_[i];
+            if (a == address(0)) revert ZeroValidatorAddress(i);
+            if (i > 0 && a <= validators_[i - 1]) revert ValidatorsNotSorted(i);
+            if (stakes_[i] == 0) revert ZeroStake(i);
+            total += stakes_[i];
+            _slot[a] = i + 1;
+            enc = bytes.concat(enc, abi.encode(a, stakes_[i]));
+        }
+        // signed * 3 and total * 2 must not overflow in submitHeader.
+        if (total > type(uint256).max / 3) revert TotalStakeTooLarge(total);
+        hash = keccak256(enc);
+        validatorsHash = hash;
+        totalStake = total;
+        validatorSetFromHeight = fromHeight;
+        _validators = validators_;
+        _stakes = stakes_;
+        emit ValidatorSetChanged(fromHeight, hash, total, n);
     }
 
     /// Stake of the distinct validators whose precommits in `signatures` are valid; reverts on any bad entry.

@@ -1,10 +1,17 @@
 /**
  * The consortium chain as a LedgerAdapter, for one key holder, over the node's gRPC API.
  *
- * Trust: the validator set (and chain id) given at construction, e.g. from genesis. Locks
- * and events are VERIFIED: each answer comes with a header, its commit and a Merkle proof;
- * the commit must carry more than 2/3 of the trusted stake and the proof must lead to the
- * header's state / results root (proofs/consortium), else VerificationError. A lock proof
+ * Trust: the validator set (and chain id) given at construction, e.g. from genesis. From it
+ * the adapter follows the chain header by header with the light client of
+ * proofs/consortium/light-client.ts: each header must extend the last, name the set the
+ * previous header committed to and carry a commit of more than 2/3 of that set's stake;
+ * a header that changes the set (nextValidatorsHash) is followed with the new set, fetched
+ * from the node by hash and re-hashed. Commit signatures are checked at each set change and
+ * at the last header of each batch; the headers between are bound to them by prevHash
+ * (proofs/consortium/light-client.ts verifyHeaderRun). Locks and events are VERIFIED: each answer comes
+ * with a header, its commit and a Merkle proof; the header must be the one the light client
+ * verified at that height and the proof must lead to its state / results root, else
+ * VerificationError. A lock proof
  * may not anchor below a height this adapter already verified (no stale state). Balances,
  * heads and a sent tx's outcome are the node's word (they are not proofs of anything the
  * relayer pays on). The chain has instant finality: a committed block is final.
@@ -15,7 +22,8 @@
 import { type Hex, isHex } from "../../proofs/hex.ts";
 import { verifyEventProof, verifyLockAbsence, verifyLockProof } from "../../proofs/consortium/entry-proof.ts";
 import { type ChainEvent } from "../../proofs/consortium/results.ts";
-import { verifyCommit } from "../../proofs/consortium/commit.ts";
+import { type Header, hashHeader } from "../../proofs/consortium/header.ts";
+import { LightClient, trustSet } from "../../proofs/consortium/light-client.ts";
 import { type LockRecord, ASSET_SYMBOL_RE, lockIdFor as proofLockIdFor } from "../../proofs/consortium/state.ts";
 import { type ValidatorSet, hashValidatorSet, makeValidatorSet } from "../../proofs/consortium/validators.ts";
 import { InvalidInputError, LedgerError, VerificationError } from "../errors.ts";
@@ -73,6 +81,9 @@ function localSigner(privateKey: string): Secp256k1DigestSigner {
 
 const DEFAULT_TX_TIMEOUT_MS = 30_000;
 const DEFAULT_WAIT_FINAL_MS = 60_000;
+/** Headers fetched concurrently while following the chain. */
+const FOLLOW_BATCH = 64;
+const VERIFIED_HASHES_KEPT = 4096;
 
 export class ConsortiumLedger implements LedgerAdapter, ReportsSendStats {
   readonly name: string;
@@ -93,6 +104,11 @@ export class ConsortiumLedger implements LedgerAdapter, ReportsSendStats {
   /** Highest height this adapter has verified as final; later lock proofs may not anchor below it. */
   #floorHeight = 0;
   #lastHead: LedgerHead | null = null;
+  readonly #lightClient: LightClient;
+  /** Verified header hashes of recent heights (answers anchored there must match). */
+  readonly #verifiedHashes = new Map<number, Hex>();
+  #lastVerifiedHeader: Header | null = null;
+  #syncTail: Promise<unknown> = Promise.resolve();
 
   constructor(opts: ConsortiumLedgerOptions) {
     if (!Number.isSafeInteger(opts.chainId) || opts.chainId <= 0) throw new InvalidInputError(`${opts.name}.chainId`, "must be a positive integer");
@@ -107,6 +123,7 @@ export class ConsortiumLedger implements LedgerAdapter, ReportsSendStats {
     } catch (err) {
       throw new InvalidInputError(`${opts.name}.validators`, (err as Error).message);
     }
+    this.#lightClient = new LightClient(trustSet(opts.chainId, 0, this.validatorSet));
     this.timing = Object.freeze({ blockTimeSec: opts.blockTimeSec, finalitySec: opts.blockTimeSec, clockSkewSec: opts.clockSkewSec });
     this.#txTimeoutMs = opts.txTimeoutMs ?? DEFAULT_TX_TIMEOUT_MS;
     this.#client = new ConsortiumClient(opts.endpoint, { chain: opts.name });
@@ -141,9 +158,8 @@ export class ConsortiumLedger implements LedgerAdapter, ReportsSendStats {
     if (status.chainId !== this.chainId) {
       throw new LedgerError(this.name, RpcErrorCode.WRONG_CHAIN, `node serves chain ${status.chainId}, expected ${this.chainId}`, { expected: this.chainId, answered: status.chainId });
     }
-    if (status.validatorsHash !== hashValidatorSet(this.validatorSet)) {
-      throw new VerificationError(this.name, "node's validator set differs from the trusted set", { answered: status.validatorsHash });
-    }
+    // A wrong trusted set shows at the first header: block 1 must be signed by it.
+    if (status.height >= 1) await this.followTo(1);
     if (!this.#assetsLoaded) {
       for (const a of status.assets) this.addAsset(a.symbol, a.decimals);
       this.#assetsLoaded = true;
@@ -170,13 +186,7 @@ export class ConsortiumLedger implements LedgerAdapter, ReportsSendStats {
     await this.connect();
     const status = await this.#client.getStatus();
     if (status.height === 0) return { finalizedHeight: 0, finalizedTime: Math.floor(status.lastBlockTimeMs / 1000), headHeight: 0 };
-    const block = await this.#client.getBlock(status.height);
-    if (!block) throw new VerificationError(this.name, `node reports height ${status.height} but serves no block there`);
-    const { header } = block;
-    if (header.chainId !== this.chainId) throw new VerificationError(this.name, `head block is for chain ${header.chainId}, not ${this.chainId}`);
-    if (header.height !== status.height) throw new VerificationError(this.name, `asked for block ${status.height}, got ${header.height}`);
-    const v = verifyCommit(header, block.commit, this.validatorSet);
-    if (!v.ok) throw new VerificationError(this.name, `head block ${header.height}: ${v.reason}`, { height: header.height });
+    const header = await this.followTo(status.height);
     const head = { finalizedHeight: header.height, finalizedTime: Math.floor(header.timeMs / 1000), headHeight: header.height };
     const last = this.#lastHead;
     // Concurrent calls may finish out of order: an older verified head is not a lie, and the
@@ -200,12 +210,14 @@ export class ConsortiumLedger implements LedgerAdapter, ReportsSendStats {
       const page = await this.#client.getEvents(from, toHeight);
       if (page.toHeight < from - 1 || page.toHeight > toHeight) throw new VerificationError(this.name, `events page ends at ${page.toHeight}, outside ${from}..${toHeight}`);
       let lastHeight = from - 1;
+      if (page.blocks.length) await this.followTo(page.blocks[page.blocks.length - 1]!.header.height);
       for (const block of page.blocks) {
         const h = block.header.height;
         if (h <= lastHeight || h > page.toHeight) throw new VerificationError(this.name, `events block ${h} out of order or range`);
         lastHeight = h;
+        const validatorSet = this.anchorSet(block.header);
         for (const e of block.events) {
-          const v = verifyEventProof({ chainId: this.chainId, validatorSet: this.validatorSet, header: block.header, commit: block.commit, ...e });
+          const v = verifyEventProof({ chainId: this.chainId, validatorSet, header: block.header, commit: block.commit, ...e });
           if (!v.ok) throw new VerificationError(this.name, `event at height ${h}: ${v.reason}`, { height: h, txIndex: e.txIndex });
           const ev = this.toLedgerEvent(v.event, v.txHash, h, e.eventIndex);
           if (ev) out.push(ev);
@@ -227,9 +239,11 @@ export class ConsortiumLedger implements LedgerAdapter, ReportsSendStats {
     await this.connect();
     const answer = await this.#client.getLock(id);
     if (!answer) throw new VerificationError(this.name, `lock ${id}: the node proved neither the lock nor its absence`, { lockId: id });
+    await this.followTo(answer.header.height);
+    const validatorSet = this.anchorSet(answer.header);
     if (!answer.found) {
       // "No such lock" must be proven too: adjacent leaves in the state tree of a final block.
-      const a = verifyLockAbsence({ chainId: this.chainId, validatorSet: this.validatorSet, header: answer.header, commit: answer.commit, lockId: id, absence: answer.absence });
+      const a = verifyLockAbsence({ chainId: this.chainId, validatorSet, header: answer.header, commit: answer.commit, lockId: id, absence: answer.absence });
       if (!a.ok) throw new VerificationError(this.name, `absence of lock ${id}: ${a.reason}`, { lockId: id });
       if (a.height < this.#floorHeight) {
         throw new VerificationError(this.name, `absence of lock ${id} proven at height ${a.height}, below already final height ${this.#floorHeight}`, { lockId: id });
@@ -237,7 +251,7 @@ export class ConsortiumLedger implements LedgerAdapter, ReportsSendStats {
       this.raiseFloor(a.height);
       return null;
     }
-    const v = verifyLockProof({ chainId: this.chainId, validatorSet: this.validatorSet, header: answer.header, commit: answer.commit, lockId: id, value: answer.value, proof: answer.proof });
+    const v = verifyLockProof({ chainId: this.chainId, validatorSet, header: answer.header, commit: answer.commit, lockId: id, value: answer.value, proof: answer.proof });
     if (!v.ok) throw new VerificationError(this.name, `lock ${id}: ${v.reason}`, { lockId: id });
     if (v.height < this.#floorHeight) {
       throw new VerificationError(this.name, `lock ${id} proven at height ${v.height}, below already final height ${this.#floorHeight}`, { lockId: id });
@@ -406,6 +420,74 @@ export class ConsortiumLedger implements LedgerAdapter, ReportsSendStats {
 
   private addAsset(symbol: string, decimals: number): void {
     this.#assets.set(symbol, Object.freeze({ symbol, decimals, id: symbol }));
+  }
+
+  // --- following the validator set -----------------------------------------------------------
+
+  /**
+   * The validator set this adapter verified for `height` (following the chain from its
+   * trusted set), e.g. as the trust anchor of a proof bundle for a header of that height;
+   * undefined for heights it has not reached yet.
+   */
+  verifiedValidatorSetAt(height: number): ValidatorSet | undefined {
+    return this.#lightClient.setAt(height);
+  }
+
+  /**
+   * Runs the light client up to `height` (one header at a time, fetched in parallel batches),
+   * returning the verified header at `height` or above. Serialized: one follower per adapter.
+   */
+  private followTo(height: number): Promise<Header> {
+    const run = this.#syncTail.then(() => this.followNow(height));
+    this.#syncTail = run.catch(() => undefined);
+    return run;
+  }
+
+  private async followNow(height: number): Promise<Header> {
+    const lc = this.#lightClient;
+    while (lc.height < height) {
+      const from = lc.height + 1;
+      const to = Math.min(height, from + FOLLOW_BATCH - 1);
+      const blocks = await Promise.all(Array.from({ length: to - from + 1 }, (_, i) => this.#client.getBlock(from + i)));
+      const run = blocks.map((block, i) => {
+        const h = from + i;
+        if (!block) throw new LedgerError(this.name, RpcErrorCode.NODE_BEHIND, `node serves no block at height ${h}`, { height: h });
+        if (block.header.height !== h) throw new VerificationError(this.name, `asked for block ${h}, got ${block.header.height}`, { height: h });
+        return { header: block.header, commit: block.commit };
+      });
+      // New sets named by this batch, fetched by hash (the light client re-hashes them).
+      const sets = new Map<Hex, ValidatorSet>();
+      for (const { header } of run) {
+        if (header.nextValidatorsHash === header.validatorsHash || sets.has(header.nextValidatorsHash)) continue;
+        const set = await this.#client.getValidatorSet(header.nextValidatorsHash);
+        if (!set) throw new VerificationError(this.name, `block ${header.height} changes the validator set but the node serves no set with hash ${header.nextValidatorsHash}`, { height: header.height });
+        sets.set(header.nextValidatorsHash, set);
+      }
+      // Links checked for every header, commits at each set change and at the batch's last header.
+      const r = lc.updateRun(run, (hash) => sets.get(hash));
+      if (!r.ok) throw new VerificationError(this.name, `blocks ${from}..${to}: ${r.reason}`, { fromHeight: from, toHeight: to });
+      for (const step of r.verified) {
+        this.#verifiedHashes.set(step.height, step.hash);
+        if (this.#verifiedHashes.size > VERIFIED_HASHES_KEPT) this.#verifiedHashes.delete(this.#verifiedHashes.keys().next().value!);
+      }
+      this.#lastVerifiedHeader = run[run.length - 1]!.header;
+    }
+    return this.#lastVerifiedHeader!;
+  }
+
+  /**
+   * The set that signed `header`, once the light client has passed its height; the header
+   * must be the one verified there (when still remembered) or its commit is checked against
+   * that set by the caller's proof verification.
+   */
+  private anchorSet(header: Header): ValidatorSet {
+    const known = this.#verifiedHashes.get(header.height);
+    if (known !== undefined && known !== hashHeader(header)) {
+      throw new VerificationError(this.name, `header ${header.height} differs from the one verified at that height`, { height: header.height });
+    }
+    const set = this.#lightClient.setAt(header.height);
+    if (!set) throw new VerificationError(this.name, `no verified validator set for height ${header.height}`, { height: header.height });
+    return set;
   }
 
   private raiseFloor(height: number): void {

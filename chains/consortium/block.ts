@@ -61,6 +61,7 @@ export function blockFromJson(value: unknown): { ok: true; block: Block } | { ok
     resultsRoot: h.resultsRoot.toLowerCase() as Hex,
     stateRoot: h.stateRoot.toLowerCase() as Hex,
     validatorsHash: h.validatorsHash.toLowerCase() as Hex,
+    nextValidatorsHash: h.nextValidatorsHash.toLowerCase() as Hex,
     proposer: h.proposer.toLowerCase() as Hex,
   };
   return { ok: true, block: { header, txs: (v.txs as Hex[]).map((t) => fromHex(t, "tx")), lastCommit } };

@@ -25,6 +25,7 @@ import { type Genesis, genesisHeader, genesisState } from "./genesis.ts";
 import { type MemoryKv } from "./kv.ts";
 import { LedgerState } from "./ledger-state.ts";
 import { type ChainLogger, quietLogger } from "./log.ts";
+import { readSchedule, validatorSetAt } from "./staking.ts";
 import { recoverSigner } from "./crypto.ts";
 import { type BlockStore, StoreError, type TxLocation } from "./store.ts";
 
@@ -77,8 +78,6 @@ export interface ProvenEvent {
 export class Chain {
   readonly genesis: Genesis;
   readonly chainId: number;
-  readonly validatorSet: ValidatorSet;
-  readonly validatorsHash: Hex;
   readonly genesisHeader: Header;
   readonly maxBlockTxs: number;
   readonly store: BlockStore;
@@ -87,18 +86,19 @@ export class Chain {
   #head: ChainHead;
   readonly #checks = new Map<Hex, BlockCheck>();
   readonly #listeners = new Set<(block: CommittedBlock) => void>();
+  /** Every validator set the schedule ever held, by hash (light clients ask for them by hash). */
+  readonly #knownSets = new Map<Hex, ValidatorSet>();
 
   private constructor(opts: ChainOptions) {
     this.genesis = opts.genesis;
     this.chainId = opts.genesis.chainId;
-    this.validatorSet = opts.genesis.validators;
-    this.validatorsHash = hashValidatorSet(this.validatorSet);
     this.maxBlockTxs = opts.maxBlockTxs ?? DEFAULT_MAX_BLOCK_TXS;
     this.store = opts.store;
     this.#log = opts.log ?? quietLogger;
     this.#kv = genesisState(opts.genesis);
     this.genesisHeader = genesisHeader(opts.genesis, toHex(this.#kv.root()));
     this.#head = { header: this.genesisHeader, hash: hashHeader(this.genesisHeader), commit: null };
+    this.rememberSets();
   }
 
   /** Opens the chain over `store`, replaying every stored block (roots re-checked). */
@@ -136,6 +136,21 @@ export class Chain {
     return new LedgerState(this.#kv);
   }
 
+  /**
+   * The validator set that signs `height`, for heights from a few below the head (the
+   * schedule keeps what evidence may still need) up to head + 2 (set changes decided in
+   * block H sign from H + 2).
+   */
+  validatorSetAt(height: number): ValidatorSet {
+    if (height > this.height + 2) throw new RangeError(`validator set of height ${height} is not decided yet (head ${this.height})`);
+    return validatorSetAt(this.#kv, height);
+  }
+
+  /** The set that signs the next block. */
+  get validatorSet(): ValidatorSet {
+    return this.validatorSetAt(this.height + 1);
+  }
+
   /** Every deterministic validity rule for the next block (timeliness is consensus's business). Cached by hash. */
   check(block: Block): BlockCheck {
     const h = block.header;
@@ -155,14 +170,16 @@ export class Chain {
     if (h.chainId !== this.chainId) return { ok: false, reason: `chainId ${h.chainId} is not ${this.chainId}` };
     if (h.height !== prev.height + 1) return { ok: false, reason: `height ${h.height} does not follow ${prev.height}` };
     if (h.prevHash !== this.#head.hash) return { ok: false, reason: "prevHash is not the last block's hash" };
-    if (h.validatorsHash !== this.validatorsHash) return { ok: false, reason: "validatorsHash is not the validator set's" };
-    if (stakeOf(this.validatorSet, h.proposer) === undefined) return { ok: false, reason: `proposer ${h.proposer} is not a validator` };
+    const set = this.validatorSetAt(h.height);
+    if (h.validatorsHash !== hashValidatorSet(set)) return { ok: false, reason: "validatorsHash is not the validator set of this height" };
+    if (h.nextValidatorsHash !== hashValidatorSet(this.validatorSetAt(h.height + 1))) return { ok: false, reason: "nextValidatorsHash is not the validator set of the next height" };
+    if (stakeOf(set, h.proposer) === undefined) return { ok: false, reason: `proposer ${h.proposer} is not a validator` };
     if (prev.height === 0) {
       if (block.lastCommit !== null) return { ok: false, reason: "block 1 carries a lastCommit" };
     } else {
       // Block time is agreed, not proposed: the stake-weighted median of the lastCommit's precommit times.
       if (!block.lastCommit) return { ok: false, reason: "lastCommit missing" };
-      const last = verifyCommit(prev, block.lastCommit, this.validatorSet, { recover: recoverSigner });
+      const last = verifyCommit(prev, block.lastCommit, this.validatorSetAt(prev.height), { recover: recoverSigner });
       if (!last.ok) return { ok: false, reason: `lastCommit: ${last.reason}` };
       if (h.timeMs !== last.medianTimeMs) return { ok: false, reason: `time ${h.timeMs} is not the lastCommit's median precommit time ${last.medianTimeMs}` };
     }
@@ -185,7 +202,7 @@ export class Chain {
     const height = prev.header.height + 1;
     if (prev.header.height > 0) {
       if (!lastCommit) throw new Error(`propose: no commit for block ${prev.header.height}`);
-      const last = verifyCommit(prev.header, lastCommit, this.validatorSet, { recover: recoverSigner });
+      const last = verifyCommit(prev.header, lastCommit, this.validatorSetAt(prev.header.height), { recover: recoverSigner });
       if (!last.ok) throw new Error(`propose: lastCommit does not verify: ${last.reason}`);
       timeMs = last.medianTimeMs;
     } else {
@@ -200,7 +217,8 @@ export class Chain {
       txRoot: exec.txRoot,
       resultsRoot: exec.resultsRoot,
       stateRoot: exec.stateRoot,
-      validatorsHash: this.validatorsHash,
+      validatorsHash: hashValidatorSet(this.validatorSetAt(height)),
+      nextValidatorsHash: hashValidatorSet(this.validatorSetAt(height + 1)),
       proposer,
     };
     const block: Block = { header, txs: exec.txs, lastCommit };
@@ -215,7 +233,7 @@ export class Chain {
   commit(block: Block, commit: Commit): CommittedBlock {
     const check = this.check(block);
     if (!check.ok) throw new Error(`commit of invalid block ${block.header.height}: ${check.reason}`);
-    const verified = verifyCommit(block.header, commit, this.validatorSet, { recover: recoverSigner });
+    const verified = verifyCommit(block.header, commit, this.validatorSetAt(block.header.height), { recover: recoverSigner });
     if (!verified.ok) throw new Error(`commit of block ${block.header.height} does not verify: ${verified.reason}`);
     const committed: CommittedBlock = {
       header: block.header,
@@ -241,6 +259,19 @@ export class Chain {
     execution.overlay.commit();
     this.#head = { header: block.header, hash: block.hash, commit: block.commit };
     this.#checks.clear();
+    this.rememberSets();
+  }
+
+  private rememberSets(): void {
+    for (const e of readSchedule(this.#kv)) {
+      const hash = hashValidatorSet(e.set);
+      if (!this.#knownSets.has(hash)) this.#knownSets.set(hash, e.set);
+    }
+  }
+
+  /** A validator set this chain has used or scheduled, by its hash (what headers name). */
+  validatorSetByHash(hash: Hex): ValidatorSet | undefined {
+    return this.#knownSets.get(hash.toLowerCase() as Hex);
   }
 
   /** Called synchronously after each commit, in commit order. Returns an unsubscribe function. */

@@ -29,6 +29,24 @@ export const TxErrorCode = {
   WRONG_PREIMAGE: "WRONG_PREIMAGE",
   /** Claim or refund of a lock already claimed or refunded. */
   LOCK_NOT_OPEN: "LOCK_NOT_OPEN",
+  /** Unbond or evidence about an address that is not a bonded validator. */
+  NOT_A_VALIDATOR: "NOT_A_VALIDATOR",
+  /** Unbond of more than the validator's bonded stake. */
+  UNBOND_EXCEEDS_STAKE: "UNBOND_EXCEEDS_STAKE",
+  /** A bond or the stake an unbond leaves is below the chain's minimum (unbond all instead). */
+  BOND_TOO_SMALL: "BOND_TOO_SMALL",
+  /** The stakes would need a proposer rotation longer than the engine supports (use rounder amounts). */
+  STAKE_GRANULARITY: "STAKE_GRANULARITY",
+  /** The change would leave the validator set empty. */
+  LAST_VALIDATOR: "LAST_VALIDATOR",
+  /** The validator was slashed for equivocation and removed for good. */
+  VALIDATOR_SLASHED: "VALIDATOR_SLASHED",
+  /** Evidence that does not prove an equivocation (signatures, signer, fields). */
+  EVIDENCE_INVALID: "EVIDENCE_INVALID",
+  /** Evidence older than the unbonding period (its stake may be gone) or from the future. */
+  EVIDENCE_OUT_OF_RANGE: "EVIDENCE_OUT_OF_RANGE",
+  /** The same evidence was already committed. */
+  DUPLICATE_EVIDENCE: "DUPLICATE_EVIDENCE",
   /** The node's mempool is full or holds too many of this sender's transactions. */
   MEMPOOL_FULL: "MEMPOOL_FULL",
   /** Accepted into the mempool, later evicted (its nonce was taken by another tx). */

@@ -25,6 +25,7 @@ import { claim, lock, refund } from "./htlc.ts";
 import { KvOverlay, type MemoryKv } from "./kv.ts";
 import { LedgerState } from "./ledger-state.ts";
 import { checkTxStateless, type SignedTx } from "./tx.ts";
+import { bond, releaseMatured, submitEvidence, unbond } from "./staking.ts";
 
 export interface BlockContext {
   readonly chainId: number;
@@ -60,7 +61,7 @@ export function applyTx(kv: KvOverlay, tx: SignedTx, ctx: BlockContext): TxOutco
   let events: ChainEvent[] = [];
   let failure: TxRejectedError | undefined;
   try {
-    events = runBody(new LedgerState(scratch), tx, blockTimeSec(ctx));
+    events = runBody(new LedgerState(scratch), tx, ctx);
     scratch.commit();
   } catch (err) {
     if (!(err instanceof TxRejectedError)) throw err;
@@ -79,7 +80,8 @@ export function applyTx(kv: KvOverlay, tx: SignedTx, ctx: BlockContext): TxOutco
   return { tx, record, events, encoded: { result: encodeTxResult(record), events: events.map((e) => encodeEvent(tx.hash, e)) } };
 }
 
-function runBody(state: LedgerState, tx: SignedTx, nowSec: number): ChainEvent[] {
+function runBody(state: LedgerState, tx: SignedTx, ctx: BlockContext): ChainEvent[] {
+  const nowSec = blockTimeSec(ctx);
   const b = tx.body;
   switch (b.kind) {
     case "transfer":
@@ -92,6 +94,16 @@ function runBody(state: LedgerState, tx: SignedTx, nowSec: number): ChainEvent[]
       return claim(state, b.lockId, b.preimage, nowSec);
     case "refund":
       return refund(state, b.lockId, nowSec);
+    // Staking changes are read from state (schedule, unbonding queue, slashing records), not events.
+    case "bond":
+      bond(state.kv, tx.from, b.amount, ctx);
+      return [];
+    case "unbond":
+      unbond(state.kv, tx.from, b.amount, ctx);
+      return [];
+    case "evidence":
+      submitEvidence(state.kv, b.evidence, ctx);
+      return [];
   }
 }
 
@@ -110,6 +122,7 @@ export type BlockExecutionResult = ({ readonly ok: true } & BlockExecution) | { 
 /** Executes a proposed block's transactions on top of `committed`; any inadmissible tx invalidates the block. */
 export function executeBlock(committed: MemoryKv, txs: readonly Uint8Array[], ctx: BlockContext): BlockExecutionResult {
   const overlay = new KvOverlay(committed);
+  releaseMatured(overlay, ctx.height);
   const outcomes: TxOutcome[] = [];
   for (let i = 0; i < txs.length; i++) {
     try {
@@ -135,6 +148,7 @@ export function buildBlockExecution(
   maxTxs: number,
 ): BlockExecution & { readonly skipped: readonly SkippedTx[] } {
   const overlay = new KvOverlay(committed);
+  releaseMatured(overlay, ctx.height);
   const included: Uint8Array[] = [];
   const outcomes: TxOutcome[] = [];
   const skipped: SkippedTx[] = [];

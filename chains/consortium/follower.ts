@@ -80,7 +80,7 @@ export class FollowerNode {
   /** Applies the next committed block if its commit verifies and it re-executes to its header. */
   adoptCommitted(block: Block, commit: Commit): AdoptResult {
     if (block.header.height !== this.chain.height + 1) return { ok: false, reason: `expected height ${this.chain.height + 1}, got ${block.header.height}` };
-    const verified = verifyCommit(block.header, commit, this.chain.validatorSet, { recover: recoverSigner });
+    const verified = verifyCommit(block.header, commit, this.chain.validatorSetAt(block.header.height), { recover: recoverSigner });
     if (!verified.ok) return { ok: false, reason: `bad commit: ${verified.reason}` };
     const check = this.chain.check(block);
     if (!check.ok) {

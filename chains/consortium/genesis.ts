@@ -10,9 +10,11 @@ import { type Header } from "../../proofs/consortium/header.ts";
 import { resultsRoot, txRoot } from "../../proofs/consortium/results.ts";
 import { ASSET_SYMBOL_RE } from "../../proofs/consortium/state.ts";
 import { type ValidatorSet, hashValidatorSet, makeValidatorSet } from "../../proofs/consortium/validators.ts";
+import { type StakingParams } from "../../proofs/consortium/staking.ts";
 import { InvalidInputError } from "../errors.ts";
 import { MemoryKv } from "./kv.ts";
 import { LedgerState } from "./ledger-state.ts";
+import { STAKE_ASSET, writeGenesisStaking } from "./staking.ts";
 
 export interface GenesisAsset {
   readonly symbol: string;
@@ -36,7 +38,12 @@ export interface Genesis {
   /** Every asset, native first. */
   readonly assets: readonly GenesisAsset[];
   readonly balances: readonly GenesisBalance[];
+  /** Unbonding period, minimum stake, slash share (staking.ts). */
+  readonly staking: StakingParams;
 }
+
+/** Defaults: 20 blocks of unbonding, any positive stake, 10% slashed on equivocation. */
+export const DEFAULT_STAKING: StakingParams = Object.freeze({ unbondingBlocks: 20, minBond: 1n, slashBps: 1000 });
 
 export interface GenesisParams {
   readonly chainId: number;
@@ -45,6 +52,7 @@ export interface GenesisParams {
   /** Issued assets (ISTH is added automatically). */
   readonly assets?: readonly { readonly symbol: string; readonly decimals: number; readonly issuer: string }[];
   readonly balances?: readonly { readonly address: string; readonly asset: string; readonly amount: bigint }[];
+  readonly staking?: Partial<StakingParams>;
 }
 
 export const NATIVE_ASSET: GenesisAsset = Object.freeze({ symbol: "ISTH", decimals: 18, issuer: ZERO_ADDRESS });
@@ -75,7 +83,13 @@ export function makeGenesis(p: GenesisParams): Genesis {
     if (typeof b.amount !== "bigint" || b.amount <= 0n) throw new InvalidInputError(`${where}.amount`, "must be a positive bigint");
     return { address: b.address.toLowerCase() as Hex, asset: b.asset, amount: b.amount };
   });
-  return Object.freeze({ chainId: p.chainId, timeMs: p.timeMs, validators, assets: Object.freeze(assets), balances: Object.freeze(balances) });
+  const staking = { ...DEFAULT_STAKING, ...(p.staking ?? {}) };
+  if (!Number.isSafeInteger(staking.unbondingBlocks) || staking.unbondingBlocks < 2) throw new InvalidInputError("genesis.staking.unbondingBlocks", "must be an integer ≥ 2 (set changes take 2 blocks)");
+  if (typeof staking.minBond !== "bigint" || staking.minBond <= 0n) throw new InvalidInputError("genesis.staking.minBond", "must be a positive bigint");
+  if (!Number.isInteger(staking.slashBps) || staking.slashBps < 1 || staking.slashBps > 10_000) throw new InvalidInputError("genesis.staking.slashBps", "must be an integer in 1..10000 (basis points)");
+  const small = validators.validators.find((v) => v.stake < staking.minBond);
+  if (small) throw new InvalidInputError("genesis.validators", `${small.address} has stake ${small.stake}, below staking.minBond ${staking.minBond}`);
+  return Object.freeze({ chainId: p.chainId, timeMs: p.timeMs, validators, assets: Object.freeze(assets), balances: Object.freeze(balances), staking: Object.freeze(staking) });
 }
 
 /** The state at height 0. */
@@ -87,7 +101,10 @@ export function genesisState(g: Genesis): MemoryKv {
     state.setBalance(b.address, b.asset, state.balance(b.address, b.asset) + b.amount);
     supply.set(b.asset, (supply.get(b.asset) ?? 0n) + b.amount);
   }
+  // Genesis stakes are bonded ISTH: part of the supply, not of any balance.
+  supply.set(STAKE_ASSET, (supply.get(STAKE_ASSET) ?? 0n) + g.validators.validators.reduce((sum, v) => sum + v.stake, 0n));
   for (const a of g.assets) state.putAsset({ ...a, supply: supply.get(a.symbol) ?? 0n });
+  writeGenesisStaking(kv, g.staking, g.validators);
   return kv;
 }
 
@@ -101,6 +118,7 @@ export function genesisHeader(g: Genesis, stateRoot: Hex): Header {
     resultsRoot: resultsRoot([]),
     stateRoot,
     validatorsHash: hashValidatorSet(g.validators),
+    nextValidatorsHash: hashValidatorSet(g.validators),
     proposer: ZERO_ADDRESS,
   };
 }
@@ -112,6 +130,8 @@ export interface GenesisJson {
   readonly validators: readonly { readonly address: string; readonly stake: string }[];
   readonly assets: readonly { readonly symbol: string; readonly decimals: number; readonly issuer: string }[];
   readonly balances: readonly { readonly address: string; readonly asset: string; readonly amount: string }[];
+  /** Absent in files written before staking: the defaults apply. */
+  readonly staking?: { readonly unbondingBlocks: number; readonly minBond: string; readonly slashBps: number };
 }
 
 export function genesisToJson(g: Genesis): GenesisJson {
@@ -121,6 +141,7 @@ export function genesisToJson(g: Genesis): GenesisJson {
     validators: g.validators.validators.map((v) => ({ address: v.address, stake: v.stake.toString() })),
     assets: g.assets.filter((a) => a.symbol !== NATIVE_ASSET.symbol).map((a) => ({ ...a })),
     balances: g.balances.map((b) => ({ address: b.address, asset: b.asset, amount: b.amount.toString() })),
+    staking: { unbondingBlocks: g.staking.unbondingBlocks, minBond: g.staking.minBond.toString(), slashBps: g.staking.slashBps },
   };
 }
 
@@ -135,5 +156,6 @@ export function genesisFromJson(j: GenesisJson): Genesis {
     validators: j.validators.map((v, i) => ({ address: v.address, stake: big(v.stake, `genesis.validators[${i}].stake`) })),
     assets: j.assets,
     balances: j.balances.map((b, i) => ({ address: b.address, asset: b.asset, amount: big(b.amount, `genesis.balances[${i}].amount`) })),
+    ...(j.staking ? { staking: { unbondingBlocks: j.staking.unbondingBlocks, minBond: big(j.staking.minBond, "genesis.staking.minBond"), slashBps: j.staking.slashBps } } : {}),
   });
 }

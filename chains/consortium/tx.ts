@@ -12,11 +12,17 @@
  *   3 lock:     (address receiver, string asset, uint256 amount, bytes32 hashlock, uint64 timelock)
  *   4 claim:    (bytes32 lockId, bytes32 preimage)
  *   5 refund:   (bytes32 lockId)
+ *   6 bond:     (uint256 amount)            ISTH from the sender's balance to its validator stake
+ *   7 unbond:   (uint256 amount)            stake back to the balance after the unbonding period
+ *   8 evidence: (uint64 height, uint32 round, uint8 voteType, bytes32 blockHashA, uint64 timeMsA,
+ *                bytes signatureA, bytes32 blockHashB, uint64 timeMsB, bytes signatureB)
+ *               two conflicting votes of one validator (proofs/consortium/evidence.ts); anyone may submit
  */
 import { abiDecode, abiEncode } from "../../proofs/abi.ts";
-import { type Hex, concatBytes, toHex } from "../../proofs/hex.ts";
+import { type Hex, concatBytes, fromHex, toHex } from "../../proofs/hex.ts";
 import { CONSORTIUM_SCHEME, ZERO_ADDRESS, keccak256 } from "../../proofs/consortium/domain.ts";
 import { ASSET_SYMBOL_RE } from "../../proofs/consortium/state.ts";
+import { type DuplicateVoteEvidence, evidenceProblem } from "../../proofs/consortium/evidence.ts";
 import { reject, TxErrorCode } from "./codes.ts";
 import type { Secp256k1DigestSigner } from "../signer.ts";
 import { recoverSigner, type Signer } from "./crypto.ts";
@@ -29,7 +35,10 @@ export type TxBody =
   | { readonly kind: "issue"; readonly to: Hex; readonly asset: string; readonly amount: bigint }
   | { readonly kind: "lock"; readonly receiver: Hex; readonly asset: string; readonly amount: bigint; readonly hashlock: Hex; readonly timelock: number }
   | { readonly kind: "claim"; readonly lockId: Hex; readonly preimage: Hex }
-  | { readonly kind: "refund"; readonly lockId: Hex };
+  | { readonly kind: "refund"; readonly lockId: Hex }
+  | { readonly kind: "bond"; readonly amount: bigint }
+  | { readonly kind: "unbond"; readonly amount: bigint }
+  | { readonly kind: "evidence"; readonly evidence: DuplicateVoteEvidence };
 
 export type TxKind = TxBody["kind"];
 
@@ -46,12 +55,14 @@ export interface SignedTx extends UnsignedTx {
   readonly bytes: Uint8Array;
 }
 
-const KIND_CODE: Record<TxKind, number> = { transfer: 1, issue: 2, lock: 3, claim: 4, refund: 5 };
+const KIND_CODE: Record<TxKind, number> = { transfer: 1, issue: 2, lock: 3, claim: 4, refund: 5, bond: 6, unbond: 7, evidence: 8 };
 const TX_TYPES = ["bytes32", "uint256", "address", "uint64", "uint8", "bytes"] as const;
 const AMOUNT_TYPES = ["address", "string", "uint256"] as const;
 const LOCK_TYPES = ["address", "string", "uint256", "bytes32", "uint64"] as const;
 const CLAIM_TYPES = ["bytes32", "bytes32"] as const;
 const REFUND_TYPES = ["bytes32"] as const;
+const STAKE_TYPES = ["uint256"] as const;
+const EVIDENCE_TYPES = ["uint64", "uint32", "uint8", "bytes32", "uint64", "bytes", "bytes32", "uint64", "bytes"] as const;
 
 export function encodeBody(body: TxBody): Uint8Array {
   switch (body.kind) {
@@ -64,6 +75,13 @@ export function encodeBody(body: TxBody): Uint8Array {
       return abiEncode(CLAIM_TYPES, [body.lockId, body.preimage]);
     case "refund":
       return abiEncode(REFUND_TYPES, [body.lockId]);
+    case "bond":
+    case "unbond":
+      return abiEncode(STAKE_TYPES, [body.amount]);
+    case "evidence": {
+      const e = body.evidence;
+      return abiEncode(EVIDENCE_TYPES, [e.height, e.round, e.voteType, e.a.blockHash, e.a.timeMs, fromHex(e.a.signature, "signature"), e.b.blockHash, e.b.timeMs, fromHex(e.b.signature, "signature")]);
+    }
   }
 }
 
@@ -169,6 +187,29 @@ function decodeBody(kind: number, data: Uint8Array): TxBody {
       if (!d.ok) throw fail(d.reason);
       return { kind: "refund", lockId: d.values[0] };
     }
+    case KIND_CODE.bond:
+    case KIND_CODE.unbond: {
+      const d = abiDecode(STAKE_TYPES, data);
+      if (!d.ok) throw fail(d.reason);
+      return { kind: kind === KIND_CODE.bond ? "bond" : "unbond", amount: d.values[0] };
+    }
+    case KIND_CODE.evidence: {
+      const d = abiDecode(EVIDENCE_TYPES, data);
+      if (!d.ok) throw fail(d.reason);
+      const [height, round, voteType, hashA, timeA, sigA, hashB, timeB, sigB] = d.values;
+      for (const n of [height, timeA, timeB]) if (n > BigInt(Number.MAX_SAFE_INTEGER)) throw fail("evidence height or time too large");
+      if (voteType !== 1n && voteType !== 2n) throw fail("evidence vote type must be 1 (prevote) or 2 (precommit)");
+      return {
+        kind: "evidence",
+        evidence: {
+          height: Number(height),
+          round: Number(round),
+          voteType: Number(voteType) as 1 | 2,
+          a: { blockHash: hashA, timeMs: Number(timeA), signature: toHex(sigA) },
+          b: { blockHash: hashB, timeMs: Number(timeB), signature: toHex(sigB) },
+        },
+      };
+    }
     default:
       throw fail(`unknown transaction kind ${kind}`);
   }
@@ -188,6 +229,11 @@ function bodyProblem(body: TxBody): string | undefined {
     case "claim":
     case "refund":
       return undefined;
+    case "bond":
+    case "unbond":
+      return body.amount > 0n ? undefined : "amount must be positive";
+    case "evidence":
+      return evidenceProblem(body.evidence);
   }
 }
 

@@ -14,7 +14,9 @@ import { type ChainLogger, quietLogger } from "./log.ts";
 import { Mempool, type MempoolOptions } from "./mempool.ts";
 import { type BlockStore } from "./store.ts";
 import { openStoredChain } from "./open-chain.ts";
-import { type SignedTx } from "./tx.ts";
+import { type SignedTx, signTx } from "./tx.ts";
+import { type DuplicateVoteEvidence } from "../../proofs/consortium/evidence.ts";
+import { slashingRecord } from "./staking.ts";
 
 export interface ValidatorOptions {
   readonly genesis: Genesis;
@@ -56,7 +58,7 @@ export class ValidatorNode {
     this.mempool = new Mempool(chain, opts.clock, opts.mempool);
     const app: ConsensusApp = {
       chainId: chain.chainId,
-      validatorSet: chain.validatorSet,
+      validatorSetAt: (height) => chain.validatorSetAt(height),
       head: () => chain.head,
       propose: (timeMs, proposer) => {
         const { block, skipped } = chain.propose(this.mempool.reap(chain.maxBlockTxs), timeMs, proposer);
@@ -80,6 +82,7 @@ export class ValidatorNode {
       maxClockSkewMs: this.maxClockSkewMs,
       ...(opts.timeouts ? { timeouts: opts.timeouts } : {}),
       log: this.#log,
+      onEquivocation: (evidence, offender) => this.submitEvidence(signer, evidence, offender),
       onHalt: (err) => {
         this.#halted = err;
       },
@@ -114,6 +117,22 @@ export class ValidatorNode {
     const tx = this.mempool.add(bytes);
     this.#transport.broadcast({ type: "tx", tx: tx.bytes });
     return tx;
+  }
+
+  /**
+   * Validators turn the equivocations they observe into evidence transactions from their own
+   * account (anyone may submit evidence; the first one committed slashes, later ones are refused).
+   */
+  private submitEvidence(signer: Signer, evidence: DuplicateVoteEvidence, offender: Hex): void {
+    if (slashingRecord(this.chain.kv, offender)) return;
+    const tx = signTx(signer, { chainId: this.chain.chainId, nonce: this.mempool.nextNonce(signer.address), body: { kind: "evidence", evidence } });
+    try {
+      this.submitTx(tx.bytes);
+      this.#log.warn("submitted equivocation evidence", { validator: this.address, offender, height: evidence.height, round: evidence.round, tx: tx.hash });
+    } catch (err) {
+      if (!(err instanceof TxRejectedError)) throw err;
+      this.#log.info("equivocation evidence not submitted", { offender, code: err.code, reason: err.reason });
+    }
   }
 
   stop(): void {

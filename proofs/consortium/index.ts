@@ -68,3 +68,33 @@ export {
   verifyLockAbsence,
   verifyLockProof,
 } from "./entry-proof.ts";
+export {
+  type HeaderUpdate,
+  type StateProofVerification,
+  type TrustResult,
+  type TrustedState,
+  LightClient,
+  trustHeader,
+  trustSet,
+  verifyNextHeader,
+  verifyStateProof,
+} from "./light-client.ts";
+export { type DuplicateVoteEvidence, type EvidenceVerification, type SignedVote, evidenceHash, evidenceProblem, verifyEvidence } from "./evidence.ts";
+export {
+  STAKING_KEY_PREFIX,
+  type ScheduleEntry,
+  type SlashingRecord,
+  type StakingParams,
+  type UnbondingEntry,
+  decodeSchedule,
+  decodeSlashing,
+  decodeStakingParams,
+  decodeUnbonding,
+  decodeValidatorSet,
+  encodeValidatorSet,
+  setAtHeight,
+  slashingKey,
+  stakingParamsKey,
+  unbondingKey,
+  validatorScheduleKey,
+} from "./staking.ts";

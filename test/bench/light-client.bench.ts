@@ -2,7 +2,10 @@
  * `npm run bench` (light client part): gas of contracts/ConsortiumLightClient.sol on
  * Hardhat's in-process network (solc 0.8.30, optimizer 200 runs, cancun), on the real
  * consortium vectors (test/vectors/consortium/light-client.json: 4 validators staked
- * 100/100/100/150). Prints one JSON object.
+ * 100/100/100/150, then a fifth validator bonding 50). Prints one JSON object. headerUpdates
+ * covers headers without a set change (submitHeader) and the set change itself
+ * (submitHeaderWithNextSet: header 4 installing the 5-validator set) and the first header
+ * the new set signs. Gas is deterministic, so machine load does not affect these figures.
  *
  * totalGas is what a transaction pays (for the view `verifyLock`: eth_estimateGas of a call
  * sent as a transaction); intrinsicGas = 21,000 + calldata (EIP-2028: 16 per non-zero byte,
@@ -40,6 +43,15 @@ async function submitGas(lc: Contract, header: Header, commit: Commit) {
 const { lc, gas: deployGas } = await deploy();
 const headerUpdates = [];
 for (const { name, header, commit } of V.headers) headerUpdates.push({ name, ...(await submitGas(lc, header, commit)) });
+for (const v of V.setChange.accepted) {
+  if (!v.nextValidators) {
+    headerUpdates.push({ name: v.name, setChange: false, ...(await submitGas(lc, v.header, v.commit)) });
+    continue;
+  }
+  const tx = await lc.submitHeaderWithNextSet(v.header, v.commit.round, v.commit.signatures, v.commit.timesMs, v.nextValidators.map((x) => x.address), v.nextValidators.map((x) => BigInt(x.stake)));
+  const receipt = await tx.wait();
+  headerUpdates.push({ name: v.name, setChange: true, nextValidators: v.nextValidators.length, signatures: v.commit.signatures.length, ...split(receipt!.gasUsed, tx.data) });
+}
 const minimal = V.commits.find((c) => c.accept)!;
 const { lc: lc2 } = await deploy();
 headerUpdates.push({ name: minimal.name, ...(await submitGas(lc2, minimal.header, minimal.commit)) });

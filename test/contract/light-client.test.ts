@@ -17,6 +17,8 @@ import {
   decodeLock,
   hashHeader,
   hashValidatorSet,
+  LightClient,
+  trustSet,
   makeValidatorSet,
   recoverAddress,
   verifyCommit,
@@ -25,7 +27,7 @@ import {
   voteDigest,
 } from "../../proofs/consortium/index.ts";
 import { type Hex, fromHex, toHex } from "../../proofs/hex.ts";
-import { type LightClientVectors, type LockVector, OUT, buildVectors, serializeVectors } from "../vectors/consortium/capture.ts";
+import { type LightClientVectors, type LockVector, type SetChangeVector, OUT, buildVectors, serializeVectors } from "../vectors/consortium/capture.ts";
 
 const { ethers } = hre;
 type Contract = InstanceType<typeof ethers.Contract>;
@@ -117,10 +119,11 @@ describe("ConsortiumLightClient contract", function () {
     await expectRevert(submitStatic(lc, header!, commit!), "HeaderAlreadySubmitted", [header!.height, header!.stateRoot]);
   });
 
-  it("refuses a header naming another validator set (set changes are not supported yet)", async function () {
+  it("refuses a header naming another validator set than the trusted one", async function () {
     const lc = await deploy();
     const { header, commit } = V.headers[0]!;
-    const other = { ...header, validatorsHash: hashValidatorSet(makeValidatorSet([{ address: `0x${"11".repeat(20)}`, stake: 1n }])) };
+    const otherHash = hashValidatorSet(makeValidatorSet([{ address: `0x${"11".repeat(20)}`, stake: 1n }]));
+    const other = { ...header, validatorsHash: otherHash, nextValidatorsHash: otherHash };
     assert.equal(tsAccepts(other, commit).ok, false);
     await expectRevert(submitStatic(lc, other, commit), "UnknownValidatorSet", [other.validatorsHash, V.validatorsHash]);
   });
@@ -135,6 +138,72 @@ describe("ConsortiumLightClient contract", function () {
     await expectRevert(submitStatic(lc, header, badV), "BadSignatureV", [0, 29]);
     const zeroR = { ...commit, signatures: [`0x${"00".repeat(32)}${commit.signatures[0]!.slice(66)}` as Hex, ...commit.signatures.slice(1)] };
     await expectRevert(submitStatic(lc, header, zeroR), "UnrecoverableSignature", [0]);
+  });
+
+  describe("validator-set changes: proofs/consortium's light client and the contract agree", function () {
+    const SC = V.setChange;
+    const setOf = (list: readonly { address: Hex; stake: string }[]) => makeValidatorSet(list.map((v) => ({ address: v.address, stake: BigInt(v.stake) })));
+    const submitVector = (lc: Contract, v: SetChangeVector) =>
+      v.nextValidators
+        ? lc.submitHeaderWithNextSet.staticCall(v.header, v.commit.round, v.commit.signatures, v.commit.timesMs, v.nextValidators.map((x) => x.address), v.nextValidators.map((x) => BigInt(x.stake)))
+        : submitStatic(lc, v.header, v.commit);
+    const send = async (lc: Contract, v: SetChangeVector) =>
+      (await (v.nextValidators
+        ? lc.submitHeaderWithNextSet(v.header, v.commit.round, v.commit.signatures, v.commit.timesMs, v.nextValidators.map((x) => x.address), v.nextValidators.map((x) => BigInt(x.stake)))
+        : submit(lc, v.header, v.commit))).wait();
+    /** A TS light client from the genesis set, through headers 1..`upTo`. */
+    const followTs = (upTo: number) => {
+      const client = new LightClient(trustSet(V.chainId, 0, validatorSet));
+      for (const v of [...V.headers, ...SC.accepted].filter((x) => x.header.height <= upTo)) {
+        const listed = (v as SetChangeVector).nextValidators;
+        const next = listed ? setOf(listed) : undefined;
+        const r = client.update(v.header, v.commit, next);
+        assert.ok(r.ok, r.ok ? "" : r.reason);
+      }
+      return client;
+    };
+
+    it("follows the real chain across a set change: header 4 installs the new set, header 5 verifies against it", async function () {
+      const lc = await deploy();
+      for (const { header, commit } of V.headers) await (await submit(lc, header, commit)).wait();
+      for (const v of SC.accepted) {
+        const receipt = await send(lc, v);
+        const events = receipt!.logs.map((x: { topics: string[]; data: string }) => lc.interface.parseLog(x)).filter((x: { name: string } | null) => x?.name === "ValidatorSetChanged");
+        if (v.nextValidators) {
+          assert.equal(events.length, 1);
+          assert.deepEqual(events[0].args.toArray(), [BigInt(v.header.height + 1), v.header.nextValidatorsHash, 500n, 5n]);
+        } else assert.equal(events.length, 0);
+        assert.equal(await lc.stateRootAt(v.header.height), v.header.stateRoot);
+      }
+      assert.equal(await lc.validatorsHash(), SC.accepted[2]!.header.validatorsHash);
+      assert.equal(await lc.totalStake(), 500n);
+      assert.equal(await lc.validatorSetFromHeight(), 5n);
+      const client = followTs(5);
+      assert.equal(client.height, 5);
+      assert.equal(hashValidatorSet(client.setAt(5)!), await lc.validatorsHash());
+    });
+
+    for (const v of SC.refused) {
+      it(`refuses: ${v.name}`, async function () {
+        const lc = await deploy();
+        for (const { header, commit } of V.headers) await (await submit(lc, header, commit)).wait();
+        await send(lc, SC.accepted[0]!); // block 3
+        await expectRevert(submitVector(lc, v), v.solidityError!);
+        const client = followTs(3);
+        const r = client.update(v.header, v.commit, v.nextValidators ? setOf(v.nextValidators) : undefined);
+        assert.equal(r.ok, false, "the TS light client refuses it too");
+      });
+    }
+
+    it("only moves forward: a lower height is refused (HeaderNotNewer), and the old set no longer signs after the change", async function () {
+      const lc = await deploy();
+      const [h1, h2] = V.headers;
+      await (await submit(lc, h2!.header, h2!.commit)).wait();
+      await expectRevert(submitStatic(lc, h1!.header, h1!.commit), "HeaderNotNewer", [1, 2]);
+      await send(lc, SC.accepted[0]!);
+      await send(lc, SC.accepted[1]!);
+      await expectRevert(submitStatic(lc, SC.accepted[0]!.header, SC.accepted[0]!.commit), "UnknownValidatorSet");
+    });
   });
 
   describe("commit vectors: proofs/consortium and the contract agree", function () {
@@ -200,7 +269,7 @@ describe("ConsortiumLightClient contract", function () {
     // The minimal commit (350 of 450): spoiling any one signature leaves too little stake, so
     // proofs/consortium (which ignores bad signatures) and the contract (which reverts on them) agree.
     const minimal = V.commits.find((c) => c.accept)!;
-    const headerFields = ["chainId", "height", "timeMs", "prevHash", "txRoot", "resultsRoot", "stateRoot", "validatorsHash", "proposer"] as const;
+    const headerFields = ["chainId", "height", "timeMs", "prevHash", "txRoot", "resultsRoot", "stateRoot", "validatorsHash", "nextValidatorsHash", "proposer"] as const;
     before(async function () {
       lc = await deploy();
       for (const { header, commit } of V.headers) await (await submit(lc, header, commit)).wait();

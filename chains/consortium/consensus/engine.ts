@@ -22,7 +22,8 @@
 import { type Hex, fromHex } from "../../../proofs/hex.ts";
 import { type Commit, verifyCommit } from "../../../proofs/consortium/commit.ts";
 import { type Header, hashHeader } from "../../../proofs/consortium/header.ts";
-import { type ValidatorSet, stakeOf } from "../../../proofs/consortium/validators.ts";
+import { type ValidatorSet, hashValidatorSet, stakeOf } from "../../../proofs/consortium/validators.ts";
+import { type DuplicateVoteEvidence } from "../../../proofs/consortium/evidence.ts";
 import { NIL_BLOCK_HASH, VoteType, voteDigest } from "../../../proofs/consortium/vote.ts";
 import { type Block, type BlockJson, blockFromJson, blockToJson } from "../block.ts";
 import { type Clock } from "../clock.ts";
@@ -36,7 +37,8 @@ import { HeightVotes } from "./votes.ts";
 /** What consensus needs from the chain it orders. */
 export interface ConsensusApp {
   readonly chainId: number;
-  readonly validatorSet: ValidatorSet;
+  /** The set that signs `height` (head + 1 at least; set changes are decided two blocks ahead). */
+  validatorSetAt(height: number): ValidatorSet;
   /** The last committed block's header and hash (genesis at height 0). */
   head(): { readonly header: Header; readonly hash: Hex };
   /** Builds a block for the next height stamped `timeMs`. */
@@ -78,6 +80,8 @@ export interface EngineOptions {
   readonly log?: ChainLogger;
   /** Re-send our current-round proposal and votes this often (default max(200, proposeMs)). */
   readonly rebroadcastMs?: number;
+  /** Called with proof of a validator signing two different votes at one (height, round, type). */
+  readonly onEquivocation?: (evidence: DuplicateVoteEvidence, validator: Hex) => void;
   /** Called when the engine halts on an error it cannot continue from (e.g. the store failed). */
   readonly onHalt?: (error: unknown) => void;
 }
@@ -108,7 +112,10 @@ export class ConsensusEngine {
   readonly #o: EngineOptions;
   readonly #timeouts: ConsensusTimeouts;
   readonly #maxSkewMs: number;
-  readonly #schedule: ProposerSchedule;
+  #schedule: ProposerSchedule;
+  #setHash: Hex;
+  /** Whether this validator is in the current height's set (only members propose and vote). */
+  #member = false;
   readonly #self: Hex;
   readonly #log: ChainLogger;
   readonly #timers = new Set<NodeJS.Timeout>();
@@ -142,11 +149,17 @@ export class ConsensusEngine {
     this.#timeouts = opts.timeouts ?? DEFAULT_TIMEOUTS;
     this.#rebroadcastMs = opts.rebroadcastMs ?? Math.max(200, this.#timeouts.proposeMs);
     this.#maxSkewMs = opts.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
-    this.#schedule = new ProposerSchedule(opts.app.validatorSet);
     this.#self = opts.signer.address;
     this.#log = opts.log ?? quietLogger;
-    this.#votes = new HeightVotes(opts.app.validatorSet);
-    if (stakeOf(opts.app.validatorSet, this.#self) === undefined) throw new Error(`${this.#self} is not in the validator set`);
+    const set = opts.app.validatorSetAt(opts.app.head().header.height + 1);
+    this.#schedule = new ProposerSchedule(set);
+    this.#setHash = hashValidatorSet(set);
+    this.#votes = new HeightVotes(set);
+  }
+
+  /** Whether this validator signs at the current height. */
+  get member(): boolean {
+    return this.#member;
   }
 
   get height(): number {
@@ -250,7 +263,26 @@ export class ConsensusEngine {
     const signer = recoverSigner(digest, fromHex(v.signature, "signature", 65));
     if (!signer.ok) return;
     const added = this.#votes.add({ type: v.voteType, round: v.round, blockHash: v.blockHash, validator: signer.address, signature: v.signature, timeMs: v.timeMs });
-    if (added === "equivocation") this.#log.warn("equivocating vote", { validator: signer.address, height: v.height, round: v.round, type: v.voteType });
+    if (added === "equivocation") this.reportEquivocation(v, signer.address);
+  }
+
+  private reportEquivocation(v: VoteMessage, validator: Hex): void {
+    const votes = v.voteType === VoteType.Prevote ? this.#votes.prevotes(v.round) : this.#votes.precommits(v.round);
+    const prior = votes.voteOf(validator);
+    if (!prior || !this.once(`equivocation:${validator}:${v.round}:${v.voteType}`)) return;
+    this.#log.warn("equivocating vote", { validator, height: v.height, round: v.round, type: v.voteType });
+    const evidence: DuplicateVoteEvidence = {
+      height: v.height,
+      round: v.round,
+      voteType: v.voteType,
+      a: { blockHash: prior.blockHash, timeMs: prior.timeMs, signature: prior.signature },
+      b: { blockHash: v.blockHash, timeMs: v.timeMs, signature: v.signature },
+    };
+    try {
+      this.#o.onEquivocation?.(evidence, validator);
+    } catch (err) {
+      this.#log.error("equivocation report failed", { validator, error: (err as Error).message });
+    }
   }
 
   // --- rules ----------------------------------------------------------------------------
@@ -369,7 +401,7 @@ export class ConsensusEngine {
     this.#round = round;
     this.#step = "propose";
     const h = this.#height;
-    if (this.#schedule.proposer(h, round) !== this.#self) {
+    if (!this.#member || this.#schedule.proposer(h, round) !== this.#self) {
       this.schedule(this.#timeouts.proposeMs + round * this.#timeouts.deltaMs, () => this.onTimeoutPropose(h, round));
       return;
     }
@@ -410,6 +442,7 @@ export class ConsensusEngine {
   }
 
   private vote(type: typeof VoteType.Prevote | typeof VoteType.Precommit, blockHash: Hex): void {
+    if (!this.#member) return; // a validator outside this height's set only follows
     this.saveSignerState(); // save before signing
     const h = this.#height;
     const r = this.#round;
@@ -443,7 +476,15 @@ export class ConsensusEngine {
     this.#validBlock = null;
     this.#proposals = new Map();
     this.#blocks = new Map();
-    this.#votes = new HeightVotes(this.#o.app.validatorSet);
+    const set = this.#o.app.validatorSetAt(this.#height);
+    const setHash = hashValidatorSet(set);
+    if (setHash !== this.#setHash) {
+      this.#schedule = new ProposerSchedule(set);
+      this.#setHash = setHash;
+      this.#log.info("validator set changed", { validator: this.#self, height: this.#height, validators: set.validators.length, member: stakeOf(set, this.#self) !== undefined });
+    }
+    this.#member = stakeOf(set, this.#self) !== undefined;
+    this.#votes = new HeightVotes(set);
     this.#fired = new Set();
     this.#sent = [];
     const buffered = this.#future;
@@ -504,7 +545,7 @@ export class ConsensusEngine {
   }
 
   private adopt(block: Block, commit: Commit): { readonly ok: true } | { readonly ok: false; readonly reason: string } {
-    const verified = verifyCommit(block.header, commit, this.#o.app.validatorSet, { recover: recoverSigner });
+    const verified = verifyCommit(block.header, commit, this.#o.app.validatorSetAt(block.header.height), { recover: recoverSigner });
     if (!verified.ok) return { ok: false, reason: `bad commit: ${verified.reason}` };
     const check = this.#o.app.check(block);
     if (!check.ok) {

@@ -78,6 +78,11 @@ export class VoteSet {
   validators(): Iterable<Hex> {
     return this.#byValidator.keys();
   }
+
+  /** The vote of `validator` that counts here (its first), if any. */
+  voteOf(validator: Hex): Vote | undefined {
+    return this.#byValidator.get(validator);
+  }
 }
 
 export class HeightVotes {

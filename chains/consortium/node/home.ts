@@ -36,6 +36,12 @@ export interface NodeConfig {
   readonly maxPeerMessageBytes: number;
   /** Largest number of txs in a block (default 500). */
   readonly maxBlockTxs?: number;
+  /**
+   * "validator" runs consensus even when the key is not (yet) in the genesis set: the node
+   * follows without signing and signs from the height its bond takes effect. Default: a
+   * validator iff the key is in the genesis set, else a follower.
+   */
+  readonly role?: "validator" | "follower";
 }
 
 export class NodeHomeError extends IsthmusError {
@@ -45,7 +51,7 @@ export class NodeHomeError extends IsthmusError {
   }
 }
 
-const CONFIG_KEYS = new Set(["p2pPort", "apiPort", "peers", "blockIntervalMs", "maxClockSkewMs", "timeouts", "maxPeerMessageBytes", "maxBlockTxs"]);
+const CONFIG_KEYS = new Set(["p2pPort", "apiPort", "peers", "blockIntervalMs", "maxClockSkewMs", "timeouts", "maxPeerMessageBytes", "maxBlockTxs", "role"]);
 const ENDPOINT_RE = /^127\.0\.0\.1:\d{1,5}$/;
 
 export function homePaths(home: string) {
@@ -95,6 +101,7 @@ export function parseNodeConfig(value: unknown, where = "config.json"): NodeConf
     ...(timeouts ? { timeouts } : {}),
     maxPeerMessageBytes: int("maxPeerMessageBytes", DEFAULT_MAX_PEER_MESSAGE_BYTES, 1024, 1 << 30),
     ...(v.maxBlockTxs !== undefined ? { maxBlockTxs: int("maxBlockTxs", undefined, 1, 100_000) } : {}),
+    ...(v.role !== undefined ? { role: roleOf(v.role, where) } : {}),
   };
 }
 
@@ -207,4 +214,9 @@ export function initNodeHomes(o: InitNetworkOptions): InitNetworkResult {
     return { home: homes[i]!, address, p2p: p2p(i), api: `127.0.0.1:${config.apiPort}` };
   });
   return { chainId: genesis.chainId, homes: out };
+}
+
+function roleOf(value: unknown, where: string): "validator" | "follower" {
+  if (value === "validator" || value === "follower") return value;
+  throw new InvalidInputError(`${where}: role`, `must be "validator" or "follower", got ${JSON.stringify(value)}`);
 }

@@ -58,7 +58,8 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
   const { config } = home;
   const clock = new OffsetClock(undefined, opts.clockOffsetMs ?? 0);
   const transport = new GrpcTransport({ peers: config.peers, maxMessageBytes: config.maxPeerMessageBytes, log });
-  const isValidator = stakeOf(home.genesis.validators, Signer.fromPrivateKey(home.privateKey).address) !== undefined;
+  const inGenesisSet = stakeOf(home.genesis.validators, Signer.fromPrivateKey(home.privateKey).address) !== undefined;
+  const isValidator = config.role === undefined ? inGenesisSet : config.role === "validator";
   let validator: ValidatorNode | FollowerNode;
   try {
     const common = {

@@ -173,6 +173,17 @@ export class ConsortiumClient {
     }));
   }
 
+  /** The validator set with this hash, or null if the node does not know it (the caller re-hashes it). */
+  async getValidatorSet(hash: Hex): Promise<ValidatorSet | null> {
+    const r = await this.call("getValidatorSet", { hash }, { notFoundIsNull: true });
+    if (r === null) return null;
+    return this.parse("GetValidatorSet", () =>
+      makeValidatorSet(
+        list(r.validators, "validators").map((v: Record<string, unknown>) => ({ address: hexFromWire(v.address, "validator address", 20), stake: bigintFromWire(v.stake, "stake") })),
+      ),
+    );
+  }
+
   async getTx(hash: Hex): Promise<TxStatus> {
     return this.parseTx("GetTx", await this.call("getTx", { hash }));
   }

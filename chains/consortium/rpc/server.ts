@@ -5,6 +5,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { type Hex, isHex } from "../../../proofs/hex.ts";
 import { isLockId } from "../../../proofs/consortium/state.ts";
+import { hashValidatorSet } from "../../../proofs/consortium/validators.ts";
 import { type Chain } from "../chain.ts";
 import { TxRejectedError } from "../codes.ts";
 import { type ChainLogger, quietLogger } from "../log.ts";
@@ -101,7 +102,7 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<NodeServ
         lastBlockTimeMs: head.header.timeMs,
         lastBlockHash: head.hash,
         validators: chain.validatorSet.validators.map((v) => ({ address: v.address, stake: v.stake.toString() })),
-        validatorsHash: chain.validatorsHash,
+        validatorsHash: hashValidatorSet(chain.validatorSet),
         assets: chain.assets().map((a) => ({ symbol: a.symbol, decimals: a.decimals, issuer: a.issuer, supply: a.supply.toString() })),
         blockIntervalMs: node.blockIntervalMs,
         maxClockSkewMs: node.maxClockSkewMs,
@@ -122,6 +123,12 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<NodeServ
     }),
 
     getTx: unary<{ hash: string }>("GetTx", (req) => txStatus(hashArg(req.hash, "hash"))),
+
+    getValidatorSet: unary<{ hash: string }>("GetValidatorSet", (req) => {
+      const set = node.chain.validatorSetByHash(hashArg(req.hash, "hash"));
+      if (!set) throw new RpcFault(grpc.status.NOT_FOUND, `no validator set with hash ${req.hash}`);
+      return { validators: set.validators.map((v) => ({ address: v.address, stake: v.stake.toString() })) };
+    }),
 
     getAccount: unary<{ address: string }>("GetAccount", (req) => {
       if (!isHex(req.address, 20)) throw badInput("address: expected 20-byte 0x-hex");

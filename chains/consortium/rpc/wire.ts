@@ -41,6 +41,7 @@ export interface WireHeader {
   readonly resultsRoot: string;
   readonly stateRoot: string;
   readonly validatorsHash: string;
+  readonly nextValidatorsHash: string;
   readonly proposer: string;
 }
 
@@ -80,6 +81,7 @@ export function headerFromWire(w: unknown): Header {
     resultsRoot: lower(h.resultsRoot),
     stateRoot: lower(h.stateRoot),
     validatorsHash: lower(h.validatorsHash),
+    nextValidatorsHash: lower(h.nextValidatorsHash),
     proposer: lower(h.proposer),
   };
 }

@@ -5,7 +5,10 @@ import { ConsortiumLedger, type ConsortiumLedgerOptions } from "../../../chains/
 import { type Chain, type LockAtHead } from "../../../chains/consortium/chain.ts";
 import { TxErrorCode, TxRejectedError } from "../../../chains/consortium/codes.ts";
 import { derivePrivateKey, Signer } from "../../../chains/consortium/crypto.ts";
-import { type ConsortiumDevnet, startConsortiumDevnet } from "../../../chains/consortium/devnet.ts";
+import { type ConsortiumDevnet, devnetValidatorKeys, startConsortiumDevnet } from "../../../chains/consortium/devnet.ts";
+import { signTx } from "../../../chains/consortium/tx.ts";
+import { hashValidatorSet, stakeOf } from "../../../proofs/consortium/validators.ts";
+import { VoteType, voteDigest } from "../../../proofs/consortium/vote.ts";
 import { ConsortiumClient } from "../../../chains/consortium/rpc/client.ts";
 import { startNodeServer } from "../../../chains/consortium/rpc/server.ts";
 import { LedgerError, VerificationError } from "../../../chains/errors.ts";
@@ -156,8 +159,11 @@ describe("consortium adapter over gRPC, end to end", function () {
     }) as Chain;
     const server = await startNodeServer({ node: { chain: lying, mempool: real.mempool, blockIntervalMs: 100, maxClockSkewMs: 2000, submitTx: (b) => real.submitTx(b) } });
     try {
-      const viaLiar = await ledger(userKey, { endpoint: server.endpoint });
-      await assert.rejects(viaLiar.head(), (err: unknown) => err instanceof VerificationError && /head block \d+: commit is for a different block hash/.test(err.message));
+      // The light client checks block 1 already at connect, and every header up to the head after.
+      await assert.rejects(ledger(userKey, { endpoint: server.endpoint }), (err: unknown) => err instanceof VerificationError && /blocks 1\.\.1: commit of 1: commit is for a different block hash/.test(err.message));
+      const viaLiar = new ConsortiumLedger({ ...options, privateKey: userKey, endpoint: server.endpoint });
+      open.push(viaLiar);
+      await assert.rejects(viaLiar.head(), (err: unknown) => err instanceof VerificationError && /commit of \d+: commit is for a different block hash/.test(err.message));
       const honest = await (await ledger(userKey)).head();
       assert.ok(Math.abs(honest.finalizedTime * 1000 - Date.now()) < 60_000, "an honest head's time is chain time, near now");
     } finally {
@@ -211,6 +217,45 @@ describe("consortium adapter over gRPC, end to end", function () {
       await assert.rejects(viaLiar.getLock(lockId), (err: unknown) => err instanceof VerificationError && /absence of lock/.test(err.message));
     } finally {
       await server.close();
+    }
+  });
+
+  it("follows validator-set changes (a bond, then a validator slashed for equivocation) and keeps verifying locks and heads", async () => {
+    const u = await ledger(userKey);
+    await u.head();
+    const client = new ConsortiumClient(devnet.endpoint);
+    const userSigner = Signer.fromPrivateKey(userKey);
+    const submit = async (body: Parameters<typeof signTx>[1]["body"]) => {
+      const nonce = (await client.getAccount(user)).pendingNonce;
+      const hash = await client.submitTx(signTx(userSigner, { chainId: devnet.chainId, nonce, body }).bytes);
+      const st = await client.waitTx(hash, 20_000);
+      assert.ok(st.status === "committed" && st.result.ok, JSON.stringify(st));
+      return st.height;
+    };
+    try {
+      const bondHeight = await submit({ kind: "bond", amount: 100n });
+      const offender = Signer.fromPrivateKey(devnetValidatorKeys()[3]!);
+      const h = (await client.getStatus()).height;
+      const vote = (blockHash: Hex) => ({ blockHash, timeMs: 0, signature: offender.signHex(voteDigest({ chainId: devnet.chainId, height: h, round: 0, type: VoteType.Prevote, blockHash })) });
+      const evidenceHeight = await submit({ kind: "evidence", evidence: { height: h, round: 0, voteType: VoteType.Prevote, a: vote(`0x${"01".repeat(32)}`), b: vote(`0x${"02".repeat(32)}`) } });
+      assert.ok(evidenceHeight > bondHeight);
+      await u.waitFinal(evidenceHeight + 3);
+      const head = await client.getBlock((await client.getStatus()).height);
+      const set = (await client.getValidatorSet(head!.header.validatorsHash))!;
+      assert.equal(stakeOf(set, user), 100n, "the bonded user signs now");
+      assert.equal(stakeOf(set, offender.address), undefined, "the offender is out");
+      assert.notEqual(head!.header.validatorsHash, hashValidatorSet(devnet.validatorSet), "a fixed-set verifier would refuse these headers");
+      // The adapter that followed, and one that starts from genesis now, both verify heads and lock proofs.
+      const { lockId } = await u.lock({ receiver: relayer, asset: "KRW", amount: 5n, hashlock: secret(42).hashlock, timelock: (await u.head()).finalizedTime + 600 });
+      const seen = await u.getLock(lockId);
+      assert.ok(seen && seen.verified.kind === "state-proof" && seen.verified.height > evidenceHeight + 1);
+      assert.equal(hashValidatorSet(u.verifiedValidatorSetAt(seen.verified.height)!), (await client.getBlock(seen.verified.height))!.header.validatorsHash);
+      assert.equal(hashValidatorSet(u.verifiedValidatorSetAt(1)!), hashValidatorSet(devnet.validatorSet));
+      const fresh = await ledger(relayerKey);
+      assert.ok((await fresh.head()).finalizedHeight > evidenceHeight + 2);
+      assert.equal((await fresh.getLock(lockId))?.lock.amount, 5n);
+    } finally {
+      client.close();
     }
   });
 });

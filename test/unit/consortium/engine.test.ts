@@ -48,7 +48,7 @@ describe("consortium consensus engine: Tendermint locking", () => {
     const chain = openChain(genesis);
     const app: ConsensusApp = {
       chainId: chain.chainId,
-      validatorSet: chain.validatorSet,
+      validatorSetAt: (h) => chain.validatorSetAt(h),
       head: () => chain.head,
       propose: (timeMs, proposer) => chain.propose([], timeMs, proposer).block,
       check: (b) => chain.check(b),

@@ -28,8 +28,11 @@ describe("consortium node homes (isthmus node init)", () => {
     assert.throws(() => parseNodeConfig({ p2pPort: 1, apiPort: 2, peer: [] }), /unknown key/);
     assert.throws(() => parseNodeConfig({ p2pPort: 1, apiPort: 2, peers: ["0.0.0.0:1"] }), /127\.0\.0\.1/);
     assert.throws(() => parseNodeConfig({ p2pPort: 1, apiPort: 2, timeouts: { proposeMs: 1 } }), /timeouts/);
+    assert.throws(() => parseNodeConfig({ p2pPort: 1, apiPort: 2, role: "observer" }), /role: must be "validator" or "follower"/);
     const ok = parseNodeConfig({ p2pPort: 1, apiPort: 2 });
     assert.equal(ok.blockIntervalMs, 1000);
+    assert.equal(ok.role, undefined);
+    assert.equal(parseNodeConfig({ p2pPort: 1, apiPort: 2, role: "validator" }).role, "validator");
     const [h] = initNodeHomes({ dir, validators: 1, chainId: 5, basePort: 31000 }).homes;
     assert.equal(h!.home, dir);
     rmSync(homePaths(dir).key);

@@ -25,6 +25,7 @@ function headerFor(validatorsHash: Hex, height = 12): Header {
     resultsRoot: `0x${"03".repeat(32)}`,
     stateRoot: `0x${"04".repeat(32)}`,
     validatorsHash,
+    nextValidatorsHash: validatorsHash,
     proposer: signers[0]!.address,
   };
 }
@@ -45,8 +46,8 @@ describe("proofs/consortium/commit: verifyCommit", () => {
     const h = header;
     const expected = keccak256(
       AbiCoder.defaultAbiCoder().encode(
-        ["bytes32", "uint256", "uint64", "uint64", "bytes32", "bytes32", "bytes32", "bytes32", "bytes32", "address"],
-        [CONSORTIUM_SCHEME.tags.header, h.chainId, h.height, h.timeMs, h.prevHash, h.txRoot, h.resultsRoot, h.stateRoot, h.validatorsHash, h.proposer],
+        ["bytes32", "uint256", "uint64", "uint64", "bytes32", "bytes32", "bytes32", "bytes32", "bytes32", "bytes32", "address"],
+        [CONSORTIUM_SCHEME.tags.header, h.chainId, h.height, h.timeMs, h.prevHash, h.txRoot, h.resultsRoot, h.stateRoot, h.validatorsHash, h.nextValidatorsHash, h.proposer],
       ),
     );
     assert.equal(hashHeader(h), expected);

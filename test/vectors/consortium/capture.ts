@@ -3,7 +3,9 @@
  * consortium code: a chain built in-process (test/unit/consortium/helpers.ts) with validators
  * staked 100/100/100/150 commits block 1 (three locks) and block 2 (claims one), each commit's
  * precommits signing different times (block 2 in round 1). From those it takes the headers,
- * commits and lock proofs, and derives the forgeries each verifier must refuse.
+ * commits and lock proofs, and derives the forgeries each verifier must refuse. Blocks 3-5
+ * change the validator set: alice bonds 50 in block 3, header 4 names the new set as its
+ * nextValidatorsHash, and block 5 is signed by the new set (alice included).
  *
  *   node --import tsx test/vectors/consortium/capture.ts   (rewrites light-client.json beside it)
  *
@@ -14,7 +16,19 @@ import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
-import { type Commit, type Header, addressOfPublicKey, hashHeader, lockIdFor, recoverAddress, verifyCommit, VoteType, voteDigest } from "../../../proofs/consortium/index.ts";
+import {
+  type Commit,
+  type Header,
+  type ValidatorSet,
+  addressOfPublicKey,
+  hashHeader,
+  lockIdFor,
+  makeValidatorSet,
+  recoverAddress,
+  verifyCommit,
+  VoteType,
+  voteDigest,
+} from "../../../proofs/consortium/index.ts";
 import { type Hex, fromHex, toHex } from "../../../proofs/hex.ts";
 import type { MerkleProof } from "../../../proofs/merkle.ts";
 import type { Signer } from "../../../chains/consortium/crypto.ts";
@@ -49,6 +63,15 @@ export interface LockVector {
   readonly accept: boolean;
   readonly solidityError?: string;
 }
+export interface SetChangeVector {
+  readonly name: string;
+  readonly header: Header;
+  readonly commit: Commit;
+  /** The next set a submitter passes (sorted), when the header changes the set. */
+  readonly nextValidators?: { address: Hex; stake: string }[];
+  readonly accept: boolean;
+  readonly solidityError?: string;
+}
 export interface LightClientVectors {
   readonly generatedBy: string;
   readonly chainId: number;
@@ -58,6 +81,8 @@ export interface LightClientVectors {
   readonly headers: CommitVector[];
   readonly commits: CommitVector[];
   readonly locks: LockVector[];
+  /** Submit after `headers`, in order: block 3 (a bond), 4 (names the new set), 5 (signed by it). */
+  readonly setChange: { readonly accepted: SetChangeVector[]; readonly refused: SetChangeVector[] };
 }
 
 function signCommit(header: Header, signers: readonly Signer[], timesMs: readonly number[], round: number, chainId = header.chainId): Commit {
@@ -115,6 +140,7 @@ export function buildVectors(): LightClientVectors {
   const claimed = chain.lockAtHead(lockIds[0]!);
   const locked = chain.lockAtHead(lockIds[2]!);
   if (!claimed?.found || !locked?.found) throw new Error("capture: locks not found at height 2");
+  const setChange = captureSetChange(chain, commit2);
 
   const h1 = block1.header;
   // Signers 1, 2, 3 hold 350 of 450 (> 2/3); each forgery spoils validator 3's 150, leaving 200.
@@ -179,6 +205,44 @@ export function buildVectors(): LightClientVectors {
     ],
     commits,
     locks,
+    setChange,
+  };
+}
+
+const setJson = (set: ValidatorSet) => set.validators.map((v) => ({ address: v.address, stake: v.stake.toString() }));
+
+/** Blocks 3-5 of the chain: a bond that changes the set at 5, and the forgeries around it. */
+function captureSetChange(chain: ReturnType<typeof openChain>, commit2: Commit): LightClientVectors["setChange"] {
+  const proposer = validatorSigners[0]!.address;
+  const next = (prevCommit: Commit, txs: Uint8Array[], signers: readonly Signer[], delta: number[]) => {
+    const prev = chain.head.header;
+    const v = verifyCommit(prev, prevCommit, chain.validatorSetAt(prev.height));
+    if (!v.ok) throw new Error(`capture: commit ${prev.height}: ${v.reason}`);
+    const { block } = chain.propose(txs, v.medianTimeMs, proposer, prevCommit);
+    const t = block.header.timeMs;
+    const commit = signCommit(block.header, signers, delta.map((d) => t + d), 0);
+    chain.commit(block, commit);
+    return { header: block.header, commit };
+  };
+  const oldSigners = validatorSigners;
+  const b3 = next(commit2, [tx(alice, 3, { kind: "bond", amount: 50n }).bytes], oldSigners, [4, 2, 3, 1]);
+  const b4 = next(b3.commit, [], oldSigners, [1, 2, 3, 4]);
+  const newSet = chain.validatorSetAt(5);
+  if (newSet.validators.length !== 5) throw new Error("capture: the bond did not change the set");
+  const newSigners = [...oldSigners, alice];
+  const b5 = next(b4.commit, [], newSigners, [5, 4, 3, 2, 1]);
+  const wrongNext = makeValidatorSet(newSet.validators.map((v) => ({ address: v.address, stake: v.address === alice.address ? 51n : v.stake })));
+  return {
+    accepted: [
+      { name: "block 3: alice bonds 50 (set unchanged until 5)", ...b3, accept: true },
+      { name: "block 4: names the new set as nextValidatorsHash", ...b4, nextValidators: setJson(newSet), accept: true },
+      { name: "block 5: signed by the new set, alice included", ...b5, accept: true },
+    ],
+    refused: [
+      { name: "block 4 without its next set", ...b4, accept: false, solidityError: "NextValidatorSetRequired" },
+      { name: "block 4 with a next set that does not hash to nextValidatorsHash", ...b4, nextValidators: setJson(wrongNext), accept: false, solidityError: "NextValidatorSetMismatch" },
+      { name: "block 5 while the old set is trusted (block 4 skipped)", ...b5, accept: false, solidityError: "UnknownValidatorSet" },
+    ],
   };
 }
 
