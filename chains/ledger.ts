@@ -58,7 +58,9 @@ export type HtlcLock = {
 /** How the adapter established that what it returns is final and true. */
 export type Verification =
   | { readonly kind: "state-proof"; readonly height: number; readonly stateRoot: Hex }
-  | { readonly kind: "finalized-rpc-read"; readonly height: number; readonly blockHash: Hex };
+  | { readonly kind: "finalized-rpc-read"; readonly height: number; readonly blockHash: Hex }
+  /** Fabric: the block holding the lock's latest write, verified from the trusted channel config (proofs/fabric). */
+  | { readonly kind: "block-proof"; readonly height: number; readonly blockHash: Hex };
 
 export interface VerifiedLock {
   readonly lock: HtlcLock;
