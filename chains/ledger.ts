@@ -12,6 +12,8 @@
  *   the adapter can, verified against a finalized header (`verified` says how).
  */
 
+import type { ProofBundle } from "../proofs/bundle.ts";
+
 export type Hex = `0x${string}`;
 
 export type LedgerKind = "consortium" | "evm" | "fabric";
@@ -119,6 +121,12 @@ export interface LedgerAdapter {
   events(fromHeight: number, toHeight: number): Promise<LedgerEvent[]>;
   /** The lock at the finalized head, verified; null when it does not exist. */
   getLock(lockId: Hex): Promise<VerifiedLock | null>;
+  /**
+   * A self-contained proof bundle (proofs/bundle.ts) of the lock at the finalized head,
+   * verified by the adapter first, that anyone can re-check offline; null when the lock
+   * does not exist. Optional: an adapter without it offers no bundles.
+   */
+  proveLock?(lockId: Hex): Promise<ProofBundle | null>;
   /** Deterministic id of the lock these parameters would create, so a write-ahead record can name it before sending. */
   lockIdFor(params: LockParams, sender?: Hex): Hex;
   balance(asset: string, owner?: Hex): Promise<bigint>;

@@ -123,6 +123,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
   { method: "POST", path: "/swaps", auth: true },
   { method: "GET", path: "/swaps", auth: false },
   { method: "GET", path: "/swaps/{id}", auth: false },
+  { method: "GET", path: "/swaps/{id}/proofs", auth: false },
   { method: "GET", path: "/events", auth: false },
 ];
 
@@ -241,6 +242,11 @@ export async function startApi(params: {
       const swap = store.get(p.id!);
       if (!swap) throw new NotFoundError(`swap ${p.id}`);
       return swapView(swap, store);
+    },
+    // The proof bundles the relayer verified before acting on this swap; each re-verifies offline (`isthmus proof verify`).
+    "GET /swaps/{id}/proofs": async ({ params: p }) => {
+      if (!store.get(p.id!)) throw new NotFoundError(`swap ${p.id}`);
+      return { swap: p.id, proofs: store.proofs(p.id!) };
     },
     "GET /events": async ({ url, res, req }) => {
       const only = url.searchParams.get("swap");

@@ -81,9 +81,22 @@ export class RelayerMetrics {
   readonly rpcRequests = new CounterVec("isthmus_rpc_requests_total", "Calls the relayer made to a ledger, by chain and method.");
   readonly rpcErrors = new CounterVec("isthmus_rpc_errors_total", "Ledger calls that failed (RPC errors and ledger refusals), by chain and method.");
   readonly reconnects = new CounterVec("isthmus_chain_reconnects_total", "Times a ledger answered the watcher again after failing (each followed by a backfill).");
+  readonly verificationFailures = new CounterVec("isthmus_verification_failures_total", "Ledger answers that failed verification (the relayer did not act on them), by chain and reason class.");
 }
 
-const COUNTED = new Set(["head", "events", "getLock", "balance", "lock", "claim", "refund", "waitFinal"]);
+/** A verification failure's reason as a low-cardinality label (the full reason is logged). */
+export function verificationReasonLabel(reason: string): string {
+  const r = reason.toLowerCase();
+  if (/endorse/.test(r)) return "endorsement";
+  if (/orderer signature|commit|stake|signature/.test(r)) return "signature";
+  if (/previous_hash|parenthash|header chain|trusted block|trusted header|does not link|hashes to/.test(r)) return "header_chain";
+  if (/data_hash|transactions filter|txid|proposal_hash|transaction/.test(r)) return "block";
+  if (/storage|account|state root|stateroot|merkle|proof|absence|value/.test(r)) return "state_proof";
+  if (/lock/.test(r)) return "lock_record";
+  return "other";
+}
+
+const COUNTED = new Set(["head", "events", "getLock", "proveLock", "balance", "lock", "claim", "refund", "waitFinal"]);
 
 /** Wrap an adapter so every ledger call is counted, and every failure counted as an RPC error. */
 export function instrumentLedger(ledger: LedgerAdapter, metrics: RelayerMetrics): LedgerAdapter {
@@ -214,6 +227,7 @@ export async function collectFamilies(src: MetricsSources): Promise<Family[]> {
       samples: chains.map((l) => ({ labels: { chain: l.name }, value: src.chainHealth?.().has(l.name) ? 0 : 1 })),
     },
     src.metrics.reconnects.family(),
+    src.metrics.verificationFailures.family(),
     src.metrics.rpcRequests.family(),
     src.metrics.rpcErrors.family(),
     { name: "isthmus_wallet_balance", type: "gauge", help: "The relayer's balance per chain and asset, in whole asset units.", samples: balances },
