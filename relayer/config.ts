@@ -66,6 +66,12 @@ export interface FabricChainConfig {
   readonly identityDir: string;
   /** PEM file of the orderer's certificate, trusted for block signatures. */
   readonly ordererCert: string;
+  /**
+   * The channel's config block (a serialized common.Block, e.g. from `peer channel fetch config`),
+   * trusted: its MSPs and policies judge the blocks and locks the relayer acts on. Unset: the
+   * block 0 the peer first serves is trusted on first use.
+   */
+  readonly configBlock: string | null;
   readonly blockTimeSec: number;
   readonly clockSkewSec: number;
   readonly assets: readonly AssetConfig[];
@@ -232,7 +238,7 @@ function readChain(r: Reader, path: string, name: string, v: unknown): ChainConf
     };
   }
   if (kind === "fabric") {
-    const o = r.object(path, v, ["kind", "gateway", "channel", "chaincode", "mspId", "identityDir", "ordererCert", "blockTimeSec", "clockSkewSec", "assets"]);
+    const o = r.object(path, v, ["kind", "gateway", "channel", "chaincode", "mspId", "identityDir", "ordererCert", "configBlock", "blockTimeSec", "clockSkewSec", "assets"]);
     const assets =
       o.assets === undefined
         ? [{ symbol: "KRW", decimals: 2, id: "KRW" }]
@@ -256,6 +262,7 @@ function readChain(r: Reader, path: string, name: string, v: unknown): ChainConf
       mspId: r.string(join(path, "mspId"), o.mspId),
       identityDir: r.string(join(path, "identityDir"), o.identityDir),
       ordererCert: r.string(join(path, "ordererCert"), o.ordererCert),
+      configBlock: o.configBlock === undefined ? null : r.string(join(path, "configBlock"), o.configBlock),
       blockTimeSec: r.number(join(path, "blockTimeSec"), o.blockTimeSec, { fallback: 1, min: 0.01 }),
       // the chaincode's bound on proposal timestamps (chains/fabric/chaincode TIME_BOUND_SEC)
       clockSkewSec: r.number(join(path, "clockSkewSec"), o.clockSkewSec, { fallback: 30, min: 0 }),

@@ -434,7 +434,9 @@ export class SwapEngine {
     const dst = this.ledger(swap.to.chain);
     const verified = await src.getLock(lockId);
     if (!verified) {
+      // The ledger's own proven state says no such lock: the event was false (or not yet final).
       this.log.warn("lock event not backed by final state; ignored", { swap: swap.id, chain: src.name, lockId });
+      this.opts.onVerificationFailure?.(src.name, `lock event ${lockId} not backed by the lock's proven state`);
       return;
     }
     // Before any counter-lock: a proof bundle of this very lock, re-verified as an auditor would.

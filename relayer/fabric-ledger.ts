@@ -7,13 +7,14 @@ import { ConfigError, type FabricChainConfig } from "./config.ts";
 /**
  * A Fabric chain's adapter from config: reads the identity's cert.pem/key.pem (from
  * `identityDirOverride` when given, e.g. a CLI user's own identity) and the trusted orderer
- * certificate.
+ * certificate and, when configured, the trusted channel config block.
  */
 export async function openFabricLedger(chain: FabricChainConfig, where: string, identityDirOverride?: string): Promise<LedgerAdapter> {
   const dir = identityDirOverride ?? chain.identityDir;
-  const read = (file: string, key: string) => {
+  const read = (file: string, key: string): string => readBytes(file, key).toString("utf8");
+  const readBytes = (file: string, key: string): Buffer => {
     try {
-      return readFileSync(file, "utf8");
+      return readFileSync(file);
     } catch (err) {
       throw new ConfigError(where, `chains.${chain.name}.${key}`, `cannot read ${file}: ${(err as Error).message}`);
     }
@@ -27,6 +28,7 @@ export async function openFabricLedger(chain: FabricChainConfig, where: string, 
     certPem: read(join(dir, "cert.pem"), "identityDir"),
     keyPem: read(join(dir, "key.pem"), "identityDir"),
     ordererCertPem: read(chain.ordererCert, "ordererCert"),
+    ...(chain.configBlock !== null ? { channelConfigBlock: new Uint8Array(readBytes(chain.configBlock, "configBlock")) } : {}),
     assets: chain.assets,
     blockTimeSec: chain.blockTimeSec,
     clockSkewSec: chain.clockSkewSec,
