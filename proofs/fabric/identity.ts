@@ -22,8 +22,32 @@ function issuedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
   return cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
 }
 
+/**
+ * Identities already found valid for a given MSP map (the chain and role checks do not
+ * change; the validity window is checked on every use). Keyed by the map, so a different
+ * channel config never sees another's cache.
+ */
+const validated = new WeakMap<ReadonlyMap<string, OrgMsp>, Map<string, { identity: FabricIdentity; notBefore: number; notAfter: number }>>();
+
 /** Validates serialized identity bytes against the channel's MSPs at unix time `atMs`. */
 export function validateIdentity(serialized: Uint8Array, msps: ReadonlyMap<string, OrgMsp>, atMs: number): IdentityCheck {
+  let cache = validated.get(msps);
+  if (!cache) validated.set(msps, (cache = new Map()));
+  const key = Buffer.from(serialized).toString("base64");
+  const hit = cache.get(key);
+  if (hit) {
+    if (hit.notBefore > atMs || hit.notAfter < atMs) return { ok: false, reason: `${hit.identity.mspId} identity's certificate is not valid at ${new Date(atMs).toISOString()}` };
+    return { ok: true, identity: hit.identity };
+  }
+  const r = validateUncached(serialized, msps, atMs);
+  if (r.ok) {
+    if (cache.size >= 1024) cache.clear();
+    cache.set(key, { identity: r.identity, notBefore: r.notBefore, notAfter: r.notAfter });
+  }
+  return r;
+}
+
+function validateUncached(serialized: Uint8Array, msps: ReadonlyMap<string, OrgMsp>, atMs: number): { ok: false; reason: string } | { ok: true; identity: FabricIdentity; notBefore: number; notAfter: number } {
   let sid: msp.SerializedIdentity;
   try {
     sid = msp.SerializedIdentity.deserializeBinary(serialized);
@@ -42,7 +66,9 @@ export function validateIdentity(serialized: Uint8Array, msps: ReadonlyMap<strin
   const chained = m.roots.some((r) => issuedBy(cert, r)) || m.intermediates.some((i) => issuedBy(cert, i) && m.roots.some((r) => issuedBy(i, r)));
   if (!chained) return { ok: false, reason: `${mspId} identity ${cert.subject.replace(/\n/g, ", ")} is not issued by the MSP's CA` };
   if (cert.ca) return { ok: false, reason: `${mspId} identity is a CA certificate` };
-  if (Date.parse(cert.validFrom) > atMs || Date.parse(cert.validTo) < atMs) return { ok: false, reason: `${mspId} identity's certificate is not valid at ${new Date(atMs).toISOString()}` };
+  const notBefore = Date.parse(cert.validFrom);
+  const notAfter = Date.parse(cert.validTo);
+  if (notBefore > atMs || notAfter < atMs) return { ok: false, reason: `${mspId} identity's certificate is not valid at ${new Date(atMs).toISOString()}` };
   const roles = new Set<NodeRole>();
   if (m.nodeOus) {
     for (const ou of cert.subject.matchAll(/^OU=(.*)$/gm)) {
@@ -51,5 +77,5 @@ export function validateIdentity(serialized: Uint8Array, msps: ReadonlyMap<strin
     }
     if (roles.size !== 1) return { ok: false, reason: `${mspId} identity must carry exactly one NodeOU role, has ${roles.size}` };
   }
-  return { ok: true, identity: { mspId, roles, publicKey: cert.publicKey, subject: cert.subject.replace(/\n/g, ", ") } };
+  return { ok: true, identity: { mspId, roles, publicKey: cert.publicKey, subject: cert.subject.replace(/\n/g, ", ") }, notBefore, notAfter };
 }
