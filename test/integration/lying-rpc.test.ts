@@ -1,8 +1,9 @@
 /**
  * A lying RPC must not move relayer funds. The real relayer daemon (engine, adapters,
- * store, API) runs with its EVM adapter behind a JSON-RPC proxy and its Fabric adapter
- * behind a gateway proxy; a user really locks, and the proxy forges what the relayer reads:
- * a storage value or a block on the EVM, a block or an endorsement on Fabric. In each case
+ * store, API) runs with its EVM adapter behind a JSON-RPC proxy, its Fabric adapter behind
+ * a gateway proxy and its consortium adapter behind a node-API proxy; a user really locks,
+ * and the proxy forges what the relayer reads: a storage value or a block on the EVM, a
+ * block or an endorsement on Fabric, a state value or a header on the consortium chain. In each case
  * the relayer refuses with a logged reason and a metric, places no counter-lock, and its
  * balances do not move. Each case runs a fresh daemon (fresh store, fresh light clients).
  */
@@ -12,6 +13,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { common, gateway, peer } from "@hyperledger/fabric-protos";
+import * as protoLoader from "@grpc/proto-loader";
 import { signLowS } from "../../chains/fabric/crypto.ts";
 import { blockDataHash, blockHeaderBytes } from "../../chains/fabric/protoutil.ts";
 import type { Hex, LedgerAdapter } from "../../chains/ledger.ts";
@@ -20,10 +22,24 @@ import { RelayerClient } from "../../relayer/api/client.ts";
 import type { ChainConfig, RelayerConfig } from "../../relayer/config.ts";
 import { startRelayer, type RelayerDaemon } from "../../relayer/daemon.ts";
 import { readDevnetFile } from "../../relayer/devnet-file.ts";
-import { DEVNET_KEYS, startDevnet, type Devnet } from "../../relayer/devnet.ts";
+import { startDevnet, type Devnet } from "../../relayer/devnet.ts";
 import { openLedger } from "../../relayer/ledgers.ts";
 import { createLogger, silentLogger } from "../../relayer/log.ts";
-import { startGatewayProxy, startJsonRpcProxy, type GrpcProxy, type JsonRpcProxy } from "./support/forging-proxies.ts";
+import { startConsortiumProxy, startGatewayProxy, startJsonRpcProxy, type GrpcProxy, type JsonRpcProxy } from "./support/forging-proxies.ts";
+
+const getLockWire = (
+  protoLoader.loadSync(join(import.meta.dirname, "../../chains/consortium/consortium.proto"), { keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true })[
+    "isthmus.consortium.v1.ConsortiumNode"
+  ] as protoLoader.ServiceDefinition
+).GetLock!;
+
+/** A consortium node's GetLock answer for a found lock, rewritten by `edit` (nothing re-signed). */
+function forgeLockAnswer(res: Buffer, edit: (answer: Record<string, any>) => void): Buffer {
+  const answer = getLockWire.responseDeserialize(res) as Record<string, any>;
+  if (!answer.found) return res;
+  edit(answer);
+  return getLockWire.responseSerialize(answer);
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -100,9 +116,9 @@ describe("lying RPC endpoints cannot move relayer funds", function () {
   let user: Map<string, LedgerAdapter>;
   let evmProxy: JsonRpcProxy;
   let fabricProxy: GrpcProxy;
+  let consortiumProxy: GrpcProxy;
   let daemon: RelayerDaemon | null = null;
   let logs: Record<string, unknown>[] = [];
-  let relayerKrw: () => Promise<bigint>;
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "isthmus-lying-rpc-"));
@@ -111,7 +127,7 @@ describe("lying RPC endpoints cannot move relayer funds", function () {
     user = new Map(await Promise.all(file.chainConfigs.map(async (c) => [c.name, await openLedger(c, devnet.file)] as const)));
     evmProxy = await startJsonRpcProxy(devnet.evm.url);
     fabricProxy = await startGatewayProxy(devnet.fabric.network.address);
-    relayerKrw = () => user.get("consortium")!.balance("KRW", DEVNET_KEYS.relayer.address.toLowerCase() as Hex);
+    consortiumProxy = await startConsortiumProxy(devnet.consortium.endpoint);
   });
 
   afterEach(async () => {
@@ -119,12 +135,14 @@ describe("lying RPC endpoints cannot move relayer funds", function () {
     daemon = null;
     evmProxy.forge = null;
     fabricProxy.forge = null;
+    consortiumProxy.forge = null;
   });
 
   after(async () => {
     await Promise.all([...(user?.values() ?? [])].map((l) => l.close()));
     await evmProxy?.close();
     await fabricProxy?.close();
+    await consortiumProxy?.close();
     await devnet?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -132,7 +150,9 @@ describe("lying RPC endpoints cannot move relayer funds", function () {
   /** A fresh relayer whose EVM and Fabric adapters talk to the proxies. */
   async function startLiedToRelayer(name: string): Promise<RelayerClient> {
     const c = devnet.config;
-    const chains: ChainConfig[] = c.chains.map((ch) => (ch.kind === "evm" ? { ...ch, rpcUrl: evmProxy.url } : ch.kind === "fabric" ? { ...ch, gateway: fabricProxy.address } : ch));
+    const chains: ChainConfig[] = c.chains.map((ch) =>
+      ch.kind === "evm" ? { ...ch, rpcUrl: evmProxy.url } : ch.kind === "fabric" ? { ...ch, gateway: fabricProxy.address } : { ...ch, endpoint: consortiumProxy.address },
+    );
     const config: RelayerConfig = { ...c, chains, store: join(dir, `${name}.db`), api: { ...c.api, port: 0 } };
     logs = [];
     daemon = await startRelayer(config, createLogger({ level: "debug", write: (line) => logs.push(JSON.parse(line) as Record<string, unknown>) }));
@@ -144,19 +164,23 @@ describe("lying RPC endpoints cannot move relayer funds", function () {
     return [...text.matchAll(new RegExp(`^isthmus_verification_failures_total\\{chain="${chain}",reason="[a-z_]+"\\} (\\d+)$`, "gm"))].reduce((n, m) => n + Number(m[1]), 0);
   }
 
-  /** The user locks on `chain` for swap `from` -> consortium:KRW while the proxy forges; the relayer must refuse. */
-  async function expectRefusal(p: { chain: "evm" | "fabric"; asset: string; amount: bigint; arm: (lockId: Hex, lockHeight: number) => void; reason: RegExp }): Promise<void> {
+  /** The user locks on `chain` for a swap to `to` while the proxy forges; the relayer must refuse. */
+  async function expectRefusal(p: { chain: "evm" | "fabric" | "consortium"; asset: string; amount: bigint; to?: string; arm: (lockId: Hex, lockHeight: number) => void; reason: RegExp }): Promise<void> {
+    const to = p.to ?? "consortium:KRW";
+    const [toChain, toAsset] = to.split(":") as [string, string];
     const api = await startLiedToRelayer(`${p.chain}-${Date.now()}`);
     const src = user.get(p.chain)!;
-    const dst = user.get("consortium")!;
+    const dst = user.get(toChain)!;
     const { hashlock } = secret();
     const status = await api.get<{ chains: { name: string; relayer: Hex }[] }>("/status");
     const relayerSrc = status.chains.find((x) => x.name === p.chain)!.relayer;
+    const relayerDst = status.chains.find((x) => x.name === toChain)!.relayer;
+    const relayerKrw = () => dst.balance(toAsset, relayerDst);
     const amountText = String(p.amount / 100n);
-    const quote = await api.get<{ minUserLockSec: number }>(`/quote?${new URLSearchParams({ from: `${p.chain}:${p.asset}`, to: "consortium:KRW", amount: amountText })}`);
+    const quote = await api.get<{ minUserLockSec: number }>(`/quote?${new URLSearchParams({ from: `${p.chain}:${p.asset}`, to, amount: amountText })}`);
     const created = await api.post<{ id: string }>("/swaps", {
       from: `${p.chain}:${p.asset}`,
-      to: "consortium:KRW",
+      to,
       amount: amountText,
       hashlock,
       userFrom: src.address,
@@ -181,7 +205,7 @@ describe("lying RPC endpoints cannot move relayer funds", function () {
     const swap = await api.get<{ state: string; counterLock?: unknown }>(`/swaps/${created.id}`);
     assert.equal(swap.state, "awaiting_user_lock", "the swap did not advance");
     assert.equal(swap.counterLock, undefined, "no counter-lock was planned");
-    assert.equal(await relayerKrw(), krwBefore, "the relayer's consortium KRW did not move");
+    assert.equal(await relayerKrw(), krwBefore, `the relayer's ${to} did not move`);
     assert.deepEqual((await api.get<{ proofs: unknown[] }>(`/swaps/${created.id}/proofs`)).proofs, [], "no evidence stored for a refused lock");
     assert.ok(!logs.some((l) => l.msg === "user lock verified"), "the relayer never accepted the lock");
   }
@@ -198,7 +222,7 @@ describe("lying RPC endpoints cannot move relayer funds", function () {
           return { ...r, storageProof: r.storageProof.map((s) => (s.value === "0x0" ? s : { ...s, value: `0x${(BigInt(s.value) + 1n).toString(16)}` })) };
         };
       },
-      reason: /storage|proof|value/i,
+      reason: /storage value \d+ claimed as 0x[0-9a-f]+ but the proof shows/,
     });
   });
 
@@ -214,7 +238,7 @@ describe("lying RPC endpoints cannot move relayer funds", function () {
           return Number(b.number) > from ? { ...b, stateRoot: `0x${"ab".repeat(32)}` } : b;
         };
       },
-      reason: /hash|header|state/i,
+      reason: /parentHash is not the hash of header|hash/,
     });
   });
 
@@ -251,6 +275,44 @@ describe("lying RPC endpoints cannot move relayer funds", function () {
         };
       },
       reason: /endorsement policy \/Channel\/Application\/Endorsement is not satisfied/,
+    });
+  });
+
+  it("consortium: a forged state value (the lock record in GetLock) is refused", async () => {
+    await expectRefusal({
+      chain: "consortium",
+      asset: "KRW",
+      amount: 1100n,
+      to: "evm:KRWT",
+      arm: () => {
+        consortiumProxy.forge = (path, res) => {
+          if (!path.endsWith("/GetLock")) return res;
+          return forgeLockAnswer(res, (a) => {
+            const v = Buffer.from(a.value as Uint8Array);
+            v[v.length - 1]! ^= 0x01;
+            a.value = v;
+          });
+        };
+      },
+      reason: /lock value|proof/,
+    });
+  });
+
+  it("consortium: a forged header (state root) under a real commit is refused", async () => {
+    await expectRefusal({
+      chain: "consortium",
+      asset: "KRW",
+      amount: 1200n,
+      to: "evm:KRWT",
+      arm: () => {
+        consortiumProxy.forge = (path, res) => {
+          if (!path.endsWith("/GetLock")) return res;
+          return forgeLockAnswer(res, (a) => {
+            a.header.stateRoot = `0x${"cd".repeat(32)}`;
+          });
+        };
+      },
+      reason: /commit/,
     });
   });
 });

@@ -61,17 +61,15 @@ export interface GrpcProxy {
 }
 
 const pass = (b: Buffer) => b;
-const GATEWAY_UNARY = ["Evaluate", "Endorse", "Submit", "CommitStatus"];
-const GATEWAY_STREAM = ["ChaincodeEvents"];
 
-/** A byte-level proxy for the Fabric Gateway service (unary and server-streaming methods). */
-export async function startGatewayProxy(target: string): Promise<GrpcProxy> {
+/** A byte-level proxy for one gRPC service's unary and server-streaming methods. */
+export async function startGrpcProxy(target: string, service: string, unary: readonly string[], serverStreaming: readonly string[] = []): Promise<GrpcProxy> {
   const client = new grpc.Client(target, grpc.credentials.createInsecure());
   const proxy: GrpcProxy = { address: "", forge: null, close: async () => {} };
   const def: Record<string, grpc.MethodDefinition<Buffer, Buffer>> = {};
   const impl: grpc.UntypedServiceImplementation = {};
   const method = (name: string, responseStream: boolean) => ({
-    path: `/gateway.Gateway/${name}`,
+    path: `/${service}/${name}`,
     requestStream: false,
     responseStream,
     requestSerialize: pass,
@@ -79,7 +77,7 @@ export async function startGatewayProxy(target: string): Promise<GrpcProxy> {
     responseSerialize: pass,
     responseDeserialize: pass,
   });
-  for (const name of GATEWAY_UNARY) {
+  for (const name of unary) {
     const m = method(name, false);
     def[name] = m;
     impl[name] = (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
@@ -89,7 +87,7 @@ export async function startGatewayProxy(target: string): Promise<GrpcProxy> {
       });
     };
   }
-  for (const name of GATEWAY_STREAM) {
+  for (const name of serverStreaming) {
     const m = method(name, true);
     def[name] = m;
     impl[name] = (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
@@ -110,4 +108,14 @@ export async function startGatewayProxy(target: string): Promise<GrpcProxy> {
       await new Promise<void>((r) => server.tryShutdown(() => r()));
     },
   });
+}
+
+/** The Fabric Gateway service (Evaluate, Endorse, Submit, CommitStatus; ChaincodeEvents streamed). */
+export function startGatewayProxy(target: string): Promise<GrpcProxy> {
+  return startGrpcProxy(target, "gateway.Gateway", ["Evaluate", "Endorse", "Submit", "CommitStatus"], ["ChaincodeEvents"]);
+}
+
+/** The consortium node API (chains/consortium/consortium.proto). */
+export function startConsortiumProxy(target: string): Promise<GrpcProxy> {
+  return startGrpcProxy(target, "isthmus.consortium.v1.ConsortiumNode", ["GetStatus", "GetBlock", "GetTx", "GetAccount", "GetLock", "GetEvents", "SubmitTx", "WaitTx"]);
 }
