@@ -87,6 +87,7 @@ export class RelayerMetrics {
 /** A verification failure's reason as a low-cardinality label (the full reason is logged). */
 export function verificationReasonLabel(reason: string): string {
   const r = reason.toLowerCase();
+  if (/not backed by/.test(r)) return "false_event";
   if (/endorse/.test(r)) return "endorsement";
   if (/orderer signature|commit|stake|signature/.test(r)) return "signature";
   if (/previous_hash|parenthash|header chain|trusted block|trusted header|does not link|hashes to/.test(r)) return "header_chain";
