@@ -45,15 +45,19 @@ import { type EvmLockBundle, EVM_LOCK_BUNDLE_KIND, PROOF_BUNDLE_VERSION } from "
 import { loadArtifact } from "./artifacts.ts";
 import { createProvider } from "./provider.ts";
 import { buildErrorInterface, describeRpcError } from "./revert.ts";
-import { EvmErrorCode, TxSender } from "./tx-sender.ts";
+import { EvmErrorCode, TxSender, type TransactionSigner } from "./tx-sender.ts";
 
 export interface EvmLedgerOptions {
   /** Ledger name in routes, events and errors, e.g. "evm". */
   readonly name: string;
   readonly rpcUrl: string;
   readonly chainId: number;
-  /** This adapter's key (32-byte 0x hex); all its transactions are signed locally with it. */
-  readonly privateKey: string;
+  /**
+   * This adapter's key (32-byte 0x hex), all its transactions signed locally with it; or,
+   * instead, a signer of populated transactions with its address (e.g. a dApp's ethers Signer).
+   */
+  readonly privateKey?: string;
+  readonly signer?: TransactionSigner;
   /** Plain strings, as config files give them; both are validated here. */
   readonly htlcAddress: string;
   /** ETH has id 0x0000000000000000000000000000000000000000; a token's id is its address. */
@@ -147,9 +151,12 @@ export class EvmLedger implements LedgerAdapter {
     this.opts = opts;
     this.name = opts.name;
     this.htlc = requireAddress("htlcAddress", opts.htlcAddress);
-    let wallet: Wallet;
+    if ((opts.privateKey === undefined) === (opts.signer === undefined)) {
+      throw new InvalidInputError("privateKey", "give exactly one of privateKey and signer");
+    }
+    let wallet: TransactionSigner;
     try {
-      wallet = new Wallet(opts.privateKey);
+      wallet = opts.signer ?? new Wallet(opts.privateKey!);
     } catch {
       throw new InvalidInputError("privateKey", "not a valid secp256k1 private key (32-byte 0x hex)"); // never echo the key
     }

@@ -9,7 +9,7 @@
  * receipt. Reverts become LedgerError TX_REVERTED carrying the decoded custom error.
  */
 import PQueue from "p-queue";
-import { isError, keccak256, type Interface, type JsonRpcProvider, type TransactionReceipt, type Wallet } from "ethers";
+import { isError, keccak256, type Interface, type JsonRpcProvider, type TransactionReceipt, type TransactionRequest } from "ethers";
 import { LedgerError } from "../errors.ts";
 import type { Hex } from "../ledger.ts";
 import { decodeRevert, findRevertData, formatRevert, describeRpcError, type DecodedRevert } from "./revert.ts";
@@ -48,13 +48,23 @@ export interface TxCall {
 /** Sends one transaction; valid only inside the `sequence` callback that received it. */
 export type SendFn = (call: TxCall) => Promise<TransactionReceipt>;
 
+/**
+ * What sending needs from a key holder: its address, known up front, and a signer of
+ * populated transactions. An ethers Wallet is one; any ethers Signer (hardware, KMS,
+ * a dApp's own) becomes one with its address (see sdk/ledgers.ts).
+ */
+export interface TransactionSigner {
+  readonly address: string;
+  signTransaction(tx: TransactionRequest): Promise<string>;
+}
+
 export interface TxSenderOptions {
   /** Ledger name for errors. */
   readonly chain: string;
   readonly chainId: number;
   readonly provider: JsonRpcProvider;
-  /** Signs locally; need not be connected to the provider. */
-  readonly wallet: Wallet;
+  /** Signs fully populated transactions; need not be connected to the provider. */
+  readonly wallet: TransactionSigner;
   /** Error fragments used to decode reverts (see buildErrorInterface). */
   readonly errors: Interface;
   readonly pollingIntervalMs: number;

@@ -24,7 +24,7 @@
  * MVCC/phantom conflict.
  */
 import { common, gateway as gwproto, peer } from "@hyperledger/fabric-protos";
-import { EndorseError, GatewayError, type Contract, type Network, type Transaction } from "@hyperledger/fabric-gateway";
+import { EndorseError, GatewayError, type Contract, type Network, type Signer, type Transaction } from "@hyperledger/fabric-gateway";
 import * as grpc from "@grpc/grpc-js";
 import { createHash, type KeyObject, createPrivateKey } from "node:crypto";
 import { InvalidInputError, IsthmusError, LedgerError, VerificationError } from "../errors.ts";
@@ -58,7 +58,9 @@ export interface FabricLedgerOptions {
   /** This adapter's client identity. */
   readonly mspId: string;
   readonly certPem: string;
-  readonly keyPem: string;
+  /** The identity's private key (PEM); or, instead, `signer`: a fabric-gateway Signer for it (HSM, a dApp's own). */
+  readonly keyPem?: string;
+  readonly signer?: Signer;
   /** The orderer's certificate (trusted, e.g. from the channel's genesis): block signatures are checked with it. */
   readonly ordererCertPem: string;
   /**
@@ -127,15 +129,18 @@ export class FabricLedger implements LedgerAdapter {
     const blockTimeSec = opts.blockTimeSec ?? 1;
     this.timing = { blockTimeSec, finalitySec: blockTimeSec, clockSkewSec };
     this.#deadlines = { ...DEFAULT_DEADLINES, ...opts.deadlines };
-    let key: KeyObject;
+    if ((opts.keyPem === undefined) === (opts.signer === undefined)) {
+      throw new InvalidInputError(`${opts.name}: identity`, "give exactly one of keyPem and signer");
+    }
+    let signing: { privateKey: KeyObject } | { signer: Signer };
     try {
-      key = createPrivateKey(opts.keyPem);
+      signing = opts.signer ? { signer: opts.signer } : { privateKey: createPrivateKey(opts.keyPem!) };
       this.#ordererKey = publicKeyOf(opts.ordererCertPem);
       this.address = fabricAddress(opts.mspId, opts.certPem);
     } catch (err) {
       throw new InvalidInputError(`${opts.name}: identity`, `cannot read the certificate or key: ${(err as Error).message}`);
     }
-    this.#conn = connectGateway(opts.gatewayAddress, { mspId: opts.mspId, certPem: opts.certPem, privateKey: key }, this.#deadlines);
+    this.#conn = connectGateway(opts.gatewayAddress, { mspId: opts.mspId, certPem: opts.certPem, ...signing }, this.#deadlines);
     this.#network = this.#conn.gateway.getNetwork(opts.channel);
     this.#contract = this.#network.getContract(opts.chaincode);
     this.#qscc = this.#network.getContract("qscc");

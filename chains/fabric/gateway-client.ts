@@ -3,7 +3,7 @@
  * call (the client sets none by default).
  */
 import * as grpc from "@grpc/grpc-js";
-import { connect, signers, type Gateway } from "@hyperledger/fabric-gateway";
+import { connect, signers, type Gateway, type Signer } from "@hyperledger/fabric-gateway";
 import type { Identity } from "./identity.ts";
 
 export interface Deadlines {
@@ -21,14 +21,17 @@ export interface GatewayConnection {
   close(): void;
 }
 
-export function connectGateway(address: string, identity: Pick<Identity, "mspId" | "certPem" | "privateKey">, deadlines: Deadlines = DEFAULT_DEADLINES): GatewayConnection {
+/** A client identity and what signs for it: its private key, or a fabric-gateway Signer (HSM, a dApp's own). */
+export type GatewayIdentity = Pick<Identity, "mspId" | "certPem"> & ({ readonly privateKey: Identity["privateKey"] } | { readonly signer: Signer });
+
+export function connectGateway(address: string, identity: GatewayIdentity, deadlines: Deadlines = DEFAULT_DEADLINES): GatewayConnection {
   const client = new grpc.Client(address, grpc.credentials.createInsecure(), {
     "grpc.max_receive_message_length": 100 * 1024 * 1024,
   });
   const gateway = connect({
     client,
     identity: { mspId: identity.mspId, credentials: Buffer.from(identity.certPem) },
-    signer: signers.newPrivateKeySigner(identity.privateKey),
+    signer: "signer" in identity ? identity.signer : signers.newPrivateKeySigner(identity.privateKey),
     hash: undefined,
     evaluateOptions: () => ({ deadline: Date.now() + deadlines.evaluateMs }),
     endorseOptions: () => ({ deadline: Date.now() + deadlines.endorseMs }),

@@ -9,9 +9,14 @@ import type { Logger } from "../log.ts";
 import { checkReadiness, RelayerMetrics, renderMetrics } from "../ops/metrics.ts";
 import type { SwapChange, SwapStore } from "../store.ts";
 import { RateLimitedError, TenantAuth, type TenantConfig } from "./auth.ts";
+import { DASHBOARD_FILES, dashboardHeaders, loadDashboardFiles, type DashboardPath } from "./dashboard-files.ts";
+import { byUrgency, chainView, readBalances, swapStatusView, type ChainView } from "./status-views.ts";
 
 const MAX_BODY = 64 * 1024;
 const SSE_KEEPALIVE_MS = 15_000;
+/** How often a stream that asked for chain heads (`/events?heads=1`) checks the watcher's heads. */
+const SSE_HEADS_MS = 1000;
+const BALANCE_TIMEOUT_MS = 3000;
 
 class NotFoundError extends IsthmusError {
   override name = "NotFoundError";
@@ -74,12 +79,13 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
-/** A reply that is not JSON (Prometheus text), or JSON with its own status. */
+/** A reply that is not JSON (Prometheus text, dashboard files), or JSON with its own status. */
 class RawReply {
   constructor(
     readonly status: number,
     readonly contentType: string,
-    readonly text: string,
+    readonly text: string | Buffer,
+    readonly headers: Readonly<Record<string, string>> = {},
   ) {}
 }
 
@@ -125,6 +131,10 @@ export const API_ROUTES: readonly ApiRoute[] = [
   { method: "GET", path: "/swaps/{id}", auth: false },
   { method: "GET", path: "/swaps/{id}/proofs", auth: false },
   { method: "GET", path: "/events", auth: false },
+  { method: "GET", path: "/chains", auth: false },
+  { method: "GET", path: "/balances", auth: false },
+  { method: "GET", path: "/inflight", auth: false },
+  ...Object.keys(DASHBOARD_FILES).map((path) => ({ method: "GET", path, auth: false }) as const),
 ];
 
 const ID = /^[0-9a-f]{24}$/;
@@ -177,6 +187,21 @@ export async function startApi(params: {
   const metrics = params.metrics ?? new RelayerMetrics();
   const sources = { store, ledgers: ledgerMap, heads: () => engine.lastHeads(), metrics, draining: () => draining || engine.stopping, chainHealth: () => engine.chainHealth() };
   const streams = new Set<ServerResponse>();
+  const dashboard = loadDashboardFiles();
+
+  const chainViews = (): ChainView[] => {
+    const heads = engine.lastHeads();
+    const health = engine.chainHealth();
+    return [...ledgerMap.values()].map((l) => chainView(l, heads.get(l.name), store.getCursor(l.name), health.get(l.name)?.failures ?? 0));
+  };
+  const decimals = (chain: string, asset: string) => ledgerMap.get(chain)?.asset(asset).decimals ?? 0;
+  const chainTime = (chain: string) => engine.lastHeads().get(chain)?.finalizedTime;
+  const serveFile = (path: DashboardPath) => async ({ req }: Ctx) => {
+    const f = dashboard.get(path)!;
+    const headers = dashboardHeaders(f);
+    if (req.headers["if-none-match"] === f.etag) return new RawReply(304, f.contentType, "", headers);
+    return new RawReply(200, f.contentType, f.body, headers);
+  };
 
   const impl: Record<string, (ctx: Ctx) => Promise<unknown>> = {
     "GET /healthz": async () => ({ ok: true }),
@@ -248,22 +273,52 @@ export async function startApi(params: {
       if (!store.get(p.id!)) throw new NotFoundError(`swap ${p.id}`);
       return { swap: p.id, proofs: store.proofs(p.id!) };
     },
+    "GET /chains": async () => chainViews(),
+    "GET /balances": async () => readBalances(ledgerMap.values(), BALANCE_TIMEOUT_MS),
+    "GET /inflight": async ({ url }) => {
+      for (const k of url.searchParams.keys()) if (k !== "limit") throw new InvalidInputError(k, "unknown parameter (allowed: limit)");
+      const limitText = url.searchParams.get("limit") ?? "200";
+      if (!/^\d+$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > 1000) throw new InvalidInputError("limit", "must be an integer from 1 to 1000");
+      const all = store.listActive().map((s) => swapStatusView(s, decimals, chainTime)).sort(byUrgency);
+      const text = JSON.stringify(all.slice(0, Number(limitText)));
+      return new RawReply(200, "application/json", text, { "x-total-count": String(all.length) });
+    },
+    ...Object.fromEntries(Object.keys(DASHBOARD_FILES).map((p) => [`GET ${p}`, serveFile(p as DashboardPath)])),
     "GET /events": async ({ url, res, req }) => {
       const only = url.searchParams.get("swap");
       if (only !== null && !ID.test(only)) throw new InvalidInputError("swap", "must be a 24-hex-digit swap id");
+      const headsParam = url.searchParams.get("heads");
+      if (headsParam !== null && headsParam !== "1") throw new InvalidInputError("heads", `must be 1 (also stream \`chain\` events) or absent, got "${headsParam}"`);
       res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
       res.write(": isthmus swap state changes\n\n");
+      // Chain events: each chain's view whenever it changed, checked every SSE_HEADS_MS
+      // (the watcher refreshes heads every poll; the stream carries them to pages live).
+      const lastSent = new Map<string, string>();
+      const sendChains = () => {
+        // A tick may land between close() ending the stream and its close event.
+        if (res.writableEnded || !store.isOpen) return;
+        for (const c of chainViews()) {
+          const text = JSON.stringify(c);
+          if (lastSent.get(c.name) === text) continue;
+          lastSent.set(c.name, text);
+          res.write(`event: chain\ndata: ${text}\n\n`);
+        }
+      };
+      if (headsParam === "1") sendChains();
+      const headsTimer = headsParam === "1" ? setInterval(sendChains, SSE_HEADS_MS) : undefined;
       const send = (c: SwapChange) => {
         if (only !== null && c.swap.id !== only) return;
         const data = toPlainJson({ id: c.swap.id, state: c.swap.state, route: `${c.swap.from.chain}:${c.swap.from.asset}->${c.swap.to.chain}:${c.swap.to.asset}`, ...c.entry });
         res.write(`id: ${c.swap.id}:${c.entry.seq}\nevent: swap\ndata: ${JSON.stringify(data)}\n\n`);
       };
       const off = store.onChange(send);
-      const keepalive = setInterval(() => res.write(": keepalive\n\n"), SSE_KEEPALIVE_MS);
+      // A heads stream's keepalive is an event, so a page can tell a silent (half-open) connection from a quiet one.
+      const keepalive = setInterval(() => res.write(headsParam === "1" ? "event: keepalive\ndata: {}\n\n" : ": keepalive\n\n"), SSE_KEEPALIVE_MS);
       streams.add(res);
       const end = () => {
         off();
         clearInterval(keepalive);
+        clearInterval(headsTimer);
         streams.delete(res);
       };
       req.on("close", end);
@@ -274,7 +329,7 @@ export async function startApi(params: {
 
   const handlers: Handler[] = API_ROUTES.map((r) => ({
     ...r,
-    pattern: new RegExp("^" + r.path.replace(/\{(\w+)\}/g, "(?<$1>[^/]+)") + "$"),
+    pattern: new RegExp("^" + r.path.replace(/[.]/g, "\\.").replace(/\{(\w+)\}/g, "(?<$1>[^/]+)") + "$"),
     run: impl[`${r.method} ${r.path}`] ?? (() => Promise.reject(new TypeError(`no handler for ${r.method} ${r.path}`))),
   }));
 
@@ -311,7 +366,7 @@ export async function startApi(params: {
     const raw = body instanceof RawReply ? body : null;
     if (raw) status = raw.status;
     const text = raw ? raw.text : JSON.stringify(body);
-    res.writeHead(status, { "content-type": raw ? raw.contentType : "application/json", "content-length": Buffer.byteLength(text), ...extra });
+    res.writeHead(status, { "content-type": raw ? raw.contentType : "application/json", "content-length": Buffer.byteLength(text), ...raw?.headers, ...extra });
     res.end(text);
   };
 

@@ -1,13 +1,15 @@
 import { errorMessage, InvalidInputError, IsthmusError } from "../../chains/errors.ts";
 import type { Hex, LedgerAdapter } from "../../chains/ledger.ts";
-import { RelayerClient } from "../api/client.ts";
+import { RelayerClient } from "../../sdk/relayer-client.ts";
 import { toPlainJson } from "../core/codec.ts";
 import { formatAmount } from "../core/amount.ts";
 import { parseAssetRef } from "../core/route.ts";
 import { loadConfig, resolveKey } from "../config.ts";
 import { defaultDevnetFile, readDevnetFile } from "../devnet-file.ts";
 import { openLedger } from "../ledgers.ts";
-import { runSwap } from "../client/swap-flow.ts";
+import { runSwap } from "../../sdk/run-swap.ts";
+import { FileSwapStore } from "../../sdk/file-store.ts";
+import { recover } from "../../sdk/swap.ts";
 import { parseFlags, positiveInt, required } from "./args.ts";
 import { PROOF_USAGE, proofCommand } from "./proof.ts";
 import { dirname, join } from "node:path";
@@ -18,6 +20,9 @@ const USAGE = `usage: isthmus <command> [flags]
   swap --from <chain:ASSET> --to <chain:ASSET> --amount <n> [--timelock <sec>] [--devnet <file>]
       act as a dApp user of the running devnet: lock, wait for the relayer's counter-lock,
       verify it on chain, claim; prints one JSON object
+  recover [--devnet <file>] [--timeout <sec>]
+      finish every open swap \`swap\` left behind (crash, Ctrl-C): claim a verified counter-lock,
+      refund a lock whose timelock passed, say when the rest become refundable; prints JSON
   status [--devnet <file> | --api <url>]
       the daemon's view: chains with final heights, swaps by state
   refund --chain <name> --lock <lockId> [--devnet <file>]
@@ -71,7 +76,7 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
       let locked: { swapId: string; chain: string; lockId: string; timelock: number; secretFile: string } | null = null;
       process.once("SIGINT", () => {
         const where = locked
-          ? `your lock ${locked.lockId} on ${locked.chain} (swap ${locked.swapId}) stays claimable by the relayer with your secret in ${locked.secretFile}; refund after chain time ${locked.timelock} with: npx isthmus refund --chain ${locked.chain} --lock ${locked.lockId}`
+          ? `your lock ${locked.lockId} on ${locked.chain} (swap ${locked.swapId}) stays claimable by the relayer with your secret in ${locked.secretFile}; finish it with: npx isthmus recover (claims a verified counter-lock, or refunds after chain time ${locked.timelock})`
           : "nothing was locked";
         process.stderr.write(`isthmus swap: interrupted; ${where}\n`);
         process.exit(130);
@@ -88,6 +93,17 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
         secretDir: join(dirname(file), "secrets"),
       });
       print(result);
+    });
+  },
+
+  async recover(argv) {
+    const { values } = parseFlags(argv, { devnet: { type: "string" }, timeout: { type: "string" } }, "recover");
+    const timeoutSec = positiveInt(values.timeout, "timeout") ?? 60;
+    const file = values.devnet ?? defaultDevnetFile();
+    const names = readDevnetFile(file).chainConfigs.map((c) => c.name);
+    await withUserLedgers(file, names, async (ledgers, relayer) => {
+      const store = new FileSwapStore(join(dirname(file), "secrets"));
+      print(await recover({ relayer, ledgers, store, pollMs: 250 }, { timeoutMs: timeoutSec * 1000 }));
     });
   },
 

@@ -7,7 +7,7 @@ import { untilSignal } from "./shutdown.ts";
 export async function runDaemon(config: RelayerConfig): Promise<void> {
   const log = createLogger();
   const daemon = await startRelayer(config, log);
-  log.info("relayer api listening", { url: daemon.api.url, config: config.file });
+  log.info("relayer api listening", { url: daemon.api.url, dashboard: `${daemon.api.url}/`, config: config.file });
   const sig = await untilSignal();
   log.info("stopping", { signal: sig });
   await daemon.stop();

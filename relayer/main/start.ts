@@ -34,6 +34,7 @@ export async function runDevnet(): Promise<void> {
   const devnet = await startDevnet({ dir, ports, log });
   const line = (name: string, address: string) => process.stdout.write(`${name.padEnd(12)} ${address}\n`);
   for (const s of devnet.services) line(s.name, s.address);
+  if (devnet.relayer) line("dashboard", `${devnet.relayer.api.url}/ (open in a browser)`);
   line("devnet file", devnet.file);
   line("config", devnet.configFile);
   line("demo user", `${DEVNET_KEYS.user.address} (one key on the consortium and EVM chains)`);

@@ -1,6 +1,6 @@
 /**
  * Swaps with the embedded Fabric network in the devnet: fabric:KRW ⇄ consortium:KRW and
- * fabric:KRW ⇄ evm:KRWT through the relayer (relayer/client/swap-flow.ts runSwap, the same
+ * fabric:KRW ⇄ evm:KRWT through the relayer (sdk/run-swap.ts runSwap, the same
  * flow as the CLI), plus a refund path on Fabric driven by real time (Fabric time is the
  * proposal timestamp, so it cannot be advanced like the other devnet clocks).
  */
@@ -10,8 +10,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Hex, LedgerAdapter } from "../../chains/ledger.ts";
-import { RelayerClient } from "../../relayer/api/client.ts";
-import { runSwap } from "../../relayer/client/swap-flow.ts";
+import { RelayerClient } from "../../sdk/relayer-client.ts";
+import { runSwap } from "../../sdk/run-swap.ts";
 import { readDevnetFile } from "../../relayer/devnet-file.ts";
 import { startDevnet, type Devnet } from "../../relayer/devnet.ts";
 import { openLedger } from "../../relayer/ledgers.ts";

@@ -18,7 +18,7 @@ import { signLowS } from "../../chains/fabric/crypto.ts";
 import { blockDataHash, blockHeaderBytes } from "../../chains/fabric/protoutil.ts";
 import type { Hex, LedgerAdapter } from "../../chains/ledger.ts";
 import { lockWritesOf } from "../../proofs/fabric/index.ts";
-import { RelayerClient } from "../../relayer/api/client.ts";
+import { RelayerClient } from "../../sdk/relayer-client.ts";
 import type { ChainConfig, RelayerConfig } from "../../relayer/config.ts";
 import { startRelayer, type RelayerDaemon } from "../../relayer/daemon.ts";
 import { readDevnetFile } from "../../relayer/devnet-file.ts";

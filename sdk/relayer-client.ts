@@ -1,19 +1,6 @@
-import { IsthmusError } from "../../chains/errors.ts";
+import { RelayerApiError, RelayerUnreachableError } from "./errors.ts";
 
-/** An error answered by the relayer API, with its stable code. */
-export class RelayerApiError extends IsthmusError {
-  override name = "RelayerApiError";
-  constructor(code: string, message: string, readonly status: number, details: Record<string, unknown> = {}) {
-    super(code, message, { status, ...details });
-  }
-}
-
-export class RelayerUnreachableError extends IsthmusError {
-  override name = "RelayerUnreachableError";
-  constructor(url: string, cause: unknown) {
-    super("RELAYER_UNREACHABLE", `the relayer at ${url} does not answer (is the daemon running? try npm start)`, { url }, { cause });
-  }
-}
+export { RelayerApiError, RelayerUnreachableError };
 
 /** A thin JSON client for the relayer API, with a deadline on every call. */
 export class RelayerClient {
