@@ -12,6 +12,8 @@
  *   the adapter can, verified against a finalized header (`verified` says how).
  */
 
+import type { ProofBundle } from "../proofs/bundle.ts";
+
 export type Hex = `0x${string}`;
 
 export type LedgerKind = "consortium" | "evm" | "fabric";
@@ -58,7 +60,9 @@ export type HtlcLock = {
 /** How the adapter established that what it returns is final and true. */
 export type Verification =
   | { readonly kind: "state-proof"; readonly height: number; readonly stateRoot: Hex }
-  | { readonly kind: "finalized-rpc-read"; readonly height: number; readonly blockHash: Hex };
+  | { readonly kind: "finalized-rpc-read"; readonly height: number; readonly blockHash: Hex }
+  /** Fabric: the block holding the lock's latest write, verified from the trusted channel config (proofs/fabric). */
+  | { readonly kind: "block-proof"; readonly height: number; readonly blockHash: Hex };
 
 export interface VerifiedLock {
   readonly lock: HtlcLock;
@@ -149,6 +153,12 @@ export interface LedgerAdapter {
   events(fromHeight: number, toHeight: number): Promise<LedgerEvent[]>;
   /** The lock at the finalized head, verified; null when it does not exist. */
   getLock(lockId: Hex): Promise<VerifiedLock | null>;
+  /**
+   * A self-contained proof bundle (proofs/bundle.ts) of the lock at the finalized head,
+   * verified by the adapter first, that anyone can re-check offline; null when the lock
+   * does not exist. Optional: an adapter without it offers no bundles.
+   */
+  proveLock?(lockId: Hex): Promise<ProofBundle | null>;
   /** Deterministic id of the lock these parameters would create, so a write-ahead record can name it before sending. */
   lockIdFor(params: LockParams, sender?: Hex): Hex;
   balance(asset: string, owner?: Hex): Promise<bigint>;

@@ -13,6 +13,13 @@
  *   consortium-lock: header + commit + validator set + the lock's state value and Merkle
  *                    proof, checked with proofs/consortium's verifyLockProof.
  *                    Anchor: { kind: "consortium-validators", chainId, validators }.
+ *   fabric-lock:     the serialized block holding the transaction that wrote the lock (its
+ *                    lock, claim or refund) + the headers linking it to a trusted block +
+ *                    the channel's config block, checked with proofs/fabric's
+ *                    verifyFabricLockProof. Anchor: { kind: "fabric-channel", configBlock,
+ *                    trustedBlock?: { number, hash } } — the config block's MSPs and policies
+ *                    judge the signatures; the chain must reach the trusted block (default:
+ *                    the config block itself). Fabric has no chain id: results name the channel.
  *
  * Without an anchor the bundle is only checked for internal consistency, and the result
  * says `anchored: false`: it then proves the lock relative to the block hash it names.
@@ -24,10 +31,12 @@ import { type Hex, isHex, toHex } from "./hex.ts";
 import { type EvmLock, type StorageProof, checkHeaderChain, verifyHtlcLockProof } from "./evm/index.ts";
 import { type Commit, type LockRecord, makeValidatorSet, verifyLockProof } from "./consortium/index.ts";
 import type { Header as ConsortiumHeader } from "./consortium/header.ts";
+import { type BlockHeaderFields, type FabricLock, readChannelConfig, verifyFabricLockProof } from "./fabric/index.ts";
 
 export const PROOF_BUNDLE_VERSION = 1;
 export const EVM_LOCK_BUNDLE_KIND = "evm-htlc-lock";
 export const CONSORTIUM_LOCK_BUNDLE_KIND = "consortium-lock";
+export const FABRIC_LOCK_BUNDLE_KIND = "fabric-lock";
 
 export interface EvmLockBundle {
   readonly version: typeof PROOF_BUNDLE_VERSION;
@@ -62,11 +71,35 @@ export interface ConsortiumLockBundle {
   readonly proof: { readonly index: number; readonly leafCount: number; readonly siblings: readonly Hex[] };
 }
 
-export type ProofBundle = EvmLockBundle | ConsortiumLockBundle;
+/** A Fabric block header as JSON. */
+export interface FabricHeaderJson {
+  readonly number: number;
+  readonly previousHash: Hex;
+  readonly dataHash: Hex;
+}
+
+export interface FabricLockBundle {
+  readonly version: typeof PROOF_BUNDLE_VERSION;
+  readonly kind: typeof FABRIC_LOCK_BUNDLE_KIND;
+  readonly chain: string;
+  readonly channel: string;
+  readonly chaincode: string;
+  readonly lockId: Hex;
+  /** The channel's config block (serialized common.Block) the producer used; an anchor's replaces it. */
+  readonly configBlock: Hex;
+  /** Headers from just after the producer's trusted block up to the block before `block`. */
+  readonly headers: readonly FabricHeaderJson[];
+  /** The serialized common.Block holding the transaction. */
+  readonly block: Hex;
+  readonly txIndex: number;
+}
+
+export type ProofBundle = EvmLockBundle | ConsortiumLockBundle | FabricLockBundle;
 
 export type TrustAnchor =
   | { readonly kind: "evm-header"; readonly chainId?: number; readonly height: number; readonly hash: Hex }
-  | { readonly kind: "consortium-validators"; readonly chainId: number; readonly validators: readonly ValidatorJson[] };
+  | { readonly kind: "consortium-validators"; readonly chainId: number; readonly validators: readonly ValidatorJson[] }
+  | { readonly kind: "fabric-channel"; readonly configBlock: Hex; readonly trustedBlock?: { readonly number: number; readonly hash: Hex } };
 
 /** The lock a bundle proves, in one shape for every kind (amounts as decimal strings). */
 export interface ProvenLockSummary {
@@ -87,7 +120,8 @@ export type BundleVerification =
       readonly ok: true;
       readonly kind: ProofBundle["kind"];
       readonly chain: string;
-      readonly chainId: number;
+      /** The chain id (EVM, consortium) or the channel name (Fabric). */
+      readonly chainId: number | string;
       readonly lockId: Hex;
       readonly height: number;
       readonly blockHash: Hex;
@@ -107,11 +141,13 @@ export function verifyProofBundle(bundle: unknown, anchor?: unknown): BundleVeri
   const b = bundle as Record<string, unknown>;
   if (b.version !== PROOF_BUNDLE_VERSION) return fail(`unsupported bundle version ${JSON.stringify(b.version)} (this verifier knows ${PROOF_BUNDLE_VERSION})`);
   if (typeof b.chain !== "string") return fail("bundle.chain is not a string");
-  if (!Number.isSafeInteger(b.chainId)) return fail("bundle.chainId is not an integer");
+  if (b.kind !== FABRIC_LOCK_BUNDLE_KIND && !Number.isSafeInteger(b.chainId)) return fail("bundle.chainId is not an integer");
   if (!isHex(b.lockId, 32)) return fail("bundle.lockId is not 32-byte hex");
   if (anchor !== undefined && (typeof anchor !== "object" || anchor === null)) return fail("trust anchor is not a JSON object");
   try {
     switch (b.kind) {
+      case FABRIC_LOCK_BUNDLE_KIND:
+        return verifyFabricBundle(b as unknown as FabricLockBundle, anchor as Record<string, unknown> | undefined);
       case EVM_LOCK_BUNDLE_KIND:
         return verifyEvmBundle(b as unknown as EvmLockBundle, anchor as Record<string, unknown> | undefined);
       case CONSORTIUM_LOCK_BUNDLE_KIND:
@@ -190,6 +226,82 @@ function verifyConsortiumBundle(b: ConsortiumLockBundle, anchor: Record<string, 
   };
 }
 
+function verifyFabricBundle(b: FabricLockBundle, anchor: Record<string, unknown> | undefined): BundleVerification {
+  if (typeof b.channel !== "string" || b.channel === "") return fail("bundle.channel is not a channel name");
+  if (typeof b.chaincode !== "string" || b.chaincode === "") return fail("bundle.chaincode is not a chaincode name");
+  if (!isHex(b.block)) return fail("bundle.block is not hex");
+  if (!Number.isSafeInteger(b.txIndex) || b.txIndex < 0) return fail("bundle.txIndex is not a transaction index");
+  if (!Array.isArray(b.headers)) return fail("bundle.headers is not a list");
+  const headers: BlockHeaderFields[] = [];
+  for (const [i, h] of (b.headers as unknown[]).entries()) {
+    const o = h as Record<string, unknown> | null;
+    if (typeof o !== "object" || o === null || !Number.isSafeInteger(o.number) || !isHex(o.previousHash) || !isHex(o.dataHash, 32)) {
+      return fail(`bundle.headers[${i}] needs an integer number, hex previousHash and 32-byte hex dataHash`);
+    }
+    headers.push({ number: o.number as number, previousHash: bytes(o.previousHash as string), dataHash: bytes(o.dataHash as string) });
+  }
+  let configHex: unknown = b.configBlock;
+  let trusted: { number: number; hash: Uint8Array } | undefined;
+  if (anchor !== undefined) {
+    if (anchor.kind !== "fabric-channel") return fail(`trust anchor of kind ${JSON.stringify(anchor.kind)} cannot anchor a ${FABRIC_LOCK_BUNDLE_KIND} bundle`);
+    configHex = anchor.configBlock;
+    const t = anchor.trustedBlock as Record<string, unknown> | undefined;
+    if (t !== undefined) {
+      if (typeof t !== "object" || t === null || !Number.isSafeInteger(t.number) || !isHex(t.hash, 32)) return fail("trust anchor's trustedBlock needs an integer number and a 32-byte hash");
+      trusted = { number: t.number as number, hash: bytes(t.hash as string) };
+    }
+  }
+  if (!isHex(configHex)) return fail(anchor !== undefined ? "trust anchor's configBlock is not hex" : "bundle.configBlock is not hex");
+  const cfg = readChannelConfig(bytes(configHex));
+  if (!cfg.ok) return fail(cfg.reason);
+  if (cfg.config.channel !== b.channel) return fail(`config block is for channel ${JSON.stringify(cfg.config.channel)}, bundle for ${JSON.stringify(b.channel)}`);
+  const r = verifyFabricLockProof({ config: cfg.config, trusted, chaincode: b.chaincode, lockId: b.lockId.toLowerCase(), block: bytes(b.block), txIndex: b.txIndex, headers });
+  if (!r.ok) return fail(r.reason);
+  const trustedNumber = trusted?.number ?? cfg.config.blockNumber;
+  return {
+    ok: true,
+    kind: FABRIC_LOCK_BUNDLE_KIND,
+    chain: b.chain,
+    chainId: b.channel,
+    lockId: r.lock.lockId,
+    height: r.height,
+    blockHash: r.blockHash,
+    // Fabric has no state root; the block's data hash is what commits to the transaction.
+    stateRoot: r.dataHash,
+    lock: summarizeFabric(r.lock),
+    anchored: anchor !== undefined,
+    anchor:
+      anchor !== undefined
+        ? `anchored: the trusted channel config judges the orderer's and endorsers' signatures; block ${r.height} chains to trusted block ${trustedNumber}; tx ${r.txId} endorsed by ${r.endorsers.join(", ")}`
+        : `unanchored: judged by the channel config the bundle itself carries; tx ${r.txId} in block ${r.height}`,
+  };
+}
+
+/** The JSON bundle of a Fabric lock proof (the inputs of proofs/fabric's verifyFabricLockProof). */
+export function makeFabricLockBundle(p: {
+  readonly chain: string;
+  readonly channel: string;
+  readonly chaincode: string;
+  readonly lockId: Hex;
+  readonly configBlock: Uint8Array;
+  readonly headers: readonly BlockHeaderFields[];
+  readonly block: Uint8Array;
+  readonly txIndex: number;
+}): FabricLockBundle {
+  return {
+    version: PROOF_BUNDLE_VERSION,
+    kind: FABRIC_LOCK_BUNDLE_KIND,
+    chain: p.chain,
+    channel: p.channel,
+    chaincode: p.chaincode,
+    lockId: p.lockId.toLowerCase() as Hex,
+    configBlock: toHex(p.configBlock),
+    headers: p.headers.map((h) => ({ number: h.number, previousHash: toHex(h.previousHash), dataHash: toHex(h.dataHash) })),
+    block: toHex(p.block),
+    txIndex: p.txIndex,
+  };
+}
+
 /** The JSON bundle of a consortium lock proof (the inputs of proofs/consortium's verifyLockProof). */
 export function makeConsortiumLockBundle(p: {
   readonly chain: string;
@@ -238,6 +350,10 @@ function summarizeEvm(l: EvmLock): ProvenLockSummary {
 
 function summarizeConsortium(lockId: Hex, l: LockRecord): ProvenLockSummary {
   return { lockId, sender: l.sender, receiver: l.receiver, asset: l.asset, amount: l.amount.toString(), hashlock: l.hashlock, timelock: String(l.timelock), status: l.status, preimage: l.preimage };
+}
+
+function summarizeFabric(l: FabricLock): ProvenLockSummary {
+  return { lockId: l.lockId, sender: l.sender, receiver: l.receiver, asset: l.asset, amount: l.amount.toString(), hashlock: l.hashlock, timelock: String(l.timelock), status: l.status, preimage: l.preimage };
 }
 
 function bytes(h: string): Uint8Array {

@@ -71,6 +71,12 @@ export interface FabricChainConfig {
   readonly signer?: RemoteSignerConfig;
   /** PEM file of the orderer's certificate, trusted for block signatures. */
   readonly ordererCert: string;
+  /**
+   * The channel's config block (a serialized common.Block, e.g. from `peer channel fetch config`),
+   * trusted: its MSPs and policies judge the blocks and locks the relayer acts on. Unset: the
+   * block 0 the peer first serves is trusted on first use.
+   */
+  readonly configBlock: string | null;
   readonly blockTimeSec: number;
   readonly clockSkewSec: number;
   readonly assets: readonly AssetConfig[];
@@ -260,7 +266,7 @@ function readChain(r: Reader, path: string, name: string, v: unknown): ChainConf
     };
   }
   if (kind === "fabric") {
-    const o = r.object(path, v, ["kind", "gateway", "channel", "chaincode", "mspId", "identityDir", "signer", "ordererCert", "blockTimeSec", "clockSkewSec", "assets"]);
+    const o = r.object(path, v, ["kind", "gateway", "channel", "chaincode", "mspId", "identityDir", "signer", "ordererCert", "configBlock", "blockTimeSec", "clockSkewSec", "assets"]);
     const assets =
       o.assets === undefined
         ? [{ symbol: "KRW", decimals: 2, id: "KRW" }]
@@ -285,6 +291,7 @@ function readChain(r: Reader, path: string, name: string, v: unknown): ChainConf
       identityDir: r.string(join(path, "identityDir"), o.identityDir),
       ...(o.signer !== undefined ? { signer: readRemoteSigner(r, join(path, "signer"), o.signer) } : {}),
       ordererCert: r.string(join(path, "ordererCert"), o.ordererCert),
+      configBlock: o.configBlock === undefined ? null : r.string(join(path, "configBlock"), o.configBlock),
       blockTimeSec: r.number(join(path, "blockTimeSec"), o.blockTimeSec, { fallback: 1, min: 0.01 }),
       // the chaincode's bound on proposal timestamps (chains/fabric/chaincode TIME_BOUND_SEC)
       clockSkewSec: r.number(join(path, "clockSkewSec"), o.clockSkewSec, { fallback: 30, min: 0 }),

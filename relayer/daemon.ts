@@ -10,7 +10,7 @@ import { SwapEngine } from "./engine.ts";
 import { unlockSigner } from "./keys/signer.ts";
 import { openLedger, openLedgerAs } from "./ledgers.ts";
 import type { Logger } from "./log.ts";
-import { instrumentLedger, RelayerMetrics } from "./ops/metrics.ts";
+import { instrumentLedger, RelayerMetrics, verificationReasonLabel } from "./ops/metrics.ts";
 import { startMetricsServer, type MetricsServer } from "./ops/metrics-server.ts";
 import { SwapStore } from "./store.ts";
 
@@ -80,6 +80,7 @@ export async function runRelayer(config: RelayerConfig, opened: ReadonlyMap<stri
       concurrencyPerChain: config.scheduling.concurrencyPerChain,
       onReconnect: (chain) => metrics.reconnects.inc({ chain }),
       onRediscovered: (chain) => metrics.rediscovered.inc({ chain }),
+      onVerificationFailure: (chain, reason) => metrics.verificationFailures.inc({ chain, reason: verificationReasonLabel(reason) }),
     });
     for (const m of engine.margins()) log.info("route margin", { route: m.route, marginSec: m.margin.totalSec, terms: m.margin.terms, minUserLockSec: m.minUserLockSec });
     // The API first: a busy port must fail the start before the engine touches any ledger.

@@ -141,6 +141,9 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
   const fabric = await step("starting the Fabric network", () => startFabricNode({ dir: join(dir, "fabric"), port: opts.ports?.fabric ?? 0 }));
   stops.push(() => fabric.close());
   const fabricIds = join(dir, "fabric", "crypto");
+  // The channel's config block, as an operator would fetch it once and trust it from then on.
+  const fabricConfigBlock = join(dir, "fabric", "channel-config.block");
+  writeFileSync(fabricConfigBlock, fabric.network.getBlock(0)!.serializeBinary());
   const fabricWho = (key: Hex) => (key === relayer.privateKey ? "relayer" : "alice");
   await step("issuing KRW on Fabric", async () => {
     const issuerId = fabric.network.identity("Org1MSP", "issuer");
@@ -196,6 +199,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
       mspId: "Org1MSP",
       identityDir: join(fabricIds, "Org1MSP", "users", fabricWho(key)),
       ordererCert: join(fabricIds, "OrdererMSP", "users", "orderer0", "cert.pem"),
+      configBlock: fabricConfigBlock,
       blockTimeSec: 1,
       clockSkewSec: TIME_BOUND_SEC,
     },

@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { getAddress } from "ethers";
 import PQueue from "p-queue";
-import { errorMessage, FinalityViolationError, InvalidInputError, IsthmusError, LedgerError } from "../chains/errors.ts";
-import { hasEventStream, type EventStreamSource, type Hex, type LedgerAdapter, type LedgerEvent, type LedgerHead } from "../chains/ledger.ts";
+import { errorMessage, FinalityViolationError, InvalidInputError, IsthmusError, LedgerError, VerificationError } from "../chains/errors.ts";
+import { hasEventStream, type EventStreamSource, type Hex, type HtlcLock, type LedgerAdapter, type LedgerEvent, type LedgerHead } from "../chains/ledger.ts";
+import { checkEvidence } from "./core/evidence.ts";
 import { convert, formatAmount, parseAmount } from "./core/amount.ts";
 import {
   assessUserLock,
@@ -22,7 +23,7 @@ import type { Swap, SwapIn } from "./core/swap.ts";
 import { computeMargin, minUserLockSec, type Margin, type TimelockPolicy } from "./core/timelock.ts";
 import { failpoint } from "./failpoint.ts";
 import type { Logger } from "./log.ts";
-import type { SwapStore } from "./store.ts";
+import type { ProofRole, SwapStore } from "./store.ts";
 
 export class LiquidityError extends IsthmusError {
   override name = "LiquidityError";
@@ -73,6 +74,8 @@ export interface EngineOptions {
   readonly reconcileEveryRounds?: number;
   /** Called per swap whose user lock reconciliation found after the watcher had missed it (metrics). */
   readonly onRediscovered?: (chain: string) => void;
+  /** Called when what a ledger answered failed verification, so the relayer did not act (metrics). */
+  readonly onVerificationFailure?: (chain: string, reason: string) => void;
 }
 
 /** A ledger's reachability as the watcher sees it. */
@@ -375,6 +378,7 @@ export class SwapEngine {
         this.log.info("chain reachable again; backfilled from the cursor", { chain: ledger.name, failures: h.failures, cursor: this.store.getCursor(ledger.name) });
       }
     } catch (err) {
+      this.noteVerificationFailure(err);
       const failures = (h?.failures ?? 0) + 1;
       const delay = chainReconnectDelayMs(failures, this.pollMs);
       this.health.set(ledger.name, { failures, retryAtMs: Date.now() + delay });
@@ -498,9 +502,13 @@ export class SwapEngine {
     const dst = this.ledger(swap.to.chain);
     const verified = await src.getLock(lockId);
     if (!verified) {
+      // The ledger's own proven state says no such lock: the event was false (or not yet final).
       this.log.warn("lock event not backed by final state; ignored", { swap: swap.id, chain: src.name, lockId });
+      this.opts.onVerificationFailure?.(src.name, `lock event ${lockId} not backed by the lock's proven state`);
       return;
     }
+    // Before any counter-lock: a proof bundle of this very lock, re-verified as an auditor would.
+    const evidence = await this.proveLock(src, verified.lock);
     const [sourceHead, destHead] = await Promise.all([src.head(), dst.head()]);
     const verdict = assessUserLock({
       swap,
@@ -516,6 +524,7 @@ export class SwapEngine {
       this.log.warn("lock with this swap's hashlock ignored", { swap: swap.id, lockId, detail: verdict.detail });
       return;
     }
+    this.storeEvidence(swap.id, "user-lock", src.name, verified.lock, evidence);
     if (!verdict.ok) {
       const l = verified.lock;
       const userLock = { chain: src.name, lockId: l.lockId, txId, amount: l.amount, timelock: l.timelock };
@@ -541,6 +550,35 @@ export class SwapEngine {
     failpoint("after:relayer_locking", routeKey(swap.from, swap.to));
   }
 
+  /**
+   * A proof bundle of `lock` from its ledger, checked to prove exactly that lock; null when
+   * the adapter offers no bundles. A bundle that is missing or proves something else is a
+   * VerificationError: the caller does not act.
+   */
+  private async proveLock(ledger: LedgerAdapter, lock: HtlcLock) {
+    if (!ledger.proveLock) return null;
+    const bundle = await ledger.proveLock(lock.lockId);
+    if (!bundle) throw new VerificationError(ledger.name, `lock ${lock.lockId} was read as verified but its proof bundle says it does not exist`, { lockId: lock.lockId });
+    const c = checkEvidence(bundle, lock);
+    if (!c.ok) throw new VerificationError(ledger.name, `lock ${lock.lockId}: ${c.reason}`, { lockId: lock.lockId });
+    return bundle;
+  }
+
+  private storeEvidence(swapId: string, role: ProofRole, chain: string, lock: HtlcLock, bundle: Awaited<ReturnType<SwapEngine["proveLock"]>>): void {
+    if (!bundle) return;
+    const p = this.store.addProof(swapId, { role, chain, lockId: lock.lockId, bundle });
+    this.log.info("proof bundle stored", { swap: swapId, role, chain, lockId: lock.lockId, kind: p.kind, seq: p.seq });
+  }
+
+  /** A refusal because a ledger's answer did not verify: logged with its reason and counted. */
+  private noteVerificationFailure(err: unknown, swap?: string): void {
+    if (!(err instanceof VerificationError)) return;
+    const chain = String(err.details.chain ?? "unknown");
+    const reason = String(err.details.reason ?? err.message);
+    this.log.warn("ledger answer failed verification; relayer did not act", { chain, reason, ...(swap ? { swap } : {}) });
+    this.opts.onVerificationFailure?.(chain, reason);
+  }
+
   /** Advance one swap by one step, under its lock, from a fresh read. */
   async advance(id: string): Promise<void> {
     if (this.stopped) return;
@@ -556,6 +594,7 @@ export class SwapEngine {
         if (step.kind === "wait" && key !== null) this.waiting.set(id, key);
         await this.apply(swap, step);
       } catch (err) {
+        this.noteVerificationFailure(err, id);
         const fields = { swap: id, state: swap.state, err: errorMessage(err), code: err instanceof IsthmusError ? err.code : undefined };
         if (err instanceof FinalityViolationError) {
           // Acting on anything from that chain could act twice or on a lock that no longer exists.
@@ -610,6 +649,15 @@ export class SwapEngine {
       case "wait":
         return;
       case "transition":
+        if (swap.state === "relayer_locked" && (step.next.state === "relayer_claiming" || step.next.state === "relayer_refunding")) {
+          // The state a claim or refund relies on (the counter-lock claimed, or still locked past its timelock), proven and kept.
+          const dst = this.ledger(swap.to.chain);
+          const counter = await dst.getLock(swap.counterLock.lockId);
+          const want = step.next.state === "relayer_claiming" ? "claimed" : "locked";
+          if (!counter || counter.lock.status !== want) return; // changed since the decision: decide again next round
+          const evidence = await this.proveLock(dst, counter.lock);
+          this.storeEvidence(swap.id, want === "claimed" ? "counter-lock-claimed" : "counter-lock-expired", dst.name, counter.lock, evidence);
+        }
         this.store.update(swap, step.next, step.note);
         if (step.next.state === "failed") {
           // The one outcome that loses relayer funds: make it loud.

@@ -9,12 +9,14 @@ import { connectRemoteP256 } from "./keys/remote-signer.ts";
  * A Fabric chain's adapter from config: reads the identity's cert.pem and either its key.pem
  * or, with `signer` configured, connects the external signer holding the key (checked against
  * the certificate). `identityDirOverride` (e.g. a CLI user's own identity) always reads key.pem.
+ * Also reads the trusted orderer certificate and, when configured, the trusted channel config block.
  */
 export async function openFabricLedger(chain: FabricChainConfig, where: string, identityDirOverride?: string): Promise<LedgerAdapter> {
   const dir = identityDirOverride ?? chain.identityDir;
-  const read = (file: string, key: string) => {
+  const read = (file: string, key: string): string => readBytes(file, key).toString("utf8");
+  const readBytes = (file: string, key: string): Buffer => {
     try {
-      return readFileSync(file, "utf8");
+      return readFileSync(file);
     } catch (err) {
       throw new ConfigError(where, `chains.${chain.name}.${key}`, `cannot read ${file}: ${(err as Error).message}`);
     }
@@ -33,6 +35,7 @@ export async function openFabricLedger(chain: FabricChainConfig, where: string, 
     certPem,
     ...account,
     ordererCertPem: read(chain.ordererCert, "ordererCert"),
+    ...(chain.configBlock !== null ? { channelConfigBlock: new Uint8Array(readBytes(chain.configBlock, "configBlock")) } : {}),
     assets: chain.assets,
     blockTimeSec: chain.blockTimeSec,
     clockSkewSec: chain.clockSkewSec,

@@ -65,7 +65,34 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX swaps_created ON swaps(created_at_ms);`,
   // 3: where a chain watched through an event stream (Fabric chaincode events) resumes.
   `CREATE TABLE event_checkpoints (chain TEXT PRIMARY KEY, block INTEGER NOT NULL, after_tx TEXT);`,
+  // 4: the proof bundles the relayer verified before acting, per swap, for auditors.
+  `CREATE TABLE swap_proofs (
+     swap_id TEXT NOT NULL REFERENCES swaps(id),
+     seq INTEGER NOT NULL,
+     role TEXT NOT NULL,
+     chain TEXT NOT NULL,
+     lock_id TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     bundle TEXT NOT NULL,
+     at_ms INTEGER NOT NULL,
+     PRIMARY KEY (swap_id, seq)
+   );`,
 ];
+
+/** What a stored proof bundle was the evidence for. */
+export type ProofRole = "user-lock" | "counter-lock-claimed" | "counter-lock-expired";
+
+export interface StoredProof {
+  readonly seq: number;
+  readonly role: ProofRole;
+  readonly chain: string;
+  readonly lockId: string;
+  /** The bundle's kind (proofs/bundle.ts). */
+  readonly kind: string;
+  /** The bundle as the relayer verified it (parsed JSON). */
+  readonly bundle: unknown;
+  readonly atMs: number;
+}
 
 /** One stored change, as the event stream sends it. */
 export interface SwapChange {
@@ -248,6 +275,31 @@ export class SwapStore {
       .prepare(`SELECT seq, from_state, to_state, note, chain, tx_id, at_ms FROM swap_history WHERE swap_id = ? ORDER BY seq`)
       .all(id) as { seq: number; from_state: SwapState | null; to_state: SwapState; note: string; chain: string | null; tx_id: string | null; at_ms: number }[];
     return rows.map((r) => ({ seq: r.seq, from: r.from_state, to: r.to_state, note: r.note, chain: r.chain, txId: r.tx_id, atMs: r.at_ms }));
+  }
+
+  /** Appends a proof bundle the relayer verified for swap `id`; bundles are never changed or removed. */
+  addProof(id: string, p: { readonly role: ProofRole; readonly chain: string; readonly lockId: string; readonly bundle: { readonly kind: string } }): StoredProof {
+    const at = Date.now();
+    const text = JSON.stringify(p.bundle);
+    const seq = this.db.transaction(() => {
+      const { seq } = this.db.prepare(`SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM swap_proofs WHERE swap_id = ?`).get(id) as { seq: number };
+      this.db.prepare(`INSERT INTO swap_proofs (swap_id, seq, role, chain, lock_id, kind, bundle, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(id, seq, p.role, p.chain, p.lockId, p.bundle.kind, text, at);
+      return seq;
+    })();
+    return { seq, role: p.role, chain: p.chain, lockId: p.lockId, kind: p.bundle.kind, bundle: JSON.parse(text), atMs: at };
+  }
+
+  proofs(id: string): StoredProof[] {
+    const rows = this.db.prepare(`SELECT seq, role, chain, lock_id, kind, bundle, at_ms FROM swap_proofs WHERE swap_id = ? ORDER BY seq`).all(id) as {
+      seq: number;
+      role: ProofRole;
+      chain: string;
+      lock_id: string;
+      kind: string;
+      bundle: string;
+      at_ms: number;
+    }[];
+    return rows.map((r) => ({ seq: r.seq, role: r.role, chain: r.chain, lockId: r.lock_id, kind: r.kind, bundle: JSON.parse(r.bundle), atMs: r.at_ms }));
   }
 
   /** Last height whose events were fully handled, or null before the first scan. */

@@ -20,6 +20,7 @@
  * from the node's pending nonce and re-read after a BAD_NONCE refusal.
  */
 import { type Hex, isHex } from "../../proofs/hex.ts";
+import { type ConsortiumLockBundle, makeConsortiumLockBundle } from "../../proofs/bundle.ts";
 import { verifyEventProof, verifyLockAbsence, verifyLockProof } from "../../proofs/consortium/entry-proof.ts";
 import { type ChainEvent } from "../../proofs/consortium/results.ts";
 import { type Header, hashHeader } from "../../proofs/consortium/header.ts";
@@ -258,6 +259,21 @@ export class ConsortiumLedger implements LedgerAdapter, ReportsSendStats {
     }
     this.raiseFloor(v.height);
     return { lock: this.toHtlcLock(id, v.lock), verified: { kind: "state-proof", height: v.height, stateRoot: v.stateRoot } };
+  }
+
+  /** The `consortium-lock` bundle (proofs/bundle.ts) of lock `lockId`, verified here first; null when its absence is proven. */
+  async proveLock(lockId: Hex): Promise<ConsortiumLockBundle | null> {
+    if (!isHex(lockId, 32)) throw new InvalidInputError("lockId", "expected 32-byte 0x-hex");
+    const id = lockId.toLowerCase() as Hex;
+    await this.connect();
+    const answer = await this.#client.getLock(id);
+    if (!answer) throw new VerificationError(this.name, `lock ${id}: the node proved neither the lock nor its absence`, { lockId: id });
+    if (!answer.found) return (await this.getLock(id)) === null ? null : this.proveLock(id);
+    const v = verifyLockProof({ chainId: this.chainId, validatorSet: this.validatorSet, header: answer.header, commit: answer.commit, lockId: id, value: answer.value, proof: answer.proof });
+    if (!v.ok) throw new VerificationError(this.name, `lock ${id}: ${v.reason}`, { lockId: id });
+    if (v.height < this.#floorHeight) throw new VerificationError(this.name, `lock ${id} proven at height ${v.height}, below already final height ${this.#floorHeight}`, { lockId: id });
+    this.raiseFloor(v.height);
+    return makeConsortiumLockBundle({ chain: this.name, chainId: this.chainId, lockId: id, header: answer.header, commit: answer.commit, validatorSet: this.validatorSet, value: answer.value, proof: answer.proof });
   }
 
   lockIdFor(params: LockParams, sender: Hex = this.address): Hex {

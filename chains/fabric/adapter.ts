@@ -7,10 +7,16 @@
  * which every endorser bounds to ±TIME_BOUND_SEC of its clock, so `head().finalizedTime` is
  * the timestamp an endorser just accepted (an evaluation of `Now`), and clockSkewSec is that
  * bound.
- * Trust: the gateway peer answers reads ("finalized-rpc-read"); what can be checked locally
- * is: every block `events()` reads must carry a valid signature of the trusted orderer
- * identity, its data hash must match and it must link to its predecessor; lock ids are
- * recomputed from the lock's fields; sha256(preimage) is checked.
+ * Trust: getLock is a light client of the channel ("block-proof"): from the trusted channel
+ * config block it follows every block (data hash, previous-hash link, orderer signatures
+ * satisfying BlockValidation, proofs/fabric), notes which VALID transaction last wrote each
+ * lock, and answers from that transaction's block, re-verified as a `fabric-lock` proof
+ * bundle (endorsements against the Endorsement policy, the write in the read-write set).
+ * The peer's own answers about locks are never used; a lock no verified block writes does
+ * not exist. Balances, heads and Now are the peer's word. Every block `events()` reads must
+ * carry a valid signature of the trusted orderer identity, its data hash must match and it
+ * must link to its predecessor; lock ids are recomputed from the lock's fields;
+ * sha256(preimage) is checked.
  * Watching: `eventsFrom` reads the chaincode's events through the gateway's ChaincodeEvents
  * stream (getChaincodeEvents with a checkpoint the caller persists), and checks each one
  * against its block, verified as above: the transaction must be VALID in that block and carry
@@ -51,6 +57,8 @@ import { connectGateway, DEFAULT_DEADLINES, type Deadlines, type GatewayConnecti
 import { fabricAddress, publicKeyOf } from "./identity.ts";
 import { serializeIdentity } from "./msp.ts";
 import { blockHeaderHash, codeName } from "./protoutil.ts";
+import { type BlockHeaderFields, type ChannelConfig, blockHeaderHash as proofHeaderHash, checkFabricBlock, lockWritesOf, readChannelConfig, verifyFabricLockProof } from "../../proofs/fabric/index.ts";
+import { type FabricLockBundle, makeFabricLockBundle } from "../../proofs/bundle.ts";
 
 export const FabricErrorCode = {
   ENDORSE_FAILED: "ENDORSE_FAILED",
@@ -79,6 +87,12 @@ interface FabricLedgerSettings {
   readonly certPem: string;
   /** The orderer's certificate (trusted, e.g. from the channel's genesis): block signatures are checked with it. */
   readonly ordererCertPem: string;
+  /**
+   * The channel's config block (serialized common.Block), trusted: its MSPs and policies
+   * judge every block and lock getLock relies on. Without it the adapter trusts the block 0
+   * the peer first serves (trust on first use) and says so in its verification errors.
+   */
+  readonly channelConfigBlock?: Uint8Array;
   /** Default: KRW with 2 decimals (the chaincode's asset id is the symbol). */
   readonly assets?: readonly AssetInfo[];
   /** Expected seconds per block (orderer batch timeout plus commit); default 1. */
@@ -126,6 +140,12 @@ export class FabricLedger implements LedgerAdapter, EventStreamSource {
   /** Header hashes of blocks whose chain and signature were verified, by number. */
   readonly #verified = new Map<number, Buffer>();
   #closed = false;
+  /** The light client's state: the trusted config, the verified headers from it, the latest write of each lock. */
+  #trust: Promise<{ config: ChannelConfig; configBytes: Uint8Array; pinnedBy: string }> | null = null;
+  readonly #headers: BlockHeaderFields[] = [];
+  readonly #headerHashes: Uint8Array[] = [];
+  readonly #lockWrites = new Map<string, { height: number; txIndex: number }>();
+  #following: Promise<void> = Promise.resolve();
 
   constructor(opts: FabricLedgerOptions) {
     this.#opts = opts;
@@ -318,13 +338,71 @@ export class FabricLedger implements LedgerAdapter, EventStreamSource {
   }
 
   async getLock(lockId: Hex): Promise<VerifiedLock | null> {
+    const proven = await this.#proveLatestWrite(lockId);
+    if (!proven) return null;
+    const { preimage, amount, ...l } = proven.lock;
+    const json: StoredLockJson = { ...l, amount: amount.toString(), ...(preimage ? { preimage } : {}) };
+    return { lock: this.#toLock(json), verified: { kind: "block-proof", height: proven.height, blockHash: proven.blockHash } };
+  }
+
+  /**
+   * A self-contained `fabric-lock` proof bundle (proofs/bundle.ts) of the latest write of
+   * lock `lockId`, from the trusted config block; null when no verified block writes it.
+   */
+  async proveLock(lockId: Hex): Promise<FabricLockBundle | null> {
+    return (await this.#proveLatestWrite(lockId))?.bundle ?? null;
+  }
+
+  async #proveLatestWrite(lockId: Hex) {
     if (!HEX32.test(lockId)) throw new InvalidInputError("lockId", `"${lockId}" is not 32 bytes of lower-case 0x hex`);
+    const trust = await this.#channelTrust();
     const info = await this.#chainInfo();
-    const raw = utf8(await this.#evaluate(this.#contract, "GetLock", [lockId]));
-    if (raw === "") return null;
-    const lock = this.#toLock(JSON.parse(raw) as StoredLockJson);
-    if (lock.lockId !== lockId) throw new VerificationError(this.name, "peer answered with another lock", { lockId, got: lock.lockId });
-    return { lock, verified: { kind: "finalized-rpc-read", height: info.height - 1, blockHash: `0x${info.currentHash.toString("hex")}` } };
+    await this.#followTo(info.height - 1);
+    const at = this.#lockWrites.get(lockId);
+    if (!at) return null;
+    const block = await this.#evaluate(this.#qscc, "GetBlockByNumber", [this.#opts.channel, String(at.height)]);
+    const base = trust.config.blockNumber;
+    const headers = this.#headers.slice(1, at.height - base);
+    const r = verifyFabricLockProof({ config: trust.config, chaincode: this.#opts.chaincode, lockId, block, txIndex: at.txIndex, headers });
+    if (!r.ok) throw new VerificationError(this.name, `lock ${lockId} in block ${at.height}: ${r.reason}${trust.pinnedBy}`, { lockId, height: at.height });
+    const bundle = makeFabricLockBundle({ chain: this.name, channel: this.#opts.channel, chaincode: this.#opts.chaincode, lockId, configBlock: trust.configBytes, headers, block, txIndex: at.txIndex });
+    return { lock: r.lock, height: r.height, blockHash: r.blockHash as Hex, bundle };
+  }
+
+  /** The trusted channel config: the configured block, else the peer's block 0 on first use. */
+  #channelTrust(): Promise<{ config: ChannelConfig; configBytes: Uint8Array; pinnedBy: string }> {
+    this.#trust ??= (async () => {
+      const configured = this.#opts.channelConfigBlock;
+      const configBytes = configured ?? (await this.#evaluate(this.#qscc, "GetBlockByNumber", [this.#opts.channel, "0"]));
+      const pinnedBy = configured ? "" : " (channel config trusted on first use from the peer)";
+      const r = readChannelConfig(configBytes);
+      if (!r.ok) throw new VerificationError(this.name, `channel config block: ${r.reason}${pinnedBy}`);
+      if (r.config.channel !== this.#opts.channel) throw new VerificationError(this.name, `channel config block is for channel ${r.config.channel}, not ${this.#opts.channel}`);
+      const cb = common.Block.deserializeBinary(configBytes).getHeader()!;
+      this.#headers.push({ number: cb.getNumber(), previousHash: cb.getPreviousHash_asU8(), dataHash: cb.getDataHash_asU8() });
+      this.#headerHashes.push(r.config.blockHash);
+      return { config: r.config, configBytes, pinnedBy };
+    })();
+    this.#trust.catch(() => (this.#trust = null));
+    return this.#trust;
+  }
+
+  /** Verifies every block after the last verified one up to `height`, noting each lock's latest write. One follower at a time. */
+  #followTo(height: number): Promise<void> {
+    const run = this.#following.then(async () => {
+      const { config, pinnedBy } = await this.#channelTrust();
+      for (let n = config.blockNumber + this.#headers.length; n <= height; n++) {
+        const bytes = await this.#evaluate(this.#qscc, "GetBlockByNumber", [this.#opts.channel, String(n)]);
+        const prev = { number: n - 1, hash: this.#headerHashes.at(-1)! };
+        const c = checkFabricBlock(bytes, prev, config, Date.now());
+        if (!c.ok) throw new VerificationError(this.name, `${c.reason}${pinnedBy}`, { height: n });
+        this.#headers.push(c.header);
+        this.#headerHashes.push(proofHeaderHash(c.header));
+        for (const w of lockWritesOf(c.block, this.#opts.chaincode)) this.#lockWrites.set(w.lockId, { height: n, txIndex: w.txIndex });
+      }
+    });
+    this.#following = run.catch(() => undefined);
+    return run;
   }
 
   lockIdFor(params: LockParams, sender: Hex = this.address): Hex {

@@ -129,6 +129,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
   { method: "POST", path: "/swaps", auth: true },
   { method: "GET", path: "/swaps", auth: false },
   { method: "GET", path: "/swaps/{id}", auth: false },
+  { method: "GET", path: "/swaps/{id}/proofs", auth: false },
   { method: "GET", path: "/events", auth: false },
   { method: "GET", path: "/chains", auth: false },
   { method: "GET", path: "/balances", auth: false },
@@ -266,6 +267,11 @@ export async function startApi(params: {
       const swap = store.get(p.id!);
       if (!swap) throw new NotFoundError(`swap ${p.id}`);
       return swapView(swap, store);
+    },
+    // The proof bundles the relayer verified before acting on this swap; each re-verifies offline (`isthmus proof verify`).
+    "GET /swaps/{id}/proofs": async ({ params: p }) => {
+      if (!store.get(p.id!)) throw new NotFoundError(`swap ${p.id}`);
+      return { swap: p.id, proofs: store.proofs(p.id!) };
     },
     "GET /chains": async () => chainViews(),
     "GET /balances": async () => readBalances(ledgerMap.values(), BALANCE_TIMEOUT_MS),

@@ -36,8 +36,7 @@ export async function proofCommand(argv: string[], print: (v: unknown) => void):
   const r = verifyProofBundle(bundle, anchor);
   const chain = typeof (bundle as { chain?: unknown })?.chain === "string" ? (bundle as { chain: string }).chain : "bundle";
   if (!r.ok) throw new VerificationError(chain, `proof bundle ${file} does not verify: ${r.reason}`, { file });
-  const what = r.lock
-    ? `lock ${r.lockId} is ${r.lock.status} on ${r.chain} (chain id ${r.chainId}) at height ${r.height}`
-    : `no lock ${r.lockId} exists on ${r.chain} (chain id ${r.chainId}) at height ${r.height}`;
+  const network = r.kind === "fabric-lock" ? `channel ${r.chainId}` : `chain id ${r.chainId}`;
+  const what = r.lock ? `lock ${r.lockId} is ${r.lock.status} on ${r.chain} (${network}) at height ${r.height}` : `no lock ${r.lockId} exists on ${r.chain} (${network}) at height ${r.height}`;
   print({ proves: what, ...r });
 }

@@ -87,9 +87,23 @@ export class RelayerMetrics {
     "Ledger reads refused because a header verified as final is no longer on the node's chain (a reorg deeper than the finality rule, or a node on another fork).",
   );
   readonly rediscovered = new CounterVec("isthmus_reconcile_rediscovered_total", "User locks the watcher had missed that reconciliation found, by source chain.");
+  readonly verificationFailures = new CounterVec("isthmus_verification_failures_total", "Ledger answers that failed verification (the relayer did not act on them), by chain and reason class.");
 }
 
-const COUNTED = new Set(["head", "events", "getLock", "balance", "lock", "claim", "refund", "waitFinal"]);
+/** A verification failure's reason as a low-cardinality label (the full reason is logged). */
+export function verificationReasonLabel(reason: string): string {
+  const r = reason.toLowerCase();
+  if (/not backed by/.test(r)) return "false_event";
+  if (/endorse/.test(r)) return "endorsement";
+  if (/orderer signature|commit|stake|signature/.test(r)) return "signature";
+  if (/previous_hash|parenthash|header chain|trusted block|trusted header|does not link|hashes to/.test(r)) return "header_chain";
+  if (/data_hash|transactions filter|txid|proposal_hash|transaction/.test(r)) return "block";
+  if (/storage|account|state root|stateroot|merkle|proof|absence|value/.test(r)) return "state_proof";
+  if (/lock/.test(r)) return "lock_record";
+  return "other";
+}
+
+const COUNTED = new Set(["head", "events", "getLock", "proveLock", "balance", "lock", "claim", "refund", "waitFinal"]);
 
 /** Wrap an adapter so every ledger call is counted, and every failure counted as an RPC error. */
 export function instrumentLedger(ledger: LedgerAdapter, metrics: RelayerMetrics): LedgerAdapter {
@@ -243,6 +257,7 @@ export async function collectFamilies(src: MetricsSources): Promise<Family[]> {
     src.metrics.rediscovered.family(),
     src.metrics.finalityViolations.family(),
     ...sendStatFamilies(chains),
+    src.metrics.verificationFailures.family(),
     src.metrics.rpcRequests.family(),
     src.metrics.rpcErrors.family(),
     { name: "isthmus_wallet_balance", type: "gauge", help: "The relayer's balance per chain and asset, in whole asset units.", samples: balances },

@@ -4,6 +4,7 @@ import { request } from "node:http";
 import { parse } from "yaml";
 import { hashApiKey, TenantAuth, TokenBucket } from "../../../relayer/api/auth.ts";
 import { API_ROUTES } from "../../../relayer/api/server.ts";
+import { verifyProofBundle } from "../../../proofs/bundle.ts";
 import { http, lockedSwap, post, secret, startRig, stopRig, until, USER, RELAYER, type Rig } from "./rig.ts";
 
 const OPENAPI = "relayer/api/openapi.yaml";
@@ -35,8 +36,29 @@ describe("relayer API contract and hardening", function () {
     for (const r of API_ROUTES.filter((x) => x.method === "GET" && x.path !== "/events")) {
       const path = r.path.replace("{id}", "0".repeat(24)) + (r.path === "/quote" ? "?from=alpha:A&to=beta:B&amount=1" : "");
       const res = await http(rig.daemon.api.url + path);
-      assert.ok(res.status !== 405 && !(res.status === 404 && r.path !== "/swaps/{id}"), `${r.path}: ${res.status}`);
+      assert.ok(res.status !== 405 && !(res.status === 404 && !r.path.startsWith("/swaps/{id}")), `${r.path}: ${res.status}`);
     }
+  });
+
+  it("GET /swaps/{id}/proofs serves the swap's stored bundles, which re-verify offline; an unknown swap is 404", async () => {
+    rig = await startRig();
+    const { id } = await lockedSwap(rig);
+    const empty = await http(`${rig.daemon.api.url}/swaps/${id}/proofs`);
+    assert.equal(empty.status, 200);
+    assert.deepEqual(empty.body, { swap: id, proofs: [] });
+    const bundle = JSON.parse(readFileSync("test/vectors/fabric/bundle-locked.json", "utf8"));
+    const anchor = JSON.parse(readFileSync("test/vectors/fabric/anchor.json", "utf8"));
+    rig.daemon.store.addProof(id, { role: "user-lock", chain: "fabric", lockId: bundle.lockId, bundle });
+    const res = await http(`${rig.daemon.api.url}/swaps/${id}/proofs`);
+    assert.equal(res.status, 200);
+    assert.equal(res.body.proofs.length, 1);
+    const p = res.body.proofs[0];
+    assert.deepEqual({ seq: p.seq, role: p.role, chain: p.chain, lockId: p.lockId, kind: p.kind }, { seq: 1, role: "user-lock", chain: "fabric", lockId: bundle.lockId, kind: "fabric-lock" });
+    const v = verifyProofBundle(p.bundle, anchor);
+    assert.ok(v.ok && v.lock?.status === "locked", v.ok ? "" : v.reason);
+    const missing = await http(`${rig.daemon.api.url}/swaps/${"f".repeat(24)}/proofs`);
+    assert.equal(missing.status, 404);
+    assert.equal(missing.body.error.code, "NOT_FOUND");
   });
 
   it("mutating endpoints need a tenant's key: none or a wrong one is 401 and stores nothing", async () => {

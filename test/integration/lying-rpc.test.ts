@@ -1,0 +1,318 @@
+/**
+ * A lying RPC must not move relayer funds. The real relayer daemon (engine, adapters,
+ * store, API) runs with its EVM adapter behind a JSON-RPC proxy, its Fabric adapter behind
+ * a gateway proxy and its consortium adapter behind a node-API proxy; a user really locks,
+ * and the proxy forges what the relayer reads: a storage value or a block on the EVM, a
+ * block or an endorsement on Fabric, a state value or a header on the consortium chain. In each case
+ * the relayer refuses with a logged reason and a metric, places no counter-lock, and its
+ * balances do not move. Each case runs a fresh daemon (fresh store, fresh light clients).
+ */
+import assert from "node:assert/strict";
+import { createHash, generateKeyPairSync, randomBytes, type KeyObject } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { common, gateway, peer } from "@hyperledger/fabric-protos";
+import * as protoLoader from "@grpc/proto-loader";
+import { signLowS } from "../../chains/fabric/crypto.ts";
+import { blockDataHash, blockHeaderBytes } from "../../chains/fabric/protoutil.ts";
+import type { Hex, LedgerAdapter } from "../../chains/ledger.ts";
+import { lockWritesOf } from "../../proofs/fabric/index.ts";
+import { RelayerClient } from "../../sdk/relayer-client.ts";
+import type { ChainConfig, RelayerConfig } from "../../relayer/config.ts";
+import { startRelayer, type RelayerDaemon } from "../../relayer/daemon.ts";
+import { readDevnetFile } from "../../relayer/devnet-file.ts";
+import { startDevnet, type Devnet } from "../../relayer/devnet.ts";
+import { openLedger } from "../../relayer/ledgers.ts";
+import { createLogger, silentLogger } from "../../relayer/log.ts";
+import { startConsortiumProxy, startGatewayProxy, startJsonRpcProxy, type GrpcProxy, type JsonRpcProxy } from "./support/forging-proxies.ts";
+
+const getLockWire = (
+  protoLoader.loadSync(join(import.meta.dirname, "../../chains/consortium/consortium.proto"), { keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true })[
+    "isthmus.consortium.v1.ConsortiumNode"
+  ] as protoLoader.ServiceDefinition
+).GetLock!;
+
+/** A consortium node's GetLock answer for a found lock, rewritten by `edit` (nothing re-signed). */
+function forgeLockAnswer(res: Buffer, edit: (answer: Record<string, any>) => void): Buffer {
+  const answer = getLockWire.responseDeserialize(res) as Record<string, any>;
+  if (!answer.found) return res;
+  edit(answer);
+  return getLockWire.responseSerialize(answer);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function secret(): { preimage: Hex; hashlock: Hex } {
+  const preimage = `0x${randomBytes(32).toString("hex")}` as Hex;
+  return { preimage, hashlock: `0x${createHash("sha256").update(Buffer.from(preimage.slice(2), "hex")).digest("hex")}` as Hex };
+}
+
+// ------------------------------------------------------------------ Fabric forgeries
+
+/** Decodes a gateway Evaluate response as a block that writes `lockId`, or null. */
+function lockBlockIn(response: Buffer, lockId: string): { ev: gateway.EvaluateResponse; block: common.Block; txIndex: number } | null {
+  try {
+    const ev = gateway.EvaluateResponse.deserializeBinary(response);
+    const block = common.Block.deserializeBinary(ev.getResult()?.getPayload_asU8() ?? new Uint8Array());
+    const w = lockWritesOf(block, "isthmus").find((x) => x.lockId === lockId);
+    return w ? { ev, block, txIndex: w.txIndex } : null;
+  } catch {
+    return null;
+  }
+}
+
+function withBlock(ev: gateway.EvaluateResponse, block: common.Block): Buffer {
+  ev.getResult()!.setPayload(block.serializeBinary());
+  return Buffer.from(ev.serializeBinary());
+}
+
+/** A lying peer's edit: one byte of the lock transaction changed, nothing re-signed. */
+function tamperEnvelope(block: common.Block, txIndex: number): void {
+  const envs = block.getData()!.getDataList_asU8().map((e) => Uint8Array.from(e));
+  envs[txIndex]![envs[txIndex]!.length - 40]! ^= 0x01;
+  block.getData()!.setDataList(envs);
+}
+
+/**
+ * The lock transaction's endorsements replaced by signatures of keys no peer org issued,
+ * re-signed by the submitting user and by the orderer (a colluding user and orderer): only
+ * the endorsement check can catch it.
+ */
+function forgeEndorsements(block: common.Block, txIndex: number, userKey: KeyObject, ordererKey: KeyObject): void {
+  const envs = block.getData()!.getDataList_asU8().map((e) => Uint8Array.from(e));
+  const env = common.Envelope.deserializeBinary(envs[txIndex]!);
+  const payload = common.Payload.deserializeBinary(env.getPayload_asU8());
+  const tx = peer.Transaction.deserializeBinary(payload.getData_asU8());
+  const action = tx.getActionsList()[0]!;
+  const cap = peer.ChaincodeActionPayload.deserializeBinary(action.getPayload_asU8());
+  const cea = cap.getAction()!;
+  const rogue = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
+  for (const e of cea.getEndorsementsList()) e.setSignature(signLowS(rogue, Buffer.concat([cea.getProposalResponsePayload_asU8(), e.getEndorser_asU8()])));
+  cap.setAction(cea);
+  action.setPayload(cap.serializeBinary());
+  payload.setData(tx.serializeBinary());
+  const payloadBytes = payload.serializeBinary();
+  env.setPayload(payloadBytes);
+  env.setSignature(signLowS(userKey, payloadBytes));
+  envs[txIndex] = Uint8Array.from(env.serializeBinary());
+  block.getData()!.setDataList(envs);
+  const header = block.getHeader()!;
+  header.setDataHash(blockDataHash(block.getData()!));
+  const list = block.getMetadata()!.getMetadataList_asU8().map((m) => Uint8Array.from(m));
+  const md = common.Metadata.deserializeBinary(list[common.BlockMetadataIndex.SIGNATURES]!);
+  const sig = md.getSignaturesList()[0]!;
+  sig.setSignature(signLowS(ordererKey, Buffer.concat([md.getValue_asU8(), sig.getSignatureHeader_asU8(), blockHeaderBytes(header)])));
+  list[common.BlockMetadataIndex.SIGNATURES] = Uint8Array.from(md.serializeBinary());
+  block.getMetadata()!.setMetadataList(list);
+}
+
+// ------------------------------------------------------------------ the test
+
+describe("lying RPC endpoints cannot move relayer funds", function () {
+  this.timeout(240_000);
+  let dir: string;
+  let devnet: Devnet;
+  let user: Map<string, LedgerAdapter>;
+  let evmProxy: JsonRpcProxy;
+  let fabricProxy: GrpcProxy;
+  let consortiumProxy: GrpcProxy;
+  let daemon: RelayerDaemon | null = null;
+  let logs: Record<string, unknown>[] = [];
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "isthmus-lying-rpc-"));
+    devnet = await startDevnet({ dir, consortiumBlockMs: 250, evmBlockMs: 500, evmConfirmations: 1, pollMs: 100, startRelayer: false, log: silentLogger });
+    const file = readDevnetFile(devnet.file);
+    user = new Map(await Promise.all(file.chainConfigs.map(async (c) => [c.name, await openLedger(c, devnet.file)] as const)));
+    evmProxy = await startJsonRpcProxy(devnet.evm.url);
+    fabricProxy = await startGatewayProxy(devnet.fabric.network.address);
+    consortiumProxy = await startConsortiumProxy(devnet.consortium.endpoint);
+  });
+
+  afterEach(async () => {
+    await daemon?.stop();
+    daemon = null;
+    evmProxy.forge = null;
+    fabricProxy.forge = null;
+    consortiumProxy.forge = null;
+  });
+
+  after(async () => {
+    await Promise.all([...(user?.values() ?? [])].map((l) => l.close()));
+    await evmProxy?.close();
+    await fabricProxy?.close();
+    await consortiumProxy?.close();
+    await devnet?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A fresh relayer whose EVM and Fabric adapters talk to the proxies. */
+  async function startLiedToRelayer(name: string): Promise<RelayerClient> {
+    const c = devnet.config;
+    const chains: ChainConfig[] = c.chains.map((ch) =>
+      ch.kind === "evm" ? { ...ch, rpcUrl: evmProxy.url } : ch.kind === "fabric" ? { ...ch, gateway: fabricProxy.address } : { ...ch, endpoint: consortiumProxy.address },
+    );
+    const config: RelayerConfig = { ...c, chains, store: join(dir, `${name}.db`), api: { ...c.api, port: 0 } };
+    logs = [];
+    daemon = await startRelayer(config, createLogger({ level: "debug", write: (line) => logs.push(JSON.parse(line) as Record<string, unknown>) }));
+    return new RelayerClient(daemon.api.url, 10_000, devnet.apiKey);
+  }
+
+  async function metric(chain: string): Promise<number> {
+    const text = await (await fetch(`${daemon!.api.url}/metrics`)).text();
+    return [...text.matchAll(new RegExp(`^isthmus_verification_failures_total\\{chain="${chain}",reason="[a-z_]+"\\} (\\d+)$`, "gm"))].reduce((n, m) => n + Number(m[1]), 0);
+  }
+
+  /** The user locks on `chain` for a swap to `to` while the proxy forges; the relayer must refuse. */
+  async function expectRefusal(p: { chain: "evm" | "fabric" | "consortium"; asset: string; amount: bigint; to?: string; arm: (lockId: Hex, lockHeight: number) => void; reason: RegExp }): Promise<void> {
+    const to = p.to ?? "consortium:KRW";
+    const [toChain, toAsset] = to.split(":") as [string, string];
+    const api = await startLiedToRelayer(`${p.chain}-${Date.now()}`);
+    const src = user.get(p.chain)!;
+    const dst = user.get(toChain)!;
+    const { hashlock } = secret();
+    const status = await api.get<{ chains: { name: string; relayer: Hex }[] }>("/status");
+    const relayerSrc = status.chains.find((x) => x.name === p.chain)!.relayer;
+    const relayerDst = status.chains.find((x) => x.name === toChain)!.relayer;
+    const relayerKrw = () => dst.balance(toAsset, relayerDst);
+    const amountText = String(p.amount / 100n);
+    const quote = await api.get<{ minUserLockSec: number }>(`/quote?${new URLSearchParams({ from: `${p.chain}:${p.asset}`, to, amount: amountText })}`);
+    const created = await api.post<{ id: string }>("/swaps", {
+      from: `${p.chain}:${p.asset}`,
+      to,
+      amount: amountText,
+      hashlock,
+      userFrom: src.address,
+      userTo: dst.address,
+    });
+    const krwBefore = await relayerKrw();
+    const params = { receiver: relayerSrc, asset: p.asset, amount: p.amount, hashlock, timelock: (await src.head()).finalizedTime + Math.max(600, 2 * quote.minUserLockSec) };
+    const lockId = src.lockIdFor(params);
+    p.arm(lockId, (await src.head()).headHeight);
+    await src.lock(params);
+    const start = Date.now();
+    let refusal: Record<string, unknown> | undefined;
+    while (!refusal && Date.now() - start < 60_000) {
+      refusal = logs.find((l) => l.msg === "ledger answer failed verification; relayer did not act" && l.chain === p.chain);
+      await sleep(200);
+    }
+    assert.ok(refusal, `no refusal logged; last logs: ${JSON.stringify(logs.slice(-5))}`);
+    assert.match(String(refusal.reason), p.reason);
+    // Let the engine run a few more rounds against the lie: still nothing moves.
+    await sleep(2_000);
+    assert.ok((await metric(p.chain)) >= 1, "isthmus_verification_failures_total counted the refusal");
+    const swap = await api.get<{ state: string; counterLock?: unknown }>(`/swaps/${created.id}`);
+    assert.equal(swap.state, "awaiting_user_lock", "the swap did not advance");
+    assert.equal(swap.counterLock, undefined, "no counter-lock was planned");
+    assert.equal(await relayerKrw(), krwBefore, `the relayer's ${to} did not move`);
+    assert.deepEqual((await api.get<{ proofs: unknown[] }>(`/swaps/${created.id}/proofs`)).proofs, [], "no evidence stored for a refused lock");
+    assert.ok(!logs.some((l) => l.msg === "user lock verified"), "the relayer never accepted the lock");
+  }
+
+  it("EVM: a forged storage value (eth_getProof) is refused", async () => {
+    await expectRefusal({
+      chain: "evm",
+      asset: "KRWT",
+      amount: 700n,
+      arm: () => {
+        evmProxy.forge = (call, result) => {
+          if (call.method !== "eth_getProof") return result;
+          const r = result as { storageProof: { value: string }[] };
+          return { ...r, storageProof: r.storageProof.map((s) => (s.value === "0x0" ? s : { ...s, value: `0x${(BigInt(s.value) + 1n).toString(16)}` })) };
+        };
+      },
+      reason: /storage value \d+ claimed as 0x[0-9a-f]+ but the proof shows/,
+    });
+  });
+
+  it("EVM: a forged block (state root) is refused", async () => {
+    await expectRefusal({
+      chain: "evm",
+      asset: "KRWT",
+      amount: 800n,
+      arm: (_lockId, from) => {
+        evmProxy.forge = (call, result) => {
+          if (call.method !== "eth_getBlockByNumber" || result === null) return result;
+          const b = result as { number: string; stateRoot: string };
+          return Number(b.number) > from ? { ...b, stateRoot: `0x${"ab".repeat(32)}` } : b;
+        };
+      },
+      reason: /parentHash is not the hash of header|hash/,
+    });
+  });
+
+  it("Fabric: a forged block (the lock transaction altered) is refused", async () => {
+    await expectRefusal({
+      chain: "fabric",
+      asset: "KRW",
+      amount: 900n,
+      arm: (lockId) => {
+        fabricProxy.forge = (path, res) => {
+          const hit = path.endsWith("/Evaluate") ? lockBlockIn(res, lockId) : null;
+          if (!hit) return res;
+          tamperEnvelope(hit.block, hit.txIndex);
+          return withBlock(hit.ev, hit.block);
+        };
+      },
+      reason: /data_hash/,
+    });
+  });
+
+  it("Fabric: forged endorsements, even re-signed by a colluding orderer, are refused", async () => {
+    const alice = devnet.fabric.network.identity("Org1MSP", "alice");
+    const orderer = devnet.fabric.network.identity("OrdererMSP", "orderer0");
+    await expectRefusal({
+      chain: "fabric",
+      asset: "KRW",
+      amount: 1000n,
+      arm: (lockId) => {
+        fabricProxy.forge = (path, res) => {
+          const hit = path.endsWith("/Evaluate") ? lockBlockIn(res, lockId) : null;
+          if (!hit) return res;
+          forgeEndorsements(hit.block, hit.txIndex, alice.privateKey, orderer.privateKey);
+          return withBlock(hit.ev, hit.block);
+        };
+      },
+      reason: /endorsement policy \/Channel\/Application\/Endorsement is not satisfied/,
+    });
+  });
+
+  it("consortium: a forged state value (the lock record in GetLock) is refused", async () => {
+    await expectRefusal({
+      chain: "consortium",
+      asset: "KRW",
+      amount: 1100n,
+      to: "evm:KRWT",
+      arm: () => {
+        consortiumProxy.forge = (path, res) => {
+          if (!path.endsWith("/GetLock")) return res;
+          return forgeLockAnswer(res, (a) => {
+            const v = Buffer.from(a.value as Uint8Array);
+            v[v.length - 1]! ^= 0x01;
+            a.value = v;
+          });
+        };
+      },
+      reason: /lock value|proof/,
+    });
+  });
+
+  it("consortium: a forged header (state root) under a real commit is refused", async () => {
+    await expectRefusal({
+      chain: "consortium",
+      asset: "KRW",
+      amount: 1200n,
+      to: "evm:KRWT",
+      arm: () => {
+        consortiumProxy.forge = (path, res) => {
+          if (!path.endsWith("/GetLock")) return res;
+          return forgeLockAnswer(res, (a) => {
+            a.header.stateRoot = `0x${"cd".repeat(32)}`;
+          });
+        };
+      },
+      reason: /commit/,
+    });
+  });
+});
