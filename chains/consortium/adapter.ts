@@ -269,11 +269,14 @@ export class ConsortiumLedger implements LedgerAdapter, ReportsSendStats {
     const answer = await this.#client.getLock(id);
     if (!answer) throw new VerificationError(this.name, `lock ${id}: the node proved neither the lock nor its absence`, { lockId: id });
     if (!answer.found) return (await this.getLock(id)) === null ? null : this.proveLock(id);
-    const v = verifyLockProof({ chainId: this.chainId, validatorSet: this.validatorSet, header: answer.header, commit: answer.commit, lockId: id, value: answer.value, proof: answer.proof });
+    // The set that signed that height (it changes with bonds and slashes), as getLock uses.
+    await this.followTo(answer.header.height);
+    const validatorSet = this.anchorSet(answer.header);
+    const v = verifyLockProof({ chainId: this.chainId, validatorSet, header: answer.header, commit: answer.commit, lockId: id, value: answer.value, proof: answer.proof });
     if (!v.ok) throw new VerificationError(this.name, `lock ${id}: ${v.reason}`, { lockId: id });
     if (v.height < this.#floorHeight) throw new VerificationError(this.name, `lock ${id} proven at height ${v.height}, below already final height ${this.#floorHeight}`, { lockId: id });
     this.raiseFloor(v.height);
-    return makeConsortiumLockBundle({ chain: this.name, chainId: this.chainId, lockId: id, header: answer.header, commit: answer.commit, validatorSet: this.validatorSet, value: answer.value, proof: answer.proof });
+    return makeConsortiumLockBundle({ chain: this.name, chainId: this.chainId, lockId: id, header: answer.header, commit: answer.commit, validatorSet, value: answer.value, proof: answer.proof });
   }
 
   lockIdFor(params: LockParams, sender: Hex = this.address): Hex {
