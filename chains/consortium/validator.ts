@@ -15,6 +15,7 @@ import { Mempool, type MempoolOptions } from "./mempool.ts";
 import { type BlockStore } from "./store.ts";
 import { openStoredChain } from "./open-chain.ts";
 import { type SignedTx } from "./tx.ts";
+import { TxGossip } from "./tx-gossip.ts";
 
 export interface ValidatorOptions {
   readonly genesis: Genesis;
@@ -39,6 +40,7 @@ export class ValidatorNode {
   readonly blockIntervalMs: number;
   readonly maxClockSkewMs: number;
   readonly #transport: Transport;
+  readonly #gossip: TxGossip;
   readonly #store: BlockStore;
   readonly #log: ChainLogger;
   #unsubscribe: (() => void) | null = null;
@@ -49,6 +51,7 @@ export class ValidatorNode {
     this.address = signer.address;
     this.#store = store;
     this.#transport = opts.transport;
+    this.#gossip = new TxGossip(opts.transport);
     this.#log = opts.log ?? quietLogger;
     this.chain = chain;
     this.blockIntervalMs = opts.blockIntervalMs;
@@ -94,11 +97,13 @@ export class ValidatorNode {
 
   start(): void {
     this.#unsubscribe ??= this.#transport.onMessage((msg) => {
-      if (msg.type !== "tx") return;
-      try {
-        this.mempool.add(msg.tx);
-      } catch (err) {
-        if (!(err instanceof TxRejectedError)) throw err;
+      if (msg.type !== "txs") return;
+      for (const tx of msg.txs) {
+        try {
+          this.mempool.add(tx);
+        } catch (err) {
+          if (!(err instanceof TxRejectedError)) throw err;
+        }
       }
     });
     this.engine.start();
@@ -112,7 +117,7 @@ export class ValidatorNode {
   /** Admits a signed tx (throws TxRejectedError with the reason) and gossips it. */
   submitTx(bytes: Uint8Array): SignedTx {
     const tx = this.mempool.add(bytes);
-    this.#transport.broadcast({ type: "tx", tx: tx.bytes });
+    this.#gossip.add(tx.bytes);
     return tx;
   }
 
@@ -120,6 +125,7 @@ export class ValidatorNode {
     this.engine.stop();
     this.#unsubscribe?.();
     this.#unsubscribe = null;
+    this.#gossip.close();
     this.#transport.close();
     this.#store.close();
   }
