@@ -16,7 +16,8 @@ import { p256 } from "@noble/curves/nist.js";
 import { InvalidInputError } from "../errors.ts";
 import { type Hex, concatBytes, fromHex, isHex, toHex } from "../../proofs/hex.ts";
 import { keccak256 } from "../../proofs/consortium/domain.ts";
-import { recoverSigner, type Signer } from "./crypto.ts";
+import { recoverAddress } from "../../proofs/consortium/signature.ts";
+import { type Signer } from "./crypto.ts";
 
 export type TxAuthScheme = "secp256k1" | "p256";
 
@@ -51,7 +52,7 @@ export type AuthResult = { readonly ok: true; readonly address: Hex } | { readon
 export function authenticate(scheme: TxAuthScheme, unsigned: Uint8Array, auth: Uint8Array): AuthResult {
   switch (scheme) {
     case "secp256k1":
-      return recoverSigner(keccak256(unsigned), auth);
+      return recoverAddress(keccak256(unsigned), auth); // tx.ts remembers verified txs; no memo here
     case "p256":
       return verifyP256(unsigned, auth);
   }

@@ -552,8 +552,8 @@ export class ConsensusEngine {
   /**
    * Gossip repair: re-send our proposal and votes of the current and previous round at this
    * height once they are rebroadcastMs old (and every rebroadcastMs after; a proposal at
-   * doubling intervals), so peers that
-   * were down, partitioned or late get them; a round that moves on quickly costs nothing.
+   * doubling intervals), so peers that were down, partitioned or late get them; a round
+   * that moves on quickly costs nothing.
    */
   private rebroadcast(): void {
     const now = performance.now();
