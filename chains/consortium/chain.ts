@@ -29,7 +29,7 @@ import { readSchedule, validatorSetAt } from "./staking.ts";
 import { recoverSigner } from "./crypto.ts";
 import { type BlockStore, StoreError, type TxLocation } from "./store.ts";
 
-export const DEFAULT_MAX_BLOCK_TXS = 500;
+export const DEFAULT_MAX_BLOCK_TXS = 1000;
 
 export type BlockCheck = { readonly ok: true; readonly hash: Hex; readonly execution: BlockExecution } | { readonly ok: false; readonly reason: string };
 
@@ -85,6 +85,7 @@ export class Chain {
   readonly #log: ChainLogger;
   #head: ChainHead;
   readonly #checks = new Map<Hex, BlockCheck>();
+  #checkedObjects = new WeakMap<Block, BlockCheck>();
   readonly #listeners = new Set<(block: CommittedBlock) => void>();
   /** Every validator set the schedule ever held, by hash (light clients ask for them by hash). */
   readonly #knownSets = new Map<Hex, ValidatorSet>();
@@ -153,6 +154,15 @@ export class Chain {
 
   /** Every deterministic validity rule for the next block (timeliness is consensus's business). Cached by hash. */
   check(block: Block): BlockCheck {
+    // Consensus re-evaluates the same proposal object on every message: skip even the txRoot.
+    const seen = this.#checkedObjects.get(block);
+    if (seen) return seen;
+    const result = this.checkByHash(block);
+    this.#checkedObjects.set(block, result);
+    return result;
+  }
+
+  private checkByHash(block: Block): BlockCheck {
     const h = block.header;
     const computedTxRoot = txRoot(block.txs);
     if (computedTxRoot !== h.txRoot) return { ok: false, reason: "txRoot does not match the transactions" };
@@ -259,6 +269,7 @@ export class Chain {
     execution.overlay.commit();
     this.#head = { header: block.header, hash: block.hash, commit: block.commit };
     this.#checks.clear();
+    this.#checkedObjects = new WeakMap();
     this.rememberSets();
   }
 

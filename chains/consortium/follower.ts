@@ -19,6 +19,7 @@ import { Mempool, type MempoolOptions } from "./mempool.ts";
 import { type BlockStore } from "./store.ts";
 import { openStoredChain } from "./open-chain.ts";
 import { type SignedTx } from "./tx.ts";
+import { TxGossip } from "./tx-gossip.ts";
 
 export interface FollowerOptions {
   readonly genesis: Genesis;
@@ -43,6 +44,7 @@ export class FollowerNode {
   readonly blockIntervalMs: number;
   readonly maxClockSkewMs: number;
   readonly #transport: Transport;
+  readonly #gossip: TxGossip;
   readonly #store: BlockStore;
   readonly #log: ChainLogger;
   #unsubscribe: (() => void) | null = null;
@@ -52,6 +54,7 @@ export class FollowerNode {
     this.chain = chain;
     this.#store = store;
     this.#transport = opts.transport;
+    this.#gossip = new TxGossip(opts.transport);
     this.#log = opts.log ?? quietLogger;
     this.blockIntervalMs = opts.blockIntervalMs;
     this.maxClockSkewMs = opts.maxClockSkewMs;
@@ -65,11 +68,13 @@ export class FollowerNode {
 
   start(): void {
     this.#unsubscribe ??= this.#transport.onMessage((msg) => {
-      if (msg.type === "tx") {
-        try {
-          this.mempool.add(msg.tx);
-        } catch (err) {
-          if (!(err instanceof TxRejectedError)) throw err;
+      if (msg.type === "txs") {
+        for (const tx of msg.txs) {
+          try {
+            this.mempool.add(tx);
+          } catch (err) {
+            if (!(err instanceof TxRejectedError)) throw err;
+          }
         }
       } else if (msg.type === "sync-block" && msg.block.header.height === this.chain.height + 1) {
         this.adoptCommitted(msg.block, msg.commit);
@@ -94,13 +99,14 @@ export class FollowerNode {
   /** Admits a signed tx (throws TxRejectedError with the reason) and gossips it to the validators. */
   submitTx(bytes: Uint8Array): SignedTx {
     const tx = this.mempool.add(bytes);
-    this.#transport.broadcast({ type: "tx", tx: tx.bytes });
+    this.#gossip.add(tx.bytes);
     return tx;
   }
 
   stop(): void {
     this.#unsubscribe?.();
     this.#unsubscribe = null;
+    this.#gossip.close();
     this.#transport.close();
     this.#store.close();
   }

@@ -16,7 +16,7 @@ import { LedgerState } from "./ledger-state.ts";
 import { checkTxStateless, type SignedTx, txHashOf } from "./tx.ts";
 
 export interface MempoolOptions {
-  /** Total pending transactions; default 5000. */
+  /** Total pending transactions; default 20000. */
   readonly maxTxs?: number;
   /** Pending transactions per sender; default 64. */
   readonly maxPerSender?: number;
@@ -35,6 +35,7 @@ export class Mempool {
   readonly #maxPerSender: number;
   #pending: Pending[] = [];
   readonly #byHash = new Map<Hex, Pending>();
+  readonly #perSender = new Map<Hex, number>();
   #overlay: KvOverlay;
   readonly #dropped = new Map<Hex, TxRejectedError>();
   readonly #dropListeners = new Set<(hash: Hex, error: TxRejectedError) => void>();
@@ -42,7 +43,7 @@ export class Mempool {
   constructor(chain: Chain, clock: Clock, opts: MempoolOptions = {}) {
     this.#chain = chain;
     this.#clock = clock;
-    this.#maxTxs = opts.maxTxs ?? 5000;
+    this.#maxTxs = opts.maxTxs ?? 20_000;
     this.#maxPerSender = opts.maxPerSender ?? 64;
     this.#overlay = new KvOverlay(chain.kv);
     chain.onCommit((block) => this.update(new Set(block.txs.map(txHashOf))));
@@ -77,7 +78,7 @@ export class Mempool {
     const known = this.#byHash.get(tx.hash);
     if (known) return known.tx;
     if (this.#pending.length >= this.#maxTxs) throw reject(TxErrorCode.MEMPOOL_FULL, `mempool holds ${this.#pending.length} transactions`);
-    const fromSender = this.#pending.filter((p) => p.tx.from === tx.from).length;
+    const fromSender = this.#perSender.get(tx.from) ?? 0;
     if (fromSender >= this.#maxPerSender) throw reject(TxErrorCode.MEMPOOL_FULL, `${tx.from} already has ${fromSender} pending transactions`);
     const scratch = this.#overlay.child();
     const outcome = applyTx(scratch, tx, this.nextContext());
@@ -88,6 +89,7 @@ export class Mempool {
     const entry = { tx };
     this.#pending.push(entry);
     this.#byHash.set(tx.hash, entry);
+    this.#perSender.set(tx.from, fromSender + 1);
     this.#dropped.delete(tx.hash);
     return tx;
   }
@@ -107,6 +109,7 @@ export class Mempool {
     const remaining = this.#pending.filter((p) => !included.has(p.tx.hash));
     for (const hash of included) this.#byHash.delete(hash);
     this.#pending = [];
+    this.#perSender.clear();
     this.#overlay = new KvOverlay(this.#chain.kv);
     const ctx = this.nextContext();
     for (const p of remaining) {
@@ -114,6 +117,7 @@ export class Mempool {
         // Execution failures stay pending (they will be included as failed); only lost admission evicts.
         applyTx(this.#overlay, p.tx, ctx);
         this.#pending.push(p);
+        this.#perSender.set(p.tx.from, (this.#perSender.get(p.tx.from) ?? 0) + 1);
       } catch (err) {
         if (!(err instanceof TxRejectedError)) throw err;
         this.#byHash.delete(p.tx.hash);

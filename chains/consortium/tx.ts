@@ -1,10 +1,14 @@
 /**
  * Transactions. A signed transaction is
  *   unsigned = abi.encode(bytes32 tag, uint256 chainId, address from, uint64 nonce, uint8 kind, bytes body)
- *   bytes    = unsigned || signature(65: r || s || v over keccak256(unsigned))
+ *   bytes    = unsigned || authenticator (tx-auth.ts: secp256k1 r || s || v over
+ *              keccak256(unsigned), or P-256 x || y || r || s || 0x02; the last byte names it)
  *   hash     = keccak256(bytes)
- * `from` is declared and must equal the address recovered from the signature, so a
+ * `from` is declared and must equal the address the authenticator proves, so a
  * tampered signature reads as BAD_SIGNATURE rather than as some unrelated account.
+ * Each process verifies a tx's signature once: `checkTxStateless` remembers verified tx
+ * hashes (the hash covers the signature), so mempool admission, proposing and checking a
+ * block do not pay for it again.
  *
  * Bodies (kind: abi types):
  *   1 transfer: (address to, string asset, uint256 amount)
@@ -25,10 +29,9 @@ import { ASSET_SYMBOL_RE } from "../../proofs/consortium/state.ts";
 import { type DuplicateVoteEvidence, evidenceProblem } from "../../proofs/consortium/evidence.ts";
 import { reject, TxErrorCode } from "./codes.ts";
 import type { Secp256k1DigestSigner } from "../signer.ts";
-import { recoverSigner, type Signer } from "./crypto.ts";
+import { authenticate, splitSignedTx, type TxAuthScheme, txAuthenticator, type TxSigner } from "./tx-auth.ts";
 
 export const MAX_TX_BYTES = 4096;
-const SIGNATURE_BYTES = 65;
 
 export type TxBody =
   | { readonly kind: "transfer"; readonly to: Hex; readonly asset: string; readonly amount: bigint }
@@ -50,6 +53,8 @@ export interface UnsignedTx {
 }
 
 export interface SignedTx extends UnsignedTx {
+  readonly scheme: TxAuthScheme;
+  /** The authenticator (65-byte secp256k1 signature, or P-256 key + signature + 0x02). */
   readonly signature: Hex;
   readonly hash: Hex;
   readonly bytes: Uint8Array;
@@ -94,13 +99,12 @@ export function txSigningDigest(tx: UnsignedTx): Uint8Array {
 }
 
 /** Signs as `signer`; checks the body first so a malformed tx is never signed. */
-export function signTx(signer: Signer, tx: Omit<UnsignedTx, "from">): SignedTx {
+export function signTx(signer: TxSigner, tx: Omit<UnsignedTx, "from">): SignedTx {
   const problem = bodyProblem(tx.body);
   if (problem) throw reject(TxErrorCode.MALFORMED_TX, problem);
   const unsigned: UnsignedTx = { ...tx, from: signer.address };
   const unsignedBytes = encodeUnsignedTx(unsigned);
-  const signature = signer.sign(keccak256(unsignedBytes));
-  return decodeTx(concatBytes(unsignedBytes, signature)); // canonical (lower-case) fields
+  return decodeTx(concatBytes(unsignedBytes, txAuthenticator(signer, unsignedBytes))); // canonical (lower-case) fields
 }
 
 /** signTx for a signer that may live elsewhere (another process, an HSM): the same bytes, signed asynchronously. */
@@ -109,7 +113,8 @@ export async function signTxWith(signer: Secp256k1DigestSigner, tx: Omit<Unsigne
   if (problem) throw reject(TxErrorCode.MALFORMED_TX, problem);
   const unsignedBytes = encodeUnsignedTx({ ...tx, from: signer.address });
   const signature = await signer.signDigest(keccak256(unsignedBytes));
-  if (signature.length !== SIGNATURE_BYTES) throw reject(TxErrorCode.MALFORMED_TX, `the signer returned ${signature.length} bytes, expected ${SIGNATURE_BYTES}`);
+  // secp256k1's authenticator (tx-auth.ts): r || s || v, v = 27/28 naming the scheme too.
+  if (signature.length !== 65) throw reject(TxErrorCode.MALFORMED_TX, `the signer returned ${signature.length} bytes, expected 65`);
   return decodeTx(concatBytes(unsignedBytes, signature));
 }
 
@@ -121,9 +126,9 @@ export function txHashOf(bytes: Uint8Array): Hex {
 export function decodeTx(bytes: Uint8Array): SignedTx {
   if (!(bytes instanceof Uint8Array)) throw reject(TxErrorCode.MALFORMED_TX, "transaction is not bytes");
   if (bytes.length > MAX_TX_BYTES) throw reject(TxErrorCode.MALFORMED_TX, `transaction is ${bytes.length} bytes, limit ${MAX_TX_BYTES}`);
-  if (bytes.length <= SIGNATURE_BYTES) throw reject(TxErrorCode.MALFORMED_TX, "transaction too short");
-  const unsignedBytes = bytes.subarray(0, bytes.length - SIGNATURE_BYTES);
-  const outer = abiDecode(TX_TYPES, unsignedBytes);
+  const split = splitSignedTx(bytes);
+  if (!split.ok) throw reject(TxErrorCode.MALFORMED_TX, split.reason);
+  const outer = abiDecode(TX_TYPES, split.unsigned);
   if (!outer.ok) throw reject(TxErrorCode.MALFORMED_TX, `envelope: ${outer.reason}`);
   const [tag, chainId, from, nonce, kindCode, bodyBytes] = outer.values;
   if (tag !== CONSORTIUM_SCHEME.tags.tx) throw reject(TxErrorCode.MALFORMED_TX, "not a consortium transaction (domain tag)");
@@ -138,7 +143,8 @@ export function decodeTx(bytes: Uint8Array): SignedTx {
     from,
     nonce: Number(nonce),
     body,
-    signature: toHex(bytes.subarray(bytes.length - SIGNATURE_BYTES)),
+    scheme: split.scheme,
+    signature: toHex(split.auth),
     hash: toHex(keccak256(copy)),
     bytes: copy,
   };
@@ -151,14 +157,23 @@ export function decodeTx(bytes: Uint8Array): SignedTx {
 export function checkTxStateless(bytes: Uint8Array, chainId: number): SignedTx {
   const tx = decodeTx(bytes);
   if (tx.chainId !== chainId) throw reject(TxErrorCode.WRONG_CHAIN_ID, `transaction is for chain ${tx.chainId}, this is chain ${chainId}`, { txHash: tx.hash });
-  const unsignedBytes = tx.bytes.subarray(0, tx.bytes.length - SIGNATURE_BYTES);
-  const recovered = recoverSigner(keccak256(unsignedBytes), tx.bytes.subarray(tx.bytes.length - SIGNATURE_BYTES));
-  if (!recovered.ok) throw reject(TxErrorCode.BAD_SIGNATURE, recovered.reason, { txHash: tx.hash });
-  if (recovered.address !== tx.from) {
-    throw reject(TxErrorCode.BAD_SIGNATURE, `signature is by ${recovered.address}, not by sender ${tx.from}`, { txHash: tx.hash });
+  if (verifiedSenders.get(tx.hash) === tx.from) return tx;
+  const split = splitSignedTx(tx.bytes);
+  if (!split.ok) throw reject(TxErrorCode.MALFORMED_TX, split.reason, { txHash: tx.hash }); // decodeTx already split it
+  const signer = authenticate(split.scheme, split.unsigned, split.auth);
+  if (!signer.ok) throw reject(TxErrorCode.BAD_SIGNATURE, signer.reason, { txHash: tx.hash });
+  if (signer.address !== tx.from) {
+    throw reject(TxErrorCode.BAD_SIGNATURE, `signature is by ${signer.address}, not by sender ${tx.from}`, { txHash: tx.hash });
   }
+  if (verifiedSenders.size >= VERIFIED_MEMORY) verifiedSenders.delete(verifiedSenders.keys().next().value!);
+  verifiedSenders.set(tx.hash, tx.from);
   return tx;
 }
+
+/** Enough for the mempool's whole capacity plus a few blocks of gossip. */
+const VERIFIED_MEMORY = 100_000;
+/** tx hash → its verified sender. The hash is over the whole signed bytes, so a hit means identical bytes. */
+const verifiedSenders = new Map<Hex, Hex>();
 
 function decodeBody(kind: number, data: Uint8Array): TxBody {
   const fail = (reason: string) => reject(TxErrorCode.MALFORMED_TX, `body: ${reason}`);

@@ -17,6 +17,7 @@ import { openStoredChain } from "./open-chain.ts";
 import { type SignedTx, signTx } from "./tx.ts";
 import { type DuplicateVoteEvidence } from "../../proofs/consortium/evidence.ts";
 import { slashingRecord } from "./staking.ts";
+import { TxGossip } from "./tx-gossip.ts";
 
 export interface ValidatorOptions {
   readonly genesis: Genesis;
@@ -41,6 +42,7 @@ export class ValidatorNode {
   readonly blockIntervalMs: number;
   readonly maxClockSkewMs: number;
   readonly #transport: Transport;
+  readonly #gossip: TxGossip;
   readonly #store: BlockStore;
   readonly #log: ChainLogger;
   #unsubscribe: (() => void) | null = null;
@@ -51,6 +53,7 @@ export class ValidatorNode {
     this.address = signer.address;
     this.#store = store;
     this.#transport = opts.transport;
+    this.#gossip = new TxGossip(opts.transport);
     this.#log = opts.log ?? quietLogger;
     this.chain = chain;
     this.blockIntervalMs = opts.blockIntervalMs;
@@ -97,11 +100,13 @@ export class ValidatorNode {
 
   start(): void {
     this.#unsubscribe ??= this.#transport.onMessage((msg) => {
-      if (msg.type !== "tx") return;
-      try {
-        this.mempool.add(msg.tx);
-      } catch (err) {
-        if (!(err instanceof TxRejectedError)) throw err;
+      if (msg.type !== "txs") return;
+      for (const tx of msg.txs) {
+        try {
+          this.mempool.add(tx);
+        } catch (err) {
+          if (!(err instanceof TxRejectedError)) throw err;
+        }
       }
     });
     this.engine.start();
@@ -115,7 +120,7 @@ export class ValidatorNode {
   /** Admits a signed tx (throws TxRejectedError with the reason) and gossips it. */
   submitTx(bytes: Uint8Array): SignedTx {
     const tx = this.mempool.add(bytes);
-    this.#transport.broadcast({ type: "tx", tx: tx.bytes });
+    this.#gossip.add(tx.bytes);
     return tx;
   }
 
@@ -139,6 +144,7 @@ export class ValidatorNode {
     this.engine.stop();
     this.#unsubscribe?.();
     this.#unsubscribe = null;
+    this.#gossip.close();
     this.#transport.close();
     this.#store.close();
   }

@@ -96,7 +96,7 @@ describe("consortium network: 4 validator processes over gRPC", function () {
       ];
       // Decodable but forged: a vote whose signature recovers to nobody in the set, and a tx of garbage bytes.
       const forgedVote = Buffer.from(encodeMessage({ type: "vote", voteType: 1, height: 1, round: 0, blockHash: `0x${"11".repeat(32)}`, timeMs: 0, signature: `0x${"22".repeat(64)}1b` }));
-      const junkTx = Buffer.from(encodeMessage({ type: "tx", tx: new Uint8Array([1, 2, 3]) }));
+      const junkTx = Buffer.from(encodeMessage({ type: "txs", txs: [new Uint8Array([1, 2, 3])] }));
       const ended = await new Promise<grpc.ServiceError | null>((resolve) => {
         const stream = raw.gossip((err) => resolve(err));
         stream.write({ payload: forgedVote });

@@ -107,6 +107,11 @@ interface SavedSignerState {
 const MAX_ROUNDS_AHEAD = 1000;
 const MAX_BUFFERED_FUTURE = 1000;
 const SYNC_RETRY_MS = 250;
+/**
+ * Messages one height ahead are normal while the others commit a moment before us: ask for
+ * the block only if they keep coming this long (a sync block can be megabytes, sent to all).
+ */
+const SYNC_GRACE_MS = 750;
 
 export class ConsensusEngine {
   readonly #o: EngineOptions;
@@ -136,13 +141,16 @@ export class ConsensusEngine {
   #votes: HeightVotes;
   #fired = new Set<string>();
   #future: ConsensusMessage[] = [];
-  #sent: { msg: ProposalMessage | VoteMessage; at: number }[] = [];
+  #sent: { msg: ProposalMessage | VoteMessage; at: number; every: number }[] = [];
   readonly #rebroadcastMs: number;
   #rebroadcastTimer: NodeJS.Timeout | null = null;
 
   #lastSyncRequest = -Infinity;
   readonly #lastSyncServed = new Map<number, number>();
   #maxSeenHeight = 0;
+  /** When this height first saw a message of the next one (null: not yet). */
+  #aheadSince: number | null = null;
+  readonly #syncServed = new Map<number, SyncBlockMessage>();
 
   constructor(opts: EngineOptions) {
     this.#o = opts;
@@ -225,7 +233,7 @@ export class ConsensusEngine {
 
   private handle(msg: ConsensusMessage): void {
     switch (msg.type) {
-      case "tx":
+      case "txs":
         return;
       case "sync-request":
         return this.serveSync(msg.height);
@@ -233,7 +241,7 @@ export class ConsensusEngine {
         return this.onSyncBlock(msg);
       case "proposal":
       case "vote":
-        if (msg.height < this.#height) return this.serveSync(msg.height); // the sender is behind
+        if (msg.height < this.#height) return; // late, or the sender is behind: it asks (sync-request)
         if (msg.height > this.#height) {
           this.noteAhead(msg.height);
           if (msg.height === this.#height + 1 && this.#future.length < MAX_BUFFERED_FUTURE) this.#future.push(msg);
@@ -467,6 +475,7 @@ export class ConsensusEngine {
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
     this.#height = this.#o.app.head().header.height + 1;
+    this.#aheadSince = null;
     this.#round = 0;
     this.#step = "new-height";
     this.#lockedRound = -1;
@@ -503,7 +512,9 @@ export class ConsensusEngine {
 
   private noteAhead(height: number): void {
     this.#maxSeenHeight = Math.max(this.#maxSeenHeight, height);
-    this.requestSync();
+    const now = performance.now();
+    this.#aheadSince ??= now;
+    if (height > this.#height + 1 || now - this.#aheadSince >= SYNC_GRACE_MS) this.requestSync();
   }
 
   private requestSync(): void {
@@ -519,8 +530,16 @@ export class ConsensusEngine {
     if (now - (this.#lastSyncServed.get(height) ?? -Infinity) < SYNC_RETRY_MS) return;
     this.#lastSyncServed.set(height, now);
     if (this.#lastSyncServed.size > 64) this.#lastSyncServed.delete(this.#lastSyncServed.keys().next().value!);
-    const found = this.#o.app.committed(height);
-    if (found) this.#o.transport.broadcast({ type: "sync-block", block: found.block, commit: found.commit });
+    // The same message object each time, so the transport's encoding of it is reused.
+    let msg = this.#syncServed.get(height);
+    if (!msg) {
+      const found = this.#o.app.committed(height);
+      if (!found) return;
+      msg = { type: "sync-block", block: found.block, commit: found.commit };
+      this.#syncServed.set(height, msg);
+      if (this.#syncServed.size > 4) this.#syncServed.delete(this.#syncServed.keys().next().value!);
+    }
+    this.#o.transport.broadcast(msg);
   }
 
   private onSyncBlock(msg: SyncBlockMessage): void {
@@ -567,21 +586,25 @@ export class ConsensusEngine {
 
   /** Broadcasts a proposal or vote of ours and keeps it for re-sending (the transport may drop). */
   private send(msg: ProposalMessage | VoteMessage): void {
-    this.#sent.push({ msg, at: performance.now() });
+    this.#sent.push({ msg, at: performance.now(), every: this.#rebroadcastMs });
     this.#o.transport.broadcast(msg);
   }
 
   /**
    * Gossip repair: re-send our proposal and votes of the current and previous round at this
-   * height once they are rebroadcastMs old (and every rebroadcastMs after), so peers that
-   * were down, partitioned or late get them; a round that moves on quickly costs nothing.
+   * height once they are rebroadcastMs old (and every rebroadcastMs after; a proposal at
+   * doubling intervals), so peers that were down, partitioned or late get them; a round
+   * that moves on quickly costs nothing.
    */
   private rebroadcast(): void {
     const now = performance.now();
     this.#sent = this.#sent.filter((s) => s.msg.height === this.#height && s.msg.round >= this.#round - 1);
     for (const s of this.#sent) {
-      if (now - s.at < this.#rebroadcastMs) continue;
+      if (now - s.at < s.every) continue;
       s.at = now;
+      // A proposal can be megabytes: back off (x2 per re-send) so repair traffic cannot
+      // crowd out the votes it is meant to help.
+      if (s.msg.type === "proposal") s.every *= 2;
       this.#o.transport.broadcast(s.msg);
     }
   }

@@ -33,10 +33,13 @@ export interface VoteMessage {
   readonly signature: Hex;
 }
 
-/** Gossip of a transaction a node admitted to its mempool. */
-export interface TxMessage {
-  readonly type: "tx";
-  readonly tx: Uint8Array;
+/** Most transactions one gossip message carries. */
+export const MAX_TXS_PER_MESSAGE = 512;
+
+/** Gossip of transactions a node admitted to its mempool, batched (1..MAX_TXS_PER_MESSAGE). */
+export interface TxsMessage {
+  readonly type: "txs";
+  readonly txs: readonly Uint8Array[];
 }
 
 /** "I am at `height` and need its committed block." */
@@ -52,14 +55,14 @@ export interface SyncBlockMessage {
   readonly commit: Commit;
 }
 
-export type ConsensusMessage = ProposalMessage | VoteMessage | TxMessage | SyncRequestMessage | SyncBlockMessage;
+export type ConsensusMessage = ProposalMessage | VoteMessage | TxsMessage | SyncRequestMessage | SyncBlockMessage;
 
 export function encodeMessage(m: ConsensusMessage): string {
   switch (m.type) {
     case "proposal":
       return JSON.stringify({ ...m, block: blockToJson(m.block) });
-    case "tx":
-      return JSON.stringify({ type: "tx", tx: toHex(m.tx) });
+    case "txs":
+      return JSON.stringify({ type: "txs", txs: m.txs.map(toHex) });
     case "sync-block":
       return JSON.stringify({ ...m, block: blockToJson(m.block) });
     default:
@@ -90,8 +93,11 @@ export function decodeMessage(raw: string): ConsensusMessage | undefined {
       if (typeof v.timeMs !== "number" || !Number.isSafeInteger(v.timeMs) || v.timeMs < 0) return undefined;
       return { type: "vote", voteType: v.voteType, height: v.height, round: v.round, blockHash: lower(v.blockHash), timeMs: v.timeMs, signature: lower(v.signature) };
     }
-    case "tx":
-      return isHex(v.tx) ? { type: "tx", tx: fromHex(v.tx, "tx") } : undefined;
+    case "txs": {
+      const txs = v.txs;
+      if (!Array.isArray(txs) || txs.length < 1 || txs.length > MAX_TXS_PER_MESSAGE || !txs.every((t) => isHex(t))) return undefined;
+      return { type: "txs", txs: txs.map((t: Hex) => fromHex(t, "tx")) };
+    }
     case "sync-request":
       return isHeight(v.height) ? { type: "sync-request", height: v.height } : undefined;
     case "sync-block": {

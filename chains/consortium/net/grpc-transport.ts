@@ -1,6 +1,7 @@
 /**
- * The consensus Transport over gRPC between processes (peer.proto): one outgoing
- * client-streaming `Gossip` call per peer, and a server that feeds every envelope it
+ * The consensus Transport over gRPC between processes (peer.proto): two outgoing
+ * client-streaming `Gossip` calls per peer (consensus messages; tx batches and sync blocks),
+ * and a server that feeds every envelope it
  * receives to the local handlers. Delivery may drop (a peer that is down, a full send
  * buffer) and consensus tolerates that; it never blocks the engine.
  *
@@ -43,11 +44,21 @@ export interface TransportStats {
   readonly dropped: number;
 }
 
+/**
+ * Which of a peer's two Gossip streams a message takes: proposals and votes must not queue
+ * behind megabytes of transaction batches or sync blocks (HTTP/2 delivers a stream in order).
+ */
+type Lane = "consensus" | "bulk";
+
+function laneOf(msg: ConsensusMessage): Lane {
+  return msg.type === "proposal" || msg.type === "vote" ? "consensus" : "bulk";
+}
+
 class PeerLink {
   readonly endpoint: string;
   readonly client: PeerClient;
-  #stream: grpc.ClientWritableStream<{ payload: Buffer }> | null = null;
-  #retryAt = 0;
+  readonly #streams: Record<Lane, grpc.ClientWritableStream<{ payload: Buffer }> | null> = { consensus: null, bulk: null };
+  readonly #retryAt: Record<Lane, number> = { consensus: 0, bulk: 0 };
 
   constructor(endpoint: string, maxMessageBytes: number) {
     this.endpoint = endpoint;
@@ -59,28 +70,31 @@ class PeerLink {
     }) as unknown as PeerClient;
   }
 
-  /** Queues one payload; false if it was dropped. */
-  send(payload: Buffer): boolean {
-    if (!this.#stream) {
-      if (performance.now() < this.#retryAt) return false;
-      const stream = this.client.gossip(() => {
+  /** Queues one payload on `lane`; false if it was dropped. */
+  send(payload: Buffer, lane: Lane): boolean {
+    let stream = this.#streams[lane];
+    if (!stream) {
+      if (performance.now() < this.#retryAt[lane]) return false;
+      const opened = this.client.gossip(() => {
         // The call ended (peer gone, restarted, or refused us): open a new one later.
-        if (this.#stream === stream) {
-          this.#stream = null;
-          this.#retryAt = performance.now() + RETRY_AFTER_MS;
+        if (this.#streams[lane] === opened) {
+          this.#streams[lane] = null;
+          this.#retryAt[lane] = performance.now() + RETRY_AFTER_MS;
         }
       });
-      stream.on("error", () => {});
-      this.#stream = stream;
+      opened.on("error", () => {});
+      this.#streams[lane] = stream = opened;
     }
-    if (this.#stream.writableLength > MAX_QUEUED_BYTES) return false;
-    this.#stream.write({ payload });
+    if (stream.writableLength > MAX_QUEUED_BYTES) return false;
+    stream.write({ payload });
     return true;
   }
 
   close(): void {
-    this.#stream?.cancel();
-    this.#stream = null;
+    for (const lane of ["consensus", "bulk"] as const) {
+      this.#streams[lane]?.cancel();
+      this.#streams[lane] = null;
+    }
     this.client.close();
   }
 }
@@ -94,6 +108,7 @@ export class GrpcTransport implements Transport {
   #closed = false;
   #stats = { received: 0, rejected: 0, sent: 0, dropped: 0 };
   #txQueue: ConsensusMessage[] = [];
+  readonly #encoded = new WeakMap<ConsensusMessage, Buffer>();
   #draining = false;
 
   constructor(opts: GrpcTransportOptions) {
@@ -118,13 +133,19 @@ export class GrpcTransport implements Transport {
 
   broadcast(msg: ConsensusMessage): void {
     if (this.#closed) return;
-    const payload = Buffer.from(encodeMessage(msg), "utf8");
+    // Re-sent proposals and votes are the same objects: encode each once.
+    let payload = this.#encoded.get(msg);
+    if (!payload) {
+      payload = Buffer.from(encodeMessage(msg), "utf8");
+      this.#encoded.set(msg, payload);
+    }
+    const lane = laneOf(msg);
     if (payload.length > this.maxMessageBytes) {
       this.#log.warn("message over the peer size cap not sent", { type: msg.type, bytes: payload.length });
       return;
     }
     for (const link of this.#links) {
-      if (!this.#blocked.has(link.endpoint) && link.send(payload)) this.#stats.sent++;
+      if (!this.#blocked.has(link.endpoint) && link.send(payload, lane)) this.#stats.sent++;
       else this.#stats.dropped++;
     }
   }
@@ -145,9 +166,12 @@ export class GrpcTransport implements Transport {
     this.#stats.received++;
     // Admitting a gossiped tx costs a signature recovery; a flood of them must not starve
     // votes and proposals (rounds would time out). Txs wait in a queue drained in time slices.
-    if (msg.type === "tx") {
-      if (this.#txQueue.length >= MAX_QUEUED_TXS) this.#stats.dropped++;
-      else this.#txQueue.push(msg);
+    if (msg.type === "txs") {
+      // One queue entry per tx, so a big batch is still admitted in time slices.
+      for (const tx of msg.txs) {
+        if (this.#txQueue.length >= MAX_QUEUED_TXS) this.#stats.dropped++;
+        else this.#txQueue.push({ type: "txs", txs: [tx] });
+      }
       this.scheduleDrain();
       return true;
     }
