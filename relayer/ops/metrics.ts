@@ -96,7 +96,7 @@ export function verificationReasonLabel(reason: string): string {
   if (/not backed by/.test(r)) return "false_event";
   if (/endorse/.test(r)) return "endorsement";
   if (/orderer signature|commit|stake|signature/.test(r)) return "signature";
-  if (/previous_hash|parenthash|header chain|trusted block|trusted header|does not link|hashes to/.test(r)) return "header_chain";
+  if (/previous_hash|parenthash|header chain|trusted block|trusted header|does not link|hashes to|differs from the one verified/.test(r)) return "header_chain";
   if (/data_hash|transactions filter|txid|proposal_hash|transaction/.test(r)) return "block";
   if (/storage|account|state root|stateroot|merkle|proof|absence|value/.test(r)) return "state_proof";
   if (/lock/.test(r)) return "lock_record";

@@ -13,6 +13,7 @@ describe("verification failure reason classes", function () {
       ["commit: commit is for a different block hash", "signature"],
       ["header chain 22..27: header 26's parentHash is not the hash of header 25", "header_chain"],
       ["block 8's previous_hash is not the hash of block 7", "header_chain"],
+      ["header 48 differs from the one verified at that height", "header_chain"],
       ["block 3: data_hash mismatch", "block"],
       ["transaction 0xab is marked MVCC_READ_CONFLICT in the transactions filter, not VALID", "block"],
       ["lock 0x1 at height 15: storage value 0 claimed as 0x10 but the proof shows 0x11", "state_proof"],
