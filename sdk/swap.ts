@@ -254,7 +254,12 @@ export interface VerifiedCounterLock {
  * SDK's margin rule (sdk/margin.ts). Throws CounterLockMismatchError, InsufficientMarginError
  * or ExpiredError; the relayer's word is never used.
  */
-async function verifyCounterLock(client: SwapClient, r: Extract<SwapRecord, { userLock: unknown }>, found: VerifiedLock): Promise<{ claimWindowSec: number; gapSec: number }> {
+async function verifyCounterLock(
+  client: SwapClient,
+  r: Extract<SwapRecord, { userLock: unknown }>,
+  found: VerifiedLock,
+  opts: { readonly margin: boolean } = { margin: true },
+): Promise<{ claimWindowSec: number; gapSec: number }> {
   const l = found.lock;
   const mismatch = (field: CounterLockField, expected: string, actual: string) => new CounterLockMismatchError(r.swapId, field, expected, actual, l.lockId, r.userLock.timelock);
   if (l.status !== "locked") throw mismatch("status", "locked", l.status);
@@ -267,6 +272,7 @@ async function verifyCounterLock(client: SwapClient, r: Extract<SwapRecord, { us
   const [sourceHead, destHead] = await Promise.all([source.head(), dest.head()]);
   const destNow = destHead.finalizedTime + dest.timing.finalitySec;
   if (destNow >= l.timelock) throw new ExpiredError(r.swapId, dest.name, l.lockId, l.timelock, destNow);
+  if (!opts.margin) return { claimWindowSec: l.timelock - destNow, gapSec: r.userLock.timelock - l.timelock };
   const m = checkMargin({
     userTimelock: r.userLock.timelock,
     counterTimelock: l.timelock,
@@ -388,7 +394,10 @@ export async function claim(client: SwapClient, swapId: string, counterLockId: H
     return { chain: dest.name, lockId: counterLockId, txId: null };
   }
   try {
-    await verifyCounterLock(client, r, found);
+    // Once "claiming", the preimage may already be public (a claim sent, then dropped): then
+    // claiming while the lock is still open is never worse than not, so only the lock's terms
+    // and expiry are checked, not the margins that guard the first reveal.
+    await verifyCounterLock(client, r, found, { margin: r.phase === "locked" });
   } catch (err) {
     // Once "claiming", the preimage may already be public: keep the phase, never downgrade to refused.
     if (isRefusal(err) && r.phase === "locked") return refuse(client, r, err);

@@ -129,6 +129,21 @@ describe("sdk steps against in-memory ledgers", () => {
     assert.deepEqual(dst.claimed, [], "no second claim");
   });
 
+  it("recover after a crash with the claim sent but dropped: claims again even with less than the claim window left (the preimage may be public)", async () => {
+    const { created, userLock } = await lockedSwap();
+    const id = counterLock(created.swapId, honest(created.hashlock, userLock.timelock));
+    const r = (await store.get(created.swapId))!;
+    const timelock = dst.locks.get(id)!.timelock;
+    // The process wrote "claiming", broadcast the claim (its preimage is now in mempools), and
+    // died; the transaction was dropped. It restarts with 3 s left, under the 4 s claim window.
+    await store.put({ ...r, phase: "claiming", userLock: userLock, counterLock: { chain: "dst", lockId: id, timelock } } as never);
+    dst.time = timelock - dst.timing.finalitySec - 3;
+    const out = await recover(client, { timeoutMs: 1000 });
+    assert.deepEqual(out.map((o) => o.kind), ["claimed"], JSON.stringify(out));
+    assert.deepEqual(dst.claimed, [id], "claimed: not claiming would leave the relayer both the refund and the preimage");
+    assert.equal((await store.get(created.swapId))?.phase, "claimed");
+  });
+
   it("recover after a crash before the lock was sent: waits until the timelock, then drops the swap", async () => {
     const created = await createSwap(client, { from: "src:KRW", to: "dst:KRWT", amount: "5", timelockSec: 600 });
     const r = (await store.get(created.swapId))!;
