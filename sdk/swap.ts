@@ -179,6 +179,10 @@ export async function createSwap(client: SwapClient, p: CreateSwapParams): Promi
   if ((answer.amountIn !== undefined && BigInt(answer.amountIn) !== q.amountIn) || (answer.amountOut !== undefined && BigInt(answer.amountOut) !== q.amountOut)) {
     throw new InvalidInputError("amount", `the relayer registered ${answer.amountIn} -> ${answer.amountOut} base units, not the quoted ${q.amountIn} -> ${q.amountOut}; nothing was locked`);
   }
+  // The id comes from the relayer: one already in the store would overwrite that swap's record,
+  // preimage and lock reference included.
+  const clash = await client.store.get(answer.id);
+  if (clash) throw new SwapStateError(answer.id, `the relayer registered the new swap under id ${answer.id}, which this store already holds; nothing was locked`, clash.phase);
   const record: SwapRecord = {
     phase: "created",
     swapId: answer.id,
