@@ -618,7 +618,10 @@ export class SwapEngine {
         return decideAwaiting(swap, (await this.ledger(swap.from.chain).head()).finalizedTime);
       case "relayer_locking": {
         const dst = this.ledger(swap.to.chain);
-        const [counter, head] = await Promise.all([dst.getLock(swap.counterLock.lockId), dst.head()]);
+        // Head first, then the lock: "absent" must be read at a height no older than the time
+        // that says it expired, or a lock landing between two parallel reads is abandoned.
+        const head = await dst.head();
+        const counter = await dst.getLock(swap.counterLock.lockId);
         if (counter === null && head.finalizedTime >= swap.counterLock.timelock) {
           // Final time is past the timelock and no lock exists: no ledger will accept it any more.
           return {

@@ -24,9 +24,12 @@ export class FileSwapStore implements SwapStore {
   async put(record: SwapRecord): Promise<void> {
     const file = this.#file(record.swapId);
     const tmp = `${file}.tmp`;
+    const bytes = Buffer.from(JSON.stringify(record, null, 2) + "\n");
     const fd = openSync(tmp, "w", 0o600);
     try {
-      writeSync(fd, JSON.stringify(record, null, 2) + "\n");
+      // write(2) may write less than asked (a nearly full disk): go on until all is written or
+      // it fails, so a short file is never renamed over the good record.
+      for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
       fsyncSync(fd);
     } finally {
       closeSync(fd);

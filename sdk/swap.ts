@@ -179,6 +179,10 @@ export async function createSwap(client: SwapClient, p: CreateSwapParams): Promi
   if ((answer.amountIn !== undefined && BigInt(answer.amountIn) !== q.amountIn) || (answer.amountOut !== undefined && BigInt(answer.amountOut) !== q.amountOut)) {
     throw new InvalidInputError("amount", `the relayer registered ${answer.amountIn} -> ${answer.amountOut} base units, not the quoted ${q.amountIn} -> ${q.amountOut}; nothing was locked`);
   }
+  // The id comes from the relayer: one already in the store would overwrite that swap's record,
+  // preimage and lock reference included.
+  const clash = await client.store.get(answer.id);
+  if (clash) throw new SwapStateError(answer.id, `the relayer registered the new swap under id ${answer.id}, which this store already holds; nothing was locked`, clash.phase);
   const record: SwapRecord = {
     phase: "created",
     swapId: answer.id,
@@ -254,7 +258,12 @@ export interface VerifiedCounterLock {
  * SDK's margin rule (sdk/margin.ts). Throws CounterLockMismatchError, InsufficientMarginError
  * or ExpiredError; the relayer's word is never used.
  */
-async function verifyCounterLock(client: SwapClient, r: Extract<SwapRecord, { userLock: unknown }>, found: VerifiedLock): Promise<{ claimWindowSec: number; gapSec: number }> {
+async function verifyCounterLock(
+  client: SwapClient,
+  r: Extract<SwapRecord, { userLock: unknown }>,
+  found: VerifiedLock,
+  opts: { readonly margin: boolean } = { margin: true },
+): Promise<{ claimWindowSec: number; gapSec: number }> {
   const l = found.lock;
   const mismatch = (field: CounterLockField, expected: string, actual: string) => new CounterLockMismatchError(r.swapId, field, expected, actual, l.lockId, r.userLock.timelock);
   if (l.status !== "locked") throw mismatch("status", "locked", l.status);
@@ -267,6 +276,7 @@ async function verifyCounterLock(client: SwapClient, r: Extract<SwapRecord, { us
   const [sourceHead, destHead] = await Promise.all([source.head(), dest.head()]);
   const destNow = destHead.finalizedTime + dest.timing.finalitySec;
   if (destNow >= l.timelock) throw new ExpiredError(r.swapId, dest.name, l.lockId, l.timelock, destNow);
+  if (!opts.margin) return { claimWindowSec: l.timelock - destNow, gapSec: r.userLock.timelock - l.timelock };
   const m = checkMargin({
     userTimelock: r.userLock.timelock,
     counterTimelock: l.timelock,
@@ -388,7 +398,10 @@ export async function claim(client: SwapClient, swapId: string, counterLockId: H
     return { chain: dest.name, lockId: counterLockId, txId: null };
   }
   try {
-    await verifyCounterLock(client, r, found);
+    // Once "claiming", the preimage may already be public (a claim sent, then dropped): then
+    // claiming while the lock is still open is never worse than not, so only the lock's terms
+    // and expiry are checked, not the margins that guard the first reveal.
+    await verifyCounterLock(client, r, found, { margin: r.phase === "locked" });
   } catch (err) {
     // Once "claiming", the preimage may already be public: keep the phase, never downgrade to refused.
     if (isRefusal(err) && r.phase === "locked") return refuse(client, r, err);

@@ -17,6 +17,10 @@ const SSE_KEEPALIVE_MS = 15_000;
 /** How often a stream that asked for chain heads (`/events?heads=1`) checks the watcher's heads. */
 const SSE_HEADS_MS = 1000;
 const BALANCE_TIMEOUT_MS = 3000;
+/** Open /events streams at once (anyone may open one): more are refused with 503. */
+const SSE_MAX_STREAMS = 256;
+/** Unsent bytes a stream may hold (a client that stopped reading): past it the stream is cut. */
+const SSE_MAX_BUFFERED_BYTES = 1024 * 1024;
 
 class NotFoundError extends IsthmusError {
   override name = "NotFoundError";
@@ -33,6 +37,13 @@ class MethodNotAllowedError extends IsthmusError {
     readonly allowed: readonly string[],
   ) {
     super("METHOD_NOT_ALLOWED", `${method} is not allowed on ${path} (allowed: ${allowed.join(", ")})`, { method, path, allowed });
+  }
+}
+
+class TooManyStreamsError extends IsthmusError {
+  override name = "TooManyStreamsError";
+  constructor(limit: number) {
+    super("TOO_MANY_STREAMS", `${limit} event streams are open, the most this relayer serves; retry later`, { limit });
   }
 }
 
@@ -66,6 +77,7 @@ function statusFor(err: unknown): number {
       return 429;
     case "SHUTTING_DOWN":
     case "OVER_CAPACITY":
+    case "TOO_MANY_STREAMS":
       return 503;
     default:
       return 502;
@@ -179,6 +191,9 @@ export async function startApi(params: {
   ledgers?: ReadonlyMap<string, LedgerAdapter>;
   metrics?: RelayerMetrics;
   tenants?: readonly TenantConfig[];
+  /** Limits of GET /events (defaults SSE_MAX_STREAMS, SSE_MAX_BUFFERED_BYTES). */
+  maxStreams?: number;
+  maxStreamBufferBytes?: number;
 }): Promise<ApiServer> {
   const { engine, store, log } = params;
   let draining = false;
@@ -289,8 +304,21 @@ export async function startApi(params: {
       if (only !== null && !ID.test(only)) throw new InvalidInputError("swap", "must be a 24-hex-digit swap id");
       const headsParam = url.searchParams.get("heads");
       if (headsParam !== null && headsParam !== "1") throw new InvalidInputError("heads", `must be 1 (also stream \`chain\` events) or absent, got "${headsParam}"`);
+      const maxStreams = params.maxStreams ?? SSE_MAX_STREAMS;
+      if (streams.size >= maxStreams) throw new TooManyStreamsError(maxStreams);
+      const maxBuffered = params.maxStreamBufferBytes ?? SSE_MAX_BUFFERED_BYTES;
       res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
-      res.write(": isthmus swap state changes\n\n");
+      // A client that stops reading would make the daemon hold every later event for it.
+      const write = (text: string) => {
+        if (res.destroyed) return;
+        if (res.writableLength > maxBuffered) {
+          log.warn("event stream cut: its client stopped reading", { buffered: res.writableLength });
+          res.destroy();
+          return;
+        }
+        res.write(text);
+      };
+      write(": isthmus swap state changes\n\n");
       // Chain events: each chain's view whenever it changed, checked every SSE_HEADS_MS
       // (the watcher refreshes heads every poll; the stream carries them to pages live).
       const lastSent = new Map<string, string>();
@@ -301,7 +329,7 @@ export async function startApi(params: {
           const text = JSON.stringify(c);
           if (lastSent.get(c.name) === text) continue;
           lastSent.set(c.name, text);
-          res.write(`event: chain\ndata: ${text}\n\n`);
+          write(`event: chain\ndata: ${text}\n\n`);
         }
       };
       if (headsParam === "1") sendChains();
@@ -309,11 +337,11 @@ export async function startApi(params: {
       const send = (c: SwapChange) => {
         if (only !== null && c.swap.id !== only) return;
         const data = toPlainJson({ id: c.swap.id, state: c.swap.state, route: `${c.swap.from.chain}:${c.swap.from.asset}->${c.swap.to.chain}:${c.swap.to.asset}`, ...c.entry });
-        res.write(`id: ${c.swap.id}:${c.entry.seq}\nevent: swap\ndata: ${JSON.stringify(data)}\n\n`);
+        write(`id: ${c.swap.id}:${c.entry.seq}\nevent: swap\ndata: ${JSON.stringify(data)}\n\n`);
       };
       const off = store.onChange(send);
       // A heads stream's keepalive is an event, so a page can tell a silent (half-open) connection from a quiet one.
-      const keepalive = setInterval(() => res.write(headsParam === "1" ? "event: keepalive\ndata: {}\n\n" : ": keepalive\n\n"), SSE_KEEPALIVE_MS);
+      const keepalive = setInterval(() => write(headsParam === "1" ? "event: keepalive\ndata: {}\n\n" : ": keepalive\n\n"), SSE_KEEPALIVE_MS);
       streams.add(res);
       const end = () => {
         off();

@@ -102,6 +102,8 @@ export async function connectRemoteSecp256k1(cfg: RemoteSignerConfig, expected?:
       let signer: string;
       try {
         if (sig.length !== 65) throw new Error(`${sig.length} bytes`);
+        // Consortium txs name their scheme by the last byte (27/28 = secp256k1): 0/1 is unreadable there.
+        if (sig[64] !== 27 && sig[64] !== 28) throw new Error(`v is ${sig[64]}, expected 27 or 28`);
         signer = recoverAddress(digest, Signature.from(hexlify(sig))).toLowerCase();
       } catch (err) {
         throw http.error(`returned an unusable signature (${(err as Error).message})`);

@@ -155,6 +155,18 @@ describe("relayer keys: encrypted keystores, signer, CLI", function () {
       await assert.rejects(connectRemoteSecp256k1(cfg()), /holds a p256 key; this chain needs secp256k1/);
     });
 
+    it("secp256k1: a signature whose v is not 27/28 (a 0/1 recovery id) is refused, not passed on to be read as another scheme", async () => {
+      const held = ConsortiumKey.fromPrivateKey(KEY);
+      answer = (path, body) => {
+        if (!path.endsWith("/sign")) return { status: 200, body: { curve: "secp256k1", address: held.address } };
+        const sig = held.sign(getBytes(body.digest!));
+        sig[64] = sig[64]! - 27; // the same signature with a raw recovery id
+        return { status: 200, body: { signature: hexlify(sig) } };
+      };
+      const s = await connectRemoteSecp256k1(cfg(), held.address);
+      await assert.rejects(s.signDigest(digest), (e: unknown) => e instanceof RemoteSignerError && /v is [01], expected 27 or 28/.test(e.message));
+    });
+
     it("p256: the service's public key must be the certificate's; a signature that does not verify is refused", async () => {
       const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
       const other = generateKeyPairSync("ec", { namedCurve: "P-256" });

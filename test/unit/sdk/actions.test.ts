@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Hex, LockParams } from "../../../chains/ledger.ts";
-import { ExpiredError, InsufficientMarginError, NotRefundableYetError, RelayerGaveUpError } from "../../../sdk/errors.ts";
+import { ExpiredError, InsufficientMarginError, NotRefundableYetError, RelayerGaveUpError, SwapStateError } from "../../../sdk/errors.ts";
 import { MemorySwapStore } from "../../../sdk/store.ts";
 import { claim, createClient, createSwap, lock, recover, refund, watch, type SwapClient } from "../../../sdk/swap.ts";
 import { FakeLedger } from "../relayer/fake-ledger.ts";
@@ -24,10 +24,13 @@ describe("sdk steps against in-memory ledgers", () => {
   let dst: FakeLedger;
   let store: MemorySwapStore;
   let client: SwapClient;
+  /** When set, the relayer answers every new swap with this id (a hostile or broken relayer). */
+  let reuseId: string | undefined;
 
   beforeEach(async () => {
     swaps = new Map();
     requests = [];
+    reuseId = undefined;
     let n = 0;
     server = createServer(async (req, res) => {
       let body = "";
@@ -38,7 +41,7 @@ describe("sdk steps against in-memory ledgers", () => {
         return reply({ amountIn: "500", amountOut: "500", amountInText: "5", amountOutText: "5", rate: "1", relayerFrom: RELAYER, minUserLockSec: 120, marginSec: MARGIN });
       }
       if (req.method === "POST") {
-        const id = `swap${++n}`;
+        const id = reuseId ?? `swap${++n}`;
         swaps.set(id, { id, state: "awaiting_user_lock" });
         return reply(swaps.get(id));
       }
@@ -127,6 +130,32 @@ describe("sdk steps against in-memory ledgers", () => {
     assert.deepEqual(out.map((o) => o.kind), ["claimed"]);
     assert.equal((await store.get(created.swapId))?.phase, "claimed");
     assert.deepEqual(dst.claimed, [], "no second claim");
+  });
+
+  it("recover after a crash with the claim sent but dropped: claims again even with less than the claim window left (the preimage may be public)", async () => {
+    const { created, userLock } = await lockedSwap();
+    const id = counterLock(created.swapId, honest(created.hashlock, userLock.timelock));
+    const r = (await store.get(created.swapId))!;
+    const timelock = dst.locks.get(id)!.timelock;
+    // The process wrote "claiming", broadcast the claim (its preimage is now in mempools), and
+    // died; the transaction was dropped. It restarts with 3 s left, under the 4 s claim window.
+    await store.put({ ...r, phase: "claiming", userLock: userLock, counterLock: { chain: "dst", lockId: id, timelock } } as never);
+    dst.time = timelock - dst.timing.finalitySec - 3;
+    const out = await recover(client, { timeoutMs: 1000 });
+    assert.deepEqual(out.map((o) => o.kind), ["claimed"], JSON.stringify(out));
+    assert.deepEqual(dst.claimed, [id], "claimed: not claiming would leave the relayer both the refund and the preimage");
+    assert.equal((await store.get(created.swapId))?.phase, "claimed");
+  });
+
+  it("refuses a new swap whose relayer-given id is already in the store: the locked swap keeps its preimage", async () => {
+    const { created, userLock } = await lockedSwap();
+    const before = (await store.get(created.swapId))!;
+    reuseId = created.swapId;
+    await assert.rejects(createSwap(client, { from: "src:KRW", to: "dst:KRWT", amount: "5", timelockSec: 600 }), (e: unknown) => e instanceof SwapStateError && e.message.includes(created.swapId));
+    const after = (await store.get(created.swapId))!;
+    assert.equal(after.phase, "locked");
+    assert.equal(after.preimage, before.preimage, "the locked swap's secret is still there to claim with");
+    assert.equal(after.phase === "locked" && after.userLock.lockId, userLock.lockId);
   });
 
   it("recover after a crash before the lock was sent: waits until the timelock, then drops the swap", async () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { builtinModules } from "node:module";
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { builtinModules, syncBuiltinESMExports } from "node:module";
+import fs, { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { build } from "esbuild";
@@ -118,6 +118,31 @@ describe("sdk swap stores", () => {
     assert.equal(statSync(join(dir, "swaps", "abc.json")).mode & 0o777, 0o600);
     assert.deepEqual(readdirSync(join(dir, "swaps")), ["abc.json"], "no temporary file left behind");
     await assert.rejects(s.put(record("../escape")), /not a plain swap id/);
+  });
+
+  it("FileSwapStore finishes a short write (a nearly full disk) instead of renaming half a record over the good one", async () => {
+    const s = new FileSwapStore(join(dir, "swaps"));
+    const a = record("short");
+    await s.put(a);
+    const real = fs.writeSync;
+    let shortened = false;
+    // write(2) may write less than asked and say so; the next call then gets the rest (or ENOSPC).
+    (fs as { writeSync: unknown }).writeSync = (fd: number, data: string | Uint8Array, ...rest: unknown[]) => {
+      if (shortened) return (real as (...a: unknown[]) => number)(fd, data, ...rest);
+      shortened = true;
+      const bytes = typeof data === "string" ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+      return real(fd, bytes.subarray(0, bytes.length >> 1));
+    };
+    syncBuiltinESMExports();
+    try {
+      const a2: SwapRecord = { ...a, phase: "abandoned", reason: "test" };
+      await s.put(a2);
+      assert.ok(shortened, "the short write happened");
+      assert.deepEqual(await s.get("short"), a2);
+    } finally {
+      (fs as { writeSync: unknown }).writeSync = real;
+      syncBuiltinESMExports();
+    }
   });
 
   it("FileSwapStore names a damaged record without quoting it (the preimage stays out of errors)", async () => {
