@@ -14,7 +14,7 @@
  * Pure: no I/O and no imports of other Isthmus code. Misuse (wrong argument types) throws;
  * untrusted proof data makes `verify*` return `{ ok: false, reason }`.
  */
-import { keccak_256 } from "@noble/hashes/sha3.js";
+import { keccak256 } from "./keccak.ts";
 
 /** How one ledger builds its trees; one constants object per scheme. */
 export interface MerkleScheme {
@@ -31,7 +31,7 @@ export interface MerkleScheme {
 /** RFC 6962 trees with keccak-256 (EVM-verifiable), as used by the consortium chain. */
 export const KECCAK256_RFC6962: MerkleScheme = Object.freeze({
   name: "keccak256-rfc6962",
-  hash: (data: Uint8Array) => keccak_256(data),
+  hash: keccak256,
   hashLength: 32,
   leafPrefix: 0x00,
   nodePrefix: 0x01,

@@ -2,13 +2,13 @@
  * Constants of the consortium chain's commitment scheme: the hash, the Merkle scheme and
  * the domain tags that keep each signed or hashed structure from being read as another.
  */
-import { keccak_256 } from "@noble/hashes/sha3.js";
+import { keccak256 as fastKeccak256 } from "../keccak.ts";
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
 import { KECCAK256_RFC6962 } from "../merkle.ts";
 import { type Hex, toHex } from "../hex.ts";
 
 export function keccak256(data: Uint8Array): Uint8Array {
-  return keccak_256(data);
+  return fastKeccak256(data);
 }
 
 export function sha256(data: Uint8Array): Uint8Array {
