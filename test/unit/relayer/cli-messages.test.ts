@@ -1,0 +1,53 @@
+/**
+ * What a newcomer sees from the CLI on the first wrong try: each message names the problem
+ * and the way out (found by following the README on a fresh clone).
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const VECTORS = "test/vectors/evm";
+
+function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ["bin/isthmus.js", ...args], { env: { ...process.env, ...env } }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+describe("CLI messages on a newcomer's first tries", function () {
+  this.timeout(60_000);
+  let dir: string;
+  before(() => (dir = mkdtempSync(join(tmpdir(), "isthmus-cli-"))));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("proof verify on a saved GET /swaps/{id}/proofs answer, or one entry of it, says how to take the bundle out", async () => {
+    const bundle = JSON.parse(readFileSync(join(VECTORS, "bundle-claimed-lock.json"), "utf8")) as unknown;
+    const entry = { seq: 2, role: "counter-lock-claimed", chain: "evm", lockId: "0x00", kind: "evm-htlc-lock", bundle };
+    const answer = join(dir, "proofs.json");
+    const one = join(dir, "entry.json");
+    writeFileSync(answer, JSON.stringify({ swap: "c90a94a2d4d3afa11fe2fc0c", proofs: [entry] }));
+    writeFileSync(one, JSON.stringify(entry));
+
+    const a = await cli(["proof", "verify", answer]);
+    assert.equal(a.code, 1);
+    assert.match(a.stderr, /is a GET \/swaps\/\{id\}\/proofs answer with 1 bundle\(s\), not one bundle/);
+    assert.match(a.stderr, /jq '\.proofs\[0\]\.bundle'/);
+    assert.match(a.stderr, /\.proofs\[0\]\.bundle \(counter-lock-claimed\)/);
+    assert.match(a.stderr, /\[INVALID_INPUT\]/);
+
+    const e = await cli(["proof", "verify", one]);
+    assert.equal(e.code, 1);
+    assert.match(e.stderr, /is one entry of a GET \/swaps\/\{id\}\/proofs answer; verify its bundle: jq '\.bundle'/);
+
+    // The bundle itself, taken out as the message says, still verifies.
+    const taken = join(dir, "bundle.json");
+    writeFileSync(taken, JSON.stringify(entry.bundle));
+    const ok = await cli(["proof", "verify", taken, "--trust", join(VECTORS, "anchor-head.json")]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /is claimed on evm/);
+  });
+});
