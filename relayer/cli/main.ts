@@ -4,7 +4,7 @@ import { RelayerClient } from "../../sdk/relayer-client.ts";
 import { toPlainJson } from "../core/codec.ts";
 import { formatAmount } from "../core/amount.ts";
 import { parseAssetRef } from "../core/route.ts";
-import { loadConfig, resolveKey } from "../config.ts";
+import { ConfigError, loadConfig, resolveKey } from "../config.ts";
 import { defaultDevnetFile, readDevnetFile } from "../devnet-file.ts";
 import { openLedger } from "../ledgers.ts";
 import { runSwap } from "../../sdk/run-swap.ts";
@@ -196,7 +196,9 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
       try {
         resolveKey(c.key, `${file}: chains.${c.name}`);
       } catch (err) {
-        warnings.push(`${errorMessage(err)} (the daemon will refuse to start here)`);
+        // A ConfigError already names the file and chain; a KeystoreError names only the keystore file.
+        const where = err instanceof ConfigError ? "" : `${file}: chains.${c.name}: key.keystore: `;
+        warnings.push(`${where}${errorMessage(err)} (the daemon will refuse to start here)`);
       }
     }
     print({ ok: true, file, chains: cfg.chains.map((c) => c.name), routes: cfg.routes.map((r) => `${r.from.chain}:${r.from.asset}->${r.to.chain}:${r.to.asset}`), warnings });

@@ -50,4 +50,16 @@ describe("CLI messages on a newcomer's first tries", function () {
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /is claimed on evm/);
   });
+
+  it("config validate names the config path of a keystore it cannot read, like every other key problem", async () => {
+    const r = await cli(["config", "validate", "relayer/relayer.example.yaml"], { ISTHMUS_CONSORTIUM_KEY: "" });
+    assert.equal(r.code, 0, r.stderr);
+    const { warnings } = JSON.parse(r.stdout) as { warnings: string[] };
+    const keystore = warnings.find((w) => w.includes("/etc/isthmus/keys/relayer.json"));
+    assert.ok(keystore, `no keystore warning in ${JSON.stringify(warnings)}`);
+    assert.match(keystore, /^relayer\/relayer\.example\.yaml: chains\.evm: key\.keystore: \/etc\/isthmus\/keys\/relayer\.json: cannot read/);
+    const env = warnings.find((w) => w.includes("ISTHMUS_CONSORTIUM_KEY"));
+    assert.ok(env);
+    assert.match(env, /^relayer\/relayer\.example\.yaml: chains\.consortium: key\.env:/, "a ConfigError is not prefixed twice");
+  });
 });
