@@ -62,4 +62,17 @@ describe("CLI messages on a newcomer's first tries", function () {
     assert.ok(env);
     assert.match(env, /^relayer\/relayer\.example\.yaml: chains\.consortium: key\.env:/, "a ConfigError is not prefixed twice");
   });
+
+  it("swaps and relayer without a subcommand say one is needed instead of naming an empty one", async () => {
+    for (const [cmd, subs] of [
+      ["swaps", "list, show"],
+      ["relayer", "start, status"],
+    ] as const) {
+      const r = await cli([cmd]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, new RegExp(`isthmus ${cmd}: ${cmd}: needs a subcommand \\(${subs}\\); see isthmus --help`));
+      const bad = await cli([cmd, "lst"]);
+      assert.match(bad.stderr, new RegExp(`unknown subcommand "lst" \\(${subs}\\)`));
+    }
+  });
 });
