@@ -78,7 +78,7 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
       let locked: { swapId: string; chain: string; lockId: string; timelock: number; secretFile: string } | null = null;
       process.once("SIGINT", () => {
         const where = locked
-          ? `your lock ${locked.lockId} on ${locked.chain} (swap ${locked.swapId}) stays claimable by the relayer with your secret in ${locked.secretFile}; finish it with: npx isthmus recover (claims a verified counter-lock, or refunds after chain time ${locked.timelock})`
+          ? `your lock ${locked.lockId} on ${locked.chain} (swap ${locked.swapId}) stays locked; its secret is saved in ${locked.secretFile}; finish it with: npx isthmus recover (claims a verified counter-lock, or refunds after chain time ${locked.timelock})`
           : "nothing was locked";
         process.stderr.write(`isthmus swap: interrupted; ${where}\n`);
         process.exit(130);
