@@ -1,4 +1,4 @@
-import { errorMessage, InvalidInputError, IsthmusError } from "../../chains/errors.ts";
+import { errorMessage, InvalidInputError, IsthmusError, LedgerError } from "../../chains/errors.ts";
 import type { Hex, LedgerAdapter } from "../../chains/ledger.ts";
 import { RelayerClient } from "../../sdk/relayer-client.ts";
 import { toPlainJson } from "../core/codec.ts";
@@ -50,6 +50,14 @@ ${NODE_USAGE}`;
 type Out = (value: unknown) => void;
 const print: Out = (v) => process.stdout.write(JSON.stringify(toPlainJson(v), null, 2) + "\n");
 
+/** gRPC's "No connection established … Resolution note:" says nothing to a dApp user; the status command's hint does. */
+function unreachableHint(err: unknown, chain: string, devnetFile: string): unknown {
+  if (!(err instanceof LedgerError) || err.details.grpcCode !== GRPC_UNAVAILABLE) return err;
+  const endpoint = String(err.details.endpoint ?? "its endpoint");
+  return new LedgerError(chain, err.code, `the node at ${endpoint} (from ${devnetFile}) does not answer (is the devnet running? try npm start)`, err.details, { cause: err });
+}
+const GRPC_UNAVAILABLE = 14;
+
 async function withUserLedgers<T>(devnetPath: string | undefined, names: string[], fn: (l: Map<string, LedgerAdapter>, api: RelayerClient, file: string) => Promise<T>): Promise<T> {
   const file = devnetPath ?? defaultDevnetFile();
   const devnet = readDevnetFile(file);
@@ -58,7 +66,7 @@ async function withUserLedgers<T>(devnetPath: string | undefined, names: string[
     for (const name of names) {
       const chain = devnet.chainConfigs.find((c) => c.name === name);
       if (!chain) throw new InvalidInputError("chain", `unknown chain "${name}" (devnet has ${devnet.chainConfigs.map((c) => c.name).join(", ")})`);
-      ledgers.set(name, await openLedger(chain, file));
+      ledgers.set(name, await openLedger(chain, file).catch((err: unknown) => Promise.reject(unreachableHint(err, name, file))));
     }
     return await fn(ledgers, new RelayerClient(devnet.api, 10_000, devnet.apiKey), file);
   } finally {

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -73,6 +74,26 @@ describe("CLI messages on a newcomer's first tries", function () {
       assert.match(r.stderr, new RegExp(`isthmus ${cmd}: ${cmd}: needs a subcommand \\(${subs}\\); see isthmus --help`));
       const bad = await cli([cmd, "lst"]);
       assert.match(bad.stderr, new RegExp(`unknown subcommand "lst" \\(${subs}\\)`));
+    }
+  });
+
+  it("balance / refund with the devnet down name the node that does not answer and suggest npm start, not gRPC's resolution note", async () => {
+    // A port that was free a moment ago: nothing listens there.
+    const port = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, "127.0.0.1", () => {
+        const p = (srv.address() as { port: number }).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const devnet = join(dir, "devnet.json");
+    const validators = [{ address: "0x" + "11".repeat(20), stake: "100" }];
+    const key = { hex: "0x" + "4c".repeat(32) };
+    writeFileSync(devnet, JSON.stringify({ api: "http://127.0.0.1:1", chains: { consortium: { kind: "consortium", endpoint: `127.0.0.1:${port}`, chainId: 7770, blockTimeSec: 1, clockSkewSec: 2, validators, key } } }));
+    for (const args of [["balance"], ["refund", "--chain", "consortium", "--lock", "0x" + "ab".repeat(32)]]) {
+      const r = await cli([...args, "--devnet", devnet]);
+      assert.equal(r.code, 1, r.stdout);
+      assert.match(r.stderr, new RegExp(`consortium: the node at 127\\.0\\.0\\.1:${port} \\(from .*devnet\\.json\\) does not answer \\(is the devnet running\\? try npm start\\) \\[RPC_FAILED\\]`));
+      assert.doesNotMatch(r.stderr, /Resolution note/);
     }
   });
 });
