@@ -1,10 +1,10 @@
-import { errorMessage, InvalidInputError, IsthmusError } from "../../chains/errors.ts";
+import { errorMessage, InvalidInputError, IsthmusError, LedgerError } from "../../chains/errors.ts";
 import type { Hex, LedgerAdapter } from "../../chains/ledger.ts";
 import { RelayerClient } from "../../sdk/relayer-client.ts";
 import { toPlainJson } from "../core/codec.ts";
 import { formatAmount } from "../core/amount.ts";
 import { parseAssetRef } from "../core/route.ts";
-import { loadConfig, resolveKey } from "../config.ts";
+import { ConfigError, loadConfig, resolveKey } from "../config.ts";
 import { defaultDevnetFile, readDevnetFile } from "../devnet-file.ts";
 import { openLedger } from "../ledgers.ts";
 import { runSwap } from "../../sdk/run-swap.ts";
@@ -50,6 +50,14 @@ ${NODE_USAGE}`;
 type Out = (value: unknown) => void;
 const print: Out = (v) => process.stdout.write(JSON.stringify(toPlainJson(v), null, 2) + "\n");
 
+/** gRPC's "No connection established … Resolution note:" says nothing to a dApp user; the status command's hint does. */
+function unreachableHint(err: unknown, chain: string, devnetFile: string): unknown {
+  if (!(err instanceof LedgerError) || err.details.grpcCode !== GRPC_UNAVAILABLE) return err;
+  const endpoint = String(err.details.endpoint ?? "its endpoint");
+  return new LedgerError(chain, err.code, `the node at ${endpoint} (from ${devnetFile}) does not answer (is the devnet running? try npm start)`, err.details, { cause: err });
+}
+const GRPC_UNAVAILABLE = 14;
+
 async function withUserLedgers<T>(devnetPath: string | undefined, names: string[], fn: (l: Map<string, LedgerAdapter>, api: RelayerClient, file: string) => Promise<T>): Promise<T> {
   const file = devnetPath ?? defaultDevnetFile();
   const devnet = readDevnetFile(file);
@@ -58,7 +66,7 @@ async function withUserLedgers<T>(devnetPath: string | undefined, names: string[
     for (const name of names) {
       const chain = devnet.chainConfigs.find((c) => c.name === name);
       if (!chain) throw new InvalidInputError("chain", `unknown chain "${name}" (devnet has ${devnet.chainConfigs.map((c) => c.name).join(", ")})`);
-      ledgers.set(name, await openLedger(chain, file));
+      ledgers.set(name, await openLedger(chain, file).catch((err: unknown) => Promise.reject(unreachableHint(err, name, file))));
     }
     return await fn(ledgers, new RelayerClient(devnet.api, 10_000, devnet.apiKey), file);
   } finally {
@@ -78,7 +86,7 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
       let locked: { swapId: string; chain: string; lockId: string; timelock: number; secretFile: string } | null = null;
       process.once("SIGINT", () => {
         const where = locked
-          ? `your lock ${locked.lockId} on ${locked.chain} (swap ${locked.swapId}) stays claimable by the relayer with your secret in ${locked.secretFile}; finish it with: npx isthmus recover (claims a verified counter-lock, or refunds after chain time ${locked.timelock})`
+          ? `your lock ${locked.lockId} on ${locked.chain} (swap ${locked.swapId}) stays locked; its secret is saved in ${locked.secretFile}; finish it with: npx isthmus recover (claims a verified counter-lock, or refunds after chain time ${locked.timelock})`
           : "nothing was locked";
         process.stderr.write(`isthmus swap: interrupted; ${where}\n`);
         process.exit(130);
@@ -196,7 +204,9 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
       try {
         resolveKey(c.key, `${file}: chains.${c.name}`);
       } catch (err) {
-        warnings.push(`${errorMessage(err)} (the daemon will refuse to start here)`);
+        // A ConfigError already names the file and chain; a KeystoreError names only the keystore file.
+        const where = err instanceof ConfigError ? "" : `${file}: chains.${c.name}: key.keystore: `;
+        warnings.push(`${where}${errorMessage(err)} (the daemon will refuse to start here)`);
       }
     }
     print({ ok: true, file, chains: cfg.chains.map((c) => c.name), routes: cfg.routes.map((r) => `${r.from.chain}:${r.from.asset}->${r.to.chain}:${r.to.asset}`), warnings });

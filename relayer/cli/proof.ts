@@ -25,6 +25,23 @@ function readJson(file: string, what: string): unknown {
   }
 }
 
+/**
+ * `GET /swaps/{id}/proofs` answers `{swap, proofs: [{seq, role, ..., bundle}]}`: saving that
+ * answer (or one entry of it) is the obvious first try, so name the jq that takes a bundle out
+ * instead of failing on the bundle's missing version.
+ */
+function refuseWrapped(doc: unknown, file: string): void {
+  if (typeof doc !== "object" || doc === null || "version" in doc) return;
+  const o = doc as Record<string, unknown>;
+  if (Array.isArray(o.proofs)) {
+    const roles = o.proofs.map((p, i) => `.proofs[${i}].bundle${typeof (p as { role?: unknown })?.role === "string" ? ` (${(p as { role: string }).role})` : ""}`);
+    throw new InvalidInputError("bundle", `${file} is a GET /swaps/{id}/proofs answer with ${o.proofs.length} bundle(s), not one bundle; take one out, e.g. jq '.proofs[0].bundle' ${file} > bundle.json (${roles.join(", ") || "none stored"})`);
+  }
+  if (typeof o.bundle === "object" && o.bundle !== null) {
+    throw new InvalidInputError("bundle", `${file} is one entry of a GET /swaps/{id}/proofs answer; verify its bundle: jq '.bundle' ${file} > bundle.json`);
+  }
+}
+
 export async function proofCommand(argv: string[], print: (v: unknown) => void): Promise<void> {
   const [sub, ...rest] = argv;
   if (sub !== "verify") throw new InvalidInputError("proof", "usage: isthmus proof verify <bundle.json> [--trust <anchor.json>]");
@@ -32,6 +49,7 @@ export async function proofCommand(argv: string[], print: (v: unknown) => void):
   if (positionals.length !== 1) throw new InvalidInputError("proof verify", "expects exactly one bundle file");
   const file = positionals[0]!;
   const bundle = readJson(file, "bundle");
+  refuseWrapped(bundle, file);
   const anchor = values.trust === undefined ? undefined : readJson(values.trust, "--trust");
   const r = verifyProofBundle(bundle, anchor);
   const chain = typeof (bundle as { chain?: unknown })?.chain === "string" ? (bundle as { chain: string }).chain : "bundle";

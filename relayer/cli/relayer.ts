@@ -49,7 +49,7 @@ export async function relayerCommand(argv: string[], print: Out): Promise<void> 
       return;
     }
     default:
-      throw new InvalidInputError("relayer", `unknown subcommand "${sub ?? ""}" (start, status)`);
+      throw new InvalidInputError("relayer", sub === undefined ? `needs a subcommand (start, status); see isthmus --help` : `unknown subcommand "${sub}" (start, status)`);
   }
 }
 
@@ -83,6 +83,6 @@ export async function swapsCommand(argv: string[], print: Out): Promise<void> {
       return;
     }
     default:
-      throw new InvalidInputError("swaps", `unknown subcommand "${sub ?? ""}" (list, show)`);
+      throw new InvalidInputError("swaps", sub === undefined ? `needs a subcommand (list, show); see isthmus --help` : `unknown subcommand "${sub}" (list, show)`);
   }
 }
