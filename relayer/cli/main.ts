@@ -101,6 +101,12 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
         amount,
         ...(timelockSec ? { timelockSec } : {}),
         secretDir: join(dirname(file), "secrets"),
+      }).catch((err: unknown) => {
+        // The SDK names its own parameter; a CLI user typed --timelock.
+        if (err instanceof InvalidInputError && err.details.what === "timelockSec") {
+          throw new InvalidInputError("--timelock", err.message.replace(/^timelockSec: /, ""), err.details);
+        }
+        throw err;
       });
       print(result);
     });

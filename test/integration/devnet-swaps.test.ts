@@ -285,7 +285,7 @@ describe("devnet: atomic swaps between the consortium chain and the EVM chain", 
       [["swap", "--from", "consortium:KRW", "--to", "evm:KRWT", "--amount", "-5"], /argument is ambiguous/],
       [["swap", "--from", "consortium:KRW", "--to", "evm:KRWT", "--amount", "5000000"], /outside this route's limits/],
       [["swap", "--from", "consortium:KRW", "--to", "evm:KRWT", "--amount", "1", "--bogus"], /Unknown option '--bogus'/],
-      [["swap", "--from", "consortium:KRW", "--to", "evm:KRWT", "--amount", "1", "--timelock", "10"], /shorter than the relayer's minimum/],
+      [["swap", "--from", "consortium:KRW", "--to", "evm:KRWT", "--amount", "1", "--timelock", "10"], /--timelock: 10s is shorter than the relayer's minimum/],
     ] as const) {
       it(`swap ${args.slice(1).join(" ")} fails with a one-line reason and moves nothing`, async () => {
         const before = await user.get("consortium")!.balance("KRW");
