@@ -150,6 +150,14 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
     api = await startNodeServer({ node: validator, port: config.apiPort, log });
     const apiServer = api;
     log.info("node started", { role: isValidator ? "validator" : "follower", address: validator.address, height: validator.chain.height, p2p: `${LOCALHOST}:${p2pPort}`, api: apiServer.endpoint, synced, devnet: !!opts.devnet });
+    // A node run by hand should say it is making progress without being asked.
+    let reportedHeight = validator.chain.height;
+    const progress = setInterval(() => {
+      const height = validator.chain.height;
+      log.info("progress", { height, blocksInLastMinute: height - reportedHeight });
+      reportedHeight = height;
+    }, 60_000);
+    progress.unref();
     let stopped = false;
     return {
       address: validator.address,
@@ -165,6 +173,7 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
         if (stopped) return;
         stopped = true;
         if (following) clearInterval(following);
+        clearInterval(progress);
         await apiServer.close();
         await shutdown(peerServer);
         validator.stop();
