@@ -2,10 +2,13 @@
  * A lying RPC must not move relayer funds. The real relayer daemon (engine, adapters,
  * store, API) runs with its EVM adapter behind a JSON-RPC proxy, its Fabric adapter behind
  * a gateway proxy and its consortium adapter behind a node-API proxy; a user really locks,
- * and the proxy forges what the relayer reads: a storage value or a block on the EVM, a
- * block or an endorsement on Fabric, a state value or a header on the consortium chain. In each case
- * the relayer refuses with a logged reason and a metric, places no counter-lock, and its
- * balances do not move. Each case runs a fresh daemon (fresh store, fresh light clients).
+ * and the proxy forges what the relayer reads: a storage value, a block or a lock event on the
+ * EVM, a block or an endorsement on Fabric, a state value, a header or a lock event on the
+ * consortium chain. In each case the relayer refuses with a logged reason and a metric, places
+ * no counter-lock, and its balances do not move. A lying EVM provider that swallows the
+ * relayer's own counter-lock or claim and answers with a successful receipt cannot advance
+ * the swap either: the engine moves only on proven final lock state, never on a receipt.
+ * Each case runs a fresh daemon (fresh store, fresh light clients).
  */
 import assert from "node:assert/strict";
 import { createHash, generateKeyPairSync, randomBytes, type KeyObject } from "node:crypto";
@@ -18,6 +21,7 @@ import { AbiCoder, Interface, keccak256, toQuantity, Transaction } from "ethers"
 import { signLowS } from "../../chains/fabric/crypto.ts";
 import { blockDataHash, blockHeaderBytes } from "../../chains/fabric/protoutil.ts";
 import type { Hex, LedgerAdapter, LockParams } from "../../chains/ledger.ts";
+import { decodeEvent, encodeEvent, type ChainEvent } from "../../proofs/consortium/index.ts";
 import { lockWritesOf } from "../../proofs/fabric/index.ts";
 import { RelayerClient } from "../../sdk/relayer-client.ts";
 import type { ChainConfig, RelayerConfig } from "../../relayer/config.ts";
@@ -28,11 +32,15 @@ import { openLedger } from "../../relayer/ledgers.ts";
 import { createLogger, silentLogger } from "../../relayer/log.ts";
 import { startConsortiumProxy, startGatewayProxy, startJsonRpcProxy, type GrpcProxy, type JsonRpcProxy } from "./support/forging-proxies.ts";
 
-const getLockWire = (
-  protoLoader.loadSync(join(import.meta.dirname, "../../chains/consortium/consortium.proto"), { keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true })[
-    "isthmus.consortium.v1.ConsortiumNode"
-  ] as protoLoader.ServiceDefinition
-).GetLock!;
+const consortiumWire = protoLoader.loadSync(join(import.meta.dirname, "../../chains/consortium/consortium.proto"), {
+  keepCase: false,
+  longs: Number,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+})["isthmus.consortium.v1.ConsortiumNode"] as protoLoader.ServiceDefinition;
+const getLockWire = consortiumWire.GetLock!;
+const getEventsWire = consortiumWire.GetEvents!;
 
 /** A consortium node's GetLock answer for a found lock, rewritten by `edit` (nothing re-signed). */
 function forgeLockAnswer(res: Buffer, edit: (answer: Record<string, any>) => void): Buffer {
@@ -40,6 +48,24 @@ function forgeLockAnswer(res: Buffer, edit: (answer: Record<string, any>) => voi
   if (!answer.found) return res;
   edit(answer);
   return getLockWire.responseSerialize(answer);
+}
+
+/**
+ * A consortium node's GetEvents answer with the Locked event for `hashlock` re-encoded by
+ * `edit` (its Merkle proof and the block's commit left as they were: nothing re-signed).
+ */
+function forgeLockedEvent(res: Buffer, hashlock: string, edit: (e: Extract<ChainEvent, { kind: "locked" }>) => ChainEvent): Buffer {
+  const answer = getEventsWire.responseDeserialize(res) as { blocks: { events: { value: Uint8Array }[] }[] };
+  let hit = false;
+  for (const block of answer.blocks) {
+    for (const e of block.events) {
+      const d = decodeEvent(e.value);
+      if (!d.ok || d.value.event.kind !== "locked" || d.value.event.hashlock.toLowerCase() !== hashlock.toLowerCase()) continue;
+      e.value = encodeEvent(d.value.txHash, edit(d.value.event));
+      hit = true;
+    }
+  }
+  return hit ? getEventsWire.responseSerialize(answer) : res;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -113,6 +139,7 @@ function forgeEndorsements(block: common.Block, txIndex: number, userKey: KeyObj
 const htlcAbi = new Interface([
   "event Locked(bytes32 indexed lockId, address indexed sender, address indexed receiver, address token, uint256 amount, bytes32 hashlock, uint64 timelock)",
   "function lock(address receiver, address token, uint256 amount, bytes32 hashlock, uint64 timelock)",
+  "function claim(bytes32 lockId, bytes32 preimage)",
 ]);
 
 interface LockedFields {
@@ -146,13 +173,19 @@ function rewriteLockedLog(log: RpcLog, hashlock: string, edit: (f: LockedFields)
   return lockedLog(edit({ sender: a.sender, receiver: a.receiver, token: a.token, amount: a.amount, hashlock: a.hashlock, timelock: a.timelock }), log);
 }
 
-/** A successful receipt for a transaction that never reached the node, with a Locked log for the lock it asked for. */
-function forgedLockReceipt(raw: string, htlc: string, height: number): { hash: string; receipt: Record<string, unknown> } {
+/**
+ * A successful receipt for an HTLC transaction that never reached the node; for a lock, with
+ * the Locked log the relayer's adapter looks for.
+ */
+function forgedReceipt(raw: string, htlc: string, height: number): { hash: string; receipt: Record<string, unknown> } {
   const tx = Transaction.from(raw);
-  const [receiver, token, amount, hashlock, timelock] = htlcAbi.decodeFunctionData("lock", tx.data);
   const hash = keccak256(raw);
   const at = { blockNumber: toQuantity(height), blockHash: `0x${"ab".repeat(32)}`, transactionHash: hash, transactionIndex: "0x0" };
-  const log = lockedLog({ sender: tx.from!, receiver, token, amount, hashlock, timelock }, { ...at, address: htlc, logIndex: "0x0", removed: false });
+  const logs: RpcLog[] = [];
+  if (tx.data.startsWith(htlcAbi.getFunction("lock")!.selector)) {
+    const [receiver, token, amount, hashlock, timelock] = htlcAbi.decodeFunctionData("lock", tx.data);
+    logs.push(lockedLog({ sender: tx.from!, receiver, token, amount, hashlock, timelock }, { ...at, address: htlc, logIndex: "0x0", removed: false }));
+  }
   return {
     hash,
     receipt: {
@@ -166,7 +199,7 @@ function forgedLockReceipt(raw: string, htlc: string, height: number): { hash: s
       logsBloom: `0x${"00".repeat(256)}`,
       status: "0x1",
       type: "0x2",
-      logs: [log],
+      logs,
     },
   };
 }
@@ -441,18 +474,26 @@ describe("lying RPC endpoints cannot move relayer funds", function () {
     });
   });
 
-  it("EVM: a forged success receipt for the relayer's counter-lock cannot mark it placed", async () => {
-    const api = await startLiedToRelayer(`receipt-${Date.now()}`);
-    const evm = devnet.config.chains.find((c) => c.kind === "evm")!;
-    assert.equal(evm.kind, "evm");
-    const src = user.get("consortium")!;
-    const dst = user.get("evm")!;
-    const { hashlock } = secret();
-    const status = await api.get<{ chains: { name: string; relayer: Hex }[] }>("/status");
-    const relayerSrc = status.chains.find((x) => x.name === "consortium")!.relayer;
-    const relayerEvm = status.chains.find((x) => x.name === "evm")!.relayer;
-    // The lying provider swallows the relayer's lock transactions and answers each with a
-    // successful receipt carrying a well-formed Locked log: the transaction never exists.
+  it("consortium: a forged lock event (amount altered under the real proof and commit) is refused", async () => {
+    await expectRefusal({
+      chain: "consortium",
+      asset: "KRW",
+      amount: 1600n,
+      to: "evm:KRWT",
+      arm: (_lockId, _from, params) => {
+        consortiumProxy.forge = (path, res) => (path.endsWith("/GetEvents") ? forgeLockedEvent(res, params.hashlock, (e) => ({ ...e, amount: e.amount * 100n })) : res);
+      },
+      reason: /event at height \d+: results proof/,
+      label: "state_proof",
+    });
+  });
+
+  /**
+   * Arms the EVM proxy as a lying provider that swallows the relayer's HTLC `fn` transactions
+   * and answers each with a successful receipt: the transaction never exists. Returns the
+   * swallowed hashes.
+   */
+  function swallowHtlcTxs(fn: "lock" | "claim", htlc: string): { has(hash: string): boolean } {
     let head = 1;
     const swallowed = new Map<string, Record<string, unknown>>();
     evmProxy.forge = (call, result) => {
@@ -463,14 +504,28 @@ describe("lying RPC endpoints cannot move relayer funds", function () {
       if (call.method === "eth_sendRawTransaction") {
         const raw = String(call.params[0]);
         const tx = Transaction.from(raw);
-        if (tx.to?.toLowerCase() !== evm.htlc.toLowerCase() || !tx.data.startsWith(htlcAbi.getFunction("lock")!.selector)) return undefined;
-        const { hash, receipt } = forgedLockReceipt(raw, evm.htlc, head);
+        if (tx.to?.toLowerCase() !== htlc.toLowerCase() || !tx.data.startsWith(htlcAbi.getFunction(fn)!.selector)) return undefined;
+        const { hash, receipt } = forgedReceipt(raw, htlc, head);
         swallowed.set(hash, receipt);
         return { result: hash };
       }
       if (call.method === "eth_getTransactionReceipt" && swallowed.has(String(call.params[0]))) return { result: swallowed.get(String(call.params[0])) };
       return undefined;
     };
+    return { has: (hash) => swallowed.has(hash) };
+  }
+
+  it("EVM: a forged success receipt for the relayer's counter-lock cannot mark it placed", async () => {
+    const api = await startLiedToRelayer(`receipt-${Date.now()}`);
+    const evm = devnet.config.chains.find((c) => c.kind === "evm")!;
+    assert.equal(evm.kind, "evm");
+    const src = user.get("consortium")!;
+    const dst = user.get("evm")!;
+    const { hashlock } = secret();
+    const status = await api.get<{ chains: { name: string; relayer: Hex }[] }>("/status");
+    const relayerSrc = status.chains.find((x) => x.name === "consortium")!.relayer;
+    const relayerEvm = status.chains.find((x) => x.name === "evm")!.relayer;
+    const swallowed = swallowHtlcTxs("lock", evm.htlc);
     const quote = await api.get<{ minUserLockSec: number }>(`/quote?${new URLSearchParams({ from: "consortium:KRW", to: "evm:KRWT", amount: "15" })}`);
     const created = await api.post<{ id: string }>("/swaps", { from: "consortium:KRW", to: "evm:KRWT", amount: "15", hashlock, userFrom: src.address, userTo: dst.address });
     const krwtBefore = await dst.balance("KRWT", relayerEvm);
@@ -491,5 +546,50 @@ describe("lying RPC endpoints cannot move relayer funds", function () {
     assert.ok(!logs.some((l) => l.msg === "swap moved" && l.to === "relayer_locked"), "no transition to relayer_locked was logged");
     const pending = logs.filter((l) => l.msg === "counter-lock sent" && l.swap === created.id);
     assert.ok(pending.length >= 2, "the relayer, reading no counter-lock in final state, kept sending instead of trusting the receipt");
+  });
+
+  it("EVM: a forged success receipt for the relayer's claim cannot mark the swap completed", async () => {
+    const api = await startLiedToRelayer(`claim-receipt-${Date.now()}`);
+    const evm = devnet.config.chains.find((c) => c.kind === "evm")!;
+    assert.equal(evm.kind, "evm");
+    const src = user.get("evm")!;
+    const dst = user.get("consortium")!;
+    const { preimage, hashlock } = secret();
+    const status = await api.get<{ chains: { name: string; relayer: Hex }[] }>("/status");
+    const relayerEvm = status.chains.find((x) => x.name === "evm")!.relayer;
+    const quote = await api.get<{ minUserLockSec: number }>(`/quote?${new URLSearchParams({ from: "evm:KRWT", to: "consortium:KRW", amount: "17" })}`);
+    const created = await api.post<{ id: string }>("/swaps", { from: "evm:KRWT", to: "consortium:KRW", amount: "17", hashlock, userFrom: src.address, userTo: dst.address });
+    const params = { receiver: relayerEvm, asset: "KRWT", amount: 1700n, hashlock, timelock: (await src.head()).finalizedTime + Math.max(600, 2 * quote.minUserLockSec) };
+    const userLockId = src.lockIdFor(params);
+    await src.lock(params);
+    const until = async (state: string) => {
+      const start = Date.now();
+      for (;;) {
+        const s = await api.get<{ state: string; counterLock?: { lockId: Hex } }>(`/swaps/${created.id}`);
+        if (s.state === state) return s;
+        assert.ok(Date.now() - start < 60_000, `swap stuck in ${s.state}, waiting for ${state}; last logs: ${JSON.stringify(logs.slice(-5))}`);
+        await sleep(200);
+      }
+    };
+    const locked = await until("relayer_locked");
+    // From here the provider lies: the relayer's claim never reaches the chain, its receipt says success.
+    const swallowed = swallowHtlcTxs("claim", evm.htlc);
+    const krwtBefore = await src.balance("KRWT", relayerEvm);
+    await dst.claim(locked.counterLock!.lockId, preimage);
+    await until("relayer_claiming");
+    const start = Date.now();
+    let sent: Record<string, unknown> | undefined;
+    while (!sent && Date.now() - start < 60_000) {
+      sent = logs.find((l) => l.msg === "claim sent" && swallowed.has(String(l.txId)));
+      await sleep(200);
+    }
+    assert.ok(sent, `the relayer never took a forged receipt; last logs: ${JSON.stringify(logs.slice(-5))}`);
+    await sleep(4_000);
+    const swap = await api.get<{ state: string }>(`/swaps/${created.id}`);
+    assert.equal(swap.state, "relayer_claiming", "the swap is not marked completed on a receipt");
+    assert.equal((await src.getLock(userLockId))?.lock.status, "locked", "the user's lock is still unclaimed on chain");
+    assert.equal(await src.balance("KRWT", relayerEvm), krwtBefore, "the relayer's KRWT did not move");
+    assert.ok(!logs.some((l) => l.msg === "swap moved" && l.to === "completed"), "no transition to completed was logged");
+    assert.ok(logs.filter((l) => l.msg === "claim sent" && l.swap === created.id).length >= 2, "the relayer, reading the lock unclaimed in final state, kept claiming");
   });
 });
