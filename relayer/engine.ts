@@ -503,8 +503,9 @@ export class SwapEngine {
     const verified = await src.getLock(lockId);
     if (!verified) {
       // The ledger's own proven state says no such lock: the event was false (or not yet final).
-      this.log.warn("lock event not backed by final state; ignored", { swap: swap.id, chain: src.name, lockId });
-      this.opts.onVerificationFailure?.(src.name, `lock event ${lockId} not backed by the lock's proven state`);
+      const reason = `lock event ${lockId} not backed by the lock's proven state`;
+      this.log.warn("lock event not backed by final state; ignored", { swap: swap.id, chain: src.name, lockId, reason });
+      this.opts.onVerificationFailure?.(src.name, reason);
       return;
     }
     // Before any counter-lock: a proof bundle of this very lock, re-verified as an auditor would.

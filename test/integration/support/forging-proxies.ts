@@ -1,7 +1,7 @@
 /**
  * Lying endpoints for relayer tests: a JSON-RPC proxy in front of an EVM node and a gRPC
  * proxy in front of a Fabric gateway, each passing traffic through unchanged except what a
- * test's `forge` hook rewrites. They model a compromised or malicious RPC provider / peer.
+ * test's `forge` hook rewrites (and, on JSON-RPC, what its `intercept` hook answers itself). They model a compromised or malicious RPC provider / peer.
  */
 import * as grpc from "@grpc/grpc-js";
 import { createServer, type Server } from "node:http";
@@ -15,14 +15,18 @@ export interface JsonRpcCall {
 /** `forge(call, result)` returns the result the client sees (the real one by default). */
 export type JsonRpcForge = (call: JsonRpcCall, result: unknown) => unknown;
 
+/** `intercept(call)` answers a call without forwarding it (e.g. a dropped broadcast), or returns undefined to forward it. */
+export type JsonRpcIntercept = (call: JsonRpcCall) => { result: unknown } | undefined | Promise<{ result: unknown } | undefined>;
+
 export interface JsonRpcProxy {
   readonly url: string;
   forge: JsonRpcForge | null;
+  intercept: JsonRpcIntercept | null;
   close(): Promise<void>;
 }
 
 export async function startJsonRpcProxy(target: string): Promise<JsonRpcProxy> {
-  const proxy: JsonRpcProxy = { url: "", forge: null, close: async () => {} };
+  const proxy: JsonRpcProxy = { url: "", forge: null, intercept: null, close: async () => {} };
   const rewrite = (req: { method?: string; params?: unknown[] }, res: { result?: unknown }) => {
     if (!proxy.forge || res.result === undefined || typeof req.method !== "string") return res;
     return { ...res, result: proxy.forge({ method: req.method, params: req.params ?? [] }, res.result) };
@@ -32,11 +36,23 @@ export async function startJsonRpcProxy(target: string): Promise<JsonRpcProxy> {
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", async () => {
       try {
-        const body = Buffer.concat(chunks).toString("utf8");
-        const upstream = await fetch(target, { method: "POST", headers: { "content-type": "application/json" }, body });
-        const answer = (await upstream.json()) as unknown;
-        const sent = JSON.parse(body) as unknown;
-        const out = Array.isArray(answer) && Array.isArray(sent) ? answer.map((a, i) => rewrite(sent.find((s) => s.id === a.id) ?? sent[i], a)) : rewrite(sent as never, answer as never);
+        const sent = JSON.parse(Buffer.concat(chunks).toString("utf8")) as unknown;
+        const calls = (Array.isArray(sent) ? sent : [sent]) as { id?: unknown; method?: string; params?: unknown[] }[];
+        const answered = new Map<unknown, unknown>();
+        for (const c of calls) {
+          const hit = proxy.intercept && typeof c.method === "string" ? await proxy.intercept({ method: c.method, params: c.params ?? [] }) : undefined;
+          if (hit) answered.set(c, { jsonrpc: "2.0", id: c.id, result: hit.result });
+        }
+        const forwarded = calls.filter((c) => !answered.has(c));
+        let upstreamAnswers: { id?: unknown }[] = [];
+        if (forwarded.length > 0) {
+          const body = JSON.stringify(Array.isArray(sent) ? forwarded : forwarded[0]);
+          const upstream = await fetch(target, { method: "POST", headers: { "content-type": "application/json" }, body });
+          const answer = (await upstream.json()) as unknown;
+          upstreamAnswers = (Array.isArray(answer) ? answer : [answer]) as { id?: unknown }[];
+        }
+        const answers = calls.map((c, i) => answered.get(c) ?? rewrite(c, (upstreamAnswers.find((a) => a.id === c.id) ?? upstreamAnswers[i]) as never));
+        const out = Array.isArray(sent) ? answers : answers[0];
         res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(out));
       } catch (err) {
         res.writeHead(502).end(String(err));
