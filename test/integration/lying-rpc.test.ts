@@ -546,6 +546,10 @@ describe("lying RPC endpoints cannot move relayer funds", function () {
     assert.ok(!logs.some((l) => l.msg === "swap moved" && l.to === "relayer_locked"), "no transition to relayer_locked was logged");
     const pending = logs.filter((l) => l.msg === "counter-lock sent" && l.swap === created.id);
     assert.ok(pending.length >= 2, "the relayer, reading no counter-lock in final state, kept sending instead of trusting the receipt");
+    assert.ok(
+      logs.some((l) => l.msg === "earlier send not in final state; sending again" && l.swap === created.id && l.action === "counter-lock" && swallowed.has(String(l.previousTxId))),
+      "the resend is reported with the tx id the node claimed",
+    );
   });
 
   it("EVM: a forged success receipt for the relayer's claim cannot mark the swap completed", async () => {
@@ -591,5 +595,9 @@ describe("lying RPC endpoints cannot move relayer funds", function () {
     assert.equal(await src.balance("KRWT", relayerEvm), krwtBefore, "the relayer's KRWT did not move");
     assert.ok(!logs.some((l) => l.msg === "swap moved" && l.to === "completed"), "no transition to completed was logged");
     assert.ok(logs.filter((l) => l.msg === "claim sent" && l.swap === created.id).length >= 2, "the relayer, reading the lock unclaimed in final state, kept claiming");
+    assert.ok(
+      logs.some((l) => l.msg === "earlier send not in final state; sending again" && l.swap === created.id && l.action === "claim" && swallowed.has(String(l.previousTxId))),
+      "the resend is reported with the tx id the node claimed",
+    );
   });
 });
