@@ -5,9 +5,11 @@
  */
 import { createHash, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from "node:crypto";
 
-/** Order of the P-256 group (SEC 2, 2.4.2). */
-export const P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
-export const P256_HALF_N = P256_N >> 1n;
+import { P256_HALF_N, P256_N, parseDerSignature } from "../../proofs/fabric/signature.ts";
+
+// The DER rules and the group order are the offline verifier's (proofs/fabric), so the
+// network and the proofs cannot disagree on what a well-formed signature is.
+export { P256_HALF_N, P256_N, parseDerSignature };
 
 export function sha256(...parts: Uint8Array[]): Buffer {
   const h = createHash("sha256");
@@ -30,23 +32,6 @@ function bigToDerInt(v: bigint): Buffer {
 export function encodeDerSignature(r: bigint, s: bigint): Buffer {
   const body = Buffer.concat([bigToDerInt(r), bigToDerInt(s)]);
   return Buffer.concat([Buffer.from([0x30, body.length]), body]);
-}
-
-/** Parses an ECDSA-Sig-Value (RFC 3279 2.2.3); null on malformed input (untrusted bytes never throw). */
-export function parseDerSignature(der: Uint8Array): { r: bigint; s: bigint } | null {
-  const b = Buffer.from(der);
-  if (b.length < 8 || b[0] !== 0x30 || b[1] !== b.length - 2) return null;
-  let i = 2;
-  const out: bigint[] = [];
-  for (let k = 0; k < 2; k++) {
-    if (b[i] !== 0x02) return null;
-    const len = b[i + 1]!;
-    if (len === 0 || i + 2 + len > b.length) return null;
-    out.push(bytesToBig(b.subarray(i + 2, i + 2 + len)));
-    i += 2 + len;
-  }
-  if (i !== b.length) return null;
-  return { r: out[0]!, s: out[1]! };
 }
 
 /** ECDSA-SHA256 signature with s normalised to the lower half, DER-encoded (what Fabric accepts). */

@@ -6,9 +6,11 @@
 import { verify, type KeyObject } from "node:crypto";
 
 /** Order of the P-256 group (SEC 2, 2.4.2). */
-const P256_HALF_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n >> 1n;
+export const P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+export const P256_HALF_N = P256_N >> 1n;
 
-function derIntegers(der: Uint8Array): { r: bigint; s: bigint } | null {
+/** Parses an ECDSA-Sig-Value (RFC 3279 2.2.3) of a P-256 signature; null on malformed input. */
+export function parseDerSignature(der: Uint8Array): { r: bigint; s: bigint } | null {
   if (der.length < 8 || der[0] !== 0x30 || der[1] !== der.length - 2) return null;
   let i = 2;
   const out: bigint[] = [];
@@ -24,7 +26,7 @@ function derIntegers(der: Uint8Array): { r: bigint; s: bigint } | null {
 
 /** null when valid, else why not. */
 export function signatureProblem(key: KeyObject, message: Uint8Array, signature: Uint8Array): string | null {
-  const sig = derIntegers(signature);
+  const sig = parseDerSignature(signature);
   if (!sig) return "signature is not a DER ECDSA signature";
   if (sig.r <= 0n || sig.s <= 0n) return "signature R and S must be larger than zero";
   if (sig.s > P256_HALF_N) return "signature S is not in the lower half of the order (Fabric requires low-S)";
