@@ -80,7 +80,7 @@ export class ValidatorNode {
       signer,
       transport: opts.transport,
       clock: opts.clock,
-      signerState: { load: () => store.loadSignerState(), save: (s) => store.saveSignerState(s) },
+      signerState: { load: () => store.loadSignerState(), save: (s, blocks) => store.saveSignerState(s as { height: number }, blocks), loadBlock: (hash) => store.loadSignerBlock(hash) },
       blockIntervalMs: opts.blockIntervalMs,
       maxClockSkewMs: this.maxClockSkewMs,
       ...(opts.timeouts ? { timeouts: opts.timeouts } : {}),
@@ -103,7 +103,7 @@ export class ValidatorNode {
       if (msg.type !== "txs") return;
       for (const tx of msg.txs) {
         try {
-          this.mempool.add(tx);
+          this.mempool.add(tx, "peer");
         } catch (err) {
           if (!(err instanceof TxRejectedError)) throw err;
         }

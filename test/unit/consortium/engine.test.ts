@@ -137,5 +137,13 @@ describe("consortium consensus engine: Tendermint locking", () => {
 
 function memoryState(): SignerStateStore {
   let saved: unknown;
-  return { load: () => saved, save: (s) => (saved = structuredClone(s)) };
+  const blocks = new Map<string, unknown>();
+  return {
+    load: () => saved,
+    save: (s, named) => {
+      for (const b of named) if (!blocks.has(b.hash)) blocks.set(b.hash, structuredClone(b.json()));
+      saved = structuredClone(s);
+    },
+    loadBlock: (hash) => blocks.get(hash),
+  };
 }
