@@ -16,6 +16,8 @@ import { absenceToWire, commitToWire, consortiumService, headerToWire, outcomeTo
 export const LOCALHOST = "127.0.0.1";
 export const MAX_EVENT_RANGE = 1000;
 export const MAX_WAIT_MS = 120_000;
+/** Most transactions one SubmitTxs call may carry. */
+export const MAX_SUBMIT_BATCH = 1000;
 const DEFAULT_WAIT_MS = 30_000;
 
 /** What the server reads from; a ValidatorNode is one. */
@@ -85,6 +87,17 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<NodeServ
     const dropped = node.mempool.dropped(hash);
     if (dropped) return { hash, status: "dropped", errorCode: dropped.code, errorMessage: dropped.reason };
     return { hash, status: "unknown" };
+  };
+
+  const submitOne = (bytes: Uint8Array) => {
+    try {
+      const tx = node.submitTx(new Uint8Array(bytes));
+      return { hash: tx.hash, accepted: true };
+    } catch (err) {
+      if (!(err instanceof TxRejectedError)) throw err;
+      const hash = typeof err.details.txHash === "string" ? err.details.txHash : "";
+      return { hash, accepted: false, errorCode: err.code, errorMessage: err.reason };
+    }
   };
 
   const hashArg = (v: unknown, what: string): Hex => {
@@ -167,15 +180,12 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<NodeServ
       return { blocks, toHeight: Math.max(to, req.fromHeight - 1) };
     }),
 
-    submitTx: unary<{ tx: Uint8Array }>("SubmitTx", (req) => {
-      try {
-        const tx = node.submitTx(new Uint8Array(req.tx));
-        return { hash: tx.hash, accepted: true };
-      } catch (err) {
-        if (!(err instanceof TxRejectedError)) throw err;
-        const hash = typeof err.details.txHash === "string" ? err.details.txHash : "";
-        return { hash, accepted: false, errorCode: err.code, errorMessage: err.reason };
-      }
+    submitTx: unary<{ tx: Uint8Array }>("SubmitTx", (req) => submitOne(req.tx)),
+
+    submitTxs: unary<{ txs: Uint8Array[] }>("SubmitTxs", (req) => {
+      const txs = req.txs ?? [];
+      if (txs.length > MAX_SUBMIT_BATCH) throw badInput(`txs: ${txs.length} transactions, at most ${MAX_SUBMIT_BATCH} per call`);
+      return { results: txs.map(submitOne) };
     }),
 
     waitTx: unary<{ hash: string; timeoutMs: number }>("WaitTx", (req, call) => {
