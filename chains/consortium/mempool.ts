@@ -70,6 +70,11 @@ export class Mempool {
     return this.#byHash.has(hash);
   }
 
+  /** A pending tx by hash. */
+  get(hash: Hex): SignedTx | undefined {
+    return this.#byHash.get(hash)?.tx;
+  }
+
   /** The nonce `account`'s next transaction must use, counting its pending ones. */
   nextNonce(account: Hex): number {
     return this.#nextNonce.get(account) ?? this.#chain.state.nonce(account);

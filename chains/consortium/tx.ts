@@ -57,6 +57,7 @@ export interface SignedTx extends UnsignedTx {
   /** The authenticator (65-byte secp256k1 signature, or P-256 key + signature + 0x02). */
   readonly signature: Hex;
   readonly hash: Hex;
+  /** The signed bytes; never mutate them (decoding is memoized by this array's identity). */
   readonly bytes: Uint8Array;
 }
 
@@ -119,11 +120,20 @@ export async function signTxWith(signer: Secp256k1DigestSigner, tx: Omit<Unsigne
 }
 
 export function txHashOf(bytes: Uint8Array): Hex {
-  return toHex(keccak256(bytes));
+  return decodedByBytes.get(bytes)?.hash ?? toHex(keccak256(bytes));
 }
+
+/**
+ * Decoded txs by the identity of their `bytes` (a SignedTx's own copy, never mutated): the
+ * mempool hands those same arrays to the proposer and to compact-proposal assembly, so a
+ * block of pooled txs is not decoded and hashed again. Other arrays are decoded afresh.
+ */
+const decodedByBytes = new WeakMap<Uint8Array, SignedTx>();
 
 /** Parses signed tx bytes strictly; throws MALFORMED_TX. Does not check chain id or signature. */
 export function decodeTx(bytes: Uint8Array): SignedTx {
+  const known = decodedByBytes.get(bytes);
+  if (known) return known;
   if (!(bytes instanceof Uint8Array)) throw reject(TxErrorCode.MALFORMED_TX, "transaction is not bytes");
   if (bytes.length > MAX_TX_BYTES) throw reject(TxErrorCode.MALFORMED_TX, `transaction is ${bytes.length} bytes, limit ${MAX_TX_BYTES}`);
   const split = splitSignedTx(bytes);
@@ -138,7 +148,7 @@ export function decodeTx(bytes: Uint8Array): SignedTx {
   const problem = bodyProblem(body);
   if (problem) throw reject(TxErrorCode.MALFORMED_TX, problem);
   const copy = bytes.slice();
-  return {
+  const tx: SignedTx = {
     chainId: Number(chainId),
     from,
     nonce: Number(nonce),
@@ -148,6 +158,8 @@ export function decodeTx(bytes: Uint8Array): SignedTx {
     hash: toHex(keccak256(copy)),
     bytes: copy,
   };
+  decodedByBytes.set(copy, tx);
+  return tx;
 }
 
 /**

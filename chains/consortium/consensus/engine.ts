@@ -247,6 +247,9 @@ export class ConsensusEngine {
   private handle(msg: ConsensusMessage): void {
     switch (msg.type) {
       case "txs":
+      case "compact-proposal": // assembled into a "proposal" by compact.ts before it reaches us
+      case "proposal-tx-request":
+      case "proposal-txs":
         return;
       case "sync-request":
         return this.serveSync(msg.height);

@@ -51,7 +51,7 @@ export interface TransportStats {
 type Lane = "consensus" | "bulk";
 
 function laneOf(msg: ConsensusMessage): Lane {
-  return msg.type === "proposal" || msg.type === "vote" ? "consensus" : "bulk";
+  return msg.type === "proposal" || msg.type === "vote" || msg.type === "compact-proposal" ? "consensus" : "bulk";
 }
 
 class PeerLink {
