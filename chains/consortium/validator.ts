@@ -72,6 +72,7 @@ export class ValidatorNode {
       },
       check: (block) => chain.check(block),
       commit: (block, commit) => void chain.commit(block, commit),
+      pendingTxs: () => this.mempool.size,
       committed: (height) => {
         const b = chain.block(height);
         return b ? { block: b, commit: b.commit } : undefined;

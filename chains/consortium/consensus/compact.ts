@@ -103,8 +103,28 @@ export class CompactProposalTransport implements Transport {
         return this.onRequest(msg);
       case "proposal-txs":
         return this.onTxs(msg);
+      case "txs":
+        // Gossip the handlers just admitted may be what a pending proposal lacks.
+        this.deliver(msg);
+        return this.recheckPending();
       default:
         return this.deliver(msg);
+    }
+  }
+
+  /** Looks the missing txs of pending proposals up again; delivers those now complete. */
+  private recheckPending(): void {
+    for (const [key, p] of this.#pending) {
+      for (const [hash, at] of p.missing) {
+        const bytes = this.#lookup(hash);
+        if (!bytes) continue;
+        for (const i of at) p.txs[i] = bytes;
+        p.missing.delete(hash);
+      }
+      if (p.missing.size === 0) {
+        this.#pending.delete(key);
+        this.complete(key, p);
+      }
     }
   }
 
@@ -126,8 +146,10 @@ export class CompactProposalTransport implements Transport {
       this.#pending.set(key, p);
       if (this.#pending.size > MAX_PENDING) this.#pending.delete(this.#pending.keys().next().value!);
     }
-    // A re-sent proposal means the proposer is still waiting: ask again (our request or its answer may have been dropped).
-    this.request(p);
+    // A re-sent proposal means the proposer is still waiting: look again, then ask again
+    // (our request or its answer may have been dropped).
+    this.recheckPending();
+    if (this.#pending.get(key) === p) this.request(p);
   }
 
   private request(p: Pending): void {

@@ -48,6 +48,8 @@ export interface ConsensusApp {
   /** Persists and applies a decided block; throwing halts this validator. */
   commit(block: Block, commit: Commit): void;
   committed(height: number): { readonly block: Block; readonly commit: Commit } | undefined;
+  /** Transactions waiting for a block (a proposer with work does not wait out blockIntervalMs). */
+  pendingTxs(): number;
 }
 
 /** A block the signer state names by hash; `json` is called only when the store lacks it. */
@@ -280,6 +282,7 @@ export class ConsensusEngine {
     }
     this.#proposals.set(p.round, { block: p.block, hash, polRound: p.polRound });
     this.#blocks.set(hash, p.block);
+    if (p.round === 0 && this.#step === "new-height" && expected !== this.#self) this.startRound(0); // the proposer had work: join now
   }
 
   private onVote(v: VoteMessage): void {
@@ -517,9 +520,17 @@ export class ConsensusEngine {
     for (const m of buffered) this.handle(m);
   }
 
+  /**
+   * Round 0 of a new height starts `delayMs` (blockIntervalMs) after the commit, the pace of
+   * an idle chain, except that the round-0 proposer starts at once when transactions are
+   * waiting, and the others join round 0 as soon as its proposal arrives (onProposal): under
+   * load blocks follow each other as fast as consensus runs, small and frequent, instead of
+   * one large block per interval. Only when rounds start changes, never what is signed.
+   */
   private scheduleRoundZero(delayMs: number): void {
     const h = this.#height;
-    this.schedule(delayMs, () => {
+    const busy = this.#member && this.#schedule.proposer(h, 0) === this.#self && this.#o.app.pendingTxs() > 0;
+    this.schedule(busy ? 0 : delayMs, () => {
       if (this.#height === h && this.#step === "new-height") this.startRound(0);
     });
   }

@@ -116,6 +116,7 @@ describe("consortium compact proposals", () => {
         check: (b) => chain.check(b),
         commit: (b, c) => void chain.commit(b, c),
         committed: () => undefined,
+        pendingTxs: () => 0,
       };
       const signerState: SignerStateStore = { load: () => undefined, save: () => {}, loadBlock: () => undefined };
       const transport = new CompactProposalTransport(wire, lookup);

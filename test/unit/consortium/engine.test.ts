@@ -54,6 +54,7 @@ describe("consortium consensus engine: Tendermint locking", () => {
       check: (b) => chain.check(b),
       commit: (b, c) => void chain.commit(b, c),
       committed: () => undefined,
+      pendingTxs: () => 0,
     };
     const transport = new ManualTransport();
     engine = new ConsensusEngine({ app, signer: me, transport, clock: systemClock, signerState, blockIntervalMs: 0, timeouts: LONG });
