@@ -312,7 +312,11 @@ function slashUnbonding(kv: KvStore, validator: Hex, infractionHeight: number, h
 
 // --- helpers ----------------------------------------------------------------------------------
 
-/** The set after every change so far (the schedule's last entry). */
+/** The set after every change so far (the schedule's last entry): who signs from two blocks on. */
+export function latestSet(kv: KvReader): ValidatorSet {
+  return pendingSet(kv);
+}
+
 function pendingSet(kv: KvReader): ValidatorSet {
   const schedule = readSchedule(kv);
   return schedule[schedule.length - 1]!.set;
