@@ -2,7 +2,8 @@
  * A validator joining a running network as its own OS process, with nobody editing configs
  * or restarting: 4 validator processes (stake 100 each) from `initNodeHomes`; a 5th home made
  * by the real CLI (`isthmus node init --join <validator 0's peer endpoint>`), started as a
- * process that follows the chain; it is funded, bonds 100 through a tx, announces its peer
+ * process that follows the chain; it is funded, bonds 100 through a tx (`isthmus node tx
+ * --home <its home> bond 100`), announces its peer
  * endpoint on chain itself, and from two blocks after its bond its precommits appear in the
  * commits (so the validators dial it: it can only precommit proposals they push to it).
  * Then it is SIGKILLed and the 4 (400 of 500 > 2/3) keep finalizing without a fork.
@@ -106,7 +107,11 @@ describe("consortium network: a validator joins as its own process (init --join,
     };
     await send(clients[0]!, alice, { kind: "transfer", to: joinerSigner.address, asset: "ISTH", amount: 150n });
     await eventually("the joiner to see its funds", 30_000, async () => ((await joinerClient.getAccount(joinerSigner.address)).balances.get("ISTH") === 150n ? true : undefined));
-    const bondHeight = await send(joinerClient, joinerSigner, { kind: "bond", amount: 100n });
+    // The bond through the CLI: signed with the home's key, sent to the joiner's own API.
+    const bonded = await promisify(execFile)(process.execPath, [join(REPO, "bin/isthmus.js"), "node", "tx", "--home", joinerHome, "bond", "100"], { cwd: REPO });
+    const bondRes = JSON.parse(bonded.stdout) as { ok: boolean; height: number; hash: Hex };
+    assert.equal(bondRes.ok, true);
+    const bondHeight = bondRes.height;
 
     // From bondHeight + 2 the set holds it; its precommits must show up in commits.
     const signedBy = async (h: number): Promise<boolean | undefined> => {

@@ -6,6 +6,7 @@ import { InvalidInputError } from "../../../chains/errors.ts";
 import { homePaths, initNodeHomes, loadNodeHome, NodeHomeError, parseNodeConfig } from "../../../chains/consortium/node/home.ts";
 import { runNodeCommand } from "../../../chains/consortium/node/cli.ts";
 import { JOIN_FAILED, initJoiningHome } from "../../../chains/consortium/node/join.ts";
+import { stakeTxBody } from "../../../chains/consortium/node/stake-tx.ts";
 import { freePorts } from "../../../chains/consortium/devnet.ts";
 
 describe("consortium node homes (isthmus node init)", () => {
@@ -62,5 +63,16 @@ describe("consortium node homes (isthmus node init)", () => {
       return true;
     });
     assert.throws(() => loadNodeHome(dir), NodeHomeError, "nothing was written");
+  });
+
+  it("node tx parses staking transactions and names the argument that is wrong", () => {
+    const v = `0x${"ab".repeat(20)}`;
+    assert.deepEqual(stakeTxBody(["bond", "100"]), { kind: "bond", amount: 100n });
+    assert.deepEqual(stakeTxBody(["undelegate", v.toUpperCase().replace("0X", "0x"), "7"]), { kind: "undelegate", validator: v, amount: 7n });
+    assert.deepEqual(stakeTxBody(["endpoint", "127.0.0.1:5"]), { kind: "endpoint", endpoint: "127.0.0.1:5" });
+    assert.throws(() => stakeTxBody(["bond", "1.5"]), /amount "1.5" is not a whole number/);
+    assert.throws(() => stakeTxBody(["delegate", "0x12", "1"]), /validator "0x12" is not a 20-byte/);
+    assert.throws(() => stakeTxBody(["delegate", v]), /expected 2 argument/);
+    assert.throws(() => stakeTxBody(["mint", "1"]), /unknown kind "mint"/);
   });
 });
