@@ -7,18 +7,14 @@
 import assert from "node:assert/strict";
 import { type Hex, toHex } from "../../../proofs/hex.ts";
 import { type Commit } from "../../../proofs/consortium/commit.ts";
-import { type DuplicateVoteEvidence, evidenceHash } from "../../../proofs/consortium/evidence.ts";
+import { evidenceHash } from "../../../proofs/consortium/evidence.ts";
 import { type Header, hashHeader } from "../../../proofs/consortium/header.ts";
 import { LightClient, trustHeader, verifyHeaderRun, verifyNextHeader, verifyStateProof } from "../../../proofs/consortium/light-client.ts";
-import { decodeTxResult } from "../../../proofs/consortium/results.ts";
 import { decodeSlashing, slashingKey } from "../../../proofs/consortium/staking.ts";
 import { type ValidatorSet, hashValidatorSet, makeValidatorSet, stakeOf } from "../../../proofs/consortium/validators.ts";
-import { VoteType, voteDigest } from "../../../proofs/consortium/vote.ts";
-import { type Chain } from "../../../chains/consortium/chain.ts";
+import { VoteType } from "../../../proofs/consortium/vote.ts";
 import { type CommittedBlock } from "../../../chains/consortium/block.ts";
 import { derivePrivateKey, Signer } from "../../../chains/consortium/crypto.ts";
-import { makeGenesis } from "../../../chains/consortium/genesis.ts";
-import { type TxBody } from "../../../chains/consortium/tx.ts";
 import { alice, carol, commitFor, tx, validatorSigners } from "./helpers.ts";
 import { Driver, UNBONDING, conflictingPrevotes } from "./staking-driver.ts";
 
