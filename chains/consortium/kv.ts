@@ -18,6 +18,11 @@ export interface KvStore extends KvReader {
   delete(key: Uint8Array): void;
 }
 
+/** Entries by key prefix, in key order (staking enumerates a validator's delegations with it). */
+export interface KvScan {
+  scan(prefix: Uint8Array): KvPair[];
+}
+
 export interface KvPair {
   readonly key: Uint8Array;
   readonly value: Uint8Array;
@@ -35,7 +40,7 @@ function idOf(key: Uint8Array): string {
   return bytesToHex(key);
 }
 
-export class MemoryKv implements KvStore {
+export class MemoryKv implements KvStore, KvScan {
   readonly #entries = new Map<string, Entry>();
   #sorted: string[] | null = null;
   #tree: MerkleTree | null = null;
@@ -135,7 +140,7 @@ export class MemoryKv implements KvStore {
 }
 
 /** Buffered writes over a base store; `commit` pushes them down, dropping the overlay discards them. */
-export class KvOverlay implements KvStore {
+export class KvOverlay implements KvStore, KvScan {
   readonly #base: KvStore;
   readonly #writes = new Map<string, KvPair | null>();
 
@@ -155,6 +160,21 @@ export class KvOverlay implements KvStore {
 
   delete(key: Uint8Array): void {
     this.#writes.set(idOf(key), null);
+  }
+
+  /** The base's entries under `prefix` with this overlay's writes applied. */
+  scan(prefix: Uint8Array): KvPair[] {
+    const base = this.#base as KvStore & Partial<KvScan>;
+    if (typeof base.scan !== "function") throw new Error("KvOverlay.scan: the base store cannot scan");
+    const p = idOf(prefix);
+    const merged = new Map<string, KvPair>();
+    for (const e of base.scan(prefix)) merged.set(idOf(e.key), e);
+    for (const [id, w] of this.#writes) {
+      if (!id.startsWith(p)) continue;
+      if (w) merged.set(id, w);
+      else merged.delete(id);
+    }
+    return [...merged.keys()].sort().map((id) => merged.get(id)!);
   }
 
   get writes(): KvWrites {
