@@ -35,8 +35,6 @@ export const TxErrorCode = {
   UNBOND_EXCEEDS_STAKE: "UNBOND_EXCEEDS_STAKE",
   /** A bond or the stake an unbond leaves is below the chain's minimum (unbond all instead). */
   BOND_TOO_SMALL: "BOND_TOO_SMALL",
-  /** The stakes would need a proposer rotation longer than the engine supports (use rounder amounts). */
-  STAKE_GRANULARITY: "STAKE_GRANULARITY",
   /** The change would leave the validator set empty. */
   LAST_VALIDATOR: "LAST_VALIDATOR",
   /** Undelegate of more than the sender has delegated to that validator. */

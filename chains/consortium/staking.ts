@@ -45,7 +45,6 @@ import {
 import { type ValidatorSet, makeValidatorSet, stakeOf } from "../../proofs/consortium/validators.ts";
 import { reject, TxErrorCode } from "./codes.ts";
 import { recoverSigner } from "./crypto.ts";
-import { MAX_SCHEDULE } from "./consensus/proposer.ts";
 import { type KvReader, type KvScan, type KvStore } from "./kv.ts";
 import { LedgerState } from "./ledger-state.ts";
 
@@ -326,11 +325,6 @@ function withStake(set: ValidatorSet, address: Hex, stake: bigint): ValidatorSet
   const others = set.validators.filter((v) => v.address !== address);
   const list = stake > 0n ? [...others, { address, stake }] : others;
   if (list.length === 0) throw reject(TxErrorCode.LAST_VALIDATOR, "the validator set would be empty");
-  const g = list.reduce((acc, v) => gcd(acc, v.stake), 0n);
-  const period = list.reduce((acc, v) => acc + v.stake / g, 0n);
-  if (period > BigInt(MAX_SCHEDULE)) {
-    throw reject(TxErrorCode.STAKE_GRANULARITY, `stakes would need a proposer rotation of ${period} steps (limit ${MAX_SCHEDULE}); bond a rounder amount`);
-  }
   return makeValidatorSet(list);
 }
 
@@ -371,9 +365,4 @@ function burn(kv: KvStore, amount: bigint): void {
   const asset = state.asset(STAKE_ASSET);
   if (!asset) throw new Error("corrupt state: native asset missing");
   state.putAsset({ ...asset, supply: asset.supply - amount });
-}
-
-function gcd(a: bigint, b: bigint): bigint {
-  while (b !== 0n) [a, b] = [b, a % b];
-  return a;
 }
