@@ -5,7 +5,8 @@
  * are replayed from genesis and every recomputed root is compared with its header.
  */
 import { type Hex, concatBytes, fromHex, toHex } from "../../proofs/hex.ts";
-import { type KvAbsenceProof, type MerkleProof, KvMerkleTree } from "../../proofs/merkle.ts";
+import { type MerkleProof, KvMerkleTree } from "../../proofs/merkle.ts";
+import { type SparseAbsenceProof, type SparseProof } from "../../proofs/sparse-merkle.ts";
 import { type Commit, verifyCommit } from "../../proofs/consortium/commit.ts";
 import { CONSORTIUM_SCHEME } from "../../proofs/consortium/domain.ts";
 import { type Header, hashHeader } from "../../proofs/consortium/header.ts";
@@ -55,7 +56,7 @@ export interface AccountView {
 
 export interface LockAbsentAtHead {
   readonly found: false;
-  readonly absence: KvAbsenceProof;
+  readonly absence: SparseAbsenceProof;
   readonly header: Header;
   readonly commit: Commit;
 }
@@ -63,7 +64,7 @@ export interface LockAbsentAtHead {
 export interface LockAtHead {
   readonly found: true;
   readonly value: Uint8Array;
-  readonly proof: MerkleProof;
+  readonly proof: SparseProof;
   readonly header: Header;
   readonly commit: Commit;
 }

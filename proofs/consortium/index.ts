@@ -77,6 +77,7 @@ export {
   trustHeader,
   trustSet,
   verifyNextHeader,
+  verifyStateAbsence,
   verifyStateProof,
 } from "./light-client.ts";
 export { type DuplicateVoteEvidence, type EvidenceVerification, type SignedVote, evidenceHash, evidenceProblem, verifyEvidence } from "./evidence.ts";

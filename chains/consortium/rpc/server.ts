@@ -11,7 +11,7 @@ import { TxRejectedError } from "../codes.ts";
 import { type ChainLogger, quietLogger } from "../log.ts";
 import { type Mempool } from "../mempool.ts";
 import { type SignedTx } from "../tx.ts";
-import { absenceToWire, commitToWire, consortiumService, headerToWire, outcomeToWire, proofToWire } from "./wire.ts";
+import { commitToWire, consortiumService, headerToWire, outcomeToWire, proofToWire, stateAbsenceToWire, stateProofToWire } from "./wire.ts";
 
 export const LOCALHOST = "127.0.0.1";
 export const MAX_EVENT_RANGE = 1000;
@@ -147,8 +147,8 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<NodeServ
       if (!isLockId(req.lockId)) throw badInput("lockId: expected 32-byte 0x-hex");
       const found = node.chain.lockAtHead(req.lockId.toLowerCase() as Hex);
       if (!found) return { found: false };
-      if (!found.found) return { found: false, absence: absenceToWire(found.absence), header: headerToWire(found.header), commit: commitToWire(found.commit) };
-      return { found: true, value: Buffer.from(found.value), proof: proofToWire(found.proof), header: headerToWire(found.header), commit: commitToWire(found.commit) };
+      if (!found.found) return { found: false, stateAbsence: stateAbsenceToWire(found.absence), header: headerToWire(found.header), commit: commitToWire(found.commit) };
+      return { found: true, value: Buffer.from(found.value), stateProof: stateProofToWire(found.proof), header: headerToWire(found.header), commit: commitToWire(found.commit) };
     }),
 
     getEvents: unary<{ fromHeight: number; toHeight: number }>("GetEvents", (req) => {
