@@ -51,6 +51,21 @@ export function verifyCommittedEntry(p: CommittedEntryParams): EntryVerification
   return { ok: true, height: p.header.height, blockHash: commit.blockHash, root };
 }
 
+export interface CommittedAbsenceParams extends AnchorParams {
+  readonly key: Uint8Array;
+  readonly absence: SparseAbsenceProof;
+}
+
+/** Establishes that the state of a final block has NO entry for `key` (its path ends empty or at another key's leaf). */
+export function verifyCommittedAbsence(p: CommittedAbsenceParams): EntryVerification {
+  if (p.header?.chainId !== p.chainId) return { ok: false, reason: `header is for chain ${String(p.header?.chainId)}, expected ${p.chainId}` };
+  const commit = verifyCommit(p.header, p.commit, p.validatorSet);
+  if (!commit.ok) return { ok: false, reason: `commit: ${commit.reason}` };
+  const absent = verifySparseAbsence(CONSORTIUM_SCHEME.state, fromHex(p.header.stateRoot, "stateRoot", 32), p.key, p.absence);
+  if (!absent.ok) return { ok: false, reason: `state absence proof: ${absent.reason}` };
+  return { ok: true, height: p.header.height, blockHash: commit.blockHash, root: p.header.stateRoot };
+}
+
 export interface LockProofParams extends AnchorParams {
   readonly lockId: Hex;
   /** The encoded lock record (state value) the proof is for. */
@@ -84,13 +99,10 @@ export type LockAbsenceVerification =
 
 /** Establishes that NO lock `lockId` is in the committed state of a final block (its path ends empty or at another key's leaf). */
 export function verifyLockAbsence(p: LockAbsenceParams): LockAbsenceVerification {
-  if (p.header?.chainId !== p.chainId) return { ok: false, reason: `header is for chain ${String(p.header?.chainId)}, expected ${p.chainId}` };
-  const commit = verifyCommit(p.header, p.commit, p.validatorSet);
-  if (!commit.ok) return { ok: false, reason: `commit: ${commit.reason}` };
   const lockId = p.lockId.toLowerCase() as Hex;
-  const absent = verifySparseAbsence(CONSORTIUM_SCHEME.state, fromHex(p.header.stateRoot, "stateRoot", 32), lockKey(lockId), p.absence);
-  if (!absent.ok) return { ok: false, reason: `state absence proof: ${absent.reason}` };
-  return { ok: true, lockId, height: p.header.height, stateRoot: p.header.stateRoot, blockHash: commit.blockHash };
+  const r = verifyCommittedAbsence({ ...p, key: lockKey(lockId) });
+  if (!r.ok) return r;
+  return { ok: true, lockId, height: r.height, stateRoot: r.root, blockHash: r.blockHash };
 }
 
 export interface EventProofParams extends AnchorParams {

@@ -63,6 +63,8 @@ export {
   type LockProofVerification,
   type LockAbsenceParams,
   type LockAbsenceVerification,
+  type CommittedAbsenceParams,
+  verifyCommittedAbsence,
   verifyCommittedEntry,
   verifyEventProof,
   verifyLockAbsence,

@@ -99,6 +99,11 @@ export interface LockWithProof {
   readonly commit: Commit;
 }
 
+/** A state key at a height as the node proves it (verify with verifyCommittedEntry / verifyCommittedAbsence). */
+export type StateWithProof =
+  | { readonly found: true; readonly value: Uint8Array; readonly proof: SparseProof; readonly header: Header; readonly commit: Commit }
+  | { readonly found: false; readonly absence: SparseAbsenceProof; readonly header: Header; readonly commit: Commit };
+
 export interface ProvenEventWire {
   readonly txIndex: number;
   readonly eventIndex: number;
@@ -220,6 +225,16 @@ export class ConsortiumClient {
       header: headerFromWire(r.header),
       commit: commitFromWire(r.commit),
     }));
+  }
+
+  /** `key` after block `height` (default: the head) with its proof or the proof of its absence. */
+  async getState(key: Uint8Array, height = 0): Promise<StateWithProof> {
+    const r = await this.call("getState", { key: Buffer.from(key), height });
+    return this.parse("GetState", () => {
+      const anchor = { header: headerFromWire(r.header), commit: commitFromWire(r.commit) };
+      if (r.found === true) return { found: true as const, value: bytesFromWire(r.value, "value"), proof: stateProofFromWire(r.stateProof), ...anchor };
+      return { found: false as const, absence: stateAbsenceFromWire(r.stateAbsence), ...anchor };
+    });
   }
 
   async getEvents(fromHeight: number, toHeight: number): Promise<EventsPage> {

@@ -151,6 +151,21 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<NodeServ
       return { found: true, value: Buffer.from(found.value), stateProof: stateProofToWire(found.proof), header: headerToWire(found.header), commit: commitToWire(found.commit) };
     }),
 
+    getState: unary<{ key: Uint8Array; height: number }>("GetState", (req) => {
+      const { chain } = node;
+      if (!(req.key instanceof Uint8Array) || req.key.length === 0) throw badInput("key: expected non-empty bytes");
+      const height = req.height === 0 ? chain.height : req.height;
+      if (height > chain.height) throw new RpcFault(grpc.status.NOT_FOUND, `height ${height} is past the head ${chain.height}`);
+      if (height < chain.oldestProvableHeight) {
+        throw new RpcFault(grpc.status.OUT_OF_RANGE, `height ${height}: this node proves state at heights ${chain.oldestProvableHeight}..${chain.height} (the last ${chain.stateHistory})`);
+      }
+      const at = chain.stateAt(new Uint8Array(req.key), height);
+      if (!at) throw new RpcFault(grpc.status.OUT_OF_RANGE, `height ${height}: no state proof available`);
+      const anchor = { header: headerToWire(at.header), commit: commitToWire(at.commit) };
+      if (!at.found) return { found: false, stateAbsence: stateAbsenceToWire(at.absence), ...anchor };
+      return { found: true, value: Buffer.from(at.value), stateProof: stateProofToWire(at.proof), ...anchor };
+    }),
+
     getEvents: unary<{ fromHeight: number; toHeight: number }>("GetEvents", (req) => {
       if (req.fromHeight < 1 || req.toHeight < req.fromHeight) throw badInput("need 1 <= fromHeight <= toHeight");
       const to = Math.min(req.toHeight, node.chain.height, req.fromHeight + MAX_EVENT_RANGE - 1);
