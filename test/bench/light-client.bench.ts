@@ -71,6 +71,15 @@ for (const a of V.absences.filter((x) => x.accept)) {
   absenceProofs.push({ name: a.name, siblings: a.absence.siblings.length, ...split(total, data) });
 }
 
+// The fold alone at the depths of larger states (~20 levels at 10^6 entries) and the 256 maximum.
+const statePathFold = [];
+for (const depth of [20, 256]) {
+  const siblings = Array.from({ length: depth }, (_, i) => ethers.keccak256(ethers.toUtf8Bytes(`sibling ${i}`)));
+  const data = lc.interface.encodeFunctionData("rootFromStatePath", [ethers.keccak256("0x01"), ethers.keccak256("0x02"), siblings]);
+  const total = await ethers.provider.estimateGas({ to: await lc.getAddress(), data });
+  statePathFold.push({ depth, ...split(total, data) });
+}
+
 const out = {
   bench: "ConsortiumLightClient gas",
   compiler: "solc 0.8.30, optimizer 200 runs, evm cancun",
@@ -79,5 +88,6 @@ const out = {
   headerUpdates,
   lockProofs,
   absenceProofs,
+  statePathFold,
 };
 process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);

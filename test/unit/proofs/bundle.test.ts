@@ -112,6 +112,13 @@ describe("proofs/bundle", function () {
     writeFileSync(path.join(dir, "a.json"), JSON.stringify(anchor));
     const c = JSON.parse((await run(process.execPath, [cli, "proof", "verify", path.join(dir, "c.json"), "--trust", path.join(dir, "a.json")])).stdout);
     assert.match(c.proves, /is locked on consortium/);
+    // A consortium bundle saved before the state became a sparse tree: refused by name.
+    writeFileSync(path.join(dir, "v1.json"), JSON.stringify({ ...bundle, version: 1, proof: { index: 3, leafCount: 17, siblings: bundle.proof.siblings } }));
+    await assert.rejects(run(process.execPath, [cli, "proof", "verify", path.join(dir, "v1.json"), "--trust", path.join(dir, "a.json")]), (err: { code: number; stderr: string }) => {
+      assert.equal(err.code, 1);
+      assert.match(err.stderr, /consortium-lock bundle version 1 proves the lock in the sorted state tree the chain no longer commits to; fetch a new bundle/);
+      return true;
+    });
 
     const forged = structuredClone(evmBundle);
     forged.storageProof[3].value = "0x1";
