@@ -62,7 +62,12 @@ export class StateSnapshot {
   }
 }
 
-/** A tree version computed by `rootWith`, kept so that applying the same writes reuses it. */
+/**
+ * A tree version computed by `rootWith`, kept so that applying the same writes reuses it.
+ * A few are kept: a validator may check other proposals (or rounds) before committing one.
+ */
+const MAX_PREPARED = 4;
+
 interface Prepared {
   readonly base: SparseMerkleTree<KvPair>;
   readonly writes: KvWrites;
@@ -74,7 +79,7 @@ export class MemoryKv implements KvStore {
   readonly #entries = new Map<string, KvPair>();
   readonly #order = new SortedKeys();
   #tree = SparseMerkleTree.empty<KvPair>(SCHEME);
-  #prepared: Prepared | null = null;
+  #prepared: Prepared[] = [];
 
   get size(): number {
     return this.#entries.size;
@@ -95,9 +100,8 @@ export class MemoryKv implements KvStore {
   /** Applies `writes`, whose pairs the store keeps (callers hand over buffers they no longer change). */
   apply(writes: KvWrites): void {
     if (writes.size === 0) return;
-    const p = this.#prepared;
-    const reuse = p !== null && p.base === this.#tree && p.writes === writes && sameWrites(p.seen, writes);
-    const tree = reuse ? p.tree : this.#tree.update(toSparseWrites(writes));
+    const p = this.#prepared.find((x) => x.base === this.#tree && x.writes === writes && sameWrites(x.seen, writes));
+    const tree = p ? p.tree : this.#tree.update(toSparseWrites(writes));
     for (const [id, w] of writes) {
       if (w) {
         this.#entries.set(id, w);
@@ -107,7 +111,7 @@ export class MemoryKv implements KvStore {
       }
     }
     this.#tree = tree;
-    this.#prepared = null;
+    this.#prepared = [];
   }
 
   root(): Uint8Array {
@@ -118,7 +122,7 @@ export class MemoryKv implements KvStore {
   rootWith(writes: KvWrites): Uint8Array {
     if (writes.size === 0) return this.root();
     const tree = this.#tree.update(toSparseWrites(writes));
-    this.#prepared = { base: this.#tree, writes, seen: [...writes], tree };
+    this.#prepared = [{ base: this.#tree, writes, seen: [...writes], tree }, ...this.#prepared.filter((x) => x.writes !== writes)].slice(0, MAX_PREPARED);
     return tree.root;
   }
 

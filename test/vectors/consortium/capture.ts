@@ -3,9 +3,11 @@
  * consortium code: a chain built in-process (test/unit/consortium/helpers.ts) with validators
  * staked 100/100/100/150 commits block 1 (three locks) and block 2 (claims one), each commit's
  * precommits signing different times (block 2 in round 1). From those it takes the headers,
- * commits and lock proofs, and derives the forgeries each verifier must refuse. Blocks 3-5
- * change the validator set: alice bonds 50 in block 3, header 4 names the new set as its
- * nextValidatorsHash, and block 5 is signed by the new set (alice included).
+ * commits, lock proofs (sparse Merkle state paths) and lock ABSENCE proofs at height 2 (one
+ * path ending at an empty subtree, one at another key's leaf), and derives the forgeries each
+ * verifier must refuse. Blocks 3-5 change the validator set: alice bonds 50 in block 3,
+ * header 4 names the new set as its nextValidatorsHash, and block 5 is signed by the new set
+ * (alice included).
  *
  *   node --import tsx test/vectors/consortium/capture.ts   (rewrites light-client.json beside it)
  *
