@@ -63,6 +63,8 @@ export {
   type LockProofVerification,
   type LockAbsenceParams,
   type LockAbsenceVerification,
+  type CommittedAbsenceParams,
+  verifyCommittedAbsence,
   verifyCommittedEntry,
   verifyEventProof,
   verifyLockAbsence,
@@ -77,6 +79,7 @@ export {
   trustHeader,
   trustSet,
   verifyNextHeader,
+  verifyStateAbsence,
   verifyStateProof,
 } from "./light-client.ts";
 export { type DuplicateVoteEvidence, type EvidenceVerification, type SignedVote, evidenceHash, evidenceProblem, verifyEvidence } from "./evidence.ts";
