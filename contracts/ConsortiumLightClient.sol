@@ -5,8 +5,9 @@ pragma solidity 0.8.30;
  * @title ConsortiumLightClient
  * @notice Follows the Isthmus consortium chain on an EVM chain: stores the stateRoot of each
  * header whose commit is signed by MORE than 2/3 of the validator stake, and verifies lock
- * records against a stored stateRoot. Encodings are those of chains/consortium/README.md and
- * proofs/consortium/*.ts (header.ts, vote.ts, validators.ts, state.ts, ../merkle.ts):
+ * records (and their absence) against a stored stateRoot. Encodings are those of
+ * chains/consortium/README.md and proofs/consortium/*.ts (header.ts, vote.ts, validators.ts,
+ * state.ts, ../sparse-merkle.ts):
  *
  * - header hash = keccak256(abi.encode(HEADER_TAG, chainId, height, timeMs, prevHash, txRoot,
  *   resultsRoot, stateRoot, validatorsHash, nextValidatorsHash, proposer)). `Header` has only static fields, so
@@ -15,9 +16,10 @@ pragma solidity 0.8.30;
  *   blockHash, timeMs)) with each voter's own timeMs; signatures are 65 bytes r || s || v,
  *   v 27/28, low-s only (EIP-2), over the raw digest (no message prefix).
  * - validator set hash = keccak256(abi.encode(VALIDATORS_TAG, n, addr1, stake1, ...)), sorted.
- * - state: RFC 6962 Merkle tree with keccak-256 over entries sorted by key;
- *   leaf = keccak256(0x00 || keccak256(key) || keccak256(value)), node = keccak256(0x01 || l || r),
- *   an odd last node promoted unchanged. A lock is key 0x04 || lockId with value
+ * - state: binary sparse Merkle tree over keccak256(key) paths (MSB first, 1 = right) in which
+ *   a subtree holding one entry is that entry's leaf and an empty subtree is zero;
+ *   leaf = keccak256(0x00 || keccak256(key) || keccak256(value)), node = keccak256(0x01 || l || r).
+ *   A lock is key 0x04 || lockId with value
  *   abi.encode(sender, receiver, asset, amount, hashlock, timelock, status, preimage).
  *
  * Commits are checked strictly: where proofs/consortium's verifyCommit ignores an unusable
@@ -49,10 +51,18 @@ contract ConsortiumLightClient {
         address proposer;
     }
 
-    /// An audit path: siblings from the leaf level upwards (proofs/merkle.ts MerkleProof).
-    struct MerkleProof {
-        uint256 index;
-        uint256 leafCount;
+    /// A path in the sparse Merkle state tree (proofs/sparse-merkle.ts SparseProof): the
+    /// siblings from the leaf's level up to the root; their count is the leaf's depth.
+    struct StateProof {
+        bytes32[] siblings;
+    }
+
+    /// Where an absent key's path ends (proofs/sparse-merkle.ts SparseAbsenceProof): an empty
+    /// subtree (endsAtLeaf false; the hashes are then ignored) or the leaf of another key sharing the path.
+    struct StateAbsence {
+        bool endsAtLeaf;
+        bytes32 leafKeyHash;
+        bytes32 leafValueHash;
         bytes32[] siblings;
     }
 
@@ -77,6 +87,8 @@ contract ConsortiumLightClient {
     bytes1 public constant LOCK_KEY_PREFIX = 0x04;
     /// secp256k1 group order / 2: larger s values are the malleable twin (EIP-2).
     uint256 private constant HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0;
+    /// keccak256 paths have 256 bits.
+    uint256 public constant MAX_STATE_DEPTH = 256;
     /// The signer bitmap is one word.
     uint256 public constant MAX_VALIDATORS = 256;
 
@@ -123,10 +135,10 @@ contract ConsortiumLightClient {
     error InsufficientStake(uint256 signedStake, uint256 totalStake);
     // --- state proofs ---
     error UnknownHeight(uint64 height);
-    error BadProofIndex(uint256 index, uint256 leafCount);
-    error ProofTooShort(uint256 siblings);
-    error ProofTooLong(uint256 siblings, uint256 used);
+    error ProofTooLong(uint256 siblings, uint256 maxDepth);
     error ProofRootMismatch(bytes32 computed, bytes32 stateRoot);
+    error KeyIsPresent(bytes32 keyHash);
+    error LeafOffPath(bytes32 leafKeyHash, uint256 depth);
     error LockIdMismatch(bytes32 lockId, bytes32 fieldsHash);
     error UnknownLockStatus(uint8 status);
 
@@ -201,14 +213,12 @@ contract ConsortiumLightClient {
         uint64 height,
         bytes32 lockId,
         bytes calldata lockValue,
-        MerkleProof calldata proof
+        StateProof calldata proof
     ) external view returns (Lock memory lock) {
         bytes32 root = _stateRoots[height];
         if (root == bytes32(0)) revert UnknownHeight(height);
-        bytes32 leaf = keccak256(
-            abi.encodePacked(bytes1(0x00), keccak256(abi.encodePacked(LOCK_KEY_PREFIX, lockId)), keccak256(lockValue))
-        );
-        bytes32 computed = rootFromProof(leaf, proof);
+        bytes32 keyHash = keccak256(abi.encodePacked(LOCK_KEY_PREFIX, lockId));
+        bytes32 computed = rootFromStatePath(keyHash, _hashLeaf(keyHash, keccak256(lockValue)), proof.siblings);
         if (computed != root) revert ProofRootMismatch(computed, root);
 
         // The value is flat abi.encode(fields...); a struct holding a string is encoded behind
@@ -219,6 +229,29 @@ contract ConsortiumLightClient {
         );
         if (fieldsHash != lockId) revert LockIdMismatch(lockId, fieldsHash);
         if (lock.status < 1 || lock.status > 3) revert UnknownLockStatus(lock.status);
+    }
+
+    /**
+     * @notice Verifies that the state committed at `height` holds NO lock `lockId`: the path
+     * of its key ends at an empty subtree or at another key's leaf. Reverts unless proven.
+     */
+    function verifyLockAbsent(uint64 height, bytes32 lockId, StateAbsence calldata absence) external view {
+        bytes32 root = _stateRoots[height];
+        if (root == bytes32(0)) revert UnknownHeight(height);
+        bytes32 keyHash = keccak256(abi.encodePacked(LOCK_KEY_PREFIX, lockId));
+        bytes32 end;
+        uint256 depth = absence.siblings.length;
+        if (absence.endsAtLeaf) {
+            if (absence.leafKeyHash == keyHash) revert KeyIsPresent(keyHash);
+            // Only a leaf whose path shares the first `depth` bits can sit where the key's path ends.
+            if (depth > 0 && depth <= MAX_STATE_DEPTH && uint256(absence.leafKeyHash ^ keyHash) >> (256 - depth) != 0) {
+                revert LeafOffPath(absence.leafKeyHash, depth);
+            }
+            end = _hashLeaf(absence.leafKeyHash, absence.leafValueHash);
+        }
+        // else: an empty subtree, whose hash is zero (leafKeyHash and leafValueHash are ignored).
+        bytes32 computed = rootFromStatePath(keyHash, end, absence.siblings);
+        if (computed != root) revert ProofRootMismatch(computed, root);
     }
 
     /// @notice The stateRoot stored for `height`, zero if none.
@@ -242,28 +275,42 @@ contract ConsortiumLightClient {
     }
 
     /**
-     * @notice The root an RFC 6962 audit path leads to (proofs/merkle.ts rootFromProof): at each
-     * level a node has a sibling unless it is the odd last node, which is promoted unchanged.
+     * @notice The root a sparse Merkle path leads to (proofs/sparse-merkle.ts sparseRootFromPath):
+     * `end` (a leaf hash, or zero for an empty subtree) sits at depth siblings.length on the
+     * path of `keyHash` (bit 0 = its most significant bit, 1 = right); siblings go upwards.
      */
-    function rootFromProof(bytes32 leaf, MerkleProof calldata proof) public pure returns (bytes32 hash) {
-        uint256 at = proof.index;
-        uint256 width = proof.leafCount;
-        if (at >= width) revert BadProofIndex(at, width);
-        uint256 used;
-        uint256 count = proof.siblings.length;
-        hash = leaf;
-        while (width > 1) {
-            if (at & 1 == 1 || at + 1 < width) {
-                if (used == count) revert ProofTooShort(count);
-                bytes32 sibling = proof.siblings[used++];
-                hash = at & 1 == 1
-                    ? keccak256(abi.encodePacked(bytes1(0x01), sibling, hash))
-                    : keccak256(abi.encodePacked(bytes1(0x01), hash, sibling));
-            }
-            at >>= 1;
-            width = (width + 1) >> 1;
+    function rootFromStatePath(bytes32 keyHash, bytes32 end, bytes32[] calldata siblings) public pure returns (bytes32 hash) {
+        uint256 depth = siblings.length;
+        if (depth > MAX_STATE_DEPTH) revert ProofTooLong(depth, MAX_STATE_DEPTH);
+        hash = end;
+        uint256 path = uint256(keyHash);
+        for (uint256 i = 0; i < depth; i++) {
+            // siblings[i] is the sibling at depth (depth - 1 - i); its bit is counted from the top.
+            bool right = (path >> (256 - (depth - i))) & 1 == 1;
+            hash = right ? _hashNode(siblings[i], hash) : _hashNode(hash, siblings[i]);
         }
-        if (used != count) revert ProofTooLong(count, used);
+    }
+
+    /// keccak256(0x00 || keyHash || valueHash)
+    function _hashLeaf(bytes32 keyHash, bytes32 valueHash) private pure returns (bytes32 h) {
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore8(p, 0x00)
+            mstore(add(p, 1), keyHash)
+            mstore(add(p, 33), valueHash)
+            h := keccak256(p, 65)
+        }
+    }
+
+    /// keccak256(0x01 || left || right), in scratch memory past the free pointer (not allocated).
+    function _hashNode(bytes32 left, bytes32 right) private pure returns (bytes32 h) {
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore8(p, 0x01)
+            mstore(add(p, 1), left)
+            mstore(add(p, 33), right)
+            h := keccak256(p, 65)
+        }
     }
 
     /// Replaces the trusted set (checked: sorted, non-zero, positive stakes) and returns its hash.

@@ -10,9 +10,11 @@
  *                    commits to its ancestors by parentHash (YP 4.3), while descent from an
  *                    older trusted header proves nothing (anyone can append headers to a
  *                    chain whose blocks carry no consensus proof), so such anchors are refused.
- *   consortium-lock: header + commit + validator set + the lock's state value and Merkle
- *                    proof, checked with proofs/consortium's verifyLockProof.
- *                    Anchor: { kind: "consortium-validators", chainId, validators }.
+ *   consortium-lock: header + commit + validator set + the lock's state value and its
+ *                    sparse Merkle proof (siblings), checked with proofs/consortium's
+ *                    verifyLockProof. Anchor: { kind: "consortium-validators", chainId, validators }.
+ *                    Version 2; version 1 carried a proof of the sorted RFC 6962 state tree
+ *                    the chain no longer commits to, and is refused by name.
  *   fabric-lock:     the serialized block holding the transaction that wrote the lock (its
  *                    lock, claim or refund) + the headers linking it to a trusted block +
  *                    the channel's config block, checked with proofs/fabric's
@@ -33,7 +35,10 @@ import { type Commit, type LockRecord, makeValidatorSet, verifyLockProof } from 
 import type { Header as ConsortiumHeader } from "./consortium/header.ts";
 import { type BlockHeaderFields, type FabricLock, readChannelConfig, verifyFabricLockProof } from "./fabric/index.ts";
 
+/** Format version of evm-htlc-lock and fabric-lock bundles. */
 export const PROOF_BUNDLE_VERSION = 1;
+/** Format version of consortium-lock bundles: 2 since the state became a sparse Merkle tree. */
+export const CONSORTIUM_LOCK_BUNDLE_VERSION = 2;
 export const EVM_LOCK_BUNDLE_KIND = "evm-htlc-lock";
 export const CONSORTIUM_LOCK_BUNDLE_KIND = "consortium-lock";
 export const FABRIC_LOCK_BUNDLE_KIND = "fabric-lock";
@@ -58,7 +63,7 @@ export interface ValidatorJson {
 }
 
 export interface ConsortiumLockBundle {
-  readonly version: typeof PROOF_BUNDLE_VERSION;
+  readonly version: typeof CONSORTIUM_LOCK_BUNDLE_VERSION;
   readonly kind: typeof CONSORTIUM_LOCK_BUNDLE_KIND;
   readonly chain: string;
   readonly chainId: number;
@@ -68,7 +73,8 @@ export interface ConsortiumLockBundle {
   readonly validators: readonly ValidatorJson[];
   /** The encoded lock record (state value). */
   readonly value: Hex;
-  readonly proof: { readonly index: number; readonly leafCount: number; readonly siblings: readonly Hex[] };
+  /** Sparse Merkle siblings from the lock's leaf up to stateRoot (proofs/sparse-merkle.ts). */
+  readonly proof: { readonly siblings: readonly Hex[] };
 }
 
 /** A Fabric block header as JSON. */
@@ -139,7 +145,8 @@ export type BundleVerification =
 export function verifyProofBundle(bundle: unknown, anchor?: unknown): BundleVerification {
   if (typeof bundle !== "object" || bundle === null) return fail("bundle is not a JSON object");
   const b = bundle as Record<string, unknown>;
-  if (b.version !== PROOF_BUNDLE_VERSION) return fail(`unsupported bundle version ${JSON.stringify(b.version)} (this verifier knows ${PROOF_BUNDLE_VERSION})`);
+  const versionProblem = bundleVersionProblem(b.kind, b.version);
+  if (versionProblem) return fail(versionProblem);
   if (typeof b.chain !== "string") return fail("bundle.chain is not a string");
   if (b.kind !== FABRIC_LOCK_BUNDLE_KIND && !Number.isSafeInteger(b.chainId)) return fail("bundle.chainId is not an integer");
   if (!isHex(b.lockId, 32)) return fail("bundle.lockId is not 32-byte hex");
@@ -159,6 +166,18 @@ export function verifyProofBundle(bundle: unknown, anchor?: unknown): BundleVeri
     // The verifiers below throw only on misuse; reaching here means a field had a shape we did not pre-check.
     return fail(`malformed bundle: ${err instanceof Error ? err.message : String(err)}`);
   }
+}
+
+function bundleVersionProblem(kind: unknown, version: unknown): string | undefined {
+  if (kind === CONSORTIUM_LOCK_BUNDLE_KIND) {
+    if (version === CONSORTIUM_LOCK_BUNDLE_VERSION) return undefined;
+    if (version === 1) {
+      return `consortium-lock bundle version 1 proves the lock in the sorted state tree the chain no longer commits to; fetch a new bundle (version ${CONSORTIUM_LOCK_BUNDLE_VERSION}, sparse Merkle state proof)`;
+    }
+    return `unsupported bundle version ${JSON.stringify(version)} (this verifier knows ${CONSORTIUM_LOCK_BUNDLE_VERSION} for ${CONSORTIUM_LOCK_BUNDLE_KIND})`;
+  }
+  if (version !== PROOF_BUNDLE_VERSION) return `unsupported bundle version ${JSON.stringify(version)} (this verifier knows ${PROOF_BUNDLE_VERSION})`;
+  return undefined;
 }
 
 function verifyEvmBundle(b: EvmLockBundle, anchor: Record<string, unknown> | undefined): BundleVerification {
@@ -197,8 +216,8 @@ function verifyConsortiumBundle(b: ConsortiumLockBundle, anchor: Record<string, 
   if (typeof validators === "string") return fail(validators);
   if (!isHex(b.value)) return fail("bundle.value is not hex");
   const p = b.proof;
-  if (typeof p !== "object" || p === null || !Number.isSafeInteger(p.index) || !Number.isSafeInteger(p.leafCount) || !Array.isArray(p.siblings) || !p.siblings.every((s) => isHex(s, 32))) {
-    return fail("bundle.proof needs integer index and leafCount and 32-byte hex siblings");
+  if (typeof p !== "object" || p === null || !Array.isArray(p.siblings) || !p.siblings.every((s) => isHex(s, 32))) {
+    return fail("bundle.proof needs a list of 32-byte hex siblings");
   }
   if (typeof b.header !== "object" || b.header === null || typeof b.commit !== "object" || b.commit === null) return fail("bundle.header and bundle.commit must be objects");
   const r = verifyLockProof({
@@ -208,7 +227,7 @@ function verifyConsortiumBundle(b: ConsortiumLockBundle, anchor: Record<string, 
     commit: b.commit,
     lockId: b.lockId,
     value: bytes(b.value),
-    proof: { index: p.index, leafCount: p.leafCount, siblings: p.siblings.map(bytes) },
+    proof: { siblings: p.siblings.map(bytes) },
   });
   if (!r.ok) return fail(r.reason);
   return {
@@ -311,10 +330,10 @@ export function makeConsortiumLockBundle(p: {
   readonly commit: Commit;
   readonly validatorSet: { readonly validators: readonly { readonly address: Hex; readonly stake: bigint }[] };
   readonly value: Uint8Array;
-  readonly proof: { readonly index: number; readonly leafCount: number; readonly siblings: readonly Uint8Array[] };
+  readonly proof: { readonly siblings: readonly Uint8Array[] };
 }): ConsortiumLockBundle {
   return {
-    version: PROOF_BUNDLE_VERSION,
+    version: CONSORTIUM_LOCK_BUNDLE_VERSION,
     kind: CONSORTIUM_LOCK_BUNDLE_KIND,
     chain: p.chain,
     chainId: p.chainId,
@@ -323,7 +342,7 @@ export function makeConsortiumLockBundle(p: {
     commit: { ...p.commit, signatures: [...p.commit.signatures] },
     validators: p.validatorSet.validators.map((v) => ({ address: v.address, stake: v.stake.toString() })),
     value: toHex(p.value),
-    proof: { index: p.proof.index, leafCount: p.proof.leafCount, siblings: p.proof.siblings.map(toHex) },
+    proof: { siblings: p.proof.siblings.map(toHex) },
   };
 }
 

@@ -10,6 +10,8 @@
  *
  * Key-value maps are committed as trees over their entries sorted by key (bytewise), each
  * leaf's data being HASH(key) || HASH(value), so leaf = HASH(0x00 || HASH(key) || HASH(value)).
+ * The consortium chain uses these for per-block lists (txRoot, resultsRoot), built once per
+ * block; its state, which changes a little per block, is a sparse tree (sparse-merkle.ts).
  *
  * Pure: no I/O and no imports of other Isthmus code. Misuse (wrong argument types) throws;
  * untrusted proof data makes `verify*` return `{ ok: false, reason }`.
@@ -188,22 +190,6 @@ export class KvMerkleTree {
     return this.tree.root;
   }
 
-  /** Proof that `key` is absent, or undefined when the map has it. */
-  absenceProof(key: Uint8Array): KvAbsenceProof | undefined {
-    const n = this.entries.length;
-    let lo = 0;
-    let hi = n;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (compareBytes(this.entries[mid]!.key, key) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    if (lo < n && compareBytes(this.entries[lo]!.key, key) === 0) return undefined;
-    const neighbor = (i: number): KvNeighbor | null =>
-      i < 0 || i >= n ? null : { key: this.entries[i]!.key, valueHash: this.tree.scheme.hash(this.entries[i]!.value), proof: this.tree.proof(i) };
-    return { leafCount: n, left: neighbor(lo - 1), right: neighbor(lo) };
-  }
-
   /** Proof for `key`, or undefined when the map has no such key. */
   proof(key: Uint8Array): MerkleProof | undefined {
     let lo = 0;
@@ -226,60 +212,6 @@ export function kvRoot(scheme: MerkleScheme, entries: Iterable<KvEntry>): Uint8A
 /** Checks that the map committed to by `root` holds `key` = `value`. */
 export function verifyKvProof(scheme: MerkleScheme, root: Uint8Array, key: Uint8Array, value: Uint8Array, proof: MerkleProof): MerkleVerifyResult {
   return verifyMerkleProof(scheme, root, hashKvLeaf(scheme, key, value), proof);
-}
-
-// --- absence in key-value maps ----------------------------------------------------------
-
-/** A leaf of a key-value tree shown by its key and value hash, with its audit path. */
-export interface KvNeighbor {
-  readonly key: Uint8Array;
-  /** HASH(value): the value itself is not needed to rebuild the leaf. */
-  readonly valueHash: Uint8Array;
-  readonly proof: MerkleProof;
-}
-
-/**
- * Non-inclusion of a key in a sorted key-value tree: the two ADJACENT leaves around where the
- * key would sit (left.key < key < right.key, indices i and i + 1), or only the first leaf
- * (key below every key) or only the last one (key above every key), or neither for the empty
- * tree. Adjacency is what the audit paths prove: both lead to the root at consecutive
- * indices of a tree of `leafCount` leaves, and leaves are in key order by construction.
- */
-export interface KvAbsenceProof {
-  readonly leafCount: number;
-  readonly left: KvNeighbor | null;
-  readonly right: KvNeighbor | null;
-}
-
-/** Checks that the map committed to by `root` has no entry for `key`; fails (never throws) on bad proofs. */
-export function verifyKvAbsence(scheme: MerkleScheme, root: Uint8Array, key: Uint8Array, absence: KvAbsenceProof): MerkleVerifyResult {
-  assertBytes(root, "root", scheme.hashLength);
-  assertBytes(key, "key");
-  if (typeof absence !== "object" || absence === null) return { ok: false, reason: "absence proof is not an object" };
-  const { leafCount, left, right } = absence;
-  if (!Number.isSafeInteger(leafCount) || leafCount < 0) return { ok: false, reason: `bad leafCount ${String(leafCount)}` };
-  if (leafCount === 0) {
-    if (left || right) return { ok: false, reason: "an empty tree has no neighbors" };
-    return equal(emptyRoot(scheme), root) ? { ok: true } : { ok: false, reason: "root is not the empty tree's" };
-  }
-  if (!left && !right) return { ok: false, reason: "no neighbor given for a non-empty tree" };
-  const check = (n: KvNeighbor, side: "left" | "right"): string | undefined => {
-    if (!(n.key instanceof Uint8Array) || !(n.valueHash instanceof Uint8Array) || n.valueHash.length !== scheme.hashLength) return `${side} neighbor is malformed`;
-    if (n.proof?.leafCount !== leafCount) return `${side} neighbor's proof is for ${String(n.proof?.leafCount)} leaves, not ${leafCount}`;
-    const order = compareBytes(n.key, key);
-    if (side === "left" ? order >= 0 : order <= 0) return `${side} neighbor's key is not ${side === "left" ? "below" : "above"} the key`;
-    const r = verifyMerkleProof(scheme, root, hashLeaf(scheme, concat(scheme.hash(n.key), n.valueHash)), n.proof);
-    return r.ok ? undefined : `${side} neighbor: ${r.reason}`;
-  };
-  for (const [n, side] of [[left, "left"], [right, "right"]] as const) {
-    if (!n) continue;
-    const problem = check(n, side);
-    if (problem) return { ok: false, reason: problem };
-  }
-  if (left && right && right.proof.index !== left.proof.index + 1) return { ok: false, reason: "neighbors are not adjacent leaves" };
-  if (left && !right && left.proof.index !== leafCount - 1) return { ok: false, reason: "left neighbor is not the last leaf, and no right neighbor" };
-  if (right && !left && right.proof.index !== 0) return { ok: false, reason: "right neighbor is not the first leaf, and no left neighbor" };
-  return { ok: true };
 }
 
 // --- helpers -----------------------------------------------------------------------------

@@ -243,7 +243,7 @@ export class ConsortiumLedger implements LedgerAdapter, ReportsSendStats {
     await this.followTo(answer.header.height);
     const validatorSet = this.anchorSet(answer.header);
     if (!answer.found) {
-      // "No such lock" must be proven too: adjacent leaves in the state tree of a final block.
+      // "No such lock" must be proven too: its key's path in the state tree of a final block ends empty or at another key's leaf.
       const a = verifyLockAbsence({ chainId: this.chainId, validatorSet, header: answer.header, commit: answer.commit, lockId: id, absence: answer.absence });
       if (!a.ok) throw new VerificationError(this.name, `absence of lock ${id}: ${a.reason}`, { lockId: id });
       if (a.height < this.#floorHeight) {

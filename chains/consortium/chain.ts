@@ -5,7 +5,8 @@
  * are replayed from genesis and every recomputed root is compared with its header.
  */
 import { type Hex, concatBytes, fromHex, toHex } from "../../proofs/hex.ts";
-import { type KvAbsenceProof, type MerkleProof, KvMerkleTree } from "../../proofs/merkle.ts";
+import { type MerkleProof, KvMerkleTree } from "../../proofs/merkle.ts";
+import { type SparseAbsenceProof, type SparseProof } from "../../proofs/sparse-merkle.ts";
 import { type Commit, verifyCommit } from "../../proofs/consortium/commit.ts";
 import { CONSORTIUM_SCHEME } from "../../proofs/consortium/domain.ts";
 import { type Header, hashHeader } from "../../proofs/consortium/header.ts";
@@ -22,7 +23,7 @@ import { type ValidatorSet, hashValidatorSet, stakeOf } from "../../proofs/conso
 import { type Block, type CommittedBlock } from "./block.ts";
 import { type BlockExecution, type SkippedTx, buildBlockExecution, executeBlock } from "./execute.ts";
 import { type Genesis, genesisHeader, genesisState } from "./genesis.ts";
-import { type MemoryKv } from "./kv.ts";
+import { type MemoryKv, type StateSnapshot } from "./kv.ts";
 import { LedgerState } from "./ledger-state.ts";
 import { type ChainLogger, quietLogger } from "./log.ts";
 import { readSchedule, validatorSetAt } from "./staking.ts";
@@ -30,6 +31,8 @@ import { recoverSigner } from "./crypto.ts";
 import { type BlockStore, StoreError, type TxLocation } from "./store.ts";
 
 export const DEFAULT_MAX_BLOCK_TXS = 1000;
+/** Heights (the head included) whose state the chain keeps to serve proofs at. */
+export const DEFAULT_STATE_HISTORY = 32;
 
 export type BlockCheck = { readonly ok: true; readonly hash: Hex; readonly execution: BlockExecution } | { readonly ok: false; readonly reason: string };
 
@@ -37,6 +40,8 @@ export interface ChainOptions {
   readonly genesis: Genesis;
   readonly store: BlockStore;
   readonly maxBlockTxs?: number;
+  /** How many recent heights' state versions to keep for proofs (default DEFAULT_STATE_HISTORY). */
+  readonly stateHistory?: number;
   readonly log?: ChainLogger;
 }
 
@@ -55,7 +60,7 @@ export interface AccountView {
 
 export interface LockAbsentAtHead {
   readonly found: false;
-  readonly absence: KvAbsenceProof;
+  readonly absence: SparseAbsenceProof;
   readonly header: Header;
   readonly commit: Commit;
 }
@@ -63,10 +68,15 @@ export interface LockAbsentAtHead {
 export interface LockAtHead {
   readonly found: true;
   readonly value: Uint8Array;
-  readonly proof: MerkleProof;
+  readonly proof: SparseProof;
   readonly header: Header;
   readonly commit: Commit;
 }
+
+/** A state key at a height: its value and proof, or the proof it has none, with the anchoring header and commit. */
+export type StateAtHeight =
+  | { readonly found: true; readonly value: Uint8Array; readonly proof: SparseProof; readonly header: Header; readonly commit: Commit }
+  | { readonly found: false; readonly absence: SparseAbsenceProof; readonly header: Header; readonly commit: Commit };
 
 export interface ProvenEvent {
   readonly txIndex: number;
@@ -89,6 +99,9 @@ export class Chain {
   readonly #listeners = new Set<(block: CommittedBlock) => void>();
   /** Every validator set the schedule ever held, by hash (light clients ask for them by hash). */
   readonly #knownSets = new Map<Hex, ValidatorSet>();
+  /** State versions of the last `stateHistory` heights (structurally shared: each costs only its block's touched paths). */
+  readonly #states = new Map<number, StateSnapshot>();
+  readonly stateHistory: number;
 
   private constructor(opts: ChainOptions) {
     this.genesis = opts.genesis;
@@ -99,6 +112,9 @@ export class Chain {
     this.#kv = genesisState(opts.genesis);
     this.genesisHeader = genesisHeader(opts.genesis, toHex(this.#kv.root()));
     this.#head = { header: this.genesisHeader, hash: hashHeader(this.genesisHeader), commit: null };
+    this.stateHistory = opts.stateHistory ?? DEFAULT_STATE_HISTORY;
+    if (!Number.isSafeInteger(this.stateHistory) || this.stateHistory < 1) throw new RangeError(`stateHistory: expected a positive integer, got ${String(opts.stateHistory)}`);
+    this.#states.set(0, this.#kv.snapshot());
     this.rememberSets();
   }
 
@@ -267,6 +283,8 @@ export class Chain {
 
   private apply(block: CommittedBlock, execution: BlockExecution): void {
     execution.overlay.commit();
+    this.#states.set(block.header.height, this.#kv.snapshot());
+    this.#states.delete(block.header.height - this.stateHistory);
     this.#head = { header: block.header, hash: block.hash, commit: block.commit };
     this.#checks.clear();
     this.#checkedObjects = new WeakMap();
@@ -335,15 +353,30 @@ export class Chain {
    * there is no such lock, with the head's header and commit; undefined at genesis (no commit).
    */
   lockAtHead(lockId: Hex): LockAtHead | LockAbsentAtHead | undefined {
-    const head = this.#head;
-    if (!head.commit) return undefined; // genesis has no commit to anchor a proof
-    const key = lockKey(lockId);
-    const value = this.#kv.get(key);
-    const proof = this.#kv.proof(key);
-    if (value && proof) return { found: true, value, proof, header: head.header, commit: head.commit };
-    const absence = this.#kv.absenceProof(key);
-    if (!absence) throw new Error("state has neither the lock nor an absence proof for it");
-    return { found: false, absence, header: head.header, commit: head.commit };
+    return this.stateAt(lockKey(lockId), this.height);
+  }
+
+  /** The oldest height whose state `stateAt` can still prove (the head is the newest). */
+  get oldestProvableHeight(): number {
+    return Math.max(1, this.height - this.stateHistory + 1);
+  }
+
+  /**
+   * `key` in the state after block `height`, with its proof (or the proof it is absent) and
+   * that block's header and commit; undefined outside oldestProvableHeight..height (genesis
+   * has no commit to anchor a proof).
+   */
+  stateAt(key: Uint8Array, height: number): StateAtHeight | undefined {
+    if (!Number.isSafeInteger(height) || height < this.oldestProvableHeight || height > this.height) return undefined;
+    const state = this.#states.get(height);
+    const anchor = height === this.height ? this.#head : this.block(height);
+    if (!state || !anchor?.commit) return undefined;
+    const { header, commit } = anchor;
+    const value = state.get(key);
+    if (value) return { found: true, value, proof: state.proof(key)!, header, commit };
+    const absence = state.absenceProof(key);
+    if (!absence) throw new Error("state has neither the key nor an absence proof for it");
+    return { found: false, absence, header, commit };
   }
 
   /** Every event of a committed block with its proof against the block's resultsRoot. */

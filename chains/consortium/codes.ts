@@ -29,16 +29,18 @@ export const TxErrorCode = {
   WRONG_PREIMAGE: "WRONG_PREIMAGE",
   /** Claim or refund of a lock already claimed or refunded. */
   LOCK_NOT_OPEN: "LOCK_NOT_OPEN",
-  /** Unbond or evidence about an address that is not a bonded validator. */
+  /** Unbond, delegation or endpoint announcement for an address that is not a bonded validator. */
   NOT_A_VALIDATOR: "NOT_A_VALIDATOR",
   /** Unbond of more than the validator's bonded stake. */
   UNBOND_EXCEEDS_STAKE: "UNBOND_EXCEEDS_STAKE",
   /** A bond or the stake an unbond leaves is below the chain's minimum (unbond all instead). */
   BOND_TOO_SMALL: "BOND_TOO_SMALL",
-  /** The stakes would need a proposer rotation longer than the engine supports (use rounder amounts). */
-  STAKE_GRANULARITY: "STAKE_GRANULARITY",
   /** The change would leave the validator set empty. */
   LAST_VALIDATOR: "LAST_VALIDATOR",
+  /** Undelegate of more than the sender has delegated to that validator. */
+  UNDELEGATE_EXCEEDS_DELEGATION: "UNDELEGATE_EXCEEDS_DELEGATION",
+  /** Delegate to oneself: a validator's own stake is a bond. */
+  SELF_DELEGATION: "SELF_DELEGATION",
   /** The validator was slashed for equivocation and removed for good. */
   VALIDATOR_SLASHED: "VALIDATOR_SLASHED",
   /** Evidence that does not prove an equivocation (signatures, signer, fields). */

@@ -259,6 +259,22 @@ export async function freePorts(n: number): Promise<number[]> {
   return ports;
 }
 
+/** The first port p ≥ `near` such that p .. p + n − 1 are all free on 127.0.0.1 (for initNodeHomes' contiguous ports). */
+export async function contiguousFreePorts(n: number, near = 20000): Promise<number> {
+  const free = (port: number) =>
+    new Promise<boolean>((res) => {
+      const s = createServer();
+      s.once("error", () => res(false));
+      s.listen(port, LOCALHOST, () => s.close(() => res(true)));
+    });
+  for (let base = near; base + n <= 65535; base += n) {
+    let ok = true;
+    for (let p = base; p < base + n && ok; p++) ok = await free(p);
+    if (ok) return base;
+  }
+  throw new Error(`no ${n} contiguous free ports from ${near}`);
+}
+
 async function startInProcessDevnet(opts: ConsortiumDevnetOptions): Promise<ConsortiumDevnet> {
   const clock = opts.clock ?? new OffsetClock();
   const { log, blockIntervalMs, maxClockSkewMs, issuer, keys, genesis } = devnetBasics(opts, clock.now());

@@ -25,7 +25,7 @@ import { claim, lock, refund } from "./htlc.ts";
 import { KvOverlay, type MemoryKv } from "./kv.ts";
 import { LedgerState } from "./ledger-state.ts";
 import { checkTxStateless, type SignedTx } from "./tx.ts";
-import { bond, releaseMatured, submitEvidence, unbond } from "./staking.ts";
+import { announceEndpoint, bond, delegate, releaseMatured, submitEvidence, unbond, undelegate } from "./staking.ts";
 
 export interface BlockContext {
   readonly chainId: number;
@@ -61,7 +61,7 @@ export function applyTx(kv: KvOverlay, tx: SignedTx, ctx: BlockContext): TxOutco
   let events: ChainEvent[] = [];
   let failure: TxRejectedError | undefined;
   try {
-    events = runBody(new LedgerState(scratch), tx, ctx);
+    events = runBody(scratch, tx, ctx);
     scratch.commit();
   } catch (err) {
     if (!(err instanceof TxRejectedError)) throw err;
@@ -80,7 +80,8 @@ export function applyTx(kv: KvOverlay, tx: SignedTx, ctx: BlockContext): TxOutco
   return { tx, record, events, encoded: { result: encodeTxResult(record), events: events.map((e) => encodeEvent(tx.hash, e)) } };
 }
 
-function runBody(state: LedgerState, tx: SignedTx, ctx: BlockContext): ChainEvent[] {
+function runBody(kv: KvOverlay, tx: SignedTx, ctx: BlockContext): ChainEvent[] {
+  const state = new LedgerState(kv);
   const nowSec = blockTimeSec(ctx);
   const b = tx.body;
   switch (b.kind) {
@@ -102,7 +103,16 @@ function runBody(state: LedgerState, tx: SignedTx, ctx: BlockContext): ChainEven
       unbond(state.kv, tx.from, b.amount, ctx);
       return [];
     case "evidence":
-      submitEvidence(state.kv, b.evidence, ctx);
+      submitEvidence(kv, b.evidence, ctx);
+      return [];
+    case "delegate":
+      delegate(kv, tx.from, b.validator, b.amount, ctx);
+      return [];
+    case "undelegate":
+      undelegate(kv, tx.from, b.validator, b.amount, ctx);
+      return [];
+    case "endpoint":
+      announceEndpoint(kv, tx.from, b.endpoint);
       return [];
   }
 }

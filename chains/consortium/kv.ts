@@ -1,13 +1,16 @@
 /**
- * The state's key-value store and its Merkle commitment (proofs/merkle.ts key-value trees).
- * MemoryKv holds committed state and caches leaf hashes and the built tree, so an unchanged
- * state costs nothing to re-root and a proof costs O(log n). KvOverlay buffers writes on
+ * The state's key-value store and its Merkle commitment: a compact sparse Merkle tree over
+ * keccak256(key) paths (proofs/sparse-merkle.ts). MemoryKv holds committed state; a write
+ * rehashes only its O(log n) path, and `rootWith` builds the next version beside the committed
+ * one (persistent nodes, shared structure) without touching it. Key order, which the tree
+ * does not keep, comes from a separate ordered index for `scan`. KvOverlay buffers writes on
  * top of another store: a block (or a single tx) executes in one and is merged on success.
  */
 import { bytesToHex } from "@noble/hashes/utils.js";
-import { KECCAK256_RFC6962, type KvAbsenceProof, type KvNeighbor, MerkleTree, hashKvLeaf, type MerkleProof } from "../../proofs/merkle.ts";
+import { KECCAK256_SPARSE, type SparseAbsenceProof, SparseMerkleTree, type SparseProof, type SparseWrite } from "../../proofs/sparse-merkle.ts";
+import { SortedKeys } from "./sorted-keys.ts";
 
-const SCHEME = KECCAK256_RFC6962;
+const SCHEME = KECCAK256_SPARSE;
 
 export interface KvReader {
   get(key: Uint8Array): Uint8Array | undefined;
@@ -18,6 +21,11 @@ export interface KvStore extends KvReader {
   delete(key: Uint8Array): void;
 }
 
+/** Entries by key prefix, in key order (staking enumerates a validator's delegations with it). */
+export interface KvScan {
+  scan(prefix: Uint8Array): KvPair[];
+}
+
 export interface KvPair {
   readonly key: Uint8Array;
   readonly value: Uint8Array;
@@ -26,19 +34,57 @@ export interface KvPair {
 /** A pending write: the new pair, or null for a deletion. Keyed by lower-case hex of the key. */
 export type KvWrites = ReadonlyMap<string, KvPair | null>;
 
-interface Entry extends KvPair {
-  readonly leaf: Uint8Array;
-}
-
-/** Hex of the key bytes: string order on it is bytewise key order, as the tree needs. */
+/** Hex of the key bytes: string order on it is bytewise key order, as `scan` needs. */
 function idOf(key: Uint8Array): string {
   return bytesToHex(key);
 }
 
-export class MemoryKv implements KvStore {
-  readonly #entries = new Map<string, Entry>();
-  #sorted: string[] | null = null;
-  #tree: MerkleTree | null = null;
+/** The state committed at one moment: its root and proofs, unaffected by later writes. */
+export class StateSnapshot {
+  readonly #tree: SparseMerkleTree<KvPair>;
+
+  constructor(tree: SparseMerkleTree<KvPair>) {
+    this.#tree = tree;
+  }
+
+  root(): Uint8Array {
+    return this.#tree.root;
+  }
+
+  get(key: Uint8Array): Uint8Array | undefined {
+    const found = this.#tree.lookup(SCHEME.hash(key));
+    return found.found ? found.leaf.payload.value : undefined;
+  }
+
+  proof(key: Uint8Array): SparseProof | undefined {
+    const found = this.#tree.lookup(SCHEME.hash(key));
+    return found.found ? found.proof : undefined;
+  }
+
+  absenceProof(key: Uint8Array): SparseAbsenceProof | undefined {
+    const found = this.#tree.lookup(SCHEME.hash(key));
+    return found.found ? undefined : found.absence;
+  }
+}
+
+/**
+ * A tree version computed by `rootWith`, kept so that applying the same writes reuses it.
+ * A few are kept: a validator may check other proposals (or rounds) before committing one.
+ */
+const MAX_PREPARED = 4;
+
+interface Prepared {
+  readonly base: SparseMerkleTree<KvPair>;
+  readonly writes: KvWrites;
+  readonly seen: readonly (readonly [string, KvPair | null])[];
+  readonly tree: SparseMerkleTree<KvPair>;
+}
+
+export class MemoryKv implements KvStore, KvScan {
+  readonly #entries = new Map<string, KvPair>();
+  readonly #order = new SortedKeys();
+  #tree = SparseMerkleTree.empty<KvPair>(SCHEME);
+  #prepared: Prepared[] = [];
 
   get size(): number {
     return this.#entries.size;
@@ -49,93 +95,91 @@ export class MemoryKv implements KvStore {
   }
 
   set(key: Uint8Array, value: Uint8Array): void {
-    const id = idOf(key);
-    if (!this.#entries.has(id)) this.#sorted = null;
-    this.#entries.set(id, { key: key.slice(), value: value.slice(), leaf: hashKvLeaf(SCHEME, key, value) });
-    this.#tree = null;
+    this.apply(new Map([[idOf(key), { key: key.slice(), value: value.slice() }]]));
   }
 
   delete(key: Uint8Array): void {
-    if (this.#entries.delete(idOf(key))) {
-      this.#sorted = null;
-      this.#tree = null;
-    }
+    this.apply(new Map([[idOf(key), null]]));
   }
 
+  /** Applies `writes`, whose pairs the store keeps (callers hand over buffers they no longer change). */
   apply(writes: KvWrites): void {
-    for (const [, w] of writes) {
-      if (w) this.set(w.key, w.value);
-    }
+    if (writes.size === 0) return;
+    const p = this.#prepared.find((x) => x.base === this.#tree && x.writes === writes && sameWrites(x.seen, writes));
+    const tree = p ? p.tree : this.#tree.update(toSparseWrites(writes));
     for (const [id, w] of writes) {
-      if (!w && this.#entries.delete(id)) {
-        this.#sorted = null;
-        this.#tree = null;
+      if (w) {
+        this.#entries.set(id, w);
+        this.#order.insert(id);
+      } else if (this.#entries.delete(id)) {
+        this.#order.delete(id);
       }
     }
+    this.#tree = tree;
+    this.#prepared = [];
   }
 
   root(): Uint8Array {
-    return this.tree().root;
+    return this.#tree.root;
   }
 
-  /** Root the store would have after `writes`, without applying them. */
+  /** Root the store would have after `writes`, without applying them: O(k log n) hashes for k writes. */
   rootWith(writes: KvWrites): Uint8Array {
     if (writes.size === 0) return this.root();
-    const kept = this.sortedIds().filter((id) => !writes.has(id));
-    const added = [...writes].filter(([, w]) => w !== null).map(([id]) => id).sort();
-    const ids = mergeSorted(kept, added);
-    const leaves = ids.map((id) => {
-      const w = writes.get(id);
-      return w ? hashKvLeaf(SCHEME, w.key, w.value) : this.#entries.get(id)!.leaf;
-    });
-    return MerkleTree.fromLeafHashes(SCHEME, leaves).root;
+    const tree = this.#tree.update(toSparseWrites(writes));
+    this.#prepared = [{ base: this.#tree, writes, seen: [...writes], tree }, ...this.#prepared.filter((x) => x.writes !== writes)].slice(0, MAX_PREPARED);
+    return tree.root;
   }
 
-  proof(key: Uint8Array): MerkleProof | undefined {
-    const ids = this.sortedIds();
-    const at = lowerBound(ids, idOf(key));
-    return ids[at] === idOf(key) ? this.tree().proof(at) : undefined;
+  /** Inclusion proof for `key`, or undefined when the store does not have it. */
+  proof(key: Uint8Array): SparseProof | undefined {
+    return this.snapshot().proof(key);
   }
 
-  /** Non-inclusion proof for `key` (its adjacent leaves), or undefined when the store has it. */
-  absenceProof(key: Uint8Array): KvAbsenceProof | undefined {
-    const ids = this.sortedIds();
-    const id = idOf(key);
-    const at = lowerBound(ids, id);
-    if (ids[at] === id) return undefined;
-    const neighbor = (i: number): KvNeighbor | null => {
-      if (i < 0 || i >= ids.length) return null;
-      const e = this.#entries.get(ids[i]!)!;
-      return { key: e.key, valueHash: SCHEME.hash(e.value), proof: this.tree().proof(i) };
-    };
-    return { leafCount: ids.length, left: neighbor(at - 1), right: neighbor(at) };
+  /** Non-inclusion proof for `key`, or undefined when the store has it. */
+  absenceProof(key: Uint8Array): SparseAbsenceProof | undefined {
+    return this.snapshot().absenceProof(key);
+  }
+
+  /** The current state as an immutable version (O(1): later writes build new nodes beside it). */
+  snapshot(): StateSnapshot {
+    return new StateSnapshot(this.#tree);
   }
 
   /** Entries whose key starts with `prefix`, in key order. */
   scan(prefix: Uint8Array): KvPair[] {
-    const ids = this.sortedIds();
     const p = idOf(prefix);
     const out: KvPair[] = [];
-    for (let i = lowerBound(ids, p); i < ids.length && ids[i]!.startsWith(p); i++) {
-      const e = this.#entries.get(ids[i]!)!;
-      out.push({ key: e.key, value: e.value });
+    for (const id of this.#order.from(p)) {
+      if (!id.startsWith(p)) break;
+      out.push(this.#entries.get(id)!);
     }
     return out;
   }
+}
 
-  private sortedIds(): string[] {
-    this.#sorted ??= [...this.#entries.keys()].sort();
-    return this.#sorted;
+/**
+ * Leaves carry the written pair itself (shared with the entry map; writers hand over owned
+ * copies, see `set` and KvOverlay), so a snapshot can answer `get` and proofs on its own.
+ */
+function toSparseWrites(writes: KvWrites): SparseWrite<KvPair>[] {
+  const out: SparseWrite<KvPair>[] = [];
+  for (const [id, w] of writes) {
+    const keyHash = SCHEME.hash(w ? w.key : hexToKey(id));
+    out.push(w ? { keyHash, valueHash: SCHEME.hash(w.value), payload: w } : { keyHash, valueHash: null });
   }
+  return out;
+}
 
-  private tree(): MerkleTree {
-    this.#tree ??= MerkleTree.fromLeafHashes(SCHEME, this.sortedIds().map((id) => this.#entries.get(id)!.leaf));
-    return this.#tree;
-  }
+/** True when `writes` still holds exactly the pairs seen earlier (overlays replace pair objects on every set). */
+function sameWrites(seen: readonly (readonly [string, KvPair | null])[], writes: KvWrites): boolean {
+  if (seen.length !== writes.size) return false;
+  for (const [id, w] of seen) if (writes.get(id) !== w) return false;
+  return true;
 }
 
 /** Buffered writes over a base store; `commit` pushes them down, dropping the overlay discards them. */
-export class KvOverlay implements KvStore {
+export class KvOverlay implements KvStore, KvScan {
   readonly #base: KvStore;
   readonly #writes = new Map<string, KvPair | null>();
 
@@ -155,6 +199,21 @@ export class KvOverlay implements KvStore {
 
   delete(key: Uint8Array): void {
     this.#writes.set(idOf(key), null);
+  }
+
+  /** The base's entries under `prefix` with this overlay's writes applied. */
+  scan(prefix: Uint8Array): KvPair[] {
+    const base = this.#base as KvStore & Partial<KvScan>;
+    if (typeof base.scan !== "function") throw new Error("KvOverlay.scan: the base store cannot scan");
+    const p = idOf(prefix);
+    const merged = new Map<string, KvPair>();
+    for (const e of base.scan(prefix)) merged.set(idOf(e.key), e);
+    for (const [id, w] of this.#writes) {
+      if (!id.startsWith(p)) continue;
+      if (w) merged.set(id, w);
+      else merged.delete(id);
+    }
+    return [...merged.keys()].sort().map((id) => merged.get(id)!);
   }
 
   get writes(): KvWrites {
@@ -189,27 +248,5 @@ export class KvOverlay implements KvStore {
 function hexToKey(id: string): Uint8Array {
   const out = new Uint8Array(id.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = parseInt(id.slice(2 * i, 2 * i + 2), 16);
-  return out;
-}
-
-function lowerBound(sorted: readonly string[], target: string): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (sorted[mid]! < target) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-function mergeSorted(a: readonly string[], b: readonly string[]): string[] {
-  const out: string[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < a.length || j < b.length) {
-    if (j >= b.length || (i < a.length && a[i]! < b[j]!)) out.push(a[i++]!);
-    else out.push(b[j++]!);
-  }
   return out;
 }

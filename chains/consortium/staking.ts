@@ -1,18 +1,30 @@
 /**
- * Staking execution: bond, unbond, equivocation evidence, and the unbonding queue.
+ * Staking execution: bond, unbond, delegate, undelegate, endpoint announcements,
+ * equivocation evidence, and the unbonding queue.
  *
  * Stake is the native asset (ISTH) moved out of the owner's balance; it stays in the
- * asset's supply while bonded or unbonding. Validator-set changes made by block H (bond,
- * unbond, slash) take effect at height H + 2: block H writes the new set into the schedule
- * with fromHeight H + 2, so header H + 1 (executed on the state after H) already names it as
- * its nextValidatorsHash and a light client learns it one block before it signs.
- * Unbonded (and slashed validators' remaining) stake returns to the balance at the start
- * of block H + unbondingBlocks. Keys and encodings: proofs/consortium/staking.ts.
+ * asset's supply while bonded or unbonding. A validator's voting power (its stake in the
+ * set) is its self-bond plus everything delegated to it; the delegated total is kept under
+ * its own key, so self-bond = power − delegated for a member, and a validator is a member
+ * iff its self-bond is positive. Validator-set changes made by block H (bond, unbond,
+ * delegate, undelegate, slash) take effect at height H + 2: block H writes the new set into
+ * the schedule with fromHeight H + 2, so header H + 1 (executed on the state after H)
+ * already names it as its nextValidatorsHash and a light client learns it one block before
+ * it signs. Unbonded (and slashed validators' remaining) stake returns to the balance at the
+ * start of block H + unbondingBlocks. Keys and encodings: proofs/consortium/staking.ts.
  */
 import { type Hex } from "../../proofs/hex.ts";
 import { type DuplicateVoteEvidence, verifyEvidence } from "../../proofs/consortium/evidence.ts";
 import {
   type ScheduleEntry,
+  decodeEndpoint,
+  decodeStakeAmount,
+  delegatedKey,
+  delegationKey,
+  delegationPrefix,
+  encodeEndpoint,
+  encodeStakeAmount,
+  endpointKey,
   type StakingParams,
   type UnbondingEntry,
   decodeSchedule,
@@ -33,8 +45,7 @@ import {
 import { type ValidatorSet, makeValidatorSet, stakeOf } from "../../proofs/consortium/validators.ts";
 import { reject, TxErrorCode } from "./codes.ts";
 import { recoverSigner } from "./crypto.ts";
-import { MAX_SCHEDULE } from "./consensus/proposer.ts";
-import { type KvReader, type KvStore } from "./kv.ts";
+import { type KvReader, type KvScan, type KvStore } from "./kv.ts";
 import { LedgerState } from "./ledger-state.ts";
 
 /** The native asset that is bonded. */
@@ -93,16 +104,55 @@ export interface StakingContext {
   readonly height: number;
 }
 
+/** The sum of the stake delegated to `validator` (bonded, not unbonding). */
+export function delegatedTo(kv: KvReader, validator: Hex): bigint {
+  const bytes = kv.get(delegatedKey(validator));
+  return bytes ? must(decodeStakeAmount(bytes), "delegated total") : 0n;
+}
+
+/** `delegator`'s bonded delegation to `validator` (0 if none). */
+export function delegationOf(kv: KvReader, validator: Hex, delegator: Hex): bigint {
+  const bytes = kv.get(delegationKey(validator, delegator));
+  return bytes ? must(decodeStakeAmount(bytes), "delegation") : 0n;
+}
+
+/** The validator's own bonded stake as of the latest change (0 if it is not a member). */
+export function selfBondOf(kv: KvReader, validator: Hex): bigint {
+  const power = stakeOf(pendingSet(kv), validator);
+  return power === undefined ? 0n : power - delegatedTo(kv, validator);
+}
+
+/** The p2p endpoint `validator` announced (kind 11), if any. */
+export function endpointOf(kv: KvReader, validator: Hex): string | undefined {
+  const bytes = kv.get(endpointKey(validator));
+  return bytes ? must(decodeEndpoint(bytes), "endpoint") : undefined;
+}
+
+/** Announced endpoints of the members of the latest set (what validators dial). */
+export function memberEndpoints(kv: KvReader): { readonly address: Hex; readonly endpoint: string }[] {
+  const out: { address: Hex; endpoint: string }[] = [];
+  for (const v of pendingSet(kv).validators) {
+    const endpoint = endpointOf(kv, v.address);
+    if (endpoint) out.push({ address: v.address, endpoint });
+  }
+  return out;
+}
+
+export interface StakingContext {
+  readonly chainId: number;
+  readonly height: number;
+}
+
 export function bond(kv: KvStore, owner: Hex, amount: bigint, ctx: StakingContext): void {
   const params = readParams(kv);
   if (slashingRecord(kv, owner)) throw reject(TxErrorCode.VALIDATOR_SLASHED, `${owner} was slashed for equivocation and cannot bond again`);
   const state = new LedgerState(kv);
   const balance = state.balance(owner, STAKE_ASSET);
   if (balance < amount) throw reject(TxErrorCode.INSUFFICIENT_FUNDS, `bond of ${amount} ${STAKE_ASSET} but ${owner} holds ${balance}`);
-  const pending = pendingSet(kv);
-  const stake = (stakeOf(pending, owner) ?? 0n) + amount;
-  if (stake < params.minBond) throw reject(TxErrorCode.BOND_TOO_SMALL, `stake would be ${stake}, the minimum is ${params.minBond}`);
-  const next = withStake(pending, owner, stake);
+  const self = selfBondOf(kv, owner) + amount;
+  if (self < params.minBond) throw reject(TxErrorCode.BOND_TOO_SMALL, `self-bond would be ${self}, the minimum is ${params.minBond}`);
+  // A validator that left with delegations still recorded gets their power back on its return.
+  const next = withStake(pendingSet(kv), owner, self + delegatedTo(kv, owner));
   state.setBalance(owner, STAKE_ASSET, balance - amount);
   writePendingSet(kv, next, ctx.height, params);
 }
@@ -110,14 +160,58 @@ export function bond(kv: KvStore, owner: Hex, amount: bigint, ctx: StakingContex
 export function unbond(kv: KvStore, owner: Hex, amount: bigint, ctx: StakingContext): void {
   const params = readParams(kv);
   const pending = pendingSet(kv);
-  const stake = stakeOf(pending, owner);
-  if (stake === undefined) throw reject(TxErrorCode.NOT_A_VALIDATOR, `${owner} has no bonded stake`);
-  if (amount > stake) throw reject(TxErrorCode.UNBOND_EXCEEDS_STAKE, `unbond of ${amount} but ${owner} has ${stake} bonded`);
-  const rest = stake - amount;
-  if (rest > 0n && rest < params.minBond) throw reject(TxErrorCode.BOND_TOO_SMALL, `${rest} would stay bonded, below the minimum ${params.minBond}; unbond all ${stake} instead`);
-  const next = withStake(pending, owner, rest);
+  if (stakeOf(pending, owner) === undefined) throw reject(TxErrorCode.NOT_A_VALIDATOR, `${owner} has no bonded stake`);
+  const self = selfBondOf(kv, owner);
+  if (amount > self) throw reject(TxErrorCode.UNBOND_EXCEEDS_STAKE, `unbond of ${amount} but ${owner} has ${self} self-bonded`);
+  const rest = self - amount;
+  if (rest > 0n && rest < params.minBond) throw reject(TxErrorCode.BOND_TOO_SMALL, `${rest} would stay bonded, below the minimum ${params.minBond}; unbond all ${self} instead`);
+  // Unbonding all of its own stake takes the validator (and the power delegated to it) out of the set.
+  const next = withStake(pending, owner, rest > 0n ? rest + delegatedTo(kv, owner) : 0n);
   writePendingSet(kv, next, ctx.height, params);
-  enqueueUnbonding(kv, ctx.height + params.unbondingBlocks, owner, amount);
+  enqueueUnbonding(kv, ctx.height + params.unbondingBlocks, { owner, validator: owner, creationHeight: ctx.height, amount });
+}
+
+/** Moves ISTH from `delegator`'s balance into `validator`'s voting power. */
+export function delegate(kv: KvStore, delegator: Hex, validator: Hex, amount: bigint, ctx: StakingContext): void {
+  const params = readParams(kv);
+  if (delegator === validator) throw reject(TxErrorCode.SELF_DELEGATION, `${delegator} delegating to itself: use bond for a validator's own stake`);
+  if (slashingRecord(kv, validator)) throw reject(TxErrorCode.VALIDATOR_SLASHED, `${validator} was slashed for equivocation and takes no delegations`);
+  const pending = pendingSet(kv);
+  const power = stakeOf(pending, validator);
+  if (power === undefined) throw reject(TxErrorCode.NOT_A_VALIDATOR, `${validator} is not a bonded validator`);
+  const state = new LedgerState(kv);
+  const balance = state.balance(delegator, STAKE_ASSET);
+  if (balance < amount) throw reject(TxErrorCode.INSUFFICIENT_FUNDS, `delegation of ${amount} ${STAKE_ASSET} but ${delegator} holds ${balance}`);
+  const next = withStake(pending, validator, power + amount);
+  state.setBalance(delegator, STAKE_ASSET, balance - amount);
+  writeAmount(kv, delegationKey(validator, delegator), delegationOf(kv, validator, delegator) + amount);
+  writeAmount(kv, delegatedKey(validator), delegatedTo(kv, validator) + amount);
+  writePendingSet(kv, next, ctx.height, params);
+}
+
+/** Starts returning part of a delegation; like an unbond it waits out the unbonding period (and can be slashed meanwhile). */
+export function undelegate(kv: KvStore, delegator: Hex, validator: Hex, amount: bigint, ctx: StakingContext): void {
+  const params = readParams(kv);
+  const have = delegationOf(kv, validator, delegator);
+  if (amount > have) throw reject(TxErrorCode.UNDELEGATE_EXCEEDS_DELEGATION, `undelegation of ${amount} but ${delegator} has ${have} delegated to ${validator}`);
+  const pending = pendingSet(kv);
+  const power = stakeOf(pending, validator);
+  // A member keeps a positive self-bond, so this never empties its stake.
+  if (power !== undefined) writePendingSet(kv, withStake(pending, validator, power - amount), ctx.height, params);
+  writeAmount(kv, delegationKey(validator, delegator), have - amount);
+  writeAmount(kv, delegatedKey(validator), delegatedTo(kv, validator) - amount);
+  enqueueUnbonding(kv, ctx.height + params.unbondingBlocks, { owner: delegator, validator, creationHeight: ctx.height, amount });
+}
+
+/**
+ * Kind 11: a member of the validator set names the p2p endpoint where the others reach it.
+ * The tx is signed by the validator's own key (the sender is the validator), so nobody else
+ * can redirect its traffic; non-members are refused so nobody can make validators dial
+ * arbitrary hosts.
+ */
+export function announceEndpoint(kv: KvStore, validator: Hex, endpoint: string): void {
+  if (stakeOf(pendingSet(kv), validator) === undefined) throw reject(TxErrorCode.NOT_A_VALIDATOR, `${validator} is not a bonded validator; bond before announcing an endpoint`);
+  kv.set(endpointKey(validator), encodeEndpoint(endpoint));
 }
 
 export interface SlashOutcome {
@@ -127,11 +221,14 @@ export interface SlashOutcome {
 }
 
 /**
- * Proven equivocation: burns slashBps of the validator's bonded stake, removes it from the
- * set (from height + 2), starts unbonding the rest, and records the evidence under the
- * validator's slashing key (which also refuses a second slash).
+ * Proven equivocation at height h: burns slashBps of the validator's self-bond, of each
+ * delegation to it, and of each unbonding entry bonded to it that was created at or after h
+ * (that stake was bonded when the offence happened; Cosmos SDK semantics). Removes it from
+ * the set (from height + 2), starts unbonding the rest of its self-bond, and records the
+ * evidence and the amounts under the validator's slashing key (which also refuses a second
+ * slash). Delegations stay recorded (reduced) until their owners undelegate.
  */
-export function submitEvidence(kv: KvStore, evidence: DuplicateVoteEvidence, ctx: StakingContext): SlashOutcome {
+export function submitEvidence(kv: KvStore & KvScan, evidence: DuplicateVoteEvidence, ctx: StakingContext): SlashOutcome {
   const params = readParams(kv);
   if (evidence.height > ctx.height) throw reject(TxErrorCode.EVIDENCE_OUT_OF_RANGE, `evidence for height ${evidence.height} is from the future (block ${ctx.height})`);
   if (evidence.height < ctx.height - params.unbondingBlocks) {
@@ -147,25 +244,78 @@ export function submitEvidence(kv: KvStore, evidence: DuplicateVoteEvidence, ctx
     if (prior.evidenceHash === v.evidenceHash) throw reject(TxErrorCode.DUPLICATE_EVIDENCE, `this evidence was committed at height ${prior.includedHeight}`);
     throw reject(TxErrorCode.VALIDATOR_SLASHED, `${v.validator} was already slashed (evidence of height ${prior.evidenceHeight}, committed at ${prior.includedHeight})`);
   }
+  const cut = (amount: bigint) => (amount * BigInt(params.slashBps)) / BPS;
   const pending = pendingSet(kv);
-  const stake = stakeOf(pending, v.validator) ?? 0n;
-  const slashed = (stake * BigInt(params.slashBps)) / BPS;
-  if (stake > 0n) {
-    if (pending.validators.length === 1) throw reject(TxErrorCode.LAST_VALIDATOR, `${v.validator} is the only validator; removing it would halt the chain`);
+  const member = stakeOf(pending, v.validator) !== undefined;
+  if (member && pending.validators.length === 1) throw reject(TxErrorCode.LAST_VALIDATOR, `${v.validator} is the only validator; removing it would halt the chain`);
+  const self = selfBondOf(kv, v.validator);
+  const fromSelfBond = cut(self);
+  const fromDelegations = slashDelegations(kv, v.validator, cut);
+  // Before the remaining self-bond is queued below: that entry is not part of the offence.
+  const fromUnbonding = slashUnbonding(kv, v.validator, evidence.height, ctx.height, params.unbondingBlocks, cut);
+  if (member) {
     writePendingSet(kv, withStake(pending, v.validator, 0n), ctx.height, params);
-    if (stake - slashed > 0n) enqueueUnbonding(kv, ctx.height + params.unbondingBlocks, v.validator, stake - slashed);
-    burn(kv, slashed);
+    if (self - fromSelfBond > 0n) enqueueUnbonding(kv, ctx.height + params.unbondingBlocks, { owner: v.validator, validator: v.validator, creationHeight: ctx.height, amount: self - fromSelfBond });
   }
+  const slashed = fromSelfBond + fromDelegations + fromUnbonding;
+  burn(kv, slashed);
   kv.set(
     slashingKey(v.validator),
-    encodeSlashing({ evidenceHeight: evidence.height, round: evidence.round, voteType: evidence.voteType, evidenceHash: v.evidenceHash, slashed, includedHeight: ctx.height }),
+    encodeSlashing({ evidenceHeight: evidence.height, round: evidence.round, voteType: evidence.voteType, evidenceHash: v.evidenceHash, slashed, includedHeight: ctx.height, fromSelfBond, fromDelegations, fromUnbonding }),
   );
   return { validator: v.validator, slashed, evidenceHash: v.evidenceHash };
 }
 
+/** Cuts every delegation to `validator` by the slash share; returns the total cut. */
+function slashDelegations(kv: KvStore & KvScan, validator: Hex, cut: (a: bigint) => bigint): bigint {
+  let total = 0n;
+  for (const e of kv.scan(delegationPrefix(validator))) {
+    const amount = must(decodeStakeAmount(e.value), "delegation");
+    const c = cut(amount);
+    if (c === 0n) continue;
+    total += c;
+    if (amount - c === 0n) kv.delete(e.key);
+    else kv.set(e.key, encodeStakeAmount(amount - c));
+  }
+  if (total > 0n) writeAmount(kv, delegatedKey(validator), delegatedTo(kv, validator) - total);
+  return total;
+}
+
+/**
+ * Cuts the queued entries bonded to `validator` created at or after `infractionHeight`. They
+ * release at creation + unbondingBlocks, and evidence is at most unbondingBlocks old, so
+ * they sit in the queue slots from infractionHeight + U to height + U: at most U + 1 reads.
+ */
+function slashUnbonding(kv: KvStore, validator: Hex, infractionHeight: number, height: number, unbondingBlocks: number, cut: (a: bigint) => bigint): bigint {
+  let total = 0n;
+  for (let release = infractionHeight + unbondingBlocks; release <= height + unbondingBlocks; release++) {
+    const key = unbondingKey(release);
+    const bytes = kv.get(key);
+    if (!bytes) continue;
+    let changed = false;
+    const entries: UnbondingEntry[] = [];
+    for (const e of must(decodeUnbonding(bytes), "unbonding queue")) {
+      const c = e.validator === validator && e.creationHeight >= infractionHeight ? cut(e.amount) : 0n;
+      if (c > 0n) {
+        total += c;
+        changed = true;
+      }
+      if (e.amount - c > 0n) entries.push({ ...e, amount: e.amount - c });
+    }
+    if (!changed) continue;
+    if (entries.length === 0) kv.delete(key);
+    else kv.set(key, encodeUnbonding(entries));
+  }
+  return total;
+}
+
 // --- helpers ----------------------------------------------------------------------------------
 
-/** The set after every change so far (the schedule's last entry). */
+/** The set after every change so far (the schedule's last entry): who signs from two blocks on. */
+export function latestSet(kv: KvReader): ValidatorSet {
+  return pendingSet(kv);
+}
+
 function pendingSet(kv: KvReader): ValidatorSet {
   const schedule = readSchedule(kv);
   return schedule[schedule.length - 1]!.set;
@@ -175,11 +325,6 @@ function withStake(set: ValidatorSet, address: Hex, stake: bigint): ValidatorSet
   const others = set.validators.filter((v) => v.address !== address);
   const list = stake > 0n ? [...others, { address, stake }] : others;
   if (list.length === 0) throw reject(TxErrorCode.LAST_VALIDATOR, "the validator set would be empty");
-  const g = list.reduce((acc, v) => gcd(acc, v.stake), 0n);
-  const period = list.reduce((acc, v) => acc + v.stake / g, 0n);
-  if (period > BigInt(MAX_SCHEDULE)) {
-    throw reject(TxErrorCode.STAKE_GRANULARITY, `stakes would need a proposer rotation of ${period} steps (limit ${MAX_SCHEDULE}); bond a rounder amount`);
-  }
   return makeValidatorSet(list);
 }
 
@@ -197,14 +342,22 @@ function writePendingSet(kv: KvStore, set: ValidatorSet, height: number, params:
   kv.set(validatorScheduleKey(), encodeSchedule(schedule));
 }
 
-function enqueueUnbonding(kv: KvStore, releaseHeight: number, owner: Hex, amount: bigint): void {
+function enqueueUnbonding(kv: KvStore, releaseHeight: number, entry: UnbondingEntry): void {
   const key = unbondingKey(releaseHeight);
   const bytes = kv.get(key);
   const entries: UnbondingEntry[] = bytes ? [...must(decodeUnbonding(bytes), "unbonding queue")] : [];
-  const i = entries.findIndex((e) => e.owner === owner);
-  if (i >= 0) entries[i] = { owner, amount: entries[i]!.amount + amount };
-  else entries.push({ owner, amount });
+  const same = (e: UnbondingEntry) => e.owner === entry.owner && e.validator === entry.validator && e.creationHeight === entry.creationHeight;
+  const i = entries.findIndex(same);
+  if (i >= 0) entries[i] = { ...entry, amount: entries[i]!.amount + entry.amount };
+  else entries.push(entry);
   kv.set(key, encodeUnbonding(entries));
+}
+
+/** A zero amount is stored as absence, so equal states have equal roots. */
+function writeAmount(kv: KvStore, key: Uint8Array, amount: bigint): void {
+  if (amount < 0n) throw new Error("corrupt state: negative stake amount");
+  if (amount === 0n) kv.delete(key);
+  else kv.set(key, encodeStakeAmount(amount));
 }
 
 function burn(kv: KvStore, amount: bigint): void {
@@ -212,9 +365,4 @@ function burn(kv: KvStore, amount: bigint): void {
   const asset = state.asset(STAKE_ASSET);
   if (!asset) throw new Error("corrupt state: native asset missing");
   state.putAsset({ ...asset, supply: asset.supply - amount });
-}
-
-function gcd(a: bigint, b: bigint): bigint {
-  while (b !== 0n) [a, b] = [b, a % b];
-  return a;
 }

@@ -21,12 +21,16 @@
  *   8 evidence: (uint64 height, uint32 round, uint8 voteType, bytes32 blockHashA, uint64 timeMsA,
  *                bytes signatureA, bytes32 blockHashB, uint64 timeMsB, bytes signatureB)
  *               two conflicting votes of one validator (proofs/consortium/evidence.ts); anyone may submit
+ *   9 delegate:   (address validator, uint256 amount)   ISTH from the sender's balance to that validator's power
+ *  10 undelegate: (address validator, uint256 amount)   back to the balance after the unbonding period
+ *  11 endpoint:   (string p2pEndpoint)                  a validator announces where its peers reach it ("host:port")
  */
 import { abiDecode, abiEncode } from "../../proofs/abi.ts";
 import { type Hex, concatBytes, fromHex, toHex } from "../../proofs/hex.ts";
 import { CONSORTIUM_SCHEME, ZERO_ADDRESS, keccak256 } from "../../proofs/consortium/domain.ts";
 import { ASSET_SYMBOL_RE } from "../../proofs/consortium/state.ts";
 import { type DuplicateVoteEvidence, evidenceProblem } from "../../proofs/consortium/evidence.ts";
+import { endpointProblem } from "../../proofs/consortium/staking.ts";
 import { reject, TxErrorCode } from "./codes.ts";
 import type { Secp256k1DigestSigner } from "../signer.ts";
 import { authenticate, splitSignedTx, type TxAuthScheme, txAuthenticator, type TxSigner } from "./tx-auth.ts";
@@ -41,7 +45,10 @@ export type TxBody =
   | { readonly kind: "refund"; readonly lockId: Hex }
   | { readonly kind: "bond"; readonly amount: bigint }
   | { readonly kind: "unbond"; readonly amount: bigint }
-  | { readonly kind: "evidence"; readonly evidence: DuplicateVoteEvidence };
+  | { readonly kind: "evidence"; readonly evidence: DuplicateVoteEvidence }
+  | { readonly kind: "delegate"; readonly validator: Hex; readonly amount: bigint }
+  | { readonly kind: "undelegate"; readonly validator: Hex; readonly amount: bigint }
+  | { readonly kind: "endpoint"; readonly endpoint: string };
 
 export type TxKind = TxBody["kind"];
 
@@ -61,13 +68,15 @@ export interface SignedTx extends UnsignedTx {
   readonly bytes: Uint8Array;
 }
 
-const KIND_CODE: Record<TxKind, number> = { transfer: 1, issue: 2, lock: 3, claim: 4, refund: 5, bond: 6, unbond: 7, evidence: 8 };
+const KIND_CODE: Record<TxKind, number> = { transfer: 1, issue: 2, lock: 3, claim: 4, refund: 5, bond: 6, unbond: 7, evidence: 8, delegate: 9, undelegate: 10, endpoint: 11 };
 const TX_TYPES = ["bytes32", "uint256", "address", "uint64", "uint8", "bytes"] as const;
 const AMOUNT_TYPES = ["address", "string", "uint256"] as const;
 const LOCK_TYPES = ["address", "string", "uint256", "bytes32", "uint64"] as const;
 const CLAIM_TYPES = ["bytes32", "bytes32"] as const;
 const REFUND_TYPES = ["bytes32"] as const;
 const STAKE_TYPES = ["uint256"] as const;
+const DELEGATION_TYPES = ["address", "uint256"] as const;
+const ENDPOINT_TYPES = ["string"] as const;
 const EVIDENCE_TYPES = ["uint64", "uint32", "uint8", "bytes32", "uint64", "bytes", "bytes32", "uint64", "bytes"] as const;
 
 export function encodeBody(body: TxBody): Uint8Array {
@@ -88,6 +97,11 @@ export function encodeBody(body: TxBody): Uint8Array {
       const e = body.evidence;
       return abiEncode(EVIDENCE_TYPES, [e.height, e.round, e.voteType, e.a.blockHash, e.a.timeMs, fromHex(e.a.signature, "signature"), e.b.blockHash, e.b.timeMs, fromHex(e.b.signature, "signature")]);
     }
+    case "delegate":
+    case "undelegate":
+      return abiEncode(DELEGATION_TYPES, [body.validator, body.amount]);
+    case "endpoint":
+      return abiEncode(ENDPOINT_TYPES, [body.endpoint]);
   }
 }
 
@@ -237,6 +251,17 @@ function decodeBody(kind: number, data: Uint8Array): TxBody {
         },
       };
     }
+    case KIND_CODE.delegate:
+    case KIND_CODE.undelegate: {
+      const d = abiDecode(DELEGATION_TYPES, data);
+      if (!d.ok) throw fail(d.reason);
+      return { kind: kind === KIND_CODE.delegate ? "delegate" : "undelegate", validator: d.values[0], amount: d.values[1] };
+    }
+    case KIND_CODE.endpoint: {
+      const d = abiDecode(ENDPOINT_TYPES, data);
+      if (!d.ok) throw fail(d.reason);
+      return { kind: "endpoint", endpoint: d.values[0] };
+    }
     default:
       throw fail(`unknown transaction kind ${kind}`);
   }
@@ -261,6 +286,12 @@ function bodyProblem(body: TxBody): string | undefined {
       return body.amount > 0n ? undefined : "amount must be positive";
     case "evidence":
       return evidenceProblem(body.evidence);
+    case "delegate":
+    case "undelegate":
+      if (body.validator === ZERO_ADDRESS) return "validator is the zero address";
+      return body.amount > 0n ? undefined : "amount must be positive";
+    case "endpoint":
+      return endpointProblem(body.endpoint);
   }
 }
 

@@ -5,6 +5,7 @@
 import { keccak256 as fastKeccak256 } from "../keccak.ts";
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
 import { KECCAK256_RFC6962 } from "../merkle.ts";
+import { KECCAK256_SPARSE } from "../sparse-merkle.ts";
 import { type Hex, toHex } from "../hex.ts";
 
 export function keccak256(data: Uint8Array): Uint8Array {
@@ -20,7 +21,10 @@ function tag(name: string): Hex {
 }
 
 export const CONSORTIUM_SCHEME = Object.freeze({
+  /** Per-block lists (txRoot, resultsRoot): RFC 6962 trees over sorted entries. */
   merkle: KECCAK256_RFC6962,
+  /** The state (stateRoot): a sparse Merkle tree over keccak256(key) paths. */
+  state: KECCAK256_SPARSE,
   /** Each tag is keccak256 of its ASCII name, the first field of the encoding it separates. */
   tags: Object.freeze({
     header: tag("isthmus.consortium.header.v1"),

@@ -1,10 +1,13 @@
 /**
  * Proofs that an entry is committed by a final block: the commit must be signed by more
  * than 2/3 of the trusted validators' stake, and the entry's Merkle proof must lead to the
- * root the header names. `verifyLockProof` and `verifyEventProof` add the typed decoding.
+ * root the header names — a sparse Merkle proof for the state (stateRoot), an RFC 6962 audit
+ * path for the block's lists (txRoot, resultsRoot). `verifyLockProof`, `verifyLockAbsence`
+ * and `verifyEventProof` add the typed decoding.
  */
 import { type Hex, fromHex } from "../hex.ts";
-import { type KvAbsenceProof, type MerkleProof, verifyKvAbsence, verifyKvProof } from "../merkle.ts";
+import { type MerkleProof, verifyKvProof } from "../merkle.ts";
+import { type SparseAbsenceProof, type SparseProof, verifySparseAbsence, verifySparseProof } from "../sparse-merkle.ts";
 import { type Commit, verifyCommit } from "./commit.ts";
 import { CONSORTIUM_SCHEME } from "./domain.ts";
 import { type Header } from "./header.ts";
@@ -22,12 +25,11 @@ export interface AnchorParams {
   readonly commit: Commit;
 }
 
-export interface CommittedEntryParams extends AnchorParams {
-  readonly tree: CommittedTree;
-  readonly key: Uint8Array;
-  readonly value: Uint8Array;
-  readonly proof: MerkleProof;
-}
+/** The state is a sparse Merkle tree; a block's txs and results are RFC 6962 lists. */
+export type CommittedEntryParams = AnchorParams & { readonly key: Uint8Array; readonly value: Uint8Array } & (
+    | { readonly tree: "state"; readonly proof: SparseProof }
+    | { readonly tree: "results" | "txs"; readonly proof: MerkleProof }
+  );
 
 export type EntryVerification =
   | { readonly ok: true; readonly height: number; readonly blockHash: Hex; readonly root: Hex }
@@ -40,16 +42,35 @@ export function verifyCommittedEntry(p: CommittedEntryParams): EntryVerification
   const commit = verifyCommit(p.header, p.commit, p.validatorSet);
   if (!commit.ok) return { ok: false, reason: `commit: ${commit.reason}` };
   const root = p.header[ROOT_FIELD[p.tree]];
-  const proof = verifyKvProof(CONSORTIUM_SCHEME.merkle, fromHex(root, "root", 32), p.key, p.value, p.proof);
+  const rootBytes = fromHex(root, "root", 32);
+  const proof =
+    p.tree === "state"
+      ? verifySparseProof(CONSORTIUM_SCHEME.state, rootBytes, p.key, p.value, p.proof)
+      : verifyKvProof(CONSORTIUM_SCHEME.merkle, rootBytes, p.key, p.value, p.proof);
   if (!proof.ok) return { ok: false, reason: `${p.tree} proof: ${proof.reason}` };
   return { ok: true, height: p.header.height, blockHash: commit.blockHash, root };
+}
+
+export interface CommittedAbsenceParams extends AnchorParams {
+  readonly key: Uint8Array;
+  readonly absence: SparseAbsenceProof;
+}
+
+/** Establishes that the state of a final block has NO entry for `key` (its path ends empty or at another key's leaf). */
+export function verifyCommittedAbsence(p: CommittedAbsenceParams): EntryVerification {
+  if (p.header?.chainId !== p.chainId) return { ok: false, reason: `header is for chain ${String(p.header?.chainId)}, expected ${p.chainId}` };
+  const commit = verifyCommit(p.header, p.commit, p.validatorSet);
+  if (!commit.ok) return { ok: false, reason: `commit: ${commit.reason}` };
+  const absent = verifySparseAbsence(CONSORTIUM_SCHEME.state, fromHex(p.header.stateRoot, "stateRoot", 32), p.key, p.absence);
+  if (!absent.ok) return { ok: false, reason: `state absence proof: ${absent.reason}` };
+  return { ok: true, height: p.header.height, blockHash: commit.blockHash, root: p.header.stateRoot };
 }
 
 export interface LockProofParams extends AnchorParams {
   readonly lockId: Hex;
   /** The encoded lock record (state value) the proof is for. */
   readonly value: Uint8Array;
-  readonly proof: MerkleProof;
+  readonly proof: SparseProof;
 }
 
 export type LockProofVerification =
@@ -69,22 +90,19 @@ export function verifyLockProof(p: LockProofParams): LockProofVerification {
 
 export interface LockAbsenceParams extends AnchorParams {
   readonly lockId: Hex;
-  readonly absence: KvAbsenceProof;
+  readonly absence: SparseAbsenceProof;
 }
 
 export type LockAbsenceVerification =
   | { readonly ok: true; readonly lockId: Hex; readonly height: number; readonly stateRoot: Hex; readonly blockHash: Hex }
   | { readonly ok: false; readonly reason: string };
 
-/** Establishes that NO lock `lockId` is in the committed state of a final block (adjacent-leaf proof). */
+/** Establishes that NO lock `lockId` is in the committed state of a final block (its path ends empty or at another key's leaf). */
 export function verifyLockAbsence(p: LockAbsenceParams): LockAbsenceVerification {
-  if (p.header?.chainId !== p.chainId) return { ok: false, reason: `header is for chain ${String(p.header?.chainId)}, expected ${p.chainId}` };
-  const commit = verifyCommit(p.header, p.commit, p.validatorSet);
-  if (!commit.ok) return { ok: false, reason: `commit: ${commit.reason}` };
   const lockId = p.lockId.toLowerCase() as Hex;
-  const absent = verifyKvAbsence(CONSORTIUM_SCHEME.merkle, fromHex(p.header.stateRoot, "stateRoot", 32), lockKey(lockId), p.absence);
-  if (!absent.ok) return { ok: false, reason: `state absence proof: ${absent.reason}` };
-  return { ok: true, lockId, height: p.header.height, stateRoot: p.header.stateRoot, blockHash: commit.blockHash };
+  const r = verifyCommittedAbsence({ ...p, key: lockKey(lockId) });
+  if (!r.ok) return r;
+  return { ok: true, lockId, height: r.height, stateRoot: r.root, blockHash: r.blockHash };
 }
 
 export interface EventProofParams extends AnchorParams {

@@ -11,7 +11,7 @@
  * State proofs are then checked against a verified header's stateRoot.
  */
 import { type Hex, fromHex } from "../hex.ts";
-import { type MerkleProof, verifyKvProof } from "../merkle.ts";
+import { type SparseAbsenceProof, type SparseProof, verifySparseAbsence, verifySparseProof } from "../sparse-merkle.ts";
 import { type Commit, type CommitVerification, type VerifyCommitOptions, verifyCommit } from "./commit.ts";
 import { CONSORTIUM_SCHEME } from "./domain.ts";
 import { type Header, hashHeader, headerProblem } from "./header.ts";
@@ -141,8 +141,13 @@ export function verifyHeaderRun(
 export type StateProofVerification = { readonly ok: true } | { readonly ok: false; readonly reason: string };
 
 /** `key` → `value` is in the state committed by `header` (a header the light client verified). */
-export function verifyStateProof(header: Header, key: Uint8Array, value: Uint8Array, proof: MerkleProof): StateProofVerification {
-  return verifyKvProof(CONSORTIUM_SCHEME.merkle, fromHex(header.stateRoot, "stateRoot", 32), key, value, proof);
+export function verifyStateProof(header: Header, key: Uint8Array, value: Uint8Array, proof: SparseProof): StateProofVerification {
+  return verifySparseProof(CONSORTIUM_SCHEME.state, fromHex(header.stateRoot, "stateRoot", 32), key, value, proof);
+}
+
+/** `key` has no entry in the state committed by `header` (a header the light client verified). */
+export function verifyStateAbsence(header: Header, key: Uint8Array, absence: SparseAbsenceProof): StateProofVerification {
+  return verifySparseAbsence(CONSORTIUM_SCHEME.state, fromHex(header.stateRoot, "stateRoot", 32), key, absence);
 }
 
 /**

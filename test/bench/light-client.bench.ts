@@ -7,7 +7,9 @@
  * (submitHeaderWithNextSet: header 4 installing the 5-validator set) and the first header
  * the new set signs. Gas is deterministic, so machine load does not affect these figures.
  *
- * totalGas is what a transaction pays (for the view `verifyLock`: eth_estimateGas of a call
+ * lockProofs / absenceProofs: a lock and a lock's absence proven against a stored stateRoot
+ * (sparse Merkle path; `siblings` is the path's depth).
+ * totalGas is what a transaction pays (for the views `verifyLock`, `verifyLockAbsent`: eth_estimateGas of a call
  * sent as a transaction); intrinsicGas = 21,000 + calldata (EIP-2028: 16 per non-zero byte,
  * 4 per zero byte); executionGas = totalGas - intrinsicGas.
  */
@@ -60,7 +62,22 @@ const lockProofs = [];
 for (const l of V.locks.filter((x) => x.accept)) {
   const data = lc.interface.encodeFunctionData("verifyLock", [l.height, l.lockId, l.value, l.proof]);
   const total = await ethers.provider.estimateGas({ to: await lc.getAddress(), data });
-  lockProofs.push({ name: l.name, siblings: l.proof.siblings.length, leafCount: l.proof.leafCount, ...split(total, data) });
+  lockProofs.push({ name: l.name, siblings: l.proof.siblings.length, ...split(total, data) });
+}
+const absenceProofs = [];
+for (const a of V.absences.filter((x) => x.accept)) {
+  const data = lc.interface.encodeFunctionData("verifyLockAbsent", [a.height, a.lockId, a.absence]);
+  const total = await ethers.provider.estimateGas({ to: await lc.getAddress(), data });
+  absenceProofs.push({ name: a.name, siblings: a.absence.siblings.length, ...split(total, data) });
+}
+
+// The fold alone at the depths of larger states (~20 levels at 10^6 entries) and the 256 maximum.
+const statePathFold = [];
+for (const depth of [20, 256]) {
+  const siblings = Array.from({ length: depth }, (_, i) => ethers.keccak256(ethers.toUtf8Bytes(`sibling ${i}`)));
+  const data = lc.interface.encodeFunctionData("rootFromStatePath", [ethers.keccak256("0x01"), ethers.keccak256("0x02"), siblings]);
+  const total = await ethers.provider.estimateGas({ to: await lc.getAddress(), data });
+  statePathFold.push({ depth, ...split(total, data) });
 }
 
 const out = {
@@ -70,5 +87,7 @@ const out = {
   deployGas: Number(deployGas),
   headerUpdates,
   lockProofs,
+  absenceProofs,
+  statePathFold,
 };
 process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);

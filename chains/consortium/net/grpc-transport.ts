@@ -35,7 +35,7 @@ export interface GrpcTransportOptions {
 }
 
 type UnaryMethod = (req: object, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void;
-type PeerClient = grpc.Client & { gossip(cb: (err: grpc.ServiceError | null) => void): grpc.ClientWritableStream<{ payload: Buffer }>; getBlocks: UnaryMethod };
+type PeerClient = grpc.Client & { gossip(cb: (err: grpc.ServiceError | null) => void): grpc.ClientWritableStream<{ payload: Buffer }>; getBlocks: UnaryMethod; getNodeInfo: UnaryMethod };
 
 export interface TransportStats {
   readonly received: number;
@@ -130,6 +130,16 @@ export class GrpcTransport implements Transport {
 
   get peers(): readonly string[] {
     return this.#links.map((l) => l.endpoint);
+  }
+
+  /**
+   * Starts gossiping to one more peer (a validator that announced its endpoint on chain);
+   * false if it is already a peer or the transport is closed.
+   */
+  addPeer(endpoint: string): boolean {
+    if (this.#closed || this.#links.some((l) => l.endpoint === endpoint)) return false;
+    this.#links.push(new PeerLink(endpoint, this.maxMessageBytes));
+    return true;
   }
 
   get stats(): TransportStats {

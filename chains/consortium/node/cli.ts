@@ -8,6 +8,15 @@
  *   node init --home <dir> --genesis <genesis.json> --peers <host:port,…> [--base-port P] [--block-ms MS]
  *       a home that joins an existing network with a fresh key: a non-validator full node
  *       (follower) unless that key is in the genesis; peer port P, API port P + 1
+ *   node init --home <dir> --join <127.0.0.1:port> [--base-port P] [--chain-id ID]
+ *       a home for a node joining a running network: genesis, chain id, block interval and
+ *       peers fetched from that node's peer port (GetNodeInfo), a fresh key; it follows as a
+ *       full node, and once a bond of its key takes effect it validates and announces its
+ *       endpoint (127.0.0.1:P) on chain so the validators dial it. Peer port P, API port P + 1
+ *   node tx --home <dir> [--api <127.0.0.1:port>] bond <amount> | unbond <amount> |
+ *       delegate <validator> <amount> | undelegate <validator> <amount> | endpoint <host:port>
+ *       a staking tx signed with the home's key, submitted to the API (default the home's
+ *       own) and waited for; prints {hash, height, ok}
  *   node --home <dir> [--devnet] [--clock-offset-ms MS] [--log-level debug|info|warn|error]
  *       runs the validator until SIGINT/SIGTERM; prints one JSON line
  *       {"event":"ready",…} on stdout once its peer and API ports listen; logs JSON lines on stderr.
@@ -22,6 +31,8 @@ import { type ChainLogger } from "../log.ts";
 import { readFileSync } from "node:fs";
 import { type GenesisJson, genesisFromJson } from "../genesis.ts";
 import { initNodeHomes, parseNodeConfig, writeNodeHome } from "./home.ts";
+import { initJoiningHome } from "./join.ts";
+import { runStakeTx } from "./stake-tx.ts";
 import { startNode } from "./run.ts";
 
 export { NODE_USAGE } from "./usage.ts";
@@ -64,8 +75,20 @@ export async function runNodeCommand(argv: string[]): Promise<void> {
       "block-ms": { type: "string" },
       genesis: { type: "string" },
       peers: { type: "string" },
+      join: { type: "string" },
     });
     if (typeof values.home !== "string" || !values.home) throw new InvalidInputError("node init", "--home is required");
+    if (values.join !== undefined) {
+      if (values.genesis !== undefined || values.peers !== undefined || values.validators !== undefined) throw new InvalidInputError("node init", "--join fetches the genesis and peers: it does not go with --genesis, --peers or --validators");
+      const res = await initJoiningHome({
+        home: values.home,
+        join: values.join,
+        p2pPort: intFlag(values["base-port"], "base-port", 26650, 1024),
+        ...(values["chain-id"] !== undefined ? { expectChainId: intFlag(values["chain-id"], "chain-id", 0, 1) } : {}),
+      });
+      process.stdout.write(JSON.stringify({ chainId: res.chainId, genesisValidatorsHash: res.genesisValidatorsHash, homes: [{ home: res.home, address: res.address, p2p: res.p2p, api: res.api }], peers: res.peers }, null, 2) + "\n");
+      return;
+    }
     if (values.genesis !== undefined || values.peers !== undefined) {
       if (typeof values.genesis !== "string" || typeof values.peers !== "string") throw new InvalidInputError("node init", "--genesis and --peers go together");
       const base = intFlag(values["base-port"], "base-port", 26650, 1024);
@@ -86,13 +109,20 @@ export async function runNodeCommand(argv: string[]): Promise<void> {
     process.stdout.write(JSON.stringify(res, null, 2) + "\n");
     return;
   }
+  if (argv[0] === "tx") {
+    const { values, positionals } = flags(argv.slice(1), { home: { type: "string" }, api: { type: "string" } });
+    if (typeof values.home !== "string" || !values.home) throw new InvalidInputError("node tx", "--home is required (its key signs)");
+    const res = await runStakeTx({ home: values.home, args: positionals, ...(typeof values.api === "string" ? { api: values.api } : {}) });
+    process.stdout.write(JSON.stringify(res) + "\n");
+    return;
+  }
   const { values, positionals } = flags(argv, {
     home: { type: "string" },
     devnet: { type: "boolean" },
     "clock-offset-ms": { type: "string" },
     "log-level": { type: "string" },
   });
-  if (positionals.length > 0) throw new InvalidInputError("node", `unknown subcommand "${positionals[0]}" (expected init, or flags only)`);
+  if (positionals.length > 0) throw new InvalidInputError("node", `unknown subcommand "${positionals[0]}" (expected init, tx, or flags only)`);
   if (typeof values.home !== "string" || !values.home) throw new InvalidInputError("node", "--home is required");
   const level = (values["log-level"] ?? "info") as Level;
   if (!LEVELS.includes(level)) throw new InvalidInputError("--log-level", `expected one of ${LEVELS.join(", ")}`);

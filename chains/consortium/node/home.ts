@@ -18,6 +18,7 @@ import { Signer } from "../crypto.ts";
 import { type ConsensusTimeouts, DEFAULT_MAX_CLOCK_SKEW_MS } from "../consensus/engine.ts";
 import { type Genesis, type GenesisJson, type GenesisParams, genesisFromJson, genesisToJson, makeGenesis } from "../genesis.ts";
 import { DEFAULT_MAX_PEER_MESSAGE_BYTES } from "../net/peer-wire.ts";
+import { endpointProblem } from "../../../proofs/consortium/staking.ts";
 
 export interface NodeConfig {
   /** Peer (validator-to-validator) gRPC port on 127.0.0.1; 0 = any free port. */
@@ -42,6 +43,12 @@ export interface NodeConfig {
    * validator iff the key is in the genesis set, else a follower.
    */
   readonly role?: "validator" | "follower";
+  /**
+   * The peer endpoint ("host:port") this node announces on chain (tx kind 11, signed by its
+   * key) once it is a bonded validator, so the other validators dial it without a restart.
+   * `isthmus node init --join` sets it; absent = announce nothing.
+   */
+  readonly announce?: string;
 }
 
 export class NodeHomeError extends IsthmusError {
@@ -51,7 +58,7 @@ export class NodeHomeError extends IsthmusError {
   }
 }
 
-const CONFIG_KEYS = new Set(["p2pPort", "apiPort", "peers", "blockIntervalMs", "maxClockSkewMs", "timeouts", "maxPeerMessageBytes", "maxBlockTxs", "role"]);
+const CONFIG_KEYS = new Set(["p2pPort", "apiPort", "peers", "blockIntervalMs", "maxClockSkewMs", "timeouts", "maxPeerMessageBytes", "maxBlockTxs", "role", "announce"]);
 const ENDPOINT_RE = /^127\.0\.0\.1:\d{1,5}$/;
 
 export function homePaths(home: string) {
@@ -102,6 +109,7 @@ export function parseNodeConfig(value: unknown, where = "config.json"): NodeConf
     maxPeerMessageBytes: int("maxPeerMessageBytes", DEFAULT_MAX_PEER_MESSAGE_BYTES, 1024, 1 << 30),
     ...(v.maxBlockTxs !== undefined ? { maxBlockTxs: int("maxBlockTxs", undefined, 1, 100_000) } : {}),
     ...(v.role !== undefined ? { role: roleOf(v.role, where) } : {}),
+    ...(v.announce !== undefined ? { announce: announceOf(v.announce, where) } : {}),
   };
 }
 
@@ -214,6 +222,12 @@ export function initNodeHomes(o: InitNetworkOptions): InitNetworkResult {
     return { home: homes[i]!, address, p2p: p2p(i), api: `127.0.0.1:${config.apiPort}` };
   });
   return { chainId: genesis.chainId, homes: out };
+}
+
+function announceOf(value: unknown, where: string): string {
+  const problem = typeof value === "string" ? endpointProblem(value) : "expected a string";
+  if (problem) throw new InvalidInputError(`${where}: announce`, problem);
+  return value as string;
 }
 
 function roleOf(value: unknown, where: string): "validator" | "follower" {

@@ -8,7 +8,10 @@
  * Consensus also catches up by itself through sync-request / sync-block gossip.
  *
  * A node whose key is not in the genesis validator set is a follower (follower.ts): no
- * consensus; it repeats the block sync every half block interval.
+ * consensus; it repeats the block sync every half block interval. So does a validator that
+ * is not (yet) in the set (role "validator", e.g. joined with `init --join`): nobody gossips
+ * to it until it is a member with an announced endpoint. Validators dial the endpoints
+ * members announce on chain (peering.ts).
  */
 import * as grpc from "@grpc/grpc-js";
 import { type Hex } from "../../../proofs/hex.ts";
@@ -24,7 +27,10 @@ import { type Commit } from "../../../proofs/consortium/commit.ts";
 import { Signer } from "../crypto.ts";
 import { FollowerNode } from "../follower.ts";
 import { ValidatorNode } from "../validator.ts";
+import { genesisToJson } from "../genesis.ts";
 import { loadNodeHome, timeoutsFor } from "./home.ts";
+import { ChainPeering } from "./peering.ts";
+import { endpointOf } from "../staking.ts";
 
 export interface StartNodeOptions {
   readonly home: string;
@@ -110,6 +116,15 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
       }
       cb(null, { head: chain.height, blocks });
     },
+    getNodeInfo: (_call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+      cb(null, {
+        chainId: home.genesis.chainId,
+        genesisJson: JSON.stringify(genesisToJson(home.genesis)),
+        peers: [...(selfEndpoint ? [selfEndpoint] : []), ...transport.peers],
+        height: validator.chain.height,
+        blockIntervalMs: config.blockIntervalMs,
+      });
+    },
   });
   if (opts.devnet) {
     peerServer.addService(services.DevnetAdmin.service, {
@@ -127,10 +142,13 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
   }
 
   let api: NodeServer | undefined;
+  let selfEndpoint: string | undefined;
+  let peering: ChainPeering | undefined;
   try {
     const p2pPort = await new Promise<number>((resolve, reject) =>
       peerServer.bindAsync(`${LOCALHOST}:${config.p2pPort}`, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
     );
+    selfEndpoint = `${LOCALHOST}:${p2pPort}`;
     validator.start();
     const node = validator;
     const target: SyncTarget = {
@@ -139,14 +157,30 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
     };
     const synced = await syncFromPeers(target, transport, log);
     let following: NodeJS.Timeout | undefined;
-    if (node instanceof FollowerNode) {
+    {
       let busy = false;
+      // A member hears blocks through consensus gossip once the others dial it (static peers,
+      // or its announced endpoint is on chain); anyone else pulls them.
+      const gossipedTo = () =>
+        node instanceof ValidatorNode &&
+        stakeOf(node.chain.validatorSetAt(node.chain.height + 1), node.address) !== undefined &&
+        (config.announce === undefined || endpointOf(node.chain.kv, node.address) === config.announce);
       following = setInterval(() => {
-        if (busy) return;
+        if (busy || gossipedTo()) return;
         busy = true;
         void syncFromPeers(target, transport, log).finally(() => (busy = false));
       }, Math.max(50, Math.floor(config.blockIntervalMs / 2)));
     }
+    peering = new ChainPeering({
+      node,
+      transport,
+      selfEndpoint,
+      intervalMs: Math.max(50, Math.floor(config.blockIntervalMs / 2)),
+      log,
+      ...(config.announce && node instanceof ValidatorNode
+        ? { announce: { endpoint: config.announce, privateKey: home.privateKey, submit: (b: Uint8Array) => void node.submitTx(b), nextNonce: () => node.mempool.nextNonce(node.address) } }
+        : {}),
+    });
     api = await startNodeServer({ node: validator, port: config.apiPort, log });
     const apiServer = api;
     log.info("node started", { role: isValidator ? "validator" : "follower", address: validator.address, height: validator.chain.height, p2p: `${LOCALHOST}:${p2pPort}`, api: apiServer.endpoint, synced, devnet: !!opts.devnet });
@@ -173,6 +207,7 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
         if (stopped) return;
         stopped = true;
         if (following) clearInterval(following);
+        peering?.stop();
         clearInterval(progress);
         await apiServer.close();
         await shutdown(peerServer);
@@ -180,6 +215,7 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
       },
     };
   } catch (err) {
+    peering?.stop();
     await api?.close();
     peerServer.forceShutdown();
     validator.stop();

@@ -5,7 +5,8 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { type Hex } from "../../../proofs/hex.ts";
-import { type KvAbsenceProof, type MerkleProof } from "../../../proofs/merkle.ts";
+import { type MerkleProof } from "../../../proofs/merkle.ts";
+import { type SparseAbsenceProof, type SparseProof } from "../../../proofs/sparse-merkle.ts";
 import { type Commit } from "../../../proofs/consortium/commit.ts";
 import { type Header } from "../../../proofs/consortium/header.ts";
 import { type ChainEvent, type EncodedTxOutcome, type TxResultRecord, decodeEvent, decodeTxResult } from "../../../proofs/consortium/results.ts";
@@ -17,13 +18,14 @@ import {
   WireError,
   bigintFromWire,
   bytesFromWire,
-  absenceFromWire,
   commitFromWire,
   consortiumService,
   headerFromWire,
   hexFromWire,
   outcomeFromWire,
   proofFromWire,
+  stateAbsenceFromWire,
+  stateProofFromWire,
   safeIntFromWire,
 } from "./wire.ts";
 
@@ -83,7 +85,7 @@ export interface AccountInfo {
 /** The node's proof that there is no such lock at `header` (verify with verifyLockAbsence). */
 export interface LockAbsence {
   readonly found: false;
-  readonly absence: KvAbsenceProof;
+  readonly absence: SparseAbsenceProof;
   readonly header: Header;
   readonly commit: Commit;
 }
@@ -92,10 +94,15 @@ export interface LockWithProof {
   readonly found: true;
   /** Encoded lock record (proofs/consortium/state.ts). */
   readonly value: Uint8Array;
-  readonly proof: MerkleProof;
+  readonly proof: SparseProof;
   readonly header: Header;
   readonly commit: Commit;
 }
+
+/** A state key at a height as the node proves it (verify with verifyCommittedEntry / verifyCommittedAbsence). */
+export type StateWithProof =
+  | { readonly found: true; readonly value: Uint8Array; readonly proof: SparseProof; readonly header: Header; readonly commit: Commit }
+  | { readonly found: false; readonly absence: SparseAbsenceProof; readonly header: Header; readonly commit: Commit };
 
 export interface ProvenEventWire {
   readonly txIndex: number;
@@ -209,21 +216,30 @@ export class ConsortiumClient {
     }));
   }
 
-  /** The lock with its proof at the node's head, or null when the node has no such lock. */
   /** The lock with its proof, its absence with a proof, or null when the node cannot prove either (at genesis). */
   async getLock(lockId: Hex): Promise<LockWithProof | LockAbsence | null> {
     const r = await this.call("getLock", { lockId });
     if (r.found !== true) {
-      if (!r.absence) return null;
-      return this.parse("GetLock", () => ({ found: false as const, absence: absenceFromWire(r.absence), header: headerFromWire(r.header), commit: commitFromWire(r.commit) }));
+      if (!r.stateAbsence) return null;
+      return this.parse("GetLock", () => ({ found: false as const, absence: stateAbsenceFromWire(r.stateAbsence), header: headerFromWire(r.header), commit: commitFromWire(r.commit) }));
     }
     return this.parse("GetLock", () => ({
       found: true as const,
       value: bytesFromWire(r.value, "value"),
-      proof: proofFromWire(r.proof),
+      proof: stateProofFromWire(r.stateProof),
       header: headerFromWire(r.header),
       commit: commitFromWire(r.commit),
     }));
+  }
+
+  /** `key` after block `height` (default: the head) with its proof or the proof of its absence. */
+  async getState(key: Uint8Array, height = 0): Promise<StateWithProof> {
+    const r = await this.call("getState", { key: Buffer.from(key), height });
+    return this.parse("GetState", () => {
+      const anchor = { header: headerFromWire(r.header), commit: commitFromWire(r.commit) };
+      if (r.found === true) return { found: true as const, value: bytesFromWire(r.value, "value"), proof: stateProofFromWire(r.stateProof), ...anchor };
+      return { found: false as const, absence: stateAbsenceFromWire(r.stateAbsence), ...anchor };
+    });
   }
 
   async getEvents(fromHeight: number, toHeight: number): Promise<EventsPage> {

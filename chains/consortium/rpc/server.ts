@@ -11,7 +11,7 @@ import { TxRejectedError } from "../codes.ts";
 import { type ChainLogger, quietLogger } from "../log.ts";
 import { type Mempool } from "../mempool.ts";
 import { type SignedTx } from "../tx.ts";
-import { absenceToWire, commitToWire, consortiumService, headerToWire, outcomeToWire, proofToWire } from "./wire.ts";
+import { commitToWire, consortiumService, headerToWire, outcomeToWire, proofToWire, stateAbsenceToWire, stateProofToWire } from "./wire.ts";
 
 export const LOCALHOST = "127.0.0.1";
 export const MAX_EVENT_RANGE = 1000;
@@ -160,8 +160,23 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<NodeServ
       if (!isLockId(req.lockId)) throw badInput("lockId: expected 32-byte 0x-hex");
       const found = node.chain.lockAtHead(req.lockId.toLowerCase() as Hex);
       if (!found) return { found: false };
-      if (!found.found) return { found: false, absence: absenceToWire(found.absence), header: headerToWire(found.header), commit: commitToWire(found.commit) };
-      return { found: true, value: Buffer.from(found.value), proof: proofToWire(found.proof), header: headerToWire(found.header), commit: commitToWire(found.commit) };
+      if (!found.found) return { found: false, stateAbsence: stateAbsenceToWire(found.absence), header: headerToWire(found.header), commit: commitToWire(found.commit) };
+      return { found: true, value: Buffer.from(found.value), stateProof: stateProofToWire(found.proof), header: headerToWire(found.header), commit: commitToWire(found.commit) };
+    }),
+
+    getState: unary<{ key: Uint8Array; height: number }>("GetState", (req) => {
+      const { chain } = node;
+      if (!(req.key instanceof Uint8Array) || req.key.length === 0) throw badInput("key: expected non-empty bytes");
+      const height = req.height === 0 ? chain.height : req.height;
+      if (height > chain.height) throw new RpcFault(grpc.status.NOT_FOUND, `height ${height} is past the head ${chain.height}`);
+      if (height < chain.oldestProvableHeight) {
+        throw new RpcFault(grpc.status.OUT_OF_RANGE, `height ${height}: this node proves state at heights ${chain.oldestProvableHeight}..${chain.height} (the last ${chain.stateHistory})`);
+      }
+      const at = chain.stateAt(new Uint8Array(req.key), height);
+      if (!at) throw new RpcFault(grpc.status.OUT_OF_RANGE, `height ${height}: no state proof available`);
+      const anchor = { header: headerToWire(at.header), commit: commitToWire(at.commit) };
+      if (!at.found) return { found: false, stateAbsence: stateAbsenceToWire(at.absence), ...anchor };
+      return { found: true, value: Buffer.from(at.value), stateProof: stateProofToWire(at.proof), ...anchor };
     }),
 
     getEvents: unary<{ fromHeight: number; toHeight: number }>("GetEvents", (req) => {

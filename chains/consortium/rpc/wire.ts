@@ -7,7 +7,8 @@ import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { type Hex, isHex } from "../../../proofs/hex.ts";
-import { type KvAbsenceProof, type KvNeighbor, type MerkleProof } from "../../../proofs/merkle.ts";
+import { type MerkleProof } from "../../../proofs/merkle.ts";
+import { type SparseAbsenceProof, type SparseProof } from "../../../proofs/sparse-merkle.ts";
 import { type Commit, commitProblem } from "../../../proofs/consortium/commit.ts";
 import { type Header, headerProblem } from "../../../proofs/consortium/header.ts";
 import { type EncodedTxOutcome } from "../../../proofs/consortium/results.ts";
@@ -101,20 +102,29 @@ export function proofToWire(p: MerkleProof): WireProof {
   return { index: p.index, leafCount: p.leafCount, siblings: p.siblings.map((s) => Buffer.from(s)) };
 }
 
-export function absenceToWire(a: KvAbsenceProof): unknown {
-  const n = (x: KvNeighbor | null) => (x ? { key: Buffer.from(x.key), valueHash: Buffer.from(x.valueHash), proof: proofToWire(x.proof) } : null);
-  return { leafCount: a.leafCount, left: n(a.left), right: n(a.right) };
+export function stateProofToWire(p: SparseProof): { siblings: Buffer[] } {
+  return { siblings: p.siblings.map((s) => Buffer.from(s)) };
 }
 
-export function absenceFromWire(w: unknown): KvAbsenceProof {
-  const a = w as { leafCount?: unknown; left?: unknown; right?: unknown } | null;
-  if (!a || !Number.isSafeInteger(a.leafCount)) throw new WireError("malformed absence proof");
-  const n = (x: unknown): KvNeighbor | null => {
-    if (x === null || x === undefined) return null;
-    const v = x as { key?: unknown; valueHash?: unknown; proof?: unknown };
-    return { key: bytesFromWire(v.key, "neighbor key"), valueHash: bytesFromWire(v.valueHash, "neighbor valueHash"), proof: proofFromWire(v.proof) };
-  };
-  return { leafCount: a.leafCount as number, left: n(a.left), right: n(a.right) };
+export function stateAbsenceToWire(a: SparseAbsenceProof): unknown {
+  const siblings = a.siblings.map((s) => Buffer.from(s));
+  return a.kind === "empty" ? { siblings, empty: {} } : { siblings, leaf: { keyHash: Buffer.from(a.keyHash), valueHash: Buffer.from(a.valueHash) } };
+}
+
+export function stateProofFromWire(w: unknown): SparseProof {
+  const p = w as { siblings?: unknown } | null;
+  if (!p || !Array.isArray(p.siblings)) throw new WireError("malformed state proof");
+  return { siblings: p.siblings.map((s) => bytesFromWire(s, "state proof sibling")) };
+}
+
+/** proto-loader (oneofs: true) names the set branch of `end` in the `end` field. */
+export function stateAbsenceFromWire(w: unknown): SparseAbsenceProof {
+  const a = w as { siblings?: unknown; end?: unknown; leaf?: { keyHash?: unknown; valueHash?: unknown } | null } | null;
+  if (!a || !Array.isArray(a.siblings)) throw new WireError("malformed state absence proof");
+  const siblings = a.siblings.map((s) => bytesFromWire(s, "absence proof sibling"));
+  if (a.end === "empty") return { kind: "empty", siblings };
+  if (a.end === "leaf" && a.leaf) return { kind: "leaf", keyHash: bytesFromWire(a.leaf.keyHash, "absence proof keyHash"), valueHash: bytesFromWire(a.leaf.valueHash, "absence proof valueHash"), siblings };
+  throw new WireError("state absence proof ends neither at an empty subtree nor at a leaf");
 }
 
 export function proofFromWire(w: unknown): MerkleProof {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { type Hex } from "../../../proofs/hex.ts";
-import { decodeLock, encodeLock } from "../../../proofs/consortium/state.ts";
+import { balanceKey, decodeLock, encodeLock } from "../../../proofs/consortium/state.ts";
+import { verifyCommittedAbsence, verifyCommittedEntry } from "../../../proofs/consortium/entry-proof.ts";
 import { ConsortiumLedger, type ConsortiumLedgerOptions } from "../../../chains/consortium/adapter.ts";
 import { type Chain, type LockAtHead } from "../../../chains/consortium/chain.ts";
 import { TxErrorCode, TxRejectedError } from "../../../chains/consortium/codes.ts";
@@ -217,6 +218,34 @@ describe("consortium adapter over gRPC, end to end", function () {
       await assert.rejects(viaLiar.getLock(lockId), (err: unknown) => err instanceof VerificationError && /absence of lock/.test(err.message));
     } finally {
       await server.close();
+    }
+  });
+
+  it("GetState: any key at the head or a recent height, with an inclusion or absence proof that verifies", async () => {
+    const client = new ConsortiumClient(devnet.endpoint);
+    try {
+      const trusted = { chainId: devnet.chainId, validatorSet: devnet.validatorSet };
+      const key = balanceKey(user, "KRW");
+      const head = await client.getState(key);
+      assert.ok(head.found);
+      assert.ok(head.header.height >= 2);
+      const r = verifyCommittedEntry({ ...trusted, tree: "state", key, value: head.value, proof: head.proof, header: head.header, commit: head.commit });
+      assert.ok(r.ok, r.ok ? "" : r.reason);
+      const h = head.header.height - 1;
+      const older = await client.getState(key, h);
+      assert.equal(older.header.height, h);
+      assert.ok(older.found && verifyCommittedEntry({ ...trusted, tree: "state", key, value: older.value, proof: older.proof, header: older.header, commit: older.commit }).ok);
+      const nobody = balanceKey(`0x${"c0".repeat(20)}`, "KRW");
+      const missing = await client.getState(nobody, h);
+      assert.ok(!missing.found);
+      const a = verifyCommittedAbsence({ ...trusted, key: nobody, absence: missing.absence, header: missing.header, commit: missing.commit });
+      assert.ok(a.ok, a.ok ? "" : a.reason);
+      // The absence proof of another key does not prove the user's balance absent.
+      assert.equal(verifyCommittedAbsence({ ...trusted, key, absence: missing.absence, header: missing.header, commit: missing.commit }).ok, false);
+      await assert.rejects(client.getState(key, head.header.height + 100_000), /past the head/);
+      await assert.rejects(client.getState(new Uint8Array(0)), /key: expected non-empty bytes/);
+    } finally {
+      client.close();
     }
   });
 

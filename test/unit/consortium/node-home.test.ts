@@ -4,6 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { InvalidInputError } from "../../../chains/errors.ts";
 import { homePaths, initNodeHomes, loadNodeHome, NodeHomeError, parseNodeConfig } from "../../../chains/consortium/node/home.ts";
+import { runNodeCommand } from "../../../chains/consortium/node/cli.ts";
+import { JOIN_FAILED, initJoiningHome } from "../../../chains/consortium/node/join.ts";
+import { stakeTxBody } from "../../../chains/consortium/node/stake-tx.ts";
+import { freePorts } from "../../../chains/consortium/devnet.ts";
 
 describe("consortium node homes (isthmus node init)", () => {
   let dir: string;
@@ -40,5 +44,35 @@ describe("consortium node homes (isthmus node init)", () => {
     writeFileSync(homePaths(dir).key, JSON.stringify({ privateKey: "0x12" }));
     assert.throws(() => loadNodeHome(dir), /privateKey/);
     assert.match(readFileSync(homePaths(dir).config, "utf8"), /"p2pPort": 31000/);
+  });
+
+  it("parses the endpoint a joining validator announces, refusing what is not host:port", () => {
+    assert.equal(parseNodeConfig({ p2pPort: 1, apiPort: 2, announce: "127.0.0.1:26656" }).announce, "127.0.0.1:26656");
+    assert.equal(parseNodeConfig({ p2pPort: 1, apiPort: 2 }).announce, undefined);
+    assert.throws(() => parseNodeConfig({ p2pPort: 1, apiPort: 2, announce: "127.0.0.1" }), /announce: endpoint "127.0.0.1" is not host:port/);
+    assert.throws(() => parseNodeConfig({ p2pPort: 1, apiPort: 2, announce: 26656 }), /announce: expected a string/);
+  });
+
+  it("init --join refuses a bad endpoint and mixed flags, and names a node that does not answer", async () => {
+    await assert.rejects(runNodeCommand(["init", "--home", dir, "--join", "example.com:1"]), /expected a peer endpoint "127.0.0.1:port"/);
+    await assert.rejects(runNodeCommand(["init", "--home", dir, "--join", "127.0.0.1:1", "--peers", "127.0.0.1:2"]), /does not go with --genesis, --peers or --validators/);
+    const port = (await freePorts(1))[0]!;
+    await assert.rejects(initJoiningHome({ home: dir, join: `127.0.0.1:${port}`, p2pPort: 30100 }), (err: Error & { code?: string }) => {
+      assert.equal(err.code, JOIN_FAILED);
+      assert.match(err.message, new RegExp(`could not ask 127.0.0.1:${port} for the network's genesis`));
+      return true;
+    });
+    assert.throws(() => loadNodeHome(dir), NodeHomeError, "nothing was written");
+  });
+
+  it("node tx parses staking transactions and names the argument that is wrong", () => {
+    const v = `0x${"ab".repeat(20)}`;
+    assert.deepEqual(stakeTxBody(["bond", "100"]), { kind: "bond", amount: 100n });
+    assert.deepEqual(stakeTxBody(["undelegate", v.toUpperCase().replace("0X", "0x"), "7"]), { kind: "undelegate", validator: v, amount: 7n });
+    assert.deepEqual(stakeTxBody(["endpoint", "127.0.0.1:5"]), { kind: "endpoint", endpoint: "127.0.0.1:5" });
+    assert.throws(() => stakeTxBody(["bond", "1.5"]), /amount "1.5" is not a whole number/);
+    assert.throws(() => stakeTxBody(["delegate", "0x12", "1"]), /validator "0x12" is not a 20-byte/);
+    assert.throws(() => stakeTxBody(["delegate", v]), /expected 2 argument/);
+    assert.throws(() => stakeTxBody(["mint", "1"]), /unknown kind "mint"/);
   });
 });

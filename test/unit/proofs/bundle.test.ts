@@ -80,8 +80,21 @@ describe("proofs/bundle", function () {
     rejects(verifyProofBundle({ ...bundle, value: `${bundle.value}00` }, anchor), /lock value/);
     rejects(verifyProofBundle({ ...bundle, header: { ...bundle.header, stateRoot: `0x${"00".repeat(32)}` } }, anchor), /commit/);
     rejects(verifyProofBundle({ ...bundle, proof: { ...bundle.proof, siblings: ["0x12"] } }, anchor), /32-byte hex siblings/);
+    const flipped = bundle.proof.siblings.map((s: string, i: number) => (i === 0 ? `0x${(parseInt(s[2]!, 16) ^ 8).toString(16)}${s.slice(3)}` : s));
+    assert.ok(bundle.proof.siblings.length > 0);
+    rejects(verifyProofBundle({ ...bundle, proof: { siblings: flipped } }, anchor), /state proof: proof leads to a different root/);
     rejects(verifyProofBundle(bundle, { ...anchor, chainId: 1 }), /chain id 1/);
     rejects(verifyProofBundle(bundle, evmAnchor), /cannot anchor a consortium-lock bundle/);
+  });
+
+  it("consortium: a version 1 bundle (sorted-tree proof) is refused by name, not misread", function () {
+    const { bundle, anchor } = consortiumFixture();
+    assert.equal(bundle.version, 2);
+    const v1 = { ...bundle, version: 1, proof: { index: 0, leafCount: 9, siblings: bundle.proof.siblings } };
+    rejects(verifyProofBundle(v1, anchor), /consortium-lock bundle version 1 proves the lock in the sorted state tree the chain no longer commits to; fetch a new bundle \(version 2/);
+    rejects(verifyProofBundle({ ...bundle, version: 3 }, anchor), /unsupported bundle version 3 \(this verifier knows 2 for consortium-lock\)/);
+    // The EVM and Fabric formats did not change: their version 1 bundles still verify (above).
+    rejects(verifyProofBundle({ ...evmBundle, version: 2 }, evmAnchor), /unsupported bundle version 2 \(this verifier knows 1\)/);
   });
 
   it("isthmus proof verify: prints what a bundle proves, or why it fails (exit 1)", async function () {
@@ -99,6 +112,13 @@ describe("proofs/bundle", function () {
     writeFileSync(path.join(dir, "a.json"), JSON.stringify(anchor));
     const c = JSON.parse((await run(process.execPath, [cli, "proof", "verify", path.join(dir, "c.json"), "--trust", path.join(dir, "a.json")])).stdout);
     assert.match(c.proves, /is locked on consortium/);
+    // A consortium bundle saved before the state became a sparse tree: refused by name.
+    writeFileSync(path.join(dir, "v1.json"), JSON.stringify({ ...bundle, version: 1, proof: { index: 3, leafCount: 17, siblings: bundle.proof.siblings } }));
+    await assert.rejects(run(process.execPath, [cli, "proof", "verify", path.join(dir, "v1.json"), "--trust", path.join(dir, "a.json")]), (err: { code: number; stderr: string }) => {
+      assert.equal(err.code, 1);
+      assert.match(err.stderr, /consortium-lock bundle version 1 proves the lock in the sorted state tree the chain no longer commits to; fetch a new bundle/);
+      return true;
+    });
 
     const forged = structuredClone(evmBundle);
     forged.storageProof[3].value = "0x1";

@@ -111,28 +111,26 @@ describe("proofs/consortium/entry-proof: a lock's absence proven against a commi
     assert.equal(r.height, 1);
   });
 
-  it("refuses an absence proof for a lock that exists, whatever neighbors the node picks", () => {
+  it("refuses an absence proof for a lock that exists, whatever path end the node picks", () => {
     const present = locks[1]!.id;
     const other = chain.lockAtHead(missing) as LockAbsentAtHead;
     const r = verifyLockAbsence({ ...anchor, lockId: present, ...other });
     assert.equal(r.ok, false);
-    // Neighbors on both sides of the present key: not adjacent leaves.
-    const ids = locks.map((l) => l.id).sort();
-    const below = chain.lockAtHead(ids[0]!) as LockAtHead;
-    const above = chain.lockAtHead(ids[2]!) as LockAtHead;
-    const n = (l: LockAtHead, id: string) => ({ key: lockKey(id as Hex), valueHash: keccakBytes(l.value), proof: l.proof });
-    const gap = verifyLockAbsence({ ...anchor, lockId: ids[1] as Hex, header: below.header, commit: below.commit, absence: { leafCount: below.proof.leafCount, left: n(below, ids[0]!), right: n(above, ids[2]!) } });
-    assert.equal(gap.ok, false);
-    if (!gap.ok) assert.match(gap.reason, /adjacent/);
+    // The present lock's own path, claimed to end empty, or at its own leaf.
+    const at = chain.lockAtHead(present) as LockAtHead;
+    const asEmpty = verifyLockAbsence({ ...anchor, lockId: present, header: at.header, commit: at.commit, absence: { kind: "empty", siblings: at.proof.siblings } });
+    assert.equal(asEmpty.ok, false);
+    const own = { kind: "leaf" as const, keyHash: keccakBytes(lockKey(present)), valueHash: keccakBytes(at.value), siblings: at.proof.siblings };
+    const asOwn = verifyLockAbsence({ ...anchor, lockId: present, header: at.header, commit: at.commit, absence: own });
+    assert.equal(asOwn.ok, false);
+    if (!asOwn.ok) assert.match(asOwn.reason, /key is present/);
   });
 
   it("refuses an absence proof with one flipped bit, or anchored to a forged commit", () => {
     const at = chain.lockAtHead(missing) as LockAbsentAtHead;
-    const side = at.absence.left ?? at.absence.right!;
-    const flipped = side.proof.siblings.map((s, i) => (i === 0 ? Uint8Array.from(s, (b, j) => (j === 0 ? b ^ 1 : b)) : s));
-    const bad = { ...side, proof: { ...side.proof, siblings: flipped } };
-    const absence = at.absence.left ? { ...at.absence, left: bad } : { ...at.absence, right: bad };
-    assert.equal(verifyLockAbsence({ ...anchor, lockId: missing, ...at, absence }).ok, false);
+    assert.ok(at.absence.siblings.length > 0);
+    const flipped = at.absence.siblings.map((s, i) => (i === 0 ? Uint8Array.from(s, (b, j) => (j === 0 ? b ^ 1 : b)) : s));
+    assert.equal(verifyLockAbsence({ ...anchor, lockId: missing, ...at, absence: { ...at.absence, siblings: flipped } }).ok, false);
     const weak = commitFor({ header: at.header }, validatorSigners.slice(0, 2));
     const r = verifyLockAbsence({ ...anchor, lockId: missing, ...at, commit: weak });
     assert.equal(r.ok, false);

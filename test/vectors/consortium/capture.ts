@@ -3,9 +3,11 @@
  * consortium code: a chain built in-process (test/unit/consortium/helpers.ts) with validators
  * staked 100/100/100/150 commits block 1 (three locks) and block 2 (claims one), each commit's
  * precommits signing different times (block 2 in round 1). From those it takes the headers,
- * commits and lock proofs, and derives the forgeries each verifier must refuse. Blocks 3-5
- * change the validator set: alice bonds 50 in block 3, header 4 names the new set as its
- * nextValidatorsHash, and block 5 is signed by the new set (alice included).
+ * commits, lock proofs (sparse Merkle state paths) and lock ABSENCE proofs at height 2 (one
+ * path ending at an empty subtree, one at another key's leaf), and derives the forgeries each
+ * verifier must refuse. Blocks 3-5 change the validator set: alice bonds 50 in block 3,
+ * header 4 names the new set as its nextValidatorsHash, and block 5 is signed by the new set
+ * (alice included).
  *
  *   node --import tsx test/vectors/consortium/capture.ts   (rewrites light-client.json beside it)
  *
@@ -22,7 +24,9 @@ import {
   type ValidatorSet,
   addressOfPublicKey,
   hashHeader,
+  keccak256,
   lockIdFor,
+  lockKey,
   makeValidatorSet,
   recoverAddress,
   verifyCommit,
@@ -30,7 +34,7 @@ import {
   voteDigest,
 } from "../../../proofs/consortium/index.ts";
 import { type Hex, fromHex, toHex } from "../../../proofs/hex.ts";
-import type { MerkleProof } from "../../../proofs/merkle.ts";
+import type { SparseAbsenceProof, SparseProof } from "../../../proofs/sparse-merkle.ts";
 import type { Signer } from "../../../chains/consortium/crypto.ts";
 import { alice, bob, carol, openChain, secret, testGenesis, tx, validatorSigners } from "../../unit/consortium/helpers.ts";
 
@@ -40,9 +44,8 @@ const GENESIS_TIME_MS = 1_700_000_000_000;
 const STAKES = [100n, 100n, 100n, 150n];
 const N = secp256k1.Point.Fn.ORDER;
 
+/** A sparse Merkle state proof: siblings from the leaf's level up to the root. */
 export interface ProofJson {
-  readonly index: number;
-  readonly leafCount: number;
   readonly siblings: Hex[];
 }
 export interface CommitVector {
@@ -60,6 +63,21 @@ export interface LockVector {
   readonly lockId: Hex;
   readonly value: Hex;
   readonly proof: ProofJson;
+  readonly accept: boolean;
+  readonly solidityError?: string;
+}
+/** A sparse Merkle absence proof as the contract's StateAbsence struct takes it. */
+export interface AbsenceJson {
+  readonly endsAtLeaf: boolean;
+  readonly leafKeyHash: Hex;
+  readonly leafValueHash: Hex;
+  readonly siblings: Hex[];
+}
+export interface AbsenceVector {
+  readonly name: string;
+  readonly height: number;
+  readonly lockId: Hex;
+  readonly absence: AbsenceJson;
   readonly accept: boolean;
   readonly solidityError?: string;
 }
@@ -81,6 +99,8 @@ export interface LightClientVectors {
   readonly headers: CommitVector[];
   readonly commits: CommitVector[];
   readonly locks: LockVector[];
+  /** Proofs that a lock id is NOT in the state at a height (against `headers`). */
+  readonly absences: AbsenceVector[];
   /** Submit after `headers`, in order: block 3 (a bond), 4 (names the new set), 5 (signed by it). */
   readonly setChange: { readonly accepted: SetChangeVector[]; readonly refused: SetChangeVector[] };
 }
@@ -91,12 +111,24 @@ function signCommit(header: Header, signers: readonly Signer[], timesMs: readonl
   return { height: header.height, round, blockHash, signatures, timesMs: [...timesMs] };
 }
 
-const proofJson = (p: MerkleProof): ProofJson => ({ index: p.index, leafCount: p.leafCount, siblings: p.siblings.map((s) => toHex(s)) });
+const proofJson = (p: SparseProof): ProofJson => ({ siblings: p.siblings.map((s) => toHex(s)) });
+const ZERO32: Hex = `0x${"00".repeat(32)}`;
+const absenceJson = (a: SparseAbsenceProof): AbsenceJson =>
+  a.kind === "leaf"
+    ? { endsAtLeaf: true, leafKeyHash: toHex(a.keyHash), leafValueHash: toHex(a.valueHash), siblings: a.siblings.map((s) => toHex(s)) }
+    : { endsAtLeaf: false, leafKeyHash: ZERO32, leafValueHash: ZERO32, siblings: a.siblings.map((s) => toHex(s)) };
 
 /** `hex` with bit 0 of byte `index` (from the start) flipped. */
 function flipBit(hex: Hex, index: number): Hex {
   const b = fromHex(hex, "hex");
   b[index]! ^= 1;
+  return toHex(b);
+}
+
+/** `hex` with the most significant bit of its first byte flipped (off any path below depth 0). */
+function flipBitHigh(hex: Hex): Hex {
+  const b = fromHex(hex, "hex");
+  b[0]! ^= 0x80;
   return toHex(b);
 }
 
@@ -140,6 +172,15 @@ export function buildVectors(): LightClientVectors {
   const claimed = chain.lockAtHead(lockIds[0]!);
   const locked = chain.lockAtHead(lockIds[2]!);
   if (!claimed?.found || !locked?.found) throw new Error("capture: locks not found at height 2");
+  // Absent lock ids at height 2 whose paths end at an empty subtree and at another key's leaf
+  // (the first of each among lock ids keccak256("absent" i)).
+  const absentByKind = new Map<string, { lockId: Hex; absence: SparseAbsenceProof }>();
+  for (let i = 0; absentByKind.size < 2; i++) {
+    const lockId = toHex(keccak256(new TextEncoder().encode(`absent ${i}`)));
+    const at = chain.lockAtHead(lockId);
+    if (!at || at.found) throw new Error("capture: an absent lock id is not provably absent");
+    if (!absentByKind.has(at.absence.kind) && at.absence.siblings.length > 0) absentByKind.set(at.absence.kind, { lockId, absence: at.absence });
+  }
   const setChange = captureSetChange(chain, commit2);
 
   const h1 = block1.header;
@@ -189,9 +230,30 @@ export function buildVectors(): LightClientVectors {
     lockVec("flipped bit in a proof sibling", 1, lockIds[1]!, v1Hex, { ...p1, siblings: p1.siblings.map((s, i) => (i === 0 ? flipBit(s, 5) : s)) }, "ProofRootMismatch"),
     lockVec("proof of another lock's key", 1, lockIds[2]!, v1Hex, p1, "ProofRootMismatch"),
     lockVec("height-2 value against the height-1 root", 1, lockIds[0]!, toHex(claimed.value), proofJson(claimed.proof), "ProofRootMismatch"),
-    lockVec("truncated proof (last sibling dropped)", 1, lockIds[1]!, v1Hex, { ...p1, siblings: p1.siblings.slice(0, -1) }, "ProofTooShort"),
-    lockVec("proof with an extra sibling", 1, lockIds[1]!, v1Hex, { ...p1, siblings: [...p1.siblings, p1.siblings[0]!] }, "ProofTooLong"),
+    lockVec("truncated proof (last sibling dropped)", 1, lockIds[1]!, v1Hex, { ...p1, siblings: p1.siblings.slice(0, -1) }, "ProofRootMismatch"),
+    lockVec("proof with an extra sibling", 1, lockIds[1]!, v1Hex, { ...p1, siblings: [...p1.siblings, p1.siblings[0]!] }, "ProofRootMismatch"),
+    lockVec("proof deeper than a 256-bit path", 1, lockIds[1]!, v1Hex, { siblings: Array.from({ length: 257 }, () => ZERO32) }, "ProofTooLong"),
     lockVec("height with no submitted header", 3, lockIds[1]!, v1Hex, p1, "UnknownHeight"),
+  ];
+
+  const empty = absentByKind.get("empty")!;
+  const leaf = absentByKind.get("leaf")!;
+  const emptyJ = absenceJson(empty.absence);
+  const leafJ = absenceJson(leaf.absence);
+  const absVec = (name: string, height: number, lockId: Hex, absence: AbsenceJson, solidityError?: string): AbsenceVector =>
+    solidityError ? { name, height, lockId, absence, accept: false, solidityError } : { name, height, lockId, absence, accept: true };
+  const lockedOwn: AbsenceJson = { endsAtLeaf: true, leafKeyHash: toHex(keccak256(lockKey(lockIds[2]!))), leafValueHash: toHex(keccak256(locked.value)), siblings: proofJson(locked.proof).siblings };
+  const absences: AbsenceVector[] = [
+    absVec("absent lock: its path ends at an empty subtree (height 2)", 2, empty.lockId, emptyJ),
+    absVec("absent lock: its path ends at another key's leaf (height 2)", 2, leaf.lockId, leafJ),
+    absVec("present lock claimed absent with its own leaf", 2, lockIds[2]!, lockedOwn, "KeyIsPresent"),
+    absVec("present lock claimed absent: its own path said to end empty", 2, lockIds[2]!, { ...lockedOwn, endsAtLeaf: false, leafKeyHash: ZERO32, leafValueHash: ZERO32 }, "ProofRootMismatch"),
+    absVec("flipped bit in an absence sibling (empty end)", 2, empty.lockId, { ...emptyJ, siblings: emptyJ.siblings.map((s, i) => (i === 0 ? flipBit(s, 9) : s)) }, "ProofRootMismatch"),
+    absVec("flipped bit in the other leaf's value hash", 2, leaf.lockId, { ...leafJ, leafValueHash: flipBit(leafJ.leafValueHash, 0) }, "ProofRootMismatch"),
+    absVec("other leaf off the key's path (its key hash's first byte flipped)", 2, leaf.lockId, { ...leafJ, leafKeyHash: flipBitHigh(leafJ.leafKeyHash) }, "LeafOffPath"),
+    absVec("leaf end said to be empty", 2, leaf.lockId, { ...leafJ, endsAtLeaf: false, leafKeyHash: ZERO32, leafValueHash: ZERO32 }, "ProofRootMismatch"),
+    absVec("absence at height 2 checked against the height-1 root", 1, empty.lockId, emptyJ, "ProofRootMismatch"),
+    absVec("height with no submitted header", 3, empty.lockId, emptyJ, "UnknownHeight"),
   ];
 
   return {
@@ -205,6 +267,7 @@ export function buildVectors(): LightClientVectors {
     ],
     commits,
     locks,
+    absences,
     setChange,
   };
 }
