@@ -196,6 +196,22 @@ export function checkTxStateless(bytes: Uint8Array, chainId: number): SignedTx {
   return tx;
 }
 
+/**
+ * Records that `tx`'s authenticator was verified to be by `address` elsewhere in this
+ * process (verify-pool.ts runs `authenticate` on these exact bytes in a worker thread), so
+ * `checkTxStateless` skips it. Only a verifier of the same bytes may call this.
+ */
+export function rememberVerifiedSender(tx: SignedTx, address: Hex): void {
+  if (address !== tx.from) return;
+  if (verifiedSenders.size >= VERIFIED_MEMORY) verifiedSenders.delete(verifiedSenders.keys().next().value!);
+  verifiedSenders.set(tx.hash, address);
+}
+
+/** Whether `checkTxStateless` would still verify `tx`'s signature. */
+export function signatureUnchecked(tx: SignedTx): boolean {
+  return verifiedSenders.get(tx.hash) !== tx.from;
+}
+
 /** Enough for the mempool's whole capacity plus a few blocks of gossip. */
 const VERIFIED_MEMORY = 100_000;
 /** tx hash → its verified sender. The hash is over the whole signed bytes, so a hit means identical bytes. */

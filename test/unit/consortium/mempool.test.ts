@@ -80,8 +80,10 @@ describe("consortium SubmitTxs (batch submit)", function () {
     const wrongChain = tx(alice, 2, { kind: "transfer", to: bob.address, asset: "ISTH", amount: 1n }, chainId + 1);
     const gap = tx(alice, 9, { kind: "transfer", to: bob.address, asset: "ISTH", amount: 1n }, chainId);
     const t2 = tx(alice, 2, { kind: "transfer", to: bob.address, asset: "ISTH", amount: 30n }, chainId);
-    const results = await client.submitTxs([t0.bytes, t1.bytes, overdraft.bytes, wrongChain.bytes, Uint8Array.of(1, 2, 3), gap.bytes, t2.bytes]);
-    assert.equal(results.length, 7);
+    const forged = tx(alice, 2, { kind: "transfer", to: carol.address, asset: "ISTH", amount: 31n }, chainId).bytes.slice();
+    forged[forged.length - 10]! ^= 1;
+    const results = await client.submitTxs([t0.bytes, t1.bytes, overdraft.bytes, wrongChain.bytes, Uint8Array.of(1, 2, 3), gap.bytes, forged, t2.bytes]);
+    assert.equal(results.length, 8);
     assert.deepEqual(results[0], { accepted: true, hash: t0.hash });
     assert.deepEqual(results[1], { accepted: true, hash: t1.hash });
     const codes = results.slice(2, 6).map((r) => (r.accepted ? "accepted" : r.error.code));
@@ -90,7 +92,9 @@ describe("consortium SubmitTxs (batch submit)", function () {
     assert.ok(!refused.accepted && refused.hash === overdraft.hash && refused.error instanceof TxRejectedError && /needs 10000/.test(refused.error.reason));
     const garbage = results[4]!;
     assert.ok(!garbage.accepted && garbage.hash === null, "no hash for bytes that do not decode");
-    assert.deepEqual(results[6], { accepted: true, hash: t2.hash });
+    const bad = results[6]!;
+    assert.ok(!bad.accepted && bad.error.code === TxErrorCode.BAD_SIGNATURE, "checked on a worker thread, refused at admission");
+    assert.deepEqual(results[7], { accepted: true, hash: t2.hash });
     const done = await client.waitTx(t2.hash, 10_000);
     assert.equal(done.status, "committed");
     await until(() => devnet.nodes.every((n) => n.chain.balance(bob.address, "ISTH") === 60n), 10_000, "the three transfers on every validator");
