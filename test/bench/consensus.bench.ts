@@ -17,6 +17,7 @@
  *   BENCH_RATE       offered load in tx/s over all nodes (default 0: as fast as admitted)
  *   BENCH_BLOCK_MS   block interval of an idle chain (default 500)
  *   BENCH_PROPOSE_MS propose timeout (default 2000; prevote / precommit half, delta a quarter)
+ *   BENCH_VERIFY_WORKERS signature worker threads per node for SubmitTxs (default 0 = none)
  *   BENCH_SCHEMES    tx signature schemes to run, comma-separated (default "p256,secp256k1";
  *                    the secp256k1 run is 4 validators only, to stay within ~2 minutes)
  *   BENCH_VALIDATORS network sizes to run (default "1,4")
@@ -42,6 +43,7 @@ const TXS = Number(process.env.BENCH_TXS ?? 2000);
 const BATCH = Number(process.env.BENCH_BATCH ?? 100);
 const RATE = Number(process.env.BENCH_RATE ?? 0);
 const PROPOSE_MS = Number(process.env.BENCH_PROPOSE_MS ?? 2000);
+const VERIFY_WORKERS = Number(process.env.BENCH_VERIFY_WORKERS ?? 0);
 const TIMEOUTS = { proposeMs: PROPOSE_MS, prevoteMs: Math.ceil(PROPOSE_MS / 2), precommitMs: Math.ceil(PROPOSE_MS / 2), deltaMs: Math.ceil(PROPOSE_MS / 4) };
 const BLOCK_MS = Number(process.env.BENCH_BLOCK_MS ?? 500);
 /** How long a run waits for its txs to finalize after the last submission (ms). */
@@ -152,7 +154,7 @@ async function runNetwork(validators: number, scheme: TxAuthScheme) {
   for (const h of net.homes) {
     const file = homePaths(h.home).config;
     const config = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
-    writeFileSync(file, JSON.stringify({ ...config, timeouts: TIMEOUTS }, null, 2));
+    writeFileSync(file, JSON.stringify({ ...config, timeouts: TIMEOUTS, verifyWorkers: VERIFY_WORKERS }, null, 2));
   }
   const procs: NodeProcess[] = [];
   const clients: ConsortiumClient[] = [];
@@ -303,7 +305,7 @@ process.stdout.write(
     {
       bench: "consortium-consensus",
       machine: { cpus: cpus().length, model: cpus()[0]?.model ?? "unknown", node: process.version },
-      params: { txs: TXS, submitBatch: BATCH, offeredRate: RATE > 0 ? RATE : "unpaced", blockIntervalMs: BLOCK_MS, timeouts: TIMEOUTS, transport: "gRPC between OS processes on 127.0.0.1" },
+      params: { txs: TXS, submitBatch: BATCH, offeredRate: RATE > 0 ? RATE : "unpaced", blockIntervalMs: BLOCK_MS, timeouts: TIMEOUTS, verifyWorkers: VERIFY_WORKERS, transport: "gRPC between OS processes on 127.0.0.1" },
       verifyCeilingPerCore: ceiling,
       runs,
       note: "Each validator process verifies each tx signature once (mempool admission; proposing and checking a block reuse it). Ceiling per core: p256.opensslVerifyPerSec for P-256 txs, secp256k1.chainTxAuthPerSec (pure-JS recovery) for secp256k1 txs. 4 validators on one machine each verify every tx, so their shared ceiling is cores x rate / 4.",

@@ -32,7 +32,7 @@ export interface NodeBackend {
 
 export interface NodeServerOptions {
   readonly node: NodeBackend;
-  /** Worker threads verifying SubmitTxs batches off the main thread (verify-pool.ts); default 1, 0 = none. */
+  /** Worker threads verifying SubmitTxs batches off the main thread (verify-pool.ts); default 0 = none. */
   readonly verifyWorkers?: number;
   /** 0 (default) picks a free port. */
   readonly port?: number;
@@ -62,7 +62,7 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<NodeServ
   const log = opts.log ?? quietLogger;
   const server = new grpc.Server();
   const waiters = new Set<() => void>();
-  const workers = opts.verifyWorkers ?? 1;
+  const workers = opts.verifyWorkers ?? 0;
   const pool = workers > 0 ? new SignatureVerifyPool(workers) : undefined;
   /** The last SubmitTxs batch's admission: the next one is admitted after it. */
   let admitted: Promise<void> = Promise.resolve();

@@ -4,7 +4,7 @@ import { TxErrorCode, TxRejectedError } from "../../../chains/consortium/codes.t
 import { startConsortiumDevnet, type ConsortiumDevnet } from "../../../chains/consortium/devnet.ts";
 import { Mempool } from "../../../chains/consortium/mempool.ts";
 import { ConsortiumClient } from "../../../chains/consortium/rpc/client.ts";
-import { MAX_SUBMIT_BATCH } from "../../../chains/consortium/rpc/server.ts";
+import { MAX_SUBMIT_BATCH, startNodeServer } from "../../../chains/consortium/rpc/server.ts";
 import { decodeTxResult } from "../../../proofs/consortium/results.ts";
 import { LedgerError } from "../../../chains/errors.ts";
 import { alice, bob, carol, commitBlock, openChain, testGenesis, tx, until } from "./helpers.ts";
@@ -64,7 +64,7 @@ describe("consortium SubmitTxs (batch submit)", function () {
   const user = alice.address;
 
   before(async () => {
-    devnet = await startConsortiumDevnet({ inMemory: true, blockIntervalMs: 100, balances: [{ address: user, asset: "ISTH", amount: 1000n }] });
+    devnet = await startConsortiumDevnet({ inMemory: true, blockIntervalMs: 100, balances: [{ address: user, asset: "ISTH", amount: 1000n }, { address: carol.address, asset: "ISTH", amount: 1000n }] });
     client = new ConsortiumClient(devnet.endpoint);
   });
   after(async () => {
@@ -93,11 +93,31 @@ describe("consortium SubmitTxs (batch submit)", function () {
     const garbage = results[4]!;
     assert.ok(!garbage.accepted && garbage.hash === null, "no hash for bytes that do not decode");
     const bad = results[6]!;
-    assert.ok(!bad.accepted && bad.error.code === TxErrorCode.BAD_SIGNATURE, "checked on a worker thread, refused at admission");
+    assert.ok(!bad.accepted && bad.error.code === TxErrorCode.BAD_SIGNATURE);
     assert.deepEqual(results[7], { accepted: true, hash: t2.hash });
     const done = await client.waitTx(t2.hash, 10_000);
     assert.equal(done.status, "committed");
     await until(() => devnet.nodes.every((n) => n.chain.balance(bob.address, "ISTH") === 60n), 10_000, "the three transfers on every validator");
+  });
+
+  it("with signature workers (verifyWorkers: 1): good txs admitted, a forged one refused with BAD_SIGNATURE, in order", async () => {
+    const server = await startNodeServer({ node: devnet.nodes[0]!, verifyWorkers: 1 });
+    const viaPool = new ConsortiumClient(server.endpoint);
+    try {
+      const chainId = devnet.chainId;
+      const first = tx(carol, 0, { kind: "transfer", to: bob.address, asset: "ISTH", amount: 1n }, chainId);
+      const forged = tx(carol, 1, { kind: "transfer", to: bob.address, asset: "ISTH", amount: 2n }, chainId).bytes.slice();
+      forged[forged.length - 10]! ^= 1;
+      const second = tx(carol, 1, { kind: "transfer", to: bob.address, asset: "ISTH", amount: 3n }, chainId);
+      // Two batches in flight at once: the second is admitted after the first (carol's nonces span them).
+      const [a, b] = await Promise.all([viaPool.submitTxs([first.bytes, forged]), viaPool.submitTxs([second.bytes])]);
+      assert.deepEqual(a[0], { accepted: true, hash: first.hash });
+      assert.ok(!a[1]!.accepted && a[1]!.error.code === TxErrorCode.BAD_SIGNATURE);
+      assert.deepEqual(b[0], { accepted: true, hash: second.hash });
+    } finally {
+      viaPool.close();
+      await server.close();
+    }
   });
 
   it("refuses a batch over the limit as a whole with INVALID_ARGUMENT", async () => {
