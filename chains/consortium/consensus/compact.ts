@@ -29,8 +29,14 @@ import { type Transport } from "./transport.ts";
 const MAX_PENDING = 16;
 /** Our own recent proposals whose txs we serve. */
 const MAX_SERVED = 8;
-/** Per (height, round): ask again or answer again no sooner than this (ms). */
+/** Per (height, round): ask again or answer the same request again no sooner than this (ms). */
 const REPEAT_MS = 150;
+/**
+ * Answers per (height, round) in all: each answer re-sends txs to every peer, so a peer
+ * varying its requests cannot make this node re-send without bound (honest nodes need one
+ * or two each).
+ */
+const MAX_ANSWERS_PER_ROUND = 16;
 
 /** A tx this node holds, by hash: the very bytes array of its decoded SignedTx (decoding is memoized on it). */
 export type TxLookup = (hash: Hex) => Uint8Array | undefined;
@@ -55,6 +61,7 @@ export class CompactProposalTransport implements Transport {
   readonly #assembled = new Map<string, ProposalMessage>();
   readonly #served = new Map<string, Map<Hex, Uint8Array>>();
   readonly #answeredAt = new Map<string, number>();
+  readonly #answers = new Map<string, number>();
 
   constructor(inner: Transport, lookup: TxLookup, log: ChainLogger = quietLogger) {
     this.#inner = inner;
@@ -165,6 +172,10 @@ export class CompactProposalTransport implements Transport {
     const now = performance.now();
     const answerKey = `${key}:${msg.hashes.length}:${msg.hashes[0]}`;
     if (now - (this.#answeredAt.get(answerKey) ?? -Infinity) < REPEAT_MS) return;
+    const answers = this.#answers.get(key) ?? 0;
+    if (answers >= MAX_ANSWERS_PER_ROUND) return;
+    this.#answers.set(key, answers + 1);
+    if (this.#answers.size > 64) this.#answers.delete(this.#answers.keys().next().value!);
     this.#answeredAt.set(answerKey, now);
     if (this.#answeredAt.size > 64) this.#answeredAt.delete(this.#answeredAt.keys().next().value!);
     const served = this.#served.get(key);

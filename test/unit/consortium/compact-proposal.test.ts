@@ -96,6 +96,20 @@ describe("consortium compact proposals", () => {
     assert.equal(got.length, 1);
   });
 
+  it("answers requests for its proposal's txs, a bounded number of times per round", () => {
+    const txs = Array.from({ length: 20 }, (_, i) => transfer(i, BigInt(i + 1)));
+    const wire = new Recording();
+    const proposerSide = new CompactProposalTransport(wire, () => undefined);
+    proposerSide.broadcast(signedProposal(txs.map((t) => t.bytes)));
+    wire.deliver({ type: "proposal-tx-request", height: 1, round: 0, hashes: [txs[3]!.hash] });
+    const first = wire.sent.filter((m) => m.type === "proposal-txs");
+    assert.equal(first.length, 1);
+    assert.ok(first[0]!.type === "proposal-txs" && toHex(first[0]!.txs[0]!) === toHex(txs[3]!.bytes));
+    // A peer varying its requests cannot make this node re-send its txs without bound.
+    for (const t of txs) wire.deliver({ type: "proposal-tx-request", height: 1, round: 0, hashes: [t.hash] });
+    assert.equal(wire.sent.filter((m) => m.type === "proposal-txs").length, 16);
+  });
+
   describe("with a consensus engine behind it", () => {
     let engine: ConsensusEngine | undefined;
     let warnings: string[] = [];
