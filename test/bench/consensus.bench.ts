@@ -267,7 +267,12 @@ async function runNetwork(validators: number, scheme: TxAuthScheme) {
 
 /** CPU time (user + system) a process has used so far, in ms, from /proc/<pid>/stat. */
 function cpuMsOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return NaN; // no /proc (not Linux): the JSON then shows null
+  }
   // Fields after the command name (which may hold spaces) start at field 3; utime and stime are 14 and 15.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   const ticks = Number(fields[11]) + Number(fields[12]);
