@@ -71,7 +71,7 @@ export class FollowerNode {
       if (msg.type === "txs") {
         for (const tx of msg.txs) {
           try {
-            this.mempool.add(tx);
+            this.mempool.add(tx, "peer");
           } catch (err) {
             if (!(err instanceof TxRejectedError)) throw err;
           }

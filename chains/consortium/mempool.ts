@@ -1,10 +1,16 @@
 /**
- * Transactions waiting for a block. A tx is admitted only if it would succeed on top of the
- * committed state plus every tx already pending, at the next block's expected time: a bad
- * signature, wrong chain id, reused or out-of-order nonce, overdraft or failing HTLC rule
- * is refused at submit time with the chain's reason. After each committed block the pool
- * drops what was included and re-admits the rest in order; a tx whose nonce was taken in
- * the meantime is evicted and remembered as dropped so waiters learn why.
+ * Transactions waiting for a block. Every tx is checked statelessly (well-formed, this
+ * chain, signature; each signature is verified once per process) and must use its sender's
+ * next nonce counting the pending ones. What else runs depends on where it came from:
+ * - `client` (the node API, this validator's own evidence): also a dry run on top of the
+ *   committed state plus this node's other client txs, at the next block's expected time,
+ *   so an overdraft or a failing HTLC rule is refused at submit time with the chain's reason.
+ * - `peer` (gossip): nothing more. The node that took it from its client already ran it,
+ *   and the block check executes it anyway: running it here too cost every validator a
+ *   third execution per tx. A gossiped tx that fails in its block is included as failed.
+ * After each committed block the pool drops what was included and evicts each tx whose
+ * nonce was taken in the meantime (remembered as dropped so waiters learn why); only the
+ * client txs are re-run, to rebuild the dry-run state.
  */
 import { type Hex } from "../../proofs/hex.ts";
 import { type Chain } from "./chain.ts";
@@ -22,8 +28,12 @@ export interface MempoolOptions {
   readonly maxPerSender?: number;
 }
 
+/** Where a tx came from: decides whether admission dry-runs it (see above). */
+export type TxOrigin = "client" | "peer";
+
 interface Pending {
   readonly tx: SignedTx;
+  readonly origin: TxOrigin;
 }
 
 const DROPPED_MEMORY = 10_000;
@@ -36,6 +46,9 @@ export class Mempool {
   #pending: Pending[] = [];
   readonly #byHash = new Map<Hex, Pending>();
   readonly #perSender = new Map<Hex, number>();
+  /** Next nonce of each sender with pending txs (others: the committed nonce). */
+  readonly #nextNonce = new Map<Hex, number>();
+  /** Committed state plus the pending client txs' writes: where client txs dry-run. */
   #overlay: KvOverlay;
   readonly #dropped = new Map<Hex, TxRejectedError>();
   readonly #dropListeners = new Set<(hash: Hex, error: TxRejectedError) => void>();
@@ -57,9 +70,14 @@ export class Mempool {
     return this.#byHash.has(hash);
   }
 
+  /** A pending tx by hash. */
+  get(hash: Hex): SignedTx | undefined {
+    return this.#byHash.get(hash)?.tx;
+  }
+
   /** The nonce `account`'s next transaction must use, counting its pending ones. */
   nextNonce(account: Hex): number {
-    return new LedgerState(this.#overlay).nonce(account);
+    return this.#nextNonce.get(account) ?? this.#chain.state.nonce(account);
   }
 
   /** Why a once-pending tx was evicted, if it was. */
@@ -72,26 +90,43 @@ export class Mempool {
     return () => this.#dropListeners.delete(listener);
   }
 
-  /** Admits signed tx bytes or throws TxRejectedError with the reason. Idempotent for a pending tx. */
-  add(bytes: Uint8Array): SignedTx {
+  /**
+   * Admits signed tx bytes or throws TxRejectedError with the reason. Idempotent for a
+   * pending tx. `origin` decides whether the tx is dry-run (see the module comment).
+   */
+  add(bytes: Uint8Array, origin: TxOrigin = "client"): SignedTx {
     const tx = checkTxStateless(bytes, this.#chain.chainId);
     const known = this.#byHash.get(tx.hash);
     if (known) return known.tx;
     if (this.#pending.length >= this.#maxTxs) throw reject(TxErrorCode.MEMPOOL_FULL, `mempool holds ${this.#pending.length} transactions`);
     const fromSender = this.#perSender.get(tx.from) ?? 0;
     if (fromSender >= this.#maxPerSender) throw reject(TxErrorCode.MEMPOOL_FULL, `${tx.from} already has ${fromSender} pending transactions`);
-    const scratch = this.#overlay.child();
-    const outcome = applyTx(scratch, tx, this.nextContext());
-    if (!outcome.record.ok) {
-      throw reject(outcome.record.code as TxErrorCode, outcome.record.message, { txHash: tx.hash });
+    const expected = this.nextNonce(tx.from);
+    if (tx.nonce !== expected) throw nonceError(tx, expected);
+    if (origin === "client") {
+      const scratch = this.#overlay.child();
+      const outcome = this.dryRun(scratch, tx, this.nextContext());
+      if (!outcome.record.ok) {
+        throw reject(outcome.record.code as TxErrorCode, outcome.record.message, { txHash: tx.hash });
+      }
+      scratch.commit();
     }
-    scratch.commit();
-    const entry = { tx };
+    const entry = { tx, origin };
     this.#pending.push(entry);
     this.#byHash.set(tx.hash, entry);
     this.#perSender.set(tx.from, fromSender + 1);
+    this.#nextNonce.set(tx.from, tx.nonce + 1);
     this.#dropped.delete(tx.hash);
     return tx;
+  }
+
+  /**
+   * Runs `tx` on `kv` as if its sender's earlier pending txs had run: gossiped ones are not
+   * in the dry-run state, so their nonces are taken as consumed (the pool checked the order).
+   */
+  private dryRun(kv: KvOverlay, tx: SignedTx, ctx: BlockContext) {
+    new LedgerState(kv).setNonce(tx.from, tx.nonce);
+    return applyTx(kv, tx, ctx);
   }
 
   /** Pending tx bytes in admission order (per-sender nonce order by construction). */
@@ -110,19 +145,23 @@ export class Mempool {
     for (const hash of included) this.#byHash.delete(hash);
     this.#pending = [];
     this.#perSender.clear();
+    this.#nextNonce.clear();
     this.#overlay = new KvOverlay(this.#chain.kv);
     const ctx = this.nextContext();
     for (const p of remaining) {
-      try {
-        // Execution failures stay pending (they will be included as failed); only lost admission evicts.
-        applyTx(this.#overlay, p.tx, ctx);
-        this.#pending.push(p);
-        this.#perSender.set(p.tx.from, (this.#perSender.get(p.tx.from) ?? 0) + 1);
-      } catch (err) {
-        if (!(err instanceof TxRejectedError)) throw err;
+      const expected = this.nextNonce(p.tx.from);
+      if (p.tx.nonce !== expected) {
+        // Its nonce was taken by a block (or an earlier tx of its sender was dropped): it can never be included.
+        const err = nonceError(p.tx, expected);
         this.#byHash.delete(p.tx.hash);
         this.remember(p.tx.hash, reject(TxErrorCode.TX_DROPPED, `dropped from the mempool: ${err.reason}`, { txHash: p.tx.hash, cause: err.code }));
+        continue;
       }
+      // Execution failures stay pending (they will be included as failed).
+      if (p.origin === "client") this.dryRun(this.#overlay, p.tx, ctx);
+      this.#pending.push(p);
+      this.#perSender.set(p.tx.from, (this.#perSender.get(p.tx.from) ?? 0) + 1);
+      this.#nextNonce.set(p.tx.from, p.tx.nonce + 1);
     }
   }
 
@@ -131,4 +170,9 @@ export class Mempool {
     this.#dropped.set(hash, error);
     for (const l of this.#dropListeners) l(hash, error);
   }
+}
+
+function nonceError(tx: SignedTx, expected: number): TxRejectedError {
+  const why = tx.nonce < expected ? "already used" : "out of order";
+  return reject(TxErrorCode.BAD_NONCE, `nonce ${tx.nonce} ${why}: ${tx.from}'s next nonce is ${expected}`, { txHash: tx.hash, nonce: tx.nonce, expected });
 }

@@ -22,7 +22,21 @@ const MIGRATIONS: readonly string[] = [
    CREATE TABLE blocks (height INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE, data TEXT NOT NULL);
    CREATE TABLE txs (hash TEXT PRIMARY KEY, height INTEGER NOT NULL, idx INTEGER NOT NULL);
    CREATE TABLE signer_state (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL);`,
+  // Locked / valid blocks of the signer state, written once each instead of inside every save.
+  `CREATE TABLE signer_blocks (hash TEXT PRIMARY KEY, height INTEGER NOT NULL, data TEXT NOT NULL);`,
 ];
+
+/** The signer state row: any JSON object with the height it was saved at. */
+export interface SignerStateRecord {
+  readonly height: number;
+}
+
+/** A block the signer state names (locked or valid block); `json` is called only if it is not stored yet. */
+export interface SignerBlock {
+  readonly hash: Hex;
+  readonly height: number;
+  json(): unknown;
+}
 
 export interface TxLocation {
   readonly height: number;
@@ -35,6 +49,14 @@ export class BlockStore {
   private readonly insertBlock: Database.Statement<[number, string, string]>;
   private readonly insertTx: Database.Statement<[string, number, number]>;
   private readonly selectBlock: Database.Statement<[number], { data: string }>;
+  private readonly selectTx: Database.Statement<[string], { height: number; idx: number }>;
+  private readonly upsertSignerState: Database.Statement<[string]>;
+  private readonly insertSignerBlock: Database.Statement<[string, number, string]>;
+  private readonly pruneSignerBlocks: Database.Statement<[number]>;
+  private readonly selectSignerBlock: Database.Statement<[string], { data: string }>;
+  private readonly saveSignerTx: (state: SignerStateRecord, blocks: readonly SignerBlock[]) => void;
+  /** Signer blocks known to be in signer_blocks (a block never changes, so it is written once). */
+  readonly #savedSignerBlocks = new Set<Hex>();
 
   /** `path` is a file, or ":memory:" for tests. */
   constructor(path: string) {
@@ -46,7 +68,26 @@ export class BlockStore {
     this.insertBlock = this.db.prepare("INSERT INTO blocks (height, hash, data) VALUES (?, ?, ?)");
     this.insertTx = this.db.prepare("INSERT INTO txs (hash, height, idx) VALUES (?, ?, ?)");
     this.selectBlock = this.db.prepare("SELECT data FROM blocks WHERE height = ?");
+    this.selectTx = this.db.prepare("SELECT height, idx FROM txs WHERE hash = ?");
+    this.upsertSignerState = this.db.prepare("INSERT INTO signer_state (id, data) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET data = excluded.data");
+    this.insertSignerBlock = this.db.prepare("INSERT OR IGNORE INTO signer_blocks (hash, height, data) VALUES (?, ?, ?)");
+    this.pruneSignerBlocks = this.db.prepare("DELETE FROM signer_blocks WHERE height < ?");
+    this.selectSignerBlock = this.db.prepare("SELECT data FROM signer_blocks WHERE hash = ?");
+    for (const row of this.db.prepare<[], { hash: string }>("SELECT hash FROM signer_blocks").all()) this.#savedSignerBlocks.add(row.hash as Hex);
+    this.saveSignerTx = this.db.transaction((state: SignerStateRecord, blocks: readonly SignerBlock[]) => {
+      for (const b of blocks) {
+        if (this.#savedSignerBlocks.has(b.hash)) continue;
+        this.insertSignerBlock.run(b.hash, b.height, JSON.stringify(b.json()));
+      }
+      if (state.height > this.#prunedBelow) {
+        this.pruneSignerBlocks.run(state.height);
+        this.#prunedBelow = state.height;
+      }
+      this.upsertSignerState.run(JSON.stringify(state));
+    });
   }
+
+  #prunedBelow = 0;
 
   private migrate(): void {
     const version = this.db.pragma("user_version", { simple: true }) as number;
@@ -90,7 +131,7 @@ export class BlockStore {
   }
 
   txLocation(hash: Hex): TxLocation | undefined {
-    const row = this.db.prepare<[string], { height: number; idx: number }>("SELECT height, idx FROM txs WHERE hash = ?").get(hash);
+    const row = this.selectTx.get(hash);
     return row ? { height: row.height, index: row.idx } : undefined;
   }
 
@@ -99,8 +140,27 @@ export class BlockStore {
     return row ? (JSON.parse(row.data) as unknown) : undefined;
   }
 
-  saveSignerState(state: unknown): void {
-    this.db.prepare("INSERT INTO signer_state (id, data) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET data = excluded.data").run(JSON.stringify(state));
+  /**
+   * Saves the signer state and the blocks it names in one transaction, durable (fsync) when
+   * this returns: a vote is signed only after it. Each block is written once; blocks of
+   * heights below the state's are pruned.
+   */
+  saveSignerState(state: SignerStateRecord, blocks: readonly SignerBlock[] = []): void {
+    this.saveSignerTx(state, blocks);
+    // Only after the transaction committed (a rolled-back insert must be retried).
+    for (const b of blocks) this.#savedSignerBlocks.add(b.hash);
+    if (this.#savedSignerBlocks.size > 64) this.reloadSavedSignerBlocks();
+  }
+
+  /** A block saved with the signer state, by hash. */
+  loadSignerBlock(hash: Hex): unknown {
+    const row = this.selectSignerBlock.get(hash);
+    return row ? (JSON.parse(row.data) as unknown) : undefined;
+  }
+
+  private reloadSavedSignerBlocks(): void {
+    this.#savedSignerBlocks.clear();
+    for (const row of this.db.prepare<[], { hash: string }>("SELECT hash FROM signer_blocks").all()) this.#savedSignerBlocks.add(row.hash as Hex);
   }
 
   close(): void {

@@ -64,6 +64,7 @@ export interface SignedTx extends UnsignedTx {
   /** The authenticator (65-byte secp256k1 signature, or P-256 key + signature + 0x02). */
   readonly signature: Hex;
   readonly hash: Hex;
+  /** The signed bytes; never mutate them (decoding is memoized by this array's identity). */
   readonly bytes: Uint8Array;
 }
 
@@ -133,11 +134,20 @@ export async function signTxWith(signer: Secp256k1DigestSigner, tx: Omit<Unsigne
 }
 
 export function txHashOf(bytes: Uint8Array): Hex {
-  return toHex(keccak256(bytes));
+  return decodedByBytes.get(bytes)?.hash ?? toHex(keccak256(bytes));
 }
+
+/**
+ * Decoded txs by the identity of their `bytes` (a SignedTx's own copy, never mutated): the
+ * mempool hands those same arrays to the proposer and to compact-proposal assembly, so a
+ * block of pooled txs is not decoded and hashed again. Other arrays are decoded afresh.
+ */
+const decodedByBytes = new WeakMap<Uint8Array, SignedTx>();
 
 /** Parses signed tx bytes strictly; throws MALFORMED_TX. Does not check chain id or signature. */
 export function decodeTx(bytes: Uint8Array): SignedTx {
+  const known = decodedByBytes.get(bytes);
+  if (known) return known;
   if (!(bytes instanceof Uint8Array)) throw reject(TxErrorCode.MALFORMED_TX, "transaction is not bytes");
   if (bytes.length > MAX_TX_BYTES) throw reject(TxErrorCode.MALFORMED_TX, `transaction is ${bytes.length} bytes, limit ${MAX_TX_BYTES}`);
   const split = splitSignedTx(bytes);
@@ -152,7 +162,7 @@ export function decodeTx(bytes: Uint8Array): SignedTx {
   const problem = bodyProblem(body);
   if (problem) throw reject(TxErrorCode.MALFORMED_TX, problem);
   const copy = bytes.slice();
-  return {
+  const tx: SignedTx = {
     chainId: Number(chainId),
     from,
     nonce: Number(nonce),
@@ -162,6 +172,8 @@ export function decodeTx(bytes: Uint8Array): SignedTx {
     hash: toHex(keccak256(copy)),
     bytes: copy,
   };
+  decodedByBytes.set(copy, tx);
+  return tx;
 }
 
 /**
@@ -182,6 +194,22 @@ export function checkTxStateless(bytes: Uint8Array, chainId: number): SignedTx {
   if (verifiedSenders.size >= VERIFIED_MEMORY) verifiedSenders.delete(verifiedSenders.keys().next().value!);
   verifiedSenders.set(tx.hash, tx.from);
   return tx;
+}
+
+/**
+ * Records that `tx`'s authenticator was verified to be by `address` elsewhere in this
+ * process (verify-pool.ts runs `authenticate` on these exact bytes in a worker thread), so
+ * `checkTxStateless` skips it. Only a verifier of the same bytes may call this.
+ */
+export function rememberVerifiedSender(tx: SignedTx, address: Hex): void {
+  if (address !== tx.from) return;
+  if (verifiedSenders.size >= VERIFIED_MEMORY) verifiedSenders.delete(verifiedSenders.keys().next().value!);
+  verifiedSenders.set(tx.hash, address);
+}
+
+/** Whether `checkTxStateless` would still verify `tx`'s signature. */
+export function signatureUnchecked(tx: SignedTx): boolean {
+  return verifiedSenders.get(tx.hash) !== tx.from;
 }
 
 /** Enough for the mempool's whole capacity plus a few blocks of gossip. */

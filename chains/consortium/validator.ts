@@ -9,6 +9,7 @@ import { TxRejectedError } from "./codes.ts";
 import { Signer } from "./crypto.ts";
 import { type ConsensusApp, type ConsensusTimeouts, ConsensusEngine, DEFAULT_MAX_CLOCK_SKEW_MS } from "./consensus/engine.ts";
 import { type Transport } from "./consensus/transport.ts";
+import { CompactProposalTransport } from "./consensus/compact.ts";
 import { type Genesis } from "./genesis.ts";
 import { type ChainLogger, quietLogger } from "./log.ts";
 import { Mempool, type MempoolOptions } from "./mempool.ts";
@@ -52,8 +53,9 @@ export class ValidatorNode {
     const signer = Signer.fromPrivateKey(opts.privateKey);
     this.address = signer.address;
     this.#store = store;
-    this.#transport = opts.transport;
-    this.#gossip = new TxGossip(opts.transport);
+    // Proposals travel as tx hashes, rebuilt from this mempool (consensus/compact.ts).
+    this.#transport = new CompactProposalTransport(opts.transport, (hash) => this.mempool.get(hash)?.bytes, opts.log);
+    this.#gossip = new TxGossip(this.#transport);
     this.#log = opts.log ?? quietLogger;
     this.chain = chain;
     this.blockIntervalMs = opts.blockIntervalMs;
@@ -70,6 +72,7 @@ export class ValidatorNode {
       },
       check: (block) => chain.check(block),
       commit: (block, commit) => void chain.commit(block, commit),
+      pendingTxs: () => this.mempool.size,
       committed: (height) => {
         const b = chain.block(height);
         return b ? { block: b, commit: b.commit } : undefined;
@@ -78,9 +81,9 @@ export class ValidatorNode {
     this.engine = new ConsensusEngine({
       app,
       signer,
-      transport: opts.transport,
+      transport: this.#transport,
       clock: opts.clock,
-      signerState: { load: () => store.loadSignerState(), save: (s) => store.saveSignerState(s) },
+      signerState: { load: () => store.loadSignerState(), save: (s, blocks) => store.saveSignerState(s as { height: number }, blocks), loadBlock: (hash) => store.loadSignerBlock(hash) },
       blockIntervalMs: opts.blockIntervalMs,
       maxClockSkewMs: this.maxClockSkewMs,
       ...(opts.timeouts ? { timeouts: opts.timeouts } : {}),
@@ -103,7 +106,7 @@ export class ValidatorNode {
       if (msg.type !== "txs") return;
       for (const tx of msg.txs) {
         try {
-          this.mempool.add(tx);
+          this.mempool.add(tx, "peer");
         } catch (err) {
           if (!(err instanceof TxRejectedError)) throw err;
         }

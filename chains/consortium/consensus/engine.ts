@@ -48,12 +48,26 @@ export interface ConsensusApp {
   /** Persists and applies a decided block; throwing halts this validator. */
   commit(block: Block, commit: Commit): void;
   committed(height: number): { readonly block: Block; readonly commit: Commit } | undefined;
+  /** Transactions waiting for a block (a proposer with work does not wait out blockIntervalMs). */
+  pendingTxs(): number;
 }
 
-/** Where the signer state lives (SQLite in a validator). */
+/** A block the signer state names by hash; `json` is called only when the store lacks it. */
+export interface SignerBlockRecord {
+  readonly hash: Hex;
+  readonly height: number;
+  json(): BlockJson;
+}
+
+/**
+ * Where the signer state lives (SQLite in a validator). `save` is durable when it returns
+ * (the engine signs only after it). The locked and valid blocks go beside the state, by
+ * hash, so a store can write each block once instead of inside every save.
+ */
 export interface SignerStateStore {
   load(): unknown;
-  save(state: unknown): void;
+  save(state: unknown, blocks: readonly SignerBlockRecord[]): void;
+  loadBlock(hash: Hex): unknown;
 }
 
 /** Base timeouts; each grows by deltaMs per round so a slow network eventually fits. */
@@ -98,9 +112,10 @@ interface SavedSignerState {
   readonly height: number;
   readonly round: number;
   readonly lockedRound: number;
-  readonly lockedBlock: BlockJson | null;
+  /** Hash of the locked block (its JSON is saved beside, see SignerStateStore). */
+  readonly lockedHash: Hex | null;
   readonly validRound: number;
-  readonly validBlock: BlockJson | null;
+  readonly validHash: Hex | null;
 }
 
 /** Votes and proposals further ahead than this many rounds are ignored (bounds memory). */
@@ -234,6 +249,9 @@ export class ConsensusEngine {
   private handle(msg: ConsensusMessage): void {
     switch (msg.type) {
       case "txs":
+      case "compact-proposal": // assembled into a "proposal" by compact.ts before it reaches us
+      case "proposal-tx-request":
+      case "proposal-txs":
         return;
       case "sync-request":
         return this.serveSync(msg.height);
@@ -264,6 +282,7 @@ export class ConsensusEngine {
     }
     this.#proposals.set(p.round, { block: p.block, hash, polRound: p.polRound });
     this.#blocks.set(hash, p.block);
+    if (p.round === 0 && this.#step === "new-height" && expected !== this.#self) this.startRound(0); // the proposer had work: join now
   }
 
   private onVote(v: VoteMessage): void {
@@ -501,9 +520,17 @@ export class ConsensusEngine {
     for (const m of buffered) this.handle(m);
   }
 
+  /**
+   * Round 0 of a new height starts `delayMs` (blockIntervalMs) after the commit, the pace of
+   * an idle chain, except that the round-0 proposer starts at once when transactions are
+   * waiting, and the others join round 0 as soon as its proposal arrives (onProposal): under
+   * load blocks follow each other as fast as consensus runs, small and frequent, instead of
+   * one large block per interval. Only when rounds start changes, never what is signed.
+   */
   private scheduleRoundZero(delayMs: number): void {
     const h = this.#height;
-    this.schedule(delayMs, () => {
+    const busy = this.#member && this.#schedule.proposer(h, 0) === this.#self && this.#o.app.pendingTxs() > 0;
+    this.schedule(busy ? 0 : delayMs, () => {
       if (this.#height === h && this.#step === "new-height") this.startRound(0);
     });
   }
@@ -645,15 +672,27 @@ export class ConsensusEngine {
   }
 
   private saveSignerState(): void {
+    const validHash = this.#validBlock ? this.hashOf(this.#validBlock) : null;
     const state: SavedSignerState = {
       height: this.#height,
       round: this.#round,
       lockedRound: this.#lockedRound,
-      lockedBlock: this.#lockedBlock ? blockToJson(this.#lockedBlock) : null,
+      lockedHash: this.#lockedHash,
       validRound: this.#validRound,
-      validBlock: this.#validBlock ? blockToJson(this.#validBlock) : null,
+      validHash,
     };
-    this.#o.signerState.save(state);
+    const blocks: SignerBlockRecord[] = [];
+    const add = (block: Block | null, hash: Hex | null) => {
+      if (block && hash && !blocks.some((b) => b.hash === hash)) blocks.push({ hash, height: block.header.height, json: () => blockToJson(block) });
+    };
+    add(this.#lockedBlock, this.#lockedHash);
+    add(this.#validBlock, validHash);
+    this.#o.signerState.save(state, blocks);
+  }
+
+  private hashOf(block: Block): Hex {
+    for (const [hash, b] of this.#blocks) if (b === block) return hash;
+    return hashHeader(block.header);
   }
 
   private loadSignerState(): SavedSignerState | undefined {
@@ -663,15 +702,25 @@ export class ConsensusEngine {
   }
 
   private restore(saved: SavedSignerState): void {
-    const parse = (json: BlockJson | null): Block | null => {
-      if (!json) return null;
+    // Forgetting a lock could let this validator prevote against it: a named block that is
+    // missing or damaged stops the start instead. (Stores written before blocks were kept
+    // beside the state carry them inline as lockedBlock / validBlock.)
+    const legacy = saved as Partial<Record<"lockedBlock" | "validBlock", BlockJson | null>>;
+    const parse = (hash: Hex | null | undefined, inline: BlockJson | null | undefined): Block | null => {
+      const json = hash ? this.#o.signerState.loadBlock(hash) : inline;
+      if (!json) {
+        if (hash) throw new Error(`signer state names block ${hash} but the store does not hold it`);
+        return null;
+      }
       const b = blockFromJson(json);
-      return b.ok ? b.block : null;
+      if (!b.ok) throw new Error(`signer state block does not parse: ${b.reason}`);
+      if (hash && hashHeader(b.block.header) !== hash) throw new Error(`signer state block does not hash to ${hash}`);
+      return b.block;
     };
-    this.#lockedBlock = parse(saved.lockedBlock);
+    this.#lockedBlock = parse(saved.lockedHash, legacy.lockedBlock);
     this.#lockedRound = this.#lockedBlock ? saved.lockedRound : -1;
     this.#lockedHash = this.#lockedBlock ? hashHeader(this.#lockedBlock.header) : null;
-    this.#validBlock = parse(saved.validBlock);
+    this.#validBlock = parse(saved.validHash, legacy.validBlock);
     this.#validRound = this.#validBlock ? saved.validRound : -1;
     for (const b of [this.#lockedBlock, this.#validBlock]) if (b) this.#blocks.set(hashHeader(b.header), b);
     this.#round = saved.round;

@@ -8,6 +8,7 @@
  */
 import { type Hex, isHex, fromHex, toHex } from "../../../proofs/hex.ts";
 import { type Commit, commitProblem } from "../../../proofs/consortium/commit.ts";
+import { type Header } from "../../../proofs/consortium/header.ts";
 import { VoteType } from "../../../proofs/consortium/vote.ts";
 import { type Block, blockFromJson, blockToJson } from "../block.ts";
 
@@ -55,7 +56,50 @@ export interface SyncBlockMessage {
   readonly commit: Commit;
 }
 
-export type ConsensusMessage = ProposalMessage | VoteMessage | TxsMessage | SyncRequestMessage | SyncBlockMessage;
+/** Most transactions a compact proposal names (and a request asks for). */
+export const MAX_COMPACT_TXS = 65_536;
+
+/**
+ * A proposal naming its transactions by hash (compact.ts): the receivers already hold
+ * nearly all of them from gossip, rebuild the block from their mempool and fetch the rest.
+ * Signed like a full proposal (over the block hash, which commits to the txs by txRoot).
+ */
+export interface CompactProposalMessage {
+  readonly type: "compact-proposal";
+  readonly height: number;
+  readonly round: number;
+  readonly polRound: number;
+  readonly header: Header;
+  readonly lastCommit: Commit | null;
+  readonly txHashes: readonly Hex[];
+  readonly signature: Hex;
+}
+
+/** "I lack these txs of the (height, round) proposal." */
+export interface ProposalTxRequestMessage {
+  readonly type: "proposal-tx-request";
+  readonly height: number;
+  readonly round: number;
+  readonly hashes: readonly Hex[];
+}
+
+/** Transactions of a (height, round) proposal, answering a request (1..MAX_TXS_PER_MESSAGE). */
+export interface ProposalTxsMessage {
+  readonly type: "proposal-txs";
+  readonly height: number;
+  readonly round: number;
+  readonly txs: readonly Uint8Array[];
+}
+
+export type ConsensusMessage =
+  | ProposalMessage
+  | VoteMessage
+  | TxsMessage
+  | SyncRequestMessage
+  | SyncBlockMessage
+  | CompactProposalMessage
+  | ProposalTxRequestMessage
+  | ProposalTxsMessage;
 
 export function encodeMessage(m: ConsensusMessage): string {
   switch (m.type) {
@@ -63,6 +107,8 @@ export function encodeMessage(m: ConsensusMessage): string {
       return JSON.stringify({ ...m, block: blockToJson(m.block) });
     case "txs":
       return JSON.stringify({ type: "txs", txs: m.txs.map(toHex) });
+    case "proposal-txs":
+      return JSON.stringify({ ...m, txs: m.txs.map(toHex) });
     case "sync-block":
       return JSON.stringify({ ...m, block: blockToJson(m.block) });
     default:
@@ -98,6 +144,26 @@ export function decodeMessage(raw: string): ConsensusMessage | undefined {
       if (!Array.isArray(txs) || txs.length < 1 || txs.length > MAX_TXS_PER_MESSAGE || !txs.every((t) => isHex(t))) return undefined;
       return { type: "txs", txs: txs.map((t: Hex) => fromHex(t, "tx")) };
     }
+    case "compact-proposal": {
+      if (!isHeight(v.height) || !isRound(v.round) || !Number.isInteger(v.polRound)) return undefined;
+      const polRound = v.polRound as number;
+      if (polRound < -1 || polRound >= (v.round as number) || !isHex(v.signature, 65)) return undefined;
+      if (!isHashList(v.txHashes)) return undefined;
+      // The header and lastCommit rules of a full block, with no txs.
+      const shell = blockFromJson({ header: v.header, txs: [], lastCommit: v.lastCommit });
+      if (!shell.ok) return undefined;
+      const { header, lastCommit } = shell.block;
+      return { type: "compact-proposal", height: v.height, round: v.round, polRound, header, lastCommit, txHashes: v.txHashes.map(lower), signature: lower(v.signature) };
+    }
+    case "proposal-tx-request":
+      if (!isHeight(v.height) || !isRound(v.round) || !isHashList(v.hashes) || v.hashes.length === 0) return undefined;
+      return { type: "proposal-tx-request", height: v.height, round: v.round, hashes: v.hashes.map(lower) };
+    case "proposal-txs": {
+      const txs = v.txs;
+      if (!isHeight(v.height) || !isRound(v.round)) return undefined;
+      if (!Array.isArray(txs) || txs.length < 1 || txs.length > MAX_TXS_PER_MESSAGE || !txs.every((t) => isHex(t))) return undefined;
+      return { type: "proposal-txs", height: v.height, round: v.round, txs: txs.map((t: Hex) => fromHex(t, "tx")) };
+    }
     case "sync-request":
       return isHeight(v.height) ? { type: "sync-request", height: v.height } : undefined;
     case "sync-block": {
@@ -108,6 +174,10 @@ export function decodeMessage(raw: string): ConsensusMessage | undefined {
     default:
       return undefined;
   }
+}
+
+function isHashList(v: unknown): v is Hex[] {
+  return Array.isArray(v) && v.length <= MAX_COMPACT_TXS && v.every((h) => isHex(h, 32));
 }
 
 function isHeight(n: unknown): n is number {

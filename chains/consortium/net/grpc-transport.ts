@@ -51,7 +51,17 @@ export interface TransportStats {
 type Lane = "consensus" | "bulk";
 
 function laneOf(msg: ConsensusMessage): Lane {
-  return msg.type === "proposal" || msg.type === "vote" ? "consensus" : "bulk";
+  // A compact proposal's missing txs are on its critical path: they must not wait behind gossip either.
+  switch (msg.type) {
+    case "proposal":
+    case "vote":
+    case "compact-proposal":
+    case "proposal-tx-request":
+    case "proposal-txs":
+      return "consensus";
+    default:
+      return "bulk";
+  }
 }
 
 class PeerLink {

@@ -37,6 +37,8 @@ export interface NodeConfig {
   readonly maxPeerMessageBytes: number;
   /** Largest number of txs in a block (default 500). */
   readonly maxBlockTxs?: number;
+  /** Worker threads checking SubmitTxs signatures off the main thread (default 0 = none). */
+  readonly verifyWorkers?: number;
   /**
    * "validator" runs consensus even when the key is not (yet) in the genesis set: the node
    * follows without signing and signs from the height its bond takes effect. Default: a
@@ -58,7 +60,7 @@ export class NodeHomeError extends IsthmusError {
   }
 }
 
-const CONFIG_KEYS = new Set(["p2pPort", "apiPort", "peers", "blockIntervalMs", "maxClockSkewMs", "timeouts", "maxPeerMessageBytes", "maxBlockTxs", "role", "announce"]);
+const CONFIG_KEYS = new Set(["p2pPort", "apiPort", "peers", "blockIntervalMs", "maxClockSkewMs", "timeouts", "maxPeerMessageBytes", "maxBlockTxs", "verifyWorkers", "role", "announce"]);
 const ENDPOINT_RE = /^127\.0\.0\.1:\d{1,5}$/;
 
 export function homePaths(home: string) {
@@ -108,6 +110,7 @@ export function parseNodeConfig(value: unknown, where = "config.json"): NodeConf
     ...(timeouts ? { timeouts } : {}),
     maxPeerMessageBytes: int("maxPeerMessageBytes", DEFAULT_MAX_PEER_MESSAGE_BYTES, 1024, 1 << 30),
     ...(v.maxBlockTxs !== undefined ? { maxBlockTxs: int("maxBlockTxs", undefined, 1, 100_000) } : {}),
+    ...(v.verifyWorkers !== undefined ? { verifyWorkers: int("verifyWorkers", undefined, 0, 16) } : {}),
     ...(v.role !== undefined ? { role: roleOf(v.role, where) } : {}),
     ...(v.announce !== undefined ? { announce: announceOf(v.announce, where) } : {}),
   };

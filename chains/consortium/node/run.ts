@@ -181,7 +181,7 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
         ? { announce: { endpoint: config.announce, privateKey: home.privateKey, submit: (b: Uint8Array) => void node.submitTx(b), nextNonce: () => node.mempool.nextNonce(node.address) } }
         : {}),
     });
-    api = await startNodeServer({ node: validator, port: config.apiPort, log });
+    api = await startNodeServer({ node: validator, port: config.apiPort, log, ...(config.verifyWorkers !== undefined ? { verifyWorkers: config.verifyWorkers } : {}) });
     const apiServer = api;
     log.info("node started", { role: isValidator ? "validator" : "follower", address: validator.address, height: validator.chain.height, p2p: `${LOCALHOST}:${p2pPort}`, api: apiServer.endpoint, synced, devnet: !!opts.devnet });
     // A node run by hand should say it is making progress without being asked.

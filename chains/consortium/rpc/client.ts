@@ -123,6 +123,11 @@ export interface EventsPage {
   readonly toHeight: number;
 }
 
+/** One answer of `submitTxs`: the tx is pending, or refused with the chain's code and reason. */
+export type SubmitResult =
+  | { readonly accepted: true; readonly hash: Hex }
+  | { readonly accepted: false; readonly hash: Hex | null; readonly error: TxRejectedError };
+
 type Callback = (err: grpc.ServiceError | null, res: unknown) => void;
 type Method = (req: object, opts: grpc.CallOptions, cb: Callback) => void;
 
@@ -258,13 +263,34 @@ export class ConsortiumClient {
   async submitTx(tx: Uint8Array): Promise<Hex> {
     const r = await this.call("submitTx", { tx: Buffer.from(tx) });
     if (r.accepted === true) return this.parse("SubmitTx", () => hexFromWire(r.hash, "hash", 32));
-    const code = String(r.errorCode);
-    const reason = String(r.errorMessage);
-    throw new TxRejectedError(this.#chain, isTxErrorCode(code) ? code : TxErrorCode.MALFORMED_TX, reason, { nodeCode: code });
+    throw this.rejection(r);
+  }
+
+  /**
+   * Submits up to MAX_SUBMIT_BATCH (1000) signed txs in one call; results[i] answers txs[i]
+   * (a refusal does not stop the others: a later tx of the same sender then usually reads
+   * BAD_NONCE). One call instead of one per tx is what lets a client feed thousands per second.
+   */
+  async submitTxs(txs: readonly Uint8Array[]): Promise<SubmitResult[]> {
+    const r = await this.call("submitTxs", { txs: txs.map((t) => Buffer.from(t)) });
+    return this.parse("SubmitTxs", () => {
+      const results = list(r.results, "results");
+      if (results.length !== txs.length) throw new WireError(`${results.length} results for ${txs.length} transactions`);
+      return results.map((res): SubmitResult => {
+        if (res.accepted === true) return { accepted: true, hash: hexFromWire(res.hash, "hash", 32) };
+        const hash = res.hash === "" || res.hash === undefined ? null : hexFromWire(res.hash, "hash", 32);
+        return { accepted: false, hash, error: this.rejection(res) };
+      });
+    });
   }
 
   close(): void {
     this.#client.close();
+  }
+
+  private rejection(r: Record<string, unknown>): TxRejectedError {
+    const code = String(r.errorCode);
+    return new TxRejectedError(this.#chain, isTxErrorCode(code) ? code : TxErrorCode.MALFORMED_TX, String(r.errorMessage), { nodeCode: code });
   }
 
   private parseTx(method: string, r: Record<string, unknown>): TxStatus {

@@ -11,11 +11,14 @@ import { TxRejectedError } from "../codes.ts";
 import { type ChainLogger, quietLogger } from "../log.ts";
 import { type Mempool } from "../mempool.ts";
 import { type SignedTx } from "../tx.ts";
+import { SignatureVerifyPool } from "../verify-pool.ts";
 import { commitToWire, consortiumService, headerToWire, outcomeToWire, proofToWire, stateAbsenceToWire, stateProofToWire } from "./wire.ts";
 
 export const LOCALHOST = "127.0.0.1";
 export const MAX_EVENT_RANGE = 1000;
 export const MAX_WAIT_MS = 120_000;
+/** Most transactions one SubmitTxs call may carry. */
+export const MAX_SUBMIT_BATCH = 1000;
 const DEFAULT_WAIT_MS = 30_000;
 
 /** What the server reads from; a ValidatorNode is one. */
@@ -29,6 +32,8 @@ export interface NodeBackend {
 
 export interface NodeServerOptions {
   readonly node: NodeBackend;
+  /** Worker threads verifying SubmitTxs batches off the main thread (verify-pool.ts); default 0 = none. */
+  readonly verifyWorkers?: number;
   /** 0 (default) picks a free port. */
   readonly port?: number;
   readonly log?: ChainLogger;
@@ -57,6 +62,10 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<NodeServ
   const log = opts.log ?? quietLogger;
   const server = new grpc.Server();
   const waiters = new Set<() => void>();
+  const workers = opts.verifyWorkers ?? 0;
+  const pool = workers > 0 ? new SignatureVerifyPool(workers) : undefined;
+  /** The last SubmitTxs batch's admission: the next one is admitted after it. */
+  let admitted: Promise<void> = Promise.resolve();
 
   const unary =
     <Req>(name: string, fn: (req: Req, call: grpc.ServerUnaryCall<Req, unknown>) => unknown): grpc.handleUnaryCall<Req, unknown> =>
@@ -85,6 +94,17 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<NodeServ
     const dropped = node.mempool.dropped(hash);
     if (dropped) return { hash, status: "dropped", errorCode: dropped.code, errorMessage: dropped.reason };
     return { hash, status: "unknown" };
+  };
+
+  const submitOne = (bytes: Uint8Array) => {
+    try {
+      const tx = node.submitTx(bytes);
+      return { hash: tx.hash, accepted: true };
+    } catch (err) {
+      if (!(err instanceof TxRejectedError)) throw err;
+      const hash = typeof err.details.txHash === "string" ? err.details.txHash : "";
+      return { hash, accepted: false, errorCode: err.code, errorMessage: err.reason };
+    }
   };
 
   const hashArg = (v: unknown, what: string): Hex => {
@@ -182,15 +202,21 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<NodeServ
       return { blocks, toHeight: Math.max(to, req.fromHeight - 1) };
     }),
 
-    submitTx: unary<{ tx: Uint8Array }>("SubmitTx", (req) => {
-      try {
-        const tx = node.submitTx(new Uint8Array(req.tx));
-        return { hash: tx.hash, accepted: true };
-      } catch (err) {
-        if (!(err instanceof TxRejectedError)) throw err;
-        const hash = typeof err.details.txHash === "string" ? err.details.txHash : "";
-        return { hash, accepted: false, errorCode: err.code, errorMessage: err.reason };
-      }
+    submitTx: unary<{ tx: Uint8Array }>("SubmitTx", (req) => submitOne(new Uint8Array(req.tx))),
+
+    submitTxs: unary<{ txs: Uint8Array[] }>("SubmitTxs", async (req) => {
+      const txs = (req.txs ?? []).map((t) => new Uint8Array(t));
+      if (txs.length > MAX_SUBMIT_BATCH) throw badInput(`txs: ${txs.length} transactions, at most ${MAX_SUBMIT_BATCH} per call`);
+      // Signatures are checked on the pool's threads while other batches are admitted; batches
+      // are admitted in arrival order all the same (a sender's nonces may span batches).
+      const checked = pool ? pool.prevalidate(txs) : Promise.resolve(txs);
+      const turn = admitted.then(() => checked);
+      const results = turn.then((ready) => ({ results: ready.map(submitOne) }));
+      admitted = results.then(
+        () => undefined,
+        () => undefined,
+      );
+      return results;
     }),
 
     waitTx: unary<{ hash: string; timeoutMs: number }>("WaitTx", (req, call) => {
@@ -229,6 +255,7 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<NodeServ
     close: () =>
       new Promise<void>((resolve) => {
         for (const w of [...waiters]) w();
+        void pool?.close();
         server.tryShutdown(() => resolve());
         setTimeout(() => {
           server.forceShutdown();

@@ -54,6 +54,7 @@ describe("consortium consensus engine: Tendermint locking", () => {
       check: (b) => chain.check(b),
       commit: (b, c) => void chain.commit(b, c),
       committed: () => undefined,
+      pendingTxs: () => 0,
     };
     const transport = new ManualTransport();
     engine = new ConsensusEngine({ app, signer: me, transport, clock: systemClock, signerState, blockIntervalMs: 0, timeouts: LONG });
@@ -137,5 +138,13 @@ describe("consortium consensus engine: Tendermint locking", () => {
 
 function memoryState(): SignerStateStore {
   let saved: unknown;
-  return { load: () => saved, save: (s) => (saved = structuredClone(s)) };
+  const blocks = new Map<string, unknown>();
+  return {
+    load: () => saved,
+    save: (s, named) => {
+      for (const b of named) if (!blocks.has(b.hash)) blocks.set(b.hash, structuredClone(b.json()));
+      saved = structuredClone(s);
+    },
+    loadBlock: (hash) => blocks.get(hash),
+  };
 }

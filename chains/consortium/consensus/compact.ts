@@ -1,0 +1,230 @@
+/**
+ * Compact proposals: a Transport decorator between a validator's engine and its network.
+ * Outgoing full proposals leave as `compact-proposal` (header, lastCommit, tx hashes): the
+ * peers hold nearly every tx already (gossip), so sending them again cost ~100x the bytes
+ * and a hex decode, a strict tx decode and a hash per tx on every receiver. An incoming
+ * compact proposal is rebuilt from the local mempool (`lookup`); what is missing is asked
+ * for (`proposal-tx-request`) and answered by any node that has it (`proposal-txs`, from
+ * the proposer's own block or its mempool). Only a complete block reaches the engine, as
+ * an ordinary proposal, so every validity rule is unchanged: a proposal whose txs never
+ * arrive is never seen and the round's propose timeout prevotes nil; a tx that arrives
+ * but is invalid makes the block fail `check` (nil prevote). Received txs must hash to a
+ * requested hash, and the block's txRoot binds the rest.
+ */
+import { type Hex } from "../../../proofs/hex.ts";
+import { type Block } from "../block.ts";
+import { type ChainLogger, quietLogger } from "../log.ts";
+import { txHashOf } from "../tx.ts";
+import {
+  type CompactProposalMessage,
+  type ConsensusMessage,
+  MAX_TXS_PER_MESSAGE,
+  type ProposalMessage,
+  type ProposalTxRequestMessage,
+  type ProposalTxsMessage,
+} from "./messages.ts";
+import { type Transport } from "./transport.ts";
+
+/** Incomplete proposals kept while their txs are fetched (a Byzantine sender cannot grow this). */
+const MAX_PENDING = 16;
+/** Our own recent proposals whose txs we serve. */
+const MAX_SERVED = 8;
+/** Per (height, round): ask again or answer the same request again no sooner than this (ms). */
+const REPEAT_MS = 150;
+/**
+ * Answers per (height, round) in all: each answer re-sends txs to every peer, so a peer
+ * varying its requests cannot make this node re-send without bound (honest nodes need one
+ * or two each).
+ */
+const MAX_ANSWERS_PER_ROUND = 16;
+
+/** A tx this node holds, by hash: the very bytes array of its decoded SignedTx (decoding is memoized on it). */
+export type TxLookup = (hash: Hex) => Uint8Array | undefined;
+
+interface Pending {
+  readonly msg: CompactProposalMessage;
+  readonly txs: (Uint8Array | undefined)[];
+  /** hash → its indices in the block (a Byzantine proposer may repeat a hash; check() refuses it then). */
+  readonly missing: Map<Hex, number[]>;
+  requestedAt: number;
+}
+
+export class CompactProposalTransport implements Transport {
+  readonly #inner: Transport;
+  readonly #lookup: TxLookup;
+  readonly #log: ChainLogger;
+  readonly #handlers = new Set<(msg: ConsensusMessage) => void>();
+  readonly #unsubscribe: () => void;
+  readonly #compactOf = new WeakMap<ProposalMessage, CompactProposalMessage>();
+  readonly #pending = new Map<string, Pending>();
+  /** Proposals already assembled: a re-send hands the same object on (the engine may not have been at its height). */
+  readonly #assembled = new Map<string, ProposalMessage>();
+  readonly #served = new Map<string, Map<Hex, Uint8Array>>();
+  readonly #answeredAt = new Map<string, number>();
+  readonly #answers = new Map<string, number>();
+
+  constructor(inner: Transport, lookup: TxLookup, log: ChainLogger = quietLogger) {
+    this.#inner = inner;
+    this.#lookup = lookup;
+    this.#log = log;
+    this.#unsubscribe = inner.onMessage((m) => this.receive(m));
+  }
+
+  broadcast(msg: ConsensusMessage): void {
+    if (msg.type !== "proposal") return this.#inner.broadcast(msg);
+    let compact = this.#compactOf.get(msg);
+    if (!compact) {
+      const txHashes = msg.block.txs.map(txHashOf);
+      compact = { type: "compact-proposal", height: msg.height, round: msg.round, polRound: msg.polRound, header: msg.block.header, lastCommit: msg.block.lastCommit, txHashes, signature: msg.signature };
+      this.#compactOf.set(msg, compact);
+      const key = roundKey(msg.height, msg.round);
+      if (!this.#served.has(key)) {
+        this.#served.set(key, new Map(txHashes.map((h, i) => [h, msg.block.txs[i]!])));
+        if (this.#served.size > MAX_SERVED) this.#served.delete(this.#served.keys().next().value!);
+      }
+    }
+    this.#inner.broadcast(compact);
+  }
+
+  onMessage(handler: (msg: ConsensusMessage) => void): () => void {
+    this.#handlers.add(handler);
+    return () => this.#handlers.delete(handler);
+  }
+
+  close(): void {
+    this.#unsubscribe();
+    this.#handlers.clear();
+    this.#inner.close();
+  }
+
+  /** Proposals waiting for txs (for tests and metrics). */
+  get pendingCount(): number {
+    return this.#pending.size;
+  }
+
+  private receive(msg: ConsensusMessage): void {
+    switch (msg.type) {
+      case "compact-proposal":
+        return this.onCompact(msg);
+      case "proposal-tx-request":
+        return this.onRequest(msg);
+      case "proposal-txs":
+        return this.onTxs(msg);
+      case "txs":
+        // Gossip the handlers just admitted may be what a pending proposal lacks.
+        this.deliver(msg);
+        return this.recheckPending();
+      default:
+        return this.deliver(msg);
+    }
+  }
+
+  /** Looks the missing txs of pending proposals up again; delivers those now complete. */
+  private recheckPending(): void {
+    for (const [key, p] of this.#pending) {
+      for (const [hash, at] of p.missing) {
+        const bytes = this.#lookup(hash);
+        if (!bytes) continue;
+        for (const i of at) p.txs[i] = bytes;
+        p.missing.delete(hash);
+      }
+      if (p.missing.size === 0) {
+        this.#pending.delete(key);
+        this.complete(key, p);
+      }
+    }
+  }
+
+  private onCompact(msg: CompactProposalMessage): void {
+    const key = proposalKey(msg);
+    const done = this.#assembled.get(key);
+    if (done) return this.deliver(done);
+    let p = this.#pending.get(key);
+    if (!p) {
+      const txs: (Uint8Array | undefined)[] = new Array(msg.txHashes.length);
+      const missing = new Map<Hex, number[]>();
+      msg.txHashes.forEach((hash, i) => {
+        const bytes = this.#lookup(hash);
+        if (bytes) txs[i] = bytes;
+        else missing.set(hash, [...(missing.get(hash) ?? []), i]);
+      });
+      p = { msg, txs, missing, requestedAt: -Infinity };
+      if (missing.size === 0) return this.complete(key, p);
+      this.#pending.set(key, p);
+      if (this.#pending.size > MAX_PENDING) this.#pending.delete(this.#pending.keys().next().value!);
+    }
+    // A re-sent proposal means the proposer is still waiting: look again, then ask again
+    // (our request or its answer may have been dropped).
+    this.recheckPending();
+    if (this.#pending.get(key) === p) this.request(p);
+  }
+
+  private request(p: Pending): void {
+    const now = performance.now();
+    if (now - p.requestedAt < REPEAT_MS) return;
+    p.requestedAt = now;
+    this.#log.debug("compact proposal: fetching txs", { height: p.msg.height, round: p.msg.round, missing: p.missing.size });
+    this.#inner.broadcast({ type: "proposal-tx-request", height: p.msg.height, round: p.msg.round, hashes: [...p.missing.keys()] });
+  }
+
+  private onRequest(msg: ProposalTxRequestMessage): void {
+    const key = roundKey(msg.height, msg.round);
+    const now = performance.now();
+    const answerKey = `${key}:${msg.hashes.length}:${msg.hashes[0]}`;
+    if (now - (this.#answeredAt.get(answerKey) ?? -Infinity) < REPEAT_MS) return;
+    const answers = this.#answers.get(key) ?? 0;
+    if (answers >= MAX_ANSWERS_PER_ROUND) return;
+    this.#answers.set(key, answers + 1);
+    if (this.#answers.size > 64) this.#answers.delete(this.#answers.keys().next().value!);
+    this.#answeredAt.set(answerKey, now);
+    if (this.#answeredAt.size > 64) this.#answeredAt.delete(this.#answeredAt.keys().next().value!);
+    const served = this.#served.get(key);
+    const found: Uint8Array[] = [];
+    for (const hash of msg.hashes) {
+      const bytes = served?.get(hash) ?? this.#lookup(hash);
+      if (bytes) found.push(bytes);
+    }
+    for (let i = 0; i < found.length; i += MAX_TXS_PER_MESSAGE) {
+      this.#inner.broadcast({ type: "proposal-txs", height: msg.height, round: msg.round, txs: found.slice(i, i + MAX_TXS_PER_MESSAGE) });
+    }
+  }
+
+  private onTxs(msg: ProposalTxsMessage): void {
+    for (const [key, p] of this.#pending) {
+      if (p.msg.height !== msg.height || p.msg.round !== msg.round) continue;
+      for (const bytes of msg.txs) {
+        const hash = txHashOf(bytes);
+        const at = p.missing.get(hash);
+        if (!at) continue;
+        for (const i of at) p.txs[i] = bytes;
+        p.missing.delete(hash);
+      }
+      if (p.missing.size === 0) {
+        this.#pending.delete(key);
+        this.complete(key, p);
+      }
+    }
+  }
+
+  private complete(key: string, p: Pending): void {
+    const { msg } = p;
+    const block: Block = { header: msg.header, txs: p.txs as Uint8Array[], lastCommit: msg.lastCommit };
+    const proposal: ProposalMessage = { type: "proposal", height: msg.height, round: msg.round, polRound: msg.polRound, block, signature: msg.signature };
+    this.#assembled.set(key, proposal);
+    if (this.#assembled.size > MAX_SERVED) this.#assembled.delete(this.#assembled.keys().next().value!);
+    this.deliver(proposal);
+  }
+
+  private deliver(msg: ConsensusMessage): void {
+    for (const h of this.#handlers) h(msg);
+  }
+}
+
+function roundKey(height: number, round: number): string {
+  return `${height}:${round}`;
+}
+
+/** One (height, round) may carry several signed proposals (a Byzantine proposer): keep them apart. */
+function proposalKey(m: CompactProposalMessage): string {
+  return `${m.height}:${m.round}:${m.signature}`;
+}
