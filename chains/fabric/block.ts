@@ -50,11 +50,12 @@ export function decodeBlockTxs(block: common.Block): BlockTx[] {
   });
 }
 
-export function filteredBlockOf(block: common.Block, channel: string): peer.FilteredBlock {
+/** The DeliverFiltered form of a block; `txs` when the caller has already decoded them. */
+export function filteredBlockOf(block: common.Block, channel: string, txs: readonly BlockTx[] = decodeBlockTxs(block)): peer.FilteredBlock {
   const fb = new peer.FilteredBlock();
   fb.setChannelId(channel);
   fb.setNumber(block.getHeader()!.getNumber());
-  for (const t of decodeBlockTxs(block)) {
+  for (const t of txs) {
     const ft = new peer.FilteredTransaction();
     ft.setTxid(t.txId);
     ft.setType(t.type as never);

@@ -127,6 +127,8 @@ export class FabricNetwork {
   /** Signature checks and this network's own signatures, each exact triple checked once (see SignatureChecks). */
   readonly #signatures = new SignatureChecks();
   readonly #blockCache = new Map<number, { block: common.Block; txs: BlockTx[] }>();
+  /** CommitStatus calls waiting for a transaction id to commit. */
+  readonly #commitWaiters = new Map<string, Set<(r: TxRecord) => void>>();
   readonly #streams = new Set<grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>>();
 
   private constructor(
@@ -527,28 +529,36 @@ export class FabricNetwork {
     return id;
   }
 
+  /** The tx's record once its block has committed (indexed by txId: a commit wakes only its own waiters). */
   #waitTx(txId: string, signal: AbortSignal): Promise<TxRecord> {
     const now = this.store.getTx(txId);
     if (now) return Promise.resolve(now);
     return new Promise((resolve, reject) => {
-      const onBlock = () => {
-        const r = this.store.getTx(txId);
-        if (r) {
-          cleanup();
-          resolve(r);
-        }
+      const waiters = this.#commitWaiters.get(txId) ?? new Set();
+      this.#commitWaiters.set(txId, waiters);
+      const onCommit = (r: TxRecord) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(r);
       };
       const onAbort = () => {
-        cleanup();
+        waiters.delete(onCommit);
+        if (waiters.size === 0 && this.#commitWaiters.get(txId) === waiters) this.#commitWaiters.delete(txId);
         reject(new GatewayFailure(grpc.status.CANCELLED, "commit status request cancelled"));
       };
-      const cleanup = () => {
-        this.events.off("block", onBlock);
-        signal.removeEventListener("abort", onAbort);
-      };
-      this.events.on("block", onBlock);
+      waiters.add(onCommit);
       signal.addEventListener("abort", onAbort);
     });
+  }
+
+  /** After a block is stored: answer the CommitStatus calls waiting for its transactions. */
+  #wakeCommitWaiters(txs: readonly TxRecord[]): void {
+    if (this.#commitWaiters.size === 0) return;
+    for (const t of txs) {
+      const waiters = t.txId ? this.#commitWaiters.get(t.txId) : undefined;
+      if (!waiters) continue;
+      this.#commitWaiters.delete(t.txId);
+      for (const w of waiters) w(t);
+    }
   }
 
   /** Resolves the first block >= `from` as it commits; null when the stream is gone. */
@@ -707,7 +717,7 @@ export class FabricNetwork {
           }
           const block = this.getBlock(n)!;
           const r = new peer.DeliverResponse();
-          if (kind === "filtered") r.setFilteredBlock(filteredBlockOf(block, this.channel));
+          if (kind === "filtered") r.setFilteredBlock(filteredBlockOf(block, this.channel, this.#blockTxs(n)));
           else if (kind === "private") {
             const bpd = new peer.BlockAndPrivateData();
             bpd.setBlock(block);
@@ -787,6 +797,7 @@ export class FabricNetwork {
       this.store.commitBlock(num, block.serializeBinary(), txs, writes);
       this.#lastHeader = header;
       this.#remember(num, block, decodeBlockTxs(block));
+      this.#wakeCommitWaiters(txs);
       this.events.emit("block", block);
     }
   }
