@@ -85,8 +85,19 @@ function silenceLoggers(module: string, existing: readonly string[]): void {
   const logging = require(module) as { getLogger: GetLogger };
   const original = logging.getLogger;
   if (original.silenced) return;
-  logging.getLogger = Object.assign((name?: string) => Object.assign(original(name), { silent: true }), { silenced: true as const });
+  logging.getLogger = Object.assign((name?: string) => mute(original(name)), { silenced: true as const });
   for (const name of existing) logging.getLogger(name);
+}
+
+/**
+ * A silent winston logger still builds and pushes each record through its stream before
+ * dropping it; its level methods are replaced with no-ops, which print the same (nothing).
+ */
+function mute<L extends object>(logger: L): L {
+  const levels = Object.keys((logger as { levels?: Record<string, number> }).levels ?? {});
+  const noop = () => logger;
+  for (const level of [...levels, "log"]) Object.defineProperty(logger, level, { value: noop, configurable: true, writable: true });
+  return Object.assign(logger, { silent: true });
 }
 
 /**

@@ -151,7 +151,12 @@ export class FabricNetwork {
     });
     this.#ordererId = ordererOrg.identities.get("orderer0")!;
     this.events.setMaxListeners(0);
-    this.#server = new grpc.Server({ "grpc.max_receive_message_length": 100 * 1024 * 1024, "grpc.max_send_message_length": 100 * 1024 * 1024 });
+    this.#server = new grpc.Server({
+      "grpc.max_receive_message_length": 100 * 1024 * 1024,
+      "grpc.max_send_message_length": 100 * 1024 * 1024,
+      // channelz (grpc-js's introspection registry, nothing here reads it) costs bookkeeping per call
+      "grpc.enable_channelz": 0,
+    });
     this.#server.addService(gateway.GatewayService, this.#gatewayService() as never);
     this.#server.addService(peer.DeliverService, this.#deliverService() as never);
     this.#server.addService(peer.ChaincodeSupportService, this.chaincodes.service() as never);
