@@ -231,7 +231,7 @@ export class ChaincodeSupport {
 
   /** Chaincode-as-a-service: the peer dials the chaincode server at `address`. */
   async connectServer(address: string, timeoutMs = 10_000): Promise<void> {
-    const client = new peer.ChaincodeClient(address, grpc.credentials.createInsecure(), { "grpc.enable_channelz": 0 });
+    const client = new peer.ChaincodeClient(address, grpc.credentials.createInsecure());
     this.#clients.push(client);
     await new Promise<void>((resolve, reject) => client.waitForReady(Date.now() + timeoutMs, (err) => (err ? reject(err) : resolve())));
     const stream = client.connect();

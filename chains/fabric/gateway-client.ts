@@ -37,7 +37,6 @@ export interface GatewayConnection {
 export function connectGateway(address: string, identity: GatewayIdentity, deadlines: Omit<Deadlines, "eventStreamMs"> = DEFAULT_DEADLINES): GatewayConnection {
   const client = new grpc.Client(address, grpc.credentials.createInsecure(), {
     "grpc.max_receive_message_length": 100 * 1024 * 1024,
-    "grpc.enable_channelz": 0, // per-call bookkeeping for an introspection service nothing here uses
   });
   const gateway = connect({
     client,

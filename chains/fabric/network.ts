@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { decodeBlockTxs, filteredBlockOf, type BlockTx } from "./block.ts";
 import { ChaincodeSupport } from "./chaincode.ts";
 import { buildGenesisBlock } from "./configblock.ts";
-import { sha256 as createHash256, SignatureChecks } from "./crypto.ts";
+import { sha256 as createHash256, SignatureChecks, signLowS, verifyFabricSignature } from "./crypto.ts";
 import { loadOrCreateOrg, type Identity, type IdentitySpec, type Org } from "./identity.ts";
 import { hasRole, IdentityError, MspManager, serializeIdentity, type ValidIdentity } from "./msp.ts";
 import { blockDataHash, blockHeaderBytes, blockHeaderHash, Code, computeTxId, parseSignedProposal, MalformedError, type ParsedProposal } from "./protoutil.ts";
@@ -154,8 +154,8 @@ export class FabricNetwork {
     this.#server = new grpc.Server({
       "grpc.max_receive_message_length": 100 * 1024 * 1024,
       "grpc.max_send_message_length": 100 * 1024 * 1024,
-      // channelz (grpc-js's introspection registry, nothing here reads it) costs bookkeeping per call
-      "grpc.enable_channelz": 0,
+      // channelz stays on: grpc-js 1.14.7 without it does not track sessions, so forceShutdown
+      // (close) would leave client connections open to a stopped server
     });
     this.#server.addService(gateway.GatewayService, this.#gatewayService() as never);
     this.#server.addService(peer.DeliverService, this.#deliverService() as never);
@@ -296,7 +296,8 @@ export class FabricNetwork {
     } catch (err) {
       throw new GatewayFailure(grpc.status.PERMISSION_DENIED, (err as IdentityError).message);
     }
-    const sig = this.#signatures.verify(creator.publicKey, p.proposalBytes, sp.getSignature_asU8());
+    // checked once (nothing here checks a proposal's signature again), so not remembered
+    const sig = verifyFabricSignature(creator.publicKey, p.proposalBytes, sp.getSignature_asU8());
     if (!sig.ok) throw new GatewayFailure(grpc.status.PERMISSION_DENIED, `signature validation failed: ${sig.reason}`);
     const expected = computeTxId(p.signatureHeader.getNonce_asU8(), p.signatureHeader.getCreator_asU8());
     if (expected !== p.txId) throw new GatewayFailure(grpc.status.INVALID_ARGUMENT, `invalid txID. got [${p.txId}], expected [${expected}]`);
@@ -529,7 +530,7 @@ export class FabricNetwork {
     } catch (err) {
       throw new GatewayFailure(grpc.status.PERMISSION_DENIED, (err as Error).message);
     }
-    const r = this.#signatures.verify(id.publicKey, bytes, signature);
+    const r = verifyFabricSignature(id.publicKey, bytes, signature); // a one-off request: not remembered
     if (!r.ok) throw new GatewayFailure(grpc.status.PERMISSION_DENIED, `signature validation failed: ${r.reason}`);
     return id;
   }
@@ -783,7 +784,7 @@ export class FabricNetwork {
     const shdrBytes = shdr.serializeBinary();
     const ms = new common.MetadataSignature();
     ms.setSignatureHeader(shdrBytes);
-    ms.setSignature(this.#signatures.sign(this.#ordererId.privateKey, Buffer.concat([value, shdrBytes, blockHeaderBytes(header)])));
+    ms.setSignature(signLowS(this.#ordererId.privateKey, Buffer.concat([value, shdrBytes, blockHeaderBytes(header)])));
     const sigMd = new common.Metadata();
     sigMd.setValue(value);
     sigMd.addSignatures(ms);
