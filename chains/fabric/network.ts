@@ -11,7 +11,7 @@ import { EventEmitter } from "node:events";
 import { mkdirSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { decodeBlockTxs, filteredBlockOf, type BlockTx } from "./block.ts";
+import { decodeBlockTx, decodeBlockTxs, endorserTx, filteredBlockOf, type BlockTx } from "./block.ts";
 import { ChaincodeSupport } from "./chaincode.ts";
 import { buildGenesisBlock } from "./configblock.ts";
 import { sha256 as createHash256, SignatureChecks, signLowS, verifyFabricSignature } from "./crypto.ts";
@@ -792,7 +792,7 @@ export class FabricNetwork {
     lcMd.setValue(lc.serializeBinary());
 
     {
-      const { codes, writes, txIds } = this.#validate(num, batch.map((b) => b.envBytes));
+      const { codes, writes, txIds, blockTxs } = this.#validate(num, batch.map((b) => b.envBytes));
       const md = new common.BlockMetadata();
       md.setMetadataList([sigMd.serializeBinary(), lcMd.serializeBinary(), Uint8Array.from(codes), new Uint8Array(), new Uint8Array()]);
       const block = new common.Block();
@@ -802,16 +802,17 @@ export class FabricNetwork {
       const txs: TxRecord[] = codes.map((code, i) => ({ txId: code === Code.DUPLICATE_TXID ? "" : txIds[i]!, blockNum: num, txNum: i, code }));
       this.store.commitBlock(num, block.serializeBinary(), txs, writes);
       this.#lastHeader = header;
-      this.#remember(num, block, decodeBlockTxs(block));
+      this.#remember(num, block, blockTxs);
       this.#wakeCommitWaiters(txs);
       this.events.emit("block", block);
     }
   }
 
   /** The committer's validation (core/committer/txvalidator + ledger MVCC). */
-  #validate(blockNum: number, envs: Uint8Array[]): { codes: number[]; writes: StateWrite[]; txIds: string[] } {
+  #validate(blockNum: number, envs: Uint8Array[]): { codes: number[]; writes: StateWrite[]; txIds: string[]; blockTxs: BlockTx[] } {
     const codes: number[] = [];
     const txIds: string[] = [];
+    const blockTxs: BlockTx[] = [];
     const writes: StateWrite[] = [];
     const seen = new Set<string>();
     const updated = new Map<string, Set<string>>(); // ns -> keys written by earlier valid txs
@@ -819,6 +820,7 @@ export class FabricNetwork {
       const r = this.#validateTx(envBytes, txNum, blockNum, seen, updated);
       codes.push(r.code);
       txIds.push(r.txId);
+      blockTxs.push(this.#blockTxOf(envBytes, r));
       if (r.code === Code.VALID) {
         for (const w of r.writes) {
           writes.push(w);
@@ -828,10 +830,31 @@ export class FabricNetwork {
         }
       }
     });
-    return { codes, writes, txIds };
+    return { codes, writes, txIds, blockTxs };
   }
 
-  #validateTx(envBytes: Uint8Array, txNum: number, blockNum: number, seen: Set<string>, updated: Map<string, Set<string>>): { code: number; txId: string; writes: StateWrite[] } {
+  /**
+   * What decodeBlockTx would read back from the stored block, from the parts validation has
+   * already decoded (a valid transaction); anything else is decoded again (rare).
+   */
+  #blockTxOf(envBytes: Uint8Array, r: { code: number; txId: string; cca?: peer.ChaincodeAction }): BlockTx {
+    if (r.cca) {
+      try {
+        return endorserTx(r.txId, r.code, r.cca);
+      } catch {
+        // an undecodable event: decodeBlockTx gives its fallback for it
+      }
+    }
+    return decodeBlockTx(envBytes, r.code);
+  }
+
+  #validateTx(
+    envBytes: Uint8Array,
+    txNum: number,
+    blockNum: number,
+    seen: Set<string>,
+    updated: Map<string, Set<string>>,
+  ): { code: number; txId: string; writes: StateWrite[]; cca?: peer.ChaincodeAction } {
     const fail = (code: number, txId = "") => ({ code, txId, writes: [] as StateWrite[] });
     let env: common.Envelope, payload: common.Payload, chdr: common.ChannelHeader, shdr: common.SignatureHeader;
     try {
@@ -930,6 +953,6 @@ export class FabricNetwork {
         writes.push({ ns, key: w.getKey(), isDelete: w.getIsDelete(), value: w.getValue_asU8(), version: { blockNum, txNum } });
       }
     }
-    return { code: Code.VALID, txId, writes };
+    return { code: Code.VALID, txId, writes, cca };
   }
 }

@@ -11,7 +11,7 @@ import type { Commit, Contract, Gateway, Transaction } from "@hyperledger/fabric
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { decodeBlockTxs } from "../../chains/fabric/block.ts";
+import { decodeBlockTxs, filteredBlockOf } from "../../chains/fabric/block.ts";
 import { CHAINCODE_NAME, startFabricNode, type FabricNode } from "../../chains/fabric/devnet.ts";
 import { connectGateway, DEFAULT_DEADLINES, type GatewayConnection } from "../../chains/fabric/gateway-client.ts";
 
@@ -126,9 +126,9 @@ describe("embedded Fabric orderer: block cutting and commit notification", funct
     });
   });
 
-  it("two transactions waiting in one block get their own codes: VALID and MVCC_READ_CONFLICT", async () => {
+  it("two transactions waiting in one block get their own codes: VALID and MVCC_READ_CONFLICT; filtered blocks as stored", async () => {
     await withNetwork({ batchTimeoutMs: 1_000, batchMaxMessages: 500 }, async (node, connect) => {
-      const { contract } = connect();
+      const { contract, gateway } = connect();
       const to = freshAddress();
       // both read the same balance key, so the second in the block conflicts with the first
       const [t1, t2] = await Promise.all([1, 2].map(() => contract.newProposal("Mint", { arguments: ["KRW", to, "1"] }).endorse()));
@@ -138,6 +138,19 @@ describe("embedded Fabric orderer: block cutting and commit notification", funct
       assert.deepEqual([s1.code, s2.code].sort(), [peer.TxValidationCode.VALID, peer.TxValidationCode.MVCC_READ_CONFLICT].sort());
       assert.equal(node.network.store.getTx(t1!.getTransactionId())!.code, s1.code);
       assert.equal(node.network.store.getTx(t2!.getTransactionId())!.code, s2.code);
+      // what the committer remembered of the block (served to event streams) is what decoding
+      // the stored block gives, for the valid and the invalid transaction alike
+      const stream = await gateway.getNetwork(CH).getFilteredBlockEvents({ startBlock: s1.blockNumber });
+      try {
+        for await (const fb of stream) {
+          const stored = filteredBlockOf(node.network.getBlock(Number(s1.blockNumber))!, CH);
+          assert.deepEqual(fb.toObject(), stored.toObject());
+          assert.equal(fb.getFilteredTransactionsList().filter((t) => t.getTransactionActions()?.getChaincodeActionsList()[0]?.getChaincodeEvent()?.getEventName() === "Minted").length, 2);
+          break;
+        }
+      } finally {
+        stream.close();
+      }
     });
   });
 });
