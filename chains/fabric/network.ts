@@ -121,6 +121,9 @@ export class FabricNetwork {
   #queue: Pending[] = [];
   #timer: NodeJS.Timeout | null = null;
   #cutting: Promise<void> = Promise.resolve();
+  /** Blocks committed but not yet reported wait here for their flush, in order. */
+  #publishing: Promise<void> = Promise.resolve();
+  #ledgerFailure: string | null = null;
   #lastHeader: common.BlockHeader | null = null;
   #closed = false;
   #closing = false;
@@ -202,6 +205,7 @@ export class FabricNetwork {
         batchTimeoutMs: this.#batchTimeoutMs,
       });
       this.store.commitBlock(0, genesis.serializeBinary(), [{ txId: "", blockNum: 0, txNum: 0, code: 0 }], []);
+      this.store.flushSync();
     }
     this.#lastHeader = this.getBlock(this.store.height - 1)!.getHeader()!;
   }
@@ -211,8 +215,9 @@ export class FabricNetwork {
     return this.#address;
   }
 
+  /** Blocks committed and on disk: what queries, events and commit statuses may report. */
   get height(): number {
-    return this.store.height;
+    return this.store.durableHeight;
   }
 
   identity(mspId: string, name: string): Identity {
@@ -228,6 +233,7 @@ export class FabricNetwork {
   }
 
   getBlock(num: number): common.Block | null {
+    if (num >= this.height) return null; // not reported before it is durable
     const c = this.#blockCache.get(num);
     if (c) return c.block;
     const bytes = this.store.getBlockBytes(num);
@@ -267,6 +273,7 @@ export class FabricNetwork {
     this.#server.forceShutdown();
     this.#cut();
     await this.#cutting.catch(() => {});
+    await this.#publishing;
     this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.chaincodes.close();
@@ -350,9 +357,9 @@ export class FabricNetwork {
     if (ch !== this.channel) return fail(`Invalid chain ID, ${ch ?? ""}`);
     switch (fn) {
       case "GetChainInfo": {
-        const last = this.getBlock(this.store.height - 1)!.getHeader()!;
+        const last = this.getBlock(this.height - 1)!.getHeader()!;
         const info = new common.BlockchainInfo();
-        info.setHeight(this.store.height);
+        info.setHeight(this.height);
         info.setCurrentblockhash(blockHeaderHash(last));
         info.setPreviousblockhash(last.getPreviousHash_asU8());
         r.setPayload(info.serializeBinary());
@@ -360,13 +367,13 @@ export class FabricNetwork {
       }
       case "GetBlockByNumber": {
         const n = Number(arg);
-        const bytes = Number.isSafeInteger(n) && n >= 0 ? this.store.getBlockBytes(n) : null;
+        const bytes = Number.isSafeInteger(n) && n >= 0 && n < this.height ? this.store.getBlockBytes(n) : null;
         if (!bytes) return fail(`Failed to get block number ${arg ?? ""}, error Entry not found in index`);
         r.setPayload(bytes);
         break;
       }
       case "GetTransactionByID": {
-        const rec = this.store.getTx(arg ?? "");
+        const rec = this.#reportableTx(arg ?? "");
         if (!rec) return fail(`Failed to get transaction with id ${arg ?? ""}, error no such transaction ID [${arg ?? ""}] in index`);
         const pt = new peer.ProcessedTransaction();
         pt.setTransactionenvelope(common.Envelope.deserializeBinary(this.getBlock(rec.blockNum)!.getData()!.getDataList_asU8()[rec.txNum]!));
@@ -505,7 +512,7 @@ export class FabricNetwork {
       if (err instanceof GatewayFailure) throw err;
       throw rejected((err as Error).message);
     }
-    if (this.#closing) throw new GatewayFailure(grpc.status.UNAVAILABLE, "no orderer nodes available");
+    if (this.#closing || this.#ledgerFailure) throw new GatewayFailure(grpc.status.UNAVAILABLE, "no orderer nodes available");
     this.#enqueue(env.serializeBinary());
     return new gateway.SubmitResponse();
   }
@@ -535,9 +542,15 @@ export class FabricNetwork {
     return id;
   }
 
-  /** The tx's record once its block has committed (indexed by txId: a commit wakes only its own waiters). */
+  /** The tx's record if its block is durable (committed and synced), else null. */
+  #reportableTx(txId: string): TxRecord | null {
+    const r = this.store.getTx(txId);
+    return r && r.blockNum < this.height ? r : null;
+  }
+
+  /** The tx's record once its block is durable (indexed by txId: a block wakes only its own waiters). */
   #waitTx(txId: string, signal: AbortSignal): Promise<TxRecord> {
-    const now = this.store.getTx(txId);
+    const now = this.#reportableTx(txId);
     if (now) return Promise.resolve(now);
     return new Promise((resolve, reject) => {
       const waiters = this.#commitWaiters.get(txId) ?? new Set();
@@ -569,14 +582,14 @@ export class FabricNetwork {
 
   /** Resolves the first block >= `from` as it commits; null when the stream is gone. */
   #nextBlock(from: number, isGone: () => boolean): Promise<number | null> {
-    if (from < this.store.height) return Promise.resolve(from);
+    if (from < this.height) return Promise.resolve(from);
     return new Promise((resolve) => {
       const check = () => {
         if (isGone() || this.#closing) {
           this.events.off("block", check);
           clearInterval(poll);
           resolve(null);
-        } else if (from < this.store.height) {
+        } else if (from < this.height) {
           this.events.off("block", check);
           clearInterval(poll);
           resolve(from);
@@ -588,16 +601,16 @@ export class FabricNetwork {
   }
 
   #seekStart(pos: orderer.SeekPosition | undefined): number {
-    if (!pos) return this.store.height;
+    if (!pos) return this.height;
     switch (pos.getTypeCase()) {
       case orderer.SeekPosition.TypeCase.OLDEST:
         return 0;
       case orderer.SeekPosition.TypeCase.NEWEST:
-        return this.store.height - 1;
+        return this.height - 1;
       case orderer.SeekPosition.TypeCase.SPECIFIED:
         return pos.getSpecified()!.getNumber();
       default:
-        return this.store.height; // NextCommit
+        return this.height; // NextCommit
     }
   }
 
@@ -704,12 +717,12 @@ export class FabricNetwork {
         }
         const start = this.#seekStart(seek.getStart());
         const stopPos = seek.getStop();
-        const stop = stopPos?.getTypeCase() === orderer.SeekPosition.TypeCase.SPECIFIED ? stopPos.getSpecified()!.getNumber() : stopPos?.getTypeCase() === orderer.SeekPosition.TypeCase.OLDEST ? 0 : this.store.height - 1;
+        const stop = stopPos?.getTypeCase() === orderer.SeekPosition.TypeCase.SPECIFIED ? stopPos.getSpecified()!.getNumber() : stopPos?.getTypeCase() === orderer.SeekPosition.TypeCase.OLDEST ? 0 : this.height - 1;
         if (stop < start) {
           status(common.Status.BAD_REQUEST);
           continue;
         }
-        if (seek.getBehavior() === orderer.SeekInfo.SeekBehavior.FAIL_IF_NOT_READY && start >= this.store.height) {
+        if (seek.getBehavior() === orderer.SeekInfo.SeekBehavior.FAIL_IF_NOT_READY && start >= this.height) {
           status(common.Status.NOT_FOUND);
           continue;
         }
@@ -803,8 +816,22 @@ export class FabricNetwork {
       this.store.commitBlock(num, block.serializeBinary(), txs, writes);
       this.#lastHeader = header;
       this.#remember(num, block, blockTxs);
-      this.#wakeCommitWaiters(txs);
-      this.events.emit("block", block);
+      // reported (commit statuses, events) only once it is on disk; the next block is
+      // validated and the next proposals endorsed while the disk syncs
+      this.#publishing = this.#publishing
+        .then(() => (this.#ledgerFailure ? undefined : this.store.flush()))
+        .then(
+          () => {
+            if (this.#ledgerFailure) return;
+            this.#wakeCommitWaiters(txs);
+            this.events.emit("block", block);
+          },
+          (err: Error) => {
+            // a failed fsync leaves the block's durability unknown: stop reporting and ordering
+            this.#ledgerFailure ??= `ledger sync failed: ${err.message}`;
+            this.events.emit("error", err);
+          },
+        );
     }
   }
 

@@ -6,7 +6,7 @@
  * caller that gives up, and transactions that commit in one block with different codes).
  */
 import assert from "node:assert/strict";
-import { peer } from "@hyperledger/fabric-protos";
+import { common, peer } from "@hyperledger/fabric-protos";
 import type { Commit, Contract, Gateway, Transaction } from "@hyperledger/fabric-gateway";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -123,6 +123,41 @@ describe("embedded Fabric orderer: block cutting and commit notification", funct
       assert.equal(a.blockNumber, c.blockNumber);
       // a status asked for after the commit is answered from the ledger
       assert.equal((await commitOf(connect()).getStatus()).blockNumber, a.blockNumber);
+    });
+  });
+
+  it("reports a committed block (commit status, height, block events) only once its flush has completed", async () => {
+    await withNetwork({ batchTimeoutMs: 50, batchMaxMessages: 500 }, async (node, connect) => {
+      const { contract, gateway } = connect();
+      const store = node.network.store;
+      // hold the next WAL sync until the test releases it
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      const flush = store.flush.bind(store);
+      store.flush = () => held.then(flush);
+      const h0 = node.network.height;
+      let blockEvents = 0;
+      node.network.events.on("block", () => blockEvents++);
+      const [tx] = await endorseMints(contract, 1);
+      const commit = await tx!.submit();
+      const status = commit.getStatus();
+      let answered = false;
+      void status.then(() => (answered = true));
+      while (store.height === h0) await new Promise((r) => setTimeout(r, 10));
+      // committed to SQLite, not yet synced: nobody is told
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(answered, false, "no commit status before the sync");
+      assert.equal(blockEvents, 0, "no block event before the sync");
+      assert.equal(node.network.height, h0);
+      assert.equal(node.network.getBlock(h0), null);
+      const info = await gateway.getNetwork(CH).getContract("qscc").evaluateTransaction("GetChainInfo", CH);
+      assert.equal(common.BlockchainInfo.deserializeBinary(info).getHeight(), h0);
+      release();
+      const s = await status;
+      assert.equal(s.code, peer.TxValidationCode.VALID);
+      assert.equal(s.blockNumber, BigInt(h0));
+      assert.equal(node.network.height, h0 + 1);
+      assert.equal(blockEvents, 1);
     });
   });
 
