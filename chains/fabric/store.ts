@@ -11,6 +11,7 @@
  * `flush()` fsyncs the WAL off the event loop (libuv's thread pool), so endorsements go on
  * while the disk syncs; what may be reported to anyone (commit status, block events, queries)
  * is bounded by `durableHeight`, as Fabric's peer syncs each block before it announces it.
+ * Where SQLite cannot keep a WAL, it runs with synchronous = FULL and every commit syncs.
  */
 import Database from "better-sqlite3";
 import { closeSync, existsSync, fsyncSync, openSync } from "node:fs";
@@ -54,14 +55,16 @@ export class LedgerStore {
   #height: number;
   #durableHeight: number;
   #wal: Promise<FileHandle> | null = null;
+  /** false where SQLite could not use a write-ahead log: then every commit syncs (FULL). */
+  readonly #walMode: boolean;
   #flushing: Promise<void> = Promise.resolve();
 
   constructor(file: string) {
     this.#walFile = `${file}-wal`;
     this.#db = new Database(file);
-    this.#db.pragma("journal_mode = WAL");
+    this.#walMode = this.#db.pragma("journal_mode = WAL", { simple: true }) === "wal";
     // NORMAL: commits do not wait for the disk; flush() syncs the WAL before a block is reported
-    this.#db.pragma("synchronous = NORMAL");
+    this.#db.pragma(`synchronous = ${this.#walMode ? "NORMAL" : "FULL"}`);
     this.#db.exec(`
       CREATE TABLE IF NOT EXISTS blocks (num INTEGER PRIMARY KEY, bytes BLOB NOT NULL);
       CREATE TABLE IF NOT EXISTS state (ns TEXT NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL,
@@ -96,7 +99,7 @@ export class LedgerStore {
 
   /** flush(), blocking: for startup and the genesis block. */
   flushSync(): void {
-    if (existsSync(this.#walFile)) {
+    if (this.#walMode && existsSync(this.#walFile)) {
       const fd = openSync(this.#walFile, "r");
       try {
         fsyncSync(fd);
@@ -121,8 +124,10 @@ export class LedgerStore {
     this.#flushing = this.#flushing.then(async () => {
       if (this.#durableHeight >= target) return;
       const upTo = this.#height;
-      this.#wal ??= open(this.#walFile, "r");
-      await (await this.#wal).sync();
+      if (this.#walMode) {
+        this.#wal ??= open(this.#walFile, "r");
+        await (await this.#wal).sync();
+      }
       this.#durableHeight = Math.max(this.#durableHeight, upTo);
     });
     return this.#flushing;
