@@ -60,9 +60,9 @@ async function keepProcessHandlers<T>(f: () => Promise<T>): Promise<T> {
 /**
  * At CORE_CHAINCODE_LOGGING_LEVEL=CRITICAL the shim prints nothing (its winston level "fatal"
  * is above every record it writes), yet winston formats each debug record (timestamp,
- * metadata, colours) before its transport drops it: about a tenth of the network's CPU per
- * transaction. Loggers the shim creates from here on are made silent, which skips that work;
- * the output is the same (none).
+ * metadata, colours) before its transport drops it: about a tenth of the chaincode's CPU per
+ * transaction. The shim's and fabric-contract-api's loggers are muted, which skips that work;
+ * the output is the same (none). A chaincode's own ctx.logging loggers come from the shim's.
  */
 function silenceShimLogging(): void {
   if ((process.env.CORE_CHAINCODE_LOGGING_LEVEL ?? "").toUpperCase() !== "CRITICAL") return;

@@ -84,7 +84,7 @@ describe("embedded Fabric orderer: block cutting and commit notification", funct
   });
 
   it("cuts what arrived within BatchTimeout into one block when fewer than MaxMessageCount are queued", async () => {
-    await withNetwork({ batchTimeoutMs: 1_500, batchMaxMessages: 500 }, async (node, connect) => {
+    await withNetwork({ batchTimeoutMs: 3_000, batchMaxMessages: 500 }, async (node, connect) => {
       const { contract } = connect();
       const txs = await endorseMints(contract, 4);
       const h0 = node.network.height;
@@ -162,7 +162,7 @@ describe("embedded Fabric orderer: block cutting and commit notification", funct
   });
 
   it("two transactions waiting in one block get their own codes: VALID and MVCC_READ_CONFLICT; filtered blocks as stored", async () => {
-    await withNetwork({ batchTimeoutMs: 1_000, batchMaxMessages: 500 }, async (node, connect) => {
+    await withNetwork({ batchTimeoutMs: 2_000, batchMaxMessages: 500 }, async (node, connect) => {
       const { contract, gateway } = connect();
       const to = freshAddress();
       // both read the same balance key, so the second in the block conflicts with the first
