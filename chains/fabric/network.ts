@@ -255,9 +255,9 @@ export class FabricNetwork {
     if (this.#blockCache.size > 256) this.#blockCache.delete(this.#blockCache.keys().next().value!);
   }
 
-  /** Chaincode-as-a-service: dial the chaincode server (it registers on the stream). */
+  /** Chaincode-as-a-service: each endorsing peer dials the chaincode server (it registers on each stream). */
   async connectChaincode(address: string, timeoutMs = 10_000): Promise<void> {
-    await this.chaincodes.connectServer(address, timeoutMs);
+    await this.chaincodes.connectServer(address, timeoutMs, this.#peers.length);
   }
 
   /**
@@ -321,7 +321,8 @@ export class FabricNetwork {
   /** One endorser's work (core/endorser/endorser.go ProcessProposal): simulate, then sign the response payload. */
   async #endorseOn(node: PeerNode, p: ParsedProposal): Promise<Endorsed> {
     if (p.chaincodeName === "qscc") return { response: this.#qscc(p) };
-    const ex = await this.chaincodes.simulate(this.channel, p.chaincodeName, p.txId, p.signedProposal, p.input);
+    // each peer simulates on its own chaincode stream
+    const ex = await this.chaincodes.simulate(this.channel, p.chaincodeName, p.txId, p.signedProposal, p.input, this.#peers.indexOf(node));
     if (ex.response.getStatus() >= 400) return { response: ex.response };
     const cca = new peer.ChaincodeAction();
     cca.setResults(ex.simulator.txRwset().serializeBinary());
@@ -442,17 +443,17 @@ export class FabricNetwork {
     // The gateway's plan for the default policy (MAJORITY Endorsement of 2 orgs): every peer org.
     const nodes = wanted.length > 0 ? wanted.map((m) => this.#peerFor(m)).filter((n): n is PeerNode => !!n) : this.#peers;
     if (nodes.length === 0) throw new GatewayFailure(grpc.status.UNAVAILABLE, "no endorsing peers found for the requested organizations");
-    // One chaincode instance serves both peers here, and it keys executions by channel+txid,
-    // so the endorsers run one after the other (in Fabric each peer has its own instance).
-    const results: { n: PeerNode; r: Endorsed | null; err: string | null }[] = [];
-    for (const n of nodes) {
-      results.push(
-        await this.#endorseOn(n, p).then(
-          (r) => ({ n, r, err: null as string | null }),
-          (err: Error) => ({ n, r: null, err: err.message }),
-        ),
+    // The peers endorse at once when each has its own chaincode stream (as each Fabric peer
+    // does); a chaincode with a single stream (classic registration) keys executions by
+    // channel+txid, so there they run one after the other.
+    const endorse = (n: PeerNode) =>
+      this.#endorseOn(n, p).then(
+        (r) => ({ n, r, err: null as string | null }),
+        (err: Error) => ({ n, r: null as Endorsed | null, err: err.message }),
       );
-    }
+    const results: { n: PeerNode; r: Endorsed | null; err: string | null }[] = [];
+    if (this.chaincodes.lanes(p.chaincodeName) >= this.#peers.length) results.push(...(await Promise.all(nodes.map(endorse))));
+    else for (const n of nodes) results.push(await endorse(n));
     const failures = results.flatMap(({ n, r, err }) => {
       if (err !== null) return [{ address: n.address, mspId: n.org.mspId, message: err }];
       if (!r!.endorsement) return [{ address: n.address, mspId: n.org.mspId, message: `chaincode response ${r!.response.getStatus()}, ${r!.response.getMessage()}` }];
