@@ -23,38 +23,51 @@ export function txsFilter(block: common.Block): Uint8Array {
 /** Decodes each envelope of a block far enough to name its tx, code, chaincode and event. */
 export function decodeBlockTxs(block: common.Block): BlockTx[] {
   const filter = txsFilter(block);
-  return block.getData()!.getDataList_asU8().map((envBytes, i) => {
-    const code = filter[i] ?? peer.TxValidationCode.NOT_VALIDATED;
-    try {
-      const env = common.Envelope.deserializeBinary(envBytes);
-      const payload = common.Payload.deserializeBinary(env.getPayload_asU8());
-      const chdr = common.ChannelHeader.deserializeBinary(payload.getHeader()!.getChannelHeader_asU8());
-      let chaincodeId = "";
-      let event: peer.ChaincodeEvent | null = null;
-      if (chdr.getType() === common.HeaderType.ENDORSER_TRANSACTION) {
-        const tx = peer.Transaction.deserializeBinary(payload.getData_asU8());
-        const action = tx.getActionsList()[0];
-        if (action) {
-          const cap = peer.ChaincodeActionPayload.deserializeBinary(action.getPayload_asU8());
-          const prp = peer.ProposalResponsePayload.deserializeBinary(cap.getAction()!.getProposalResponsePayload_asU8());
-          const cca = peer.ChaincodeAction.deserializeBinary(prp.getExtension_asU8());
-          chaincodeId = cca.getChaincodeId()?.getName() ?? "";
-          const evBytes = cca.getEvents_asU8();
-          if (evBytes.length > 0) event = peer.ChaincodeEvent.deserializeBinary(evBytes);
-        }
-      }
-      return { txId: chdr.getTxId(), type: chdr.getType(), code, chaincodeId, event };
-    } catch {
-      return { txId: "", type: -1, code, chaincodeId: "", event: null };
-    }
-  });
+  return block.getData()!.getDataList_asU8().map((envBytes, i) => decodeBlockTx(envBytes, filter[i] ?? peer.TxValidationCode.NOT_VALIDATED));
 }
 
-export function filteredBlockOf(block: common.Block, channel: string): peer.FilteredBlock {
+/** One envelope of a block, with its validation code (what decodeBlockTxs gives for it). */
+export function decodeBlockTx(envBytes: Uint8Array, code: number): BlockTx {
+  try {
+    const env = common.Envelope.deserializeBinary(envBytes);
+    const payload = common.Payload.deserializeBinary(env.getPayload_asU8());
+    const chdr = common.ChannelHeader.deserializeBinary(payload.getHeader()!.getChannelHeader_asU8());
+    let chaincodeId = "";
+    let event: peer.ChaincodeEvent | null = null;
+    if (chdr.getType() === common.HeaderType.ENDORSER_TRANSACTION) {
+      const tx = peer.Transaction.deserializeBinary(payload.getData_asU8());
+      const action = tx.getActionsList()[0];
+      if (action) {
+        const cap = peer.ChaincodeActionPayload.deserializeBinary(action.getPayload_asU8());
+        const prp = peer.ProposalResponsePayload.deserializeBinary(cap.getAction()!.getProposalResponsePayload_asU8());
+        const cca = peer.ChaincodeAction.deserializeBinary(prp.getExtension_asU8());
+        return endorserTx(chdr.getTxId(), code, cca);
+      }
+    }
+    return { txId: chdr.getTxId(), type: chdr.getType(), code, chaincodeId, event };
+  } catch {
+    return { txId: "", type: -1, code, chaincodeId: "", event: null };
+  }
+}
+
+/** An endorser transaction's BlockTx from its decoded ChaincodeAction (the committer has it at hand). */
+export function endorserTx(txId: string, code: number, cca: peer.ChaincodeAction): BlockTx {
+  const evBytes = cca.getEvents_asU8();
+  return {
+    txId,
+    type: common.HeaderType.ENDORSER_TRANSACTION,
+    code,
+    chaincodeId: cca.getChaincodeId()?.getName() ?? "",
+    event: evBytes.length > 0 ? peer.ChaincodeEvent.deserializeBinary(evBytes) : null,
+  };
+}
+
+/** The DeliverFiltered form of a block; `txs` when the caller has already decoded them. */
+export function filteredBlockOf(block: common.Block, channel: string, txs: readonly BlockTx[] = decodeBlockTxs(block)): peer.FilteredBlock {
   const fb = new peer.FilteredBlock();
   fb.setChannelId(channel);
   fb.setNumber(block.getHeader()!.getNumber());
-  for (const t of decodeBlockTxs(block)) {
+  for (const t of txs) {
     const ft = new peer.FilteredTransaction();
     ft.setTxid(t.txId);
     ft.setType(t.type as never);

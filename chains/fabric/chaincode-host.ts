@@ -60,21 +60,77 @@ async function keepProcessHandlers<T>(f: () => Promise<T>): Promise<T> {
 /**
  * At CORE_CHAINCODE_LOGGING_LEVEL=CRITICAL the shim prints nothing (its winston level "fatal"
  * is above every record it writes), yet winston formats each debug record (timestamp,
- * metadata, colours) before its transport drops it: about a tenth of the network's CPU per
- * transaction. Loggers the shim creates from here on are made silent, which skips that work;
- * the output is the same (none).
+ * metadata, colours) before its transport drops it: about a tenth of the chaincode's CPU per
+ * transaction. The shim's and fabric-contract-api's loggers are muted, which skips that work;
+ * the output is the same (none). A chaincode's own ctx.logging loggers come from the shim's.
  */
 function silenceShimLogging(): void {
   if ((process.env.CORE_CHAINCODE_LOGGING_LEVEL ?? "").toUpperCase() !== "CRITICAL") return;
+  silenceLoggers("fabric-shim/lib/logger.js", []);
+  // fabric-contract-api's own loggers (same winston setup) are created when the contract
+  // module is first imported, usually before this runs: its getLogger returns the cached
+  // instance for a name, so those are silenced by name (fabric-contract-api 2.5.8).
+  silenceLoggers("fabric-contract-api/lib/logger.js", [
+    "./lib/contract.js",
+    "./lib/jsontransactionserializer.js",
+    "./lib/annotations/default.js",
+    "./lib/annotations/info.js",
+    "./lib/annotations/object.js",
+    "./lib/annotations/transaction.js",
+  ]);
+}
+
+function silenceLoggers(module: string, existing: readonly string[]): void {
   type GetLogger = ((name?: string) => { silent?: boolean }) & { silenced?: true };
-  const logging = require("fabric-shim/lib/logger.js") as { getLogger: GetLogger };
+  const logging = require(module) as { getLogger: GetLogger };
   const original = logging.getLogger;
   if (original.silenced) return;
-  logging.getLogger = Object.assign((name?: string) => Object.assign(original(name), { silent: true }), { silenced: true as const });
+  logging.getLogger = Object.assign((name?: string) => mute(original(name)), { silenced: true as const });
+  for (const name of existing) logging.getLogger(name);
+}
+
+/**
+ * A silent winston logger still builds and pushes each record through its stream before
+ * dropping it; its level methods are replaced with no-ops, which print the same (nothing).
+ */
+function mute<L extends object>(logger: L): L {
+  const levels = Object.keys((logger as { levels?: Record<string, number> }).levels ?? {});
+  const noop = () => logger;
+  for (const level of [...levels, "log"]) Object.defineProperty(logger, level, { value: noop, configurable: true, writable: true });
+  return Object.assign(logger, { silent: true });
+}
+
+/**
+ * The shim builds a ClientIdentity for every invocation, parsing the creator's PEM certificate
+ * with @fidm/x509 (pure JS ASN.1): about a fifth of the chaincode process's CPU per
+ * transaction, for the same few client certificates every time. The parsed certificate is only
+ * read (subject, issuer, extensions) to derive the identity's id and attributes, so a parse is
+ * remembered per exact PEM text (bounded); anything that does not parse still throws as before.
+ */
+function rememberCertificateParses(max = 1_000): void {
+  const shimRequire = createRequire(require.resolve("fabric-shim"));
+  type FromPem = ((data: string | Buffer) => unknown) & { remembered?: true };
+  const { Certificate } = shimRequire("@fidm/x509") as { Certificate: { fromPEM: FromPem } };
+  const original = Certificate.fromPEM;
+  if (original.remembered) return;
+  const parsed = new Map<string, unknown>();
+  Certificate.fromPEM = Object.assign(
+    (data: string | Buffer) => {
+      const key = typeof data === "string" ? data : data.toString("latin1");
+      const hit = parsed.get(key);
+      if (hit !== undefined) return hit;
+      const cert = original.call(Certificate, data);
+      if (parsed.size >= max) parsed.delete(parsed.keys().next().value!);
+      parsed.set(key, cert);
+      return cert;
+    },
+    { remembered: true as const },
+  );
 }
 
 async function startServer(name: string, contracts: readonly unknown[]): Promise<ChaincodeServerHandle> {
   silenceShimLogging();
+  rememberCertificateParses();
   const shim = require("fabric-shim") as { server(cc: unknown, opts: { ccid: string; address: string }): ShimServer };
   const ChaincodeFromContract = require("fabric-shim/lib/contract-spi/chaincodefromcontract.js") as new (...a: unknown[]) => unknown;
   const { JSONSerializer } = require("fabric-contract-api") as { JSONSerializer: unknown };

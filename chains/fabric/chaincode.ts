@@ -209,9 +209,15 @@ export class ChaincodeConnection {
   }
 }
 
-/** Registry of chaincode connections by name, plus the simulate-under-lock entry point. */
+/**
+ * Registry of chaincode connections by name, plus the simulate entry point. A chaincode may
+ * have several streams ("lanes"): the network dials a chaincode service once per endorsing
+ * peer, as each Fabric peer holds its own stream to a chaincode, so the peers' simulations of
+ * one proposal (same txid) can run at once. A new registration replaces every earlier stream
+ * of that chaincode (a restarted chaincode re-registers).
+ */
 export class ChaincodeSupport {
-  readonly #byName = new Map<string, ChaincodeConnection>();
+  readonly #byName = new Map<string, ChaincodeConnection[]>();
   readonly #waiters = new Map<string, (() => void)[]>();
   readonly #clients: grpc.Client[] = [];
 
@@ -224,39 +230,58 @@ export class ChaincodeSupport {
   service(): peer.IChaincodeSupportServer {
     return {
       register: (call) => {
-        new ChaincodeConnection(call, (c) => this.#registered(c));
+        new ChaincodeConnection(call, (c) => this.#registered([c]));
       },
     };
   }
 
-  /** Chaincode-as-a-service: the peer dials the chaincode server at `address`. */
-  async connectServer(address: string, timeoutMs = 10_000): Promise<void> {
+  /** Chaincode-as-a-service: the peer dials the chaincode server at `address`, `lanes` streams. */
+  async connectServer(address: string, timeoutMs = 10_000, lanes = 1): Promise<void> {
     const client = new peer.ChaincodeClient(address, grpc.credentials.createInsecure());
     this.#clients.push(client);
     await new Promise<void>((resolve, reject) => client.waitForReady(Date.now() + timeoutMs, (err) => (err ? reject(err) : resolve())));
-    const stream = client.connect();
-    const registered = new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new ChaincodeError(`chaincode at ${address} did not register within ${timeoutMs} ms`)), timeoutMs);
-      new ChaincodeConnection(stream, (c) => {
-        clearTimeout(t);
-        this.#registered(c);
-        resolve();
-      });
-    });
-    await registered;
+    const connections = await Promise.all(
+      Array.from({ length: lanes }, () => {
+        const stream = client.connect();
+        return new Promise<ChaincodeConnection>((resolve, reject) => {
+          const t = setTimeout(() => {
+            stream.cancel();
+            reject(new ChaincodeError(`chaincode at ${address} did not register within ${timeoutMs} ms`));
+          }, timeoutMs);
+          new ChaincodeConnection(stream, (c) => {
+            clearTimeout(t);
+            resolve(c);
+          });
+        });
+      }),
+    );
+    if (new Set(connections.map((c) => c.ccid)).size !== 1) {
+      for (const c of connections) c.close();
+      throw new ChaincodeError(`chaincode at ${address} registered under different ids: ${connections.map((c) => c.ccid).join(", ")}`);
+    }
+    this.#registered(connections);
   }
 
-  #registered(c: ChaincodeConnection): void {
-    const name = c.ccid.split(":")[0]!;
-    this.#byName.get(name)?.close();
-    this.#byName.set(name, c);
+  #registered(connections: ChaincodeConnection[]): void {
+    const name = connections[0]!.ccid.split(":")[0]!;
+    for (const old of this.#byName.get(name) ?? []) old.close();
+    this.#byName.set(name, connections);
     for (const w of this.#waiters.get(name) ?? []) w();
     this.#waiters.delete(name);
   }
 
+  /** The chaincode's open streams. */
+  #open(name: string): ChaincodeConnection[] {
+    return (this.#byName.get(name) ?? []).filter((c) => !c.isClosed);
+  }
+
   isRegistered(name: string): boolean {
-    const c = this.#byName.get(name);
-    return !!c && !c.isClosed;
+    return this.#open(name).length > 0;
+  }
+
+  /** How many simulations of one proposal can run at once (one per open stream). */
+  lanes(name: string): number {
+    return this.#open(name).length;
   }
 
   async waitRegistered(name: string, timeoutMs: number): Promise<void> {
@@ -272,10 +297,11 @@ export class ChaincodeSupport {
     });
   }
 
-  /** Simulates one invocation under the shared commit lock. */
-  async simulate(channel: string, chaincode: string, txid: string, sp: peer.SignedProposal, input: peer.ChaincodeInput): Promise<Execution> {
-    const c = this.#byName.get(chaincode);
-    if (!c || c.isClosed) throw new ChaincodeError(`chaincode ${chaincode} not found`);
+  /** Simulates one invocation on stream `lane` (modulo the open streams). */
+  async simulate(channel: string, chaincode: string, txid: string, sp: peer.SignedProposal, input: peer.ChaincodeInput, lane = 0): Promise<Execution> {
+    const open = this.#open(chaincode);
+    const c = open[lane % Math.max(open.length, 1)];
+    if (!c) throw new ChaincodeError(`chaincode ${chaincode} not found`);
     // No commit lock is needed here (Fabric takes one): a block commits in one synchronous
     // SQLite transaction, so no read sees half a block, and a simulation whose reads span a
     // commit is invalidated by the MVCC/phantom checks like any other stale read.
@@ -299,7 +325,7 @@ export class ChaincodeSupport {
   }
 
   close(): void {
-    for (const c of this.#byName.values()) c.close();
+    for (const list of this.#byName.values()) for (const c of list) c.close();
     for (const cl of this.#clients) cl.close();
   }
 }

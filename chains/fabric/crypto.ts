@@ -65,7 +65,7 @@ export function verifyFabricSignature(publicKey: KeyObject, message: Uint8Array,
  * checked result, so a cached answer is the answer verifyFabricSignature would give.
  */
 export class SignatureChecks {
-  readonly #keyIds = new WeakMap<KeyObject, string>();
+  readonly #keyIds = new WeakMap<KeyObject, Buffer>();
   readonly #known = new Set<string>();
   readonly #max: number;
 
@@ -98,11 +98,11 @@ export class SignatureChecks {
     let id = this.#keyIds.get(key);
     if (id === undefined) {
       const pub = key.type === "private" ? createPublicKey(key) : key;
-      id = sha256(pub.export({ type: "spki", format: "der" })).toString("base64");
+      id = sha256(pub.export({ type: "spki", format: "der" }));
       this.#keyIds.set(key, id);
     }
     const sigLen = Buffer.alloc(4);
     sigLen.writeUInt32BE(signature.length);
-    return sha256(Buffer.from(id, "base64"), sigLen, signature, message).toString("base64");
+    return sha256(id, sigLen, signature, message).toString("latin1");
   }
 }

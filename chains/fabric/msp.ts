@@ -37,7 +37,7 @@ export class MspManager {
 
   /** Throws IdentityError with Fabric's wording when the identity is not valid for its MSP. */
   validate(serialized: Uint8Array): ValidIdentity {
-    const cacheKey = Buffer.from(serialized).toString("base64");
+    const cacheKey = Buffer.from(serialized.buffer, serialized.byteOffset, serialized.byteLength).toString("latin1");
     const hit = this.#cache.get(cacheKey);
     if (hit) {
       this.#checkWindow(hit.notBefore, hit.notAfter);

@@ -11,10 +11,10 @@ import { EventEmitter } from "node:events";
 import { mkdirSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { decodeBlockTxs, filteredBlockOf, type BlockTx } from "./block.ts";
+import { decodeBlockTx, decodeBlockTxs, endorserTx, filteredBlockOf, type BlockTx } from "./block.ts";
 import { ChaincodeSupport } from "./chaincode.ts";
 import { buildGenesisBlock } from "./configblock.ts";
-import { sha256 as createHash256, SignatureChecks } from "./crypto.ts";
+import { sha256 as createHash256, SignatureChecks, signLowS, verifyFabricSignature } from "./crypto.ts";
 import { loadOrCreateOrg, type Identity, type IdentitySpec, type Org } from "./identity.ts";
 import { hasRole, IdentityError, MspManager, serializeIdentity, type ValidIdentity } from "./msp.ts";
 import { blockDataHash, blockHeaderBytes, blockHeaderHash, Code, computeTxId, parseSignedProposal, MalformedError, type ParsedProposal } from "./protoutil.ts";
@@ -121,12 +121,17 @@ export class FabricNetwork {
   #queue: Pending[] = [];
   #timer: NodeJS.Timeout | null = null;
   #cutting: Promise<void> = Promise.resolve();
+  /** Blocks committed but not yet reported wait here for their flush, in order. */
+  #publishing: Promise<void> = Promise.resolve();
+  #ledgerFailure: string | null = null;
   #lastHeader: common.BlockHeader | null = null;
   #closed = false;
   #closing = false;
   /** Signature checks and this network's own signatures, each exact triple checked once (see SignatureChecks). */
   readonly #signatures = new SignatureChecks();
   readonly #blockCache = new Map<number, { block: common.Block; txs: BlockTx[] }>();
+  /** CommitStatus calls waiting for a transaction id to commit. */
+  readonly #commitWaiters = new Map<string, Set<(r: TxRecord) => void>>();
   readonly #streams = new Set<grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>>();
 
   private constructor(
@@ -149,7 +154,12 @@ export class FabricNetwork {
     });
     this.#ordererId = ordererOrg.identities.get("orderer0")!;
     this.events.setMaxListeners(0);
-    this.#server = new grpc.Server({ "grpc.max_receive_message_length": 100 * 1024 * 1024, "grpc.max_send_message_length": 100 * 1024 * 1024 });
+    this.#server = new grpc.Server({
+      "grpc.max_receive_message_length": 100 * 1024 * 1024,
+      "grpc.max_send_message_length": 100 * 1024 * 1024,
+      // channelz stays on: grpc-js 1.14.7 without it does not track sessions, so forceShutdown
+      // (close) would leave client connections open to a stopped server
+    });
     this.#server.addService(gateway.GatewayService, this.#gatewayService() as never);
     this.#server.addService(peer.DeliverService, this.#deliverService() as never);
     this.#server.addService(peer.ChaincodeSupportService, this.chaincodes.service() as never);
@@ -195,6 +205,7 @@ export class FabricNetwork {
         batchTimeoutMs: this.#batchTimeoutMs,
       });
       this.store.commitBlock(0, genesis.serializeBinary(), [{ txId: "", blockNum: 0, txNum: 0, code: 0 }], []);
+      this.store.flushSync();
     }
     this.#lastHeader = this.getBlock(this.store.height - 1)!.getHeader()!;
   }
@@ -204,8 +215,9 @@ export class FabricNetwork {
     return this.#address;
   }
 
+  /** Blocks committed and on disk: what queries, events and commit statuses may report. */
   get height(): number {
-    return this.store.height;
+    return this.store.durableHeight;
   }
 
   identity(mspId: string, name: string): Identity {
@@ -221,6 +233,7 @@ export class FabricNetwork {
   }
 
   getBlock(num: number): common.Block | null {
+    if (num >= this.height) return null; // not reported before it is durable
     const c = this.#blockCache.get(num);
     if (c) return c.block;
     const bytes = this.store.getBlockBytes(num);
@@ -242,9 +255,9 @@ export class FabricNetwork {
     if (this.#blockCache.size > 256) this.#blockCache.delete(this.#blockCache.keys().next().value!);
   }
 
-  /** Chaincode-as-a-service: dial the chaincode server (it registers on the stream). */
+  /** Chaincode-as-a-service: each endorsing peer dials the chaincode server (it registers on each stream). */
   async connectChaincode(address: string, timeoutMs = 10_000): Promise<void> {
-    await this.chaincodes.connectServer(address, timeoutMs);
+    await this.chaincodes.connectServer(address, timeoutMs, this.#peers.length);
   }
 
   /**
@@ -260,6 +273,7 @@ export class FabricNetwork {
     this.#server.forceShutdown();
     this.#cut();
     await this.#cutting.catch(() => {});
+    await this.#publishing;
     this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.chaincodes.close();
@@ -289,7 +303,8 @@ export class FabricNetwork {
     } catch (err) {
       throw new GatewayFailure(grpc.status.PERMISSION_DENIED, (err as IdentityError).message);
     }
-    const sig = this.#signatures.verify(creator.publicKey, p.proposalBytes, sp.getSignature_asU8());
+    // checked once (nothing here checks a proposal's signature again), so not remembered
+    const sig = verifyFabricSignature(creator.publicKey, p.proposalBytes, sp.getSignature_asU8());
     if (!sig.ok) throw new GatewayFailure(grpc.status.PERMISSION_DENIED, `signature validation failed: ${sig.reason}`);
     const expected = computeTxId(p.signatureHeader.getNonce_asU8(), p.signatureHeader.getCreator_asU8());
     if (expected !== p.txId) throw new GatewayFailure(grpc.status.INVALID_ARGUMENT, `invalid txID. got [${p.txId}], expected [${expected}]`);
@@ -306,7 +321,8 @@ export class FabricNetwork {
   /** One endorser's work (core/endorser/endorser.go ProcessProposal): simulate, then sign the response payload. */
   async #endorseOn(node: PeerNode, p: ParsedProposal): Promise<Endorsed> {
     if (p.chaincodeName === "qscc") return { response: this.#qscc(p) };
-    const ex = await this.chaincodes.simulate(this.channel, p.chaincodeName, p.txId, p.signedProposal, p.input);
+    // each peer simulates on its own chaincode stream
+    const ex = await this.chaincodes.simulate(this.channel, p.chaincodeName, p.txId, p.signedProposal, p.input, this.#peers.indexOf(node));
     if (ex.response.getStatus() >= 400) return { response: ex.response };
     const cca = new peer.ChaincodeAction();
     cca.setResults(ex.simulator.txRwset().serializeBinary());
@@ -342,9 +358,9 @@ export class FabricNetwork {
     if (ch !== this.channel) return fail(`Invalid chain ID, ${ch ?? ""}`);
     switch (fn) {
       case "GetChainInfo": {
-        const last = this.getBlock(this.store.height - 1)!.getHeader()!;
+        const last = this.getBlock(this.height - 1)!.getHeader()!;
         const info = new common.BlockchainInfo();
-        info.setHeight(this.store.height);
+        info.setHeight(this.height);
         info.setCurrentblockhash(blockHeaderHash(last));
         info.setPreviousblockhash(last.getPreviousHash_asU8());
         r.setPayload(info.serializeBinary());
@@ -352,13 +368,13 @@ export class FabricNetwork {
       }
       case "GetBlockByNumber": {
         const n = Number(arg);
-        const bytes = Number.isSafeInteger(n) && n >= 0 ? this.store.getBlockBytes(n) : null;
+        const bytes = Number.isSafeInteger(n) && n >= 0 && n < this.height ? this.store.getBlockBytes(n) : null;
         if (!bytes) return fail(`Failed to get block number ${arg ?? ""}, error Entry not found in index`);
         r.setPayload(bytes);
         break;
       }
       case "GetTransactionByID": {
-        const rec = this.store.getTx(arg ?? "");
+        const rec = this.#reportableTx(arg ?? "");
         if (!rec) return fail(`Failed to get transaction with id ${arg ?? ""}, error no such transaction ID [${arg ?? ""}] in index`);
         const pt = new peer.ProcessedTransaction();
         pt.setTransactionenvelope(common.Envelope.deserializeBinary(this.getBlock(rec.blockNum)!.getData()!.getDataList_asU8()[rec.txNum]!));
@@ -427,17 +443,17 @@ export class FabricNetwork {
     // The gateway's plan for the default policy (MAJORITY Endorsement of 2 orgs): every peer org.
     const nodes = wanted.length > 0 ? wanted.map((m) => this.#peerFor(m)).filter((n): n is PeerNode => !!n) : this.#peers;
     if (nodes.length === 0) throw new GatewayFailure(grpc.status.UNAVAILABLE, "no endorsing peers found for the requested organizations");
-    // One chaincode instance serves both peers here, and it keys executions by channel+txid,
-    // so the endorsers run one after the other (in Fabric each peer has its own instance).
-    const results: { n: PeerNode; r: Endorsed | null; err: string | null }[] = [];
-    for (const n of nodes) {
-      results.push(
-        await this.#endorseOn(n, p).then(
-          (r) => ({ n, r, err: null as string | null }),
-          (err: Error) => ({ n, r: null, err: err.message }),
-        ),
+    // The peers endorse at once when each has its own chaincode stream (as each Fabric peer
+    // does); a chaincode with a single stream (classic registration) keys executions by
+    // channel+txid, so there they run one after the other.
+    const endorse = (n: PeerNode) =>
+      this.#endorseOn(n, p).then(
+        (r) => ({ n, r, err: null as string | null }),
+        (err: Error) => ({ n, r: null as Endorsed | null, err: err.message }),
       );
-    }
+    const results: { n: PeerNode; r: Endorsed | null; err: string | null }[] = [];
+    if (this.chaincodes.lanes(p.chaincodeName) >= this.#peers.length) results.push(...(await Promise.all(nodes.map(endorse))));
+    else for (const n of nodes) results.push(await endorse(n));
     const failures = results.flatMap(({ n, r, err }) => {
       if (err !== null) return [{ address: n.address, mspId: n.org.mspId, message: err }];
       if (!r!.endorsement) return [{ address: n.address, mspId: n.org.mspId, message: `chaincode response ${r!.response.getStatus()}, ${r!.response.getMessage()}` }];
@@ -497,7 +513,7 @@ export class FabricNetwork {
       if (err instanceof GatewayFailure) throw err;
       throw rejected((err as Error).message);
     }
-    if (this.#closing) throw new GatewayFailure(grpc.status.UNAVAILABLE, "no orderer nodes available");
+    if (this.#closing || this.#ledgerFailure) throw new GatewayFailure(grpc.status.UNAVAILABLE, "no orderer nodes available");
     this.#enqueue(env.serializeBinary());
     return new gateway.SubmitResponse();
   }
@@ -522,45 +538,59 @@ export class FabricNetwork {
     } catch (err) {
       throw new GatewayFailure(grpc.status.PERMISSION_DENIED, (err as Error).message);
     }
-    const r = this.#signatures.verify(id.publicKey, bytes, signature);
+    const r = verifyFabricSignature(id.publicKey, bytes, signature); // a one-off request: not remembered
     if (!r.ok) throw new GatewayFailure(grpc.status.PERMISSION_DENIED, `signature validation failed: ${r.reason}`);
     return id;
   }
 
+  /** The tx's record if its block is durable (committed and synced), else null. */
+  #reportableTx(txId: string): TxRecord | null {
+    const r = this.store.getTx(txId);
+    return r && r.blockNum < this.height ? r : null;
+  }
+
+  /** The tx's record once its block is durable (indexed by txId: a block wakes only its own waiters). */
   #waitTx(txId: string, signal: AbortSignal): Promise<TxRecord> {
-    const now = this.store.getTx(txId);
+    const now = this.#reportableTx(txId);
     if (now) return Promise.resolve(now);
     return new Promise((resolve, reject) => {
-      const onBlock = () => {
-        const r = this.store.getTx(txId);
-        if (r) {
-          cleanup();
-          resolve(r);
-        }
+      const waiters = this.#commitWaiters.get(txId) ?? new Set();
+      this.#commitWaiters.set(txId, waiters);
+      const onCommit = (r: TxRecord) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(r);
       };
       const onAbort = () => {
-        cleanup();
+        waiters.delete(onCommit);
+        if (waiters.size === 0 && this.#commitWaiters.get(txId) === waiters) this.#commitWaiters.delete(txId);
         reject(new GatewayFailure(grpc.status.CANCELLED, "commit status request cancelled"));
       };
-      const cleanup = () => {
-        this.events.off("block", onBlock);
-        signal.removeEventListener("abort", onAbort);
-      };
-      this.events.on("block", onBlock);
+      waiters.add(onCommit);
       signal.addEventListener("abort", onAbort);
     });
   }
 
+  /** After a block is stored: answer the CommitStatus calls waiting for its transactions. */
+  #wakeCommitWaiters(txs: readonly TxRecord[]): void {
+    if (this.#commitWaiters.size === 0) return;
+    for (const t of txs) {
+      const waiters = t.txId ? this.#commitWaiters.get(t.txId) : undefined;
+      if (!waiters) continue;
+      this.#commitWaiters.delete(t.txId);
+      for (const w of waiters) w(t);
+    }
+  }
+
   /** Resolves the first block >= `from` as it commits; null when the stream is gone. */
   #nextBlock(from: number, isGone: () => boolean): Promise<number | null> {
-    if (from < this.store.height) return Promise.resolve(from);
+    if (from < this.height) return Promise.resolve(from);
     return new Promise((resolve) => {
       const check = () => {
         if (isGone() || this.#closing) {
           this.events.off("block", check);
           clearInterval(poll);
           resolve(null);
-        } else if (from < this.store.height) {
+        } else if (from < this.height) {
           this.events.off("block", check);
           clearInterval(poll);
           resolve(from);
@@ -572,16 +602,16 @@ export class FabricNetwork {
   }
 
   #seekStart(pos: orderer.SeekPosition | undefined): number {
-    if (!pos) return this.store.height;
+    if (!pos) return this.height;
     switch (pos.getTypeCase()) {
       case orderer.SeekPosition.TypeCase.OLDEST:
         return 0;
       case orderer.SeekPosition.TypeCase.NEWEST:
-        return this.store.height - 1;
+        return this.height - 1;
       case orderer.SeekPosition.TypeCase.SPECIFIED:
         return pos.getSpecified()!.getNumber();
       default:
-        return this.store.height; // NextCommit
+        return this.height; // NextCommit
     }
   }
 
@@ -688,12 +718,12 @@ export class FabricNetwork {
         }
         const start = this.#seekStart(seek.getStart());
         const stopPos = seek.getStop();
-        const stop = stopPos?.getTypeCase() === orderer.SeekPosition.TypeCase.SPECIFIED ? stopPos.getSpecified()!.getNumber() : stopPos?.getTypeCase() === orderer.SeekPosition.TypeCase.OLDEST ? 0 : this.store.height - 1;
+        const stop = stopPos?.getTypeCase() === orderer.SeekPosition.TypeCase.SPECIFIED ? stopPos.getSpecified()!.getNumber() : stopPos?.getTypeCase() === orderer.SeekPosition.TypeCase.OLDEST ? 0 : this.height - 1;
         if (stop < start) {
           status(common.Status.BAD_REQUEST);
           continue;
         }
-        if (seek.getBehavior() === orderer.SeekInfo.SeekBehavior.FAIL_IF_NOT_READY && start >= this.store.height) {
+        if (seek.getBehavior() === orderer.SeekInfo.SeekBehavior.FAIL_IF_NOT_READY && start >= this.height) {
           status(common.Status.NOT_FOUND);
           continue;
         }
@@ -707,7 +737,7 @@ export class FabricNetwork {
           }
           const block = this.getBlock(n)!;
           const r = new peer.DeliverResponse();
-          if (kind === "filtered") r.setFilteredBlock(filteredBlockOf(block, this.channel));
+          if (kind === "filtered") r.setFilteredBlock(filteredBlockOf(block, this.channel, this.#blockTxs(n)));
           else if (kind === "private") {
             const bpd = new peer.BlockAndPrivateData();
             bpd.setBlock(block);
@@ -768,7 +798,7 @@ export class FabricNetwork {
     const shdrBytes = shdr.serializeBinary();
     const ms = new common.MetadataSignature();
     ms.setSignatureHeader(shdrBytes);
-    ms.setSignature(this.#signatures.sign(this.#ordererId.privateKey, Buffer.concat([value, shdrBytes, blockHeaderBytes(header)])));
+    ms.setSignature(signLowS(this.#ordererId.privateKey, Buffer.concat([value, shdrBytes, blockHeaderBytes(header)])));
     const sigMd = new common.Metadata();
     sigMd.setValue(value);
     sigMd.addSignatures(ms);
@@ -776,7 +806,7 @@ export class FabricNetwork {
     lcMd.setValue(lc.serializeBinary());
 
     {
-      const { codes, writes, txIds } = this.#validate(num, batch.map((b) => b.envBytes));
+      const { codes, writes, txIds, blockTxs } = this.#validate(num, batch.map((b) => b.envBytes));
       const md = new common.BlockMetadata();
       md.setMetadataList([sigMd.serializeBinary(), lcMd.serializeBinary(), Uint8Array.from(codes), new Uint8Array(), new Uint8Array()]);
       const block = new common.Block();
@@ -786,15 +816,31 @@ export class FabricNetwork {
       const txs: TxRecord[] = codes.map((code, i) => ({ txId: code === Code.DUPLICATE_TXID ? "" : txIds[i]!, blockNum: num, txNum: i, code }));
       this.store.commitBlock(num, block.serializeBinary(), txs, writes);
       this.#lastHeader = header;
-      this.#remember(num, block, decodeBlockTxs(block));
-      this.events.emit("block", block);
+      this.#remember(num, block, blockTxs);
+      // reported (commit statuses, events) only once it is on disk; the next block is
+      // validated and the next proposals endorsed while the disk syncs
+      this.#publishing = this.#publishing
+        .then(() => (this.#ledgerFailure ? undefined : this.store.flush()))
+        .then(
+          () => {
+            if (this.#ledgerFailure) return;
+            this.#wakeCommitWaiters(txs);
+            this.events.emit("block", block);
+          },
+          (err: Error) => {
+            // a failed fsync leaves the block's durability unknown: stop reporting and ordering
+            this.#ledgerFailure ??= `ledger sync failed: ${err.message}`;
+            this.events.emit("error", err);
+          },
+        );
     }
   }
 
   /** The committer's validation (core/committer/txvalidator + ledger MVCC). */
-  #validate(blockNum: number, envs: Uint8Array[]): { codes: number[]; writes: StateWrite[]; txIds: string[] } {
+  #validate(blockNum: number, envs: Uint8Array[]): { codes: number[]; writes: StateWrite[]; txIds: string[]; blockTxs: BlockTx[] } {
     const codes: number[] = [];
     const txIds: string[] = [];
+    const blockTxs: BlockTx[] = [];
     const writes: StateWrite[] = [];
     const seen = new Set<string>();
     const updated = new Map<string, Set<string>>(); // ns -> keys written by earlier valid txs
@@ -802,6 +848,7 @@ export class FabricNetwork {
       const r = this.#validateTx(envBytes, txNum, blockNum, seen, updated);
       codes.push(r.code);
       txIds.push(r.txId);
+      blockTxs.push(this.#blockTxOf(envBytes, r));
       if (r.code === Code.VALID) {
         for (const w of r.writes) {
           writes.push(w);
@@ -811,10 +858,31 @@ export class FabricNetwork {
         }
       }
     });
-    return { codes, writes, txIds };
+    return { codes, writes, txIds, blockTxs };
   }
 
-  #validateTx(envBytes: Uint8Array, txNum: number, blockNum: number, seen: Set<string>, updated: Map<string, Set<string>>): { code: number; txId: string; writes: StateWrite[] } {
+  /**
+   * What decodeBlockTx would read back from the stored block, from the parts validation has
+   * already decoded (a valid transaction); anything else is decoded again (rare).
+   */
+  #blockTxOf(envBytes: Uint8Array, r: { code: number; txId: string; cca?: peer.ChaincodeAction }): BlockTx {
+    if (r.cca) {
+      try {
+        return endorserTx(r.txId, r.code, r.cca);
+      } catch {
+        // an undecodable event: decodeBlockTx gives its fallback for it
+      }
+    }
+    return decodeBlockTx(envBytes, r.code);
+  }
+
+  #validateTx(
+    envBytes: Uint8Array,
+    txNum: number,
+    blockNum: number,
+    seen: Set<string>,
+    updated: Map<string, Set<string>>,
+  ): { code: number; txId: string; writes: StateWrite[]; cca?: peer.ChaincodeAction } {
     const fail = (code: number, txId = "") => ({ code, txId, writes: [] as StateWrite[] });
     let env: common.Envelope, payload: common.Payload, chdr: common.ChannelHeader, shdr: common.SignatureHeader;
     try {
@@ -913,6 +981,6 @@ export class FabricNetwork {
         writes.push({ ns, key: w.getKey(), isDelete: w.getIsDelete(), value: w.getValue_asU8(), version: { blockNum, txNum } });
       }
     }
-    return { code: Code.VALID, txId, writes };
+    return { code: Code.VALID, txId, writes, cca };
   }
 }

@@ -1,6 +1,6 @@
 /**
  * The embedded Fabric network with the Isthmus chaincode as a standalone process:
- *   node --import tsx chains/fabric/serve.ts <dir> [port] [batchTimeoutMs] [--chaincode-process]
+ *   node --import tsx chains/fabric/serve.ts <dir> [port] [batchTimeoutMs] [--batch-max=N] [--chaincode-process]
  * Prints one JSON line {address, channel, chaincode, identities, ordererCert} when ready;
  * on SIGTERM/SIGINT stops gracefully and prints {cpuMs} (its own CPU time; with
  * --chaincode-process also chaincodeCpuMs). Its stdin is a parent watchdog: when stdin ends
@@ -16,9 +16,11 @@ import { CHAINCODE_NAME, startFabricNode, type ChaincodePlacement } from "./devn
 
 const args = process.argv.slice(2);
 const chaincodeProcess = args.includes("--chaincode-process");
+const batchMaxArg = args.find((a) => a.startsWith("--batch-max="))?.slice("--batch-max=".length);
 const [dir, port, batch] = args.filter((a) => !a.startsWith("--"));
-if (!dir) {
-  process.stderr.write("usage: serve.ts <dir> [port] [batchTimeoutMs] [--chaincode-process]\n");
+const batchMax = batchMaxArg === undefined ? undefined : Number(batchMaxArg);
+if (!dir || (batchMax !== undefined && !(Number.isSafeInteger(batchMax) && batchMax > 0))) {
+  process.stderr.write("usage: serve.ts <dir> [port] [batchTimeoutMs] [--batch-max=N (a positive integer)] [--chaincode-process]\n");
   process.exit(2);
 }
 
@@ -42,7 +44,7 @@ async function chaincodeChild(): Promise<{ address: string; stop: () => Promise<
 
 const cc = chaincodeProcess ? await chaincodeChild() : null;
 const placement: ChaincodePlacement = cc ? { kind: "service", address: cc.address } : { kind: "in-process" };
-const node = await startFabricNode({ dir, port: Number(port ?? 0), batchTimeoutMs: Number(batch ?? 20), host: "127.0.0.1" }, placement);
+const node = await startFabricNode({ dir, port: Number(port ?? 0), batchTimeoutMs: Number(batch ?? 20), batchMaxMessages: batchMax, host: "127.0.0.1" }, placement);
 const cpu0 = process.cpuUsage();
 process.stdout.write(
   JSON.stringify({

@@ -5,8 +5,17 @@
  * SQLite transaction, so a restart sees either all of a block or none of it.
  * Keys are stored as BLOBs: SQLite compares BLOBs with memcmp, which is Fabric's UTF-8 byte
  * order for range queries.
+ *
+ * Durability: a block is durable once its write-ahead-log frames are fsynced. SQLite runs with
+ * synchronous = NORMAL (WAL synced at checkpoints, so a process crash loses nothing), and
+ * `flush()` fsyncs the WAL off the event loop (libuv's thread pool), so endorsements go on
+ * while the disk syncs; what may be reported to anyone (commit status, block events, queries)
+ * is bounded by `durableHeight`, as Fabric's peer syncs each block before it announces it.
+ * Where SQLite cannot keep a WAL, it runs with synchronous = FULL and every commit syncs.
  */
 import Database from "better-sqlite3";
+import { closeSync, existsSync, fsyncSync, openSync } from "node:fs";
+import { open, type FileHandle } from "node:fs/promises";
 
 export interface Version {
   readonly blockNum: number;
@@ -42,12 +51,20 @@ export class LedgerStore {
   readonly #getBlock: Database.Statement;
   readonly #getTx: Database.Statement;
   readonly #appendBlock: (num: number, bytes: Uint8Array, txs: readonly TxRecord[], writes: readonly StateWrite[]) => void;
+  readonly #walFile: string;
   #height: number;
+  #durableHeight: number;
+  #wal: Promise<FileHandle> | null = null;
+  /** false where SQLite could not use a write-ahead log: then every commit syncs (FULL). */
+  readonly #walMode: boolean;
+  #flushing: Promise<void> = Promise.resolve();
 
   constructor(file: string) {
+    this.#walFile = `${file}-wal`;
     this.#db = new Database(file);
-    this.#db.pragma("journal_mode = WAL");
-    this.#db.pragma("synchronous = NORMAL");
+    this.#walMode = this.#db.pragma("journal_mode = WAL", { simple: true }) === "wal";
+    // NORMAL: commits do not wait for the disk; flush() syncs the WAL before a block is reported
+    this.#db.pragma(`synchronous = ${this.#walMode ? "NORMAL" : "FULL"}`);
     this.#db.exec(`
       CREATE TABLE IF NOT EXISTS blocks (num INTEGER PRIMARY KEY, bytes BLOB NOT NULL);
       CREATE TABLE IF NOT EXISTS state (ns TEXT NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL,
@@ -75,6 +92,45 @@ export class LedgerStore {
     });
     const row = this.#db.prepare("SELECT MAX(num) AS n FROM blocks").get() as { n: number | null };
     this.#height = row.n === null ? 0 : row.n + 1;
+    // what an earlier run committed may not have reached the disk yet (it crashed before its flush)
+    this.#durableHeight = 0;
+    this.flushSync();
+  }
+
+  /** flush(), blocking: for startup and the genesis block. */
+  flushSync(): void {
+    if (this.#walMode && existsSync(this.#walFile)) {
+      const fd = openSync(this.#walFile, "r");
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    }
+    this.#durableHeight = this.#height;
+  }
+
+  /** Blocks committed and fsynced: the ones that may be reported. */
+  get durableHeight(): number {
+    return this.#durableHeight;
+  }
+
+  /**
+   * Resolves once every block committed before the call is on disk (one WAL fsync covers all
+   * blocks committed while an earlier one was in progress). Flushes complete in call order.
+   */
+  flush(): Promise<void> {
+    const target = this.#height;
+    this.#flushing = this.#flushing.then(async () => {
+      if (this.#durableHeight >= target) return;
+      const upTo = this.#height;
+      if (this.#walMode) {
+        this.#wal ??= open(this.#walFile, "r");
+        await (await this.#wal).sync();
+      }
+      this.#durableHeight = Math.max(this.#durableHeight, upTo);
+    });
+    return this.#flushing;
   }
 
   /** Number of blocks stored (next block number). */
@@ -116,7 +172,9 @@ export class LedgerStore {
     this.#height = num + 1;
   }
 
+  /** Closes the database (SQLite checkpoints and syncs what it holds). Call after the last flush. */
   close(): void {
     this.#db.close();
+    void this.#wal?.then((h) => h.close()).catch(() => {});
   }
 }
