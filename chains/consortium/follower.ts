@@ -32,6 +32,7 @@ export interface FollowerOptions {
   readonly maxClockSkewMs: number;
   readonly mempool?: MempoolOptions;
   readonly maxBlockTxs?: number;
+  readonly stateHistory?: number;
   readonly log?: ChainLogger;
 }
 

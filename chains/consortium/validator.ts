@@ -32,6 +32,7 @@ export interface ValidatorOptions {
   readonly timeouts?: ConsensusTimeouts;
   readonly mempool?: MempoolOptions;
   readonly maxBlockTxs?: number;
+  readonly stateHistory?: number;
   readonly log?: ChainLogger;
 }
 

@@ -37,6 +37,8 @@ export interface NodeConfig {
   readonly maxPeerMessageBytes: number;
   /** Largest number of txs in a block (default 500). */
   readonly maxBlockTxs?: number;
+  /** Heights back from the head at which the node serves state proofs (GetState; default 32). Each costs only its block's touched tree paths. */
+  readonly stateHistory?: number;
   /** Worker threads checking SubmitTxs signatures off the main thread (default 0 = none). */
   readonly verifyWorkers?: number;
   /**
@@ -60,7 +62,7 @@ export class NodeHomeError extends IsthmusError {
   }
 }
 
-const CONFIG_KEYS = new Set(["p2pPort", "apiPort", "peers", "blockIntervalMs", "maxClockSkewMs", "timeouts", "maxPeerMessageBytes", "maxBlockTxs", "verifyWorkers", "role", "announce"]);
+const CONFIG_KEYS = new Set(["p2pPort", "apiPort", "peers", "blockIntervalMs", "maxClockSkewMs", "timeouts", "maxPeerMessageBytes", "maxBlockTxs", "stateHistory", "verifyWorkers", "role", "announce"]);
 const ENDPOINT_RE = /^127\.0\.0\.1:\d{1,5}$/;
 
 export function homePaths(home: string) {
@@ -110,6 +112,7 @@ export function parseNodeConfig(value: unknown, where = "config.json"): NodeConf
     ...(timeouts ? { timeouts } : {}),
     maxPeerMessageBytes: int("maxPeerMessageBytes", DEFAULT_MAX_PEER_MESSAGE_BYTES, 1024, 1 << 30),
     ...(v.maxBlockTxs !== undefined ? { maxBlockTxs: int("maxBlockTxs", undefined, 1, 100_000) } : {}),
+    ...(v.stateHistory !== undefined ? { stateHistory: int("stateHistory", undefined, 1, 100_000) } : {}),
     ...(v.verifyWorkers !== undefined ? { verifyWorkers: int("verifyWorkers", undefined, 0, 16) } : {}),
     ...(v.role !== undefined ? { role: roleOf(v.role, where) } : {}),
     ...(v.announce !== undefined ? { announce: announceOf(v.announce, where) } : {}),

@@ -77,6 +77,7 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
       blockIntervalMs: config.blockIntervalMs,
       maxClockSkewMs: config.maxClockSkewMs,
       ...(config.maxBlockTxs ? { maxBlockTxs: config.maxBlockTxs } : {}),
+      ...(config.stateHistory ? { stateHistory: config.stateHistory } : {}),
       log,
     };
     validator = isValidator ? ValidatorNode.open({
@@ -89,6 +90,7 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
       maxClockSkewMs: config.maxClockSkewMs,
       timeouts: config.timeouts ?? timeoutsFor(config.blockIntervalMs),
       ...(config.maxBlockTxs ? { maxBlockTxs: config.maxBlockTxs } : {}),
+      ...(config.stateHistory ? { stateHistory: config.stateHistory } : {}),
       log,
     }) : FollowerNode.open(common);
   } catch (err) {

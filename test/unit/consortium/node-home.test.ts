@@ -8,6 +8,7 @@ import { runNodeCommand } from "../../../chains/consortium/node/cli.ts";
 import { JOIN_FAILED, initJoiningHome } from "../../../chains/consortium/node/join.ts";
 import { stakeTxBody } from "../../../chains/consortium/node/stake-tx.ts";
 import { freePorts } from "../../../chains/consortium/devnet.ts";
+import { openStoredChain } from "../../../chains/consortium/open-chain.ts";
 
 describe("consortium node homes (isthmus node init)", () => {
   let dir: string;
@@ -44,6 +45,20 @@ describe("consortium node homes (isthmus node init)", () => {
     writeFileSync(homePaths(dir).key, JSON.stringify({ privateKey: "0x12" }));
     assert.throws(() => loadNodeHome(dir), /privateKey/);
     assert.match(readFileSync(homePaths(dir).config, "utf8"), /"p2pPort": 31000/);
+  });
+
+  it("takes stateHistory from config.json and the opened chain keeps that many provable heights", () => {
+    assert.equal(parseNodeConfig({ p2pPort: 1, apiPort: 2, stateHistory: 500 }).stateHistory, 500);
+    assert.throws(() => parseNodeConfig({ p2pPort: 1, apiPort: 2, stateHistory: 0 }), /stateHistory/);
+    assert.throws(() => parseNodeConfig({ p2pPort: 1, apiPort: 2, stateHistory: "32" }), /stateHistory/);
+    const net = initNodeHomes({ dir: join(dir, "sh"), validators: 1, chainId: 5, basePort: 31100 });
+    const home = loadNodeHome(net.homes[0]!.home);
+    const { store, chain } = openStoredChain({ storePath: home.storePath, genesis: home.genesis, stateHistory: 7 });
+    try {
+      assert.equal(chain.stateHistory, 7);
+    } finally {
+      store.close();
+    }
   });
 
   it("parses the endpoint a joining validator announces, refusing what is not host:port", () => {
