@@ -25,26 +25,11 @@ import { NodeProcess } from "../../chains/consortium/node/process.ts";
 import { ConsortiumClient } from "../../chains/consortium/rpc/client.ts";
 import { type TxBody, signTx } from "../../chains/consortium/tx.ts";
 import { alice } from "../unit/consortium/helpers.ts";
+import { eventually } from "./support/eventually.ts";
 
 const BLOCK_MS = 250;
 const CHAIN_ID = 4242;
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function eventually<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ""}`);
-    await sleep(100);
-  }
-}
 
 describe("consortium network: a validator joins as its own process (init --join, bond, announce)", function () {
   this.timeout(240_000);

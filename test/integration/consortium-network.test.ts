@@ -18,23 +18,9 @@ import { MAX_MALFORMED_PER_STREAM, peerServices } from "../../chains/consortium/
 import { ConsortiumClient } from "../../chains/consortium/rpc/client.ts";
 import { signTx } from "../../chains/consortium/tx.ts";
 import { alice, bob } from "../unit/consortium/helpers.ts";
+import { eventually } from "./support/eventually.ts";
 
 const BLOCK_MS = 200;
-
-async function eventually<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ""}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -23,24 +23,10 @@ import { peerServices } from "../../chains/consortium/net/peer-wire.ts";
 import { ConsortiumClient } from "../../chains/consortium/rpc/client.ts";
 import { decodeTx } from "../../chains/consortium/tx.ts";
 import { verifyCommit } from "../../proofs/consortium/commit.ts";
+import { eventually } from "./support/eventually.ts";
 
 const BLOCK_MS = 200;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function eventually<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ""}`);
-    await sleep(50);
-  }
-}
 
 type GossipClient = grpc.Client & { gossip(cb: (err: grpc.ServiceError | null) => void): grpc.ClientWritableStream<{ payload: Buffer }> };
 
