@@ -1,7 +1,9 @@
 /**
  * FabricLedger (chains/fabric/adapter.ts) against the embedded network, through the real
  * fabric-gateway client: locks, claims, refunds, verified events from signed blocks, typed
- * errors, conflict retries, and a peer restart while locks are being committed.
+ * errors, conflict retries, a commit-status check by tx id before any resubmission (through a
+ * gateway proxy that loses a Submit or its answer), and a peer restart while locks are being
+ * committed.
  */
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
@@ -13,6 +15,12 @@ import { FabricLedger, type FabricLedgerOptions } from "../../chains/fabric/adap
 import { CHAINCODE_NAME, startFabricNode, type FabricNode } from "../../chains/fabric/devnet.ts";
 import { loadOrCreateOrg, type Identity } from "../../chains/fabric/identity.ts";
 import type { Hex, LedgerEvent } from "../../chains/ledger.ts";
+import { startGatewayProxy, type GrpcProxy } from "./support/forging-proxies.ts";
+import { assertNoEnvelopeOrderedTwice, assertPeerAwayFailure, txsSince } from "./support/fabric-submissions.ts";
+
+const ENDORSE = "/gateway.Gateway/Endorse";
+const SUBMIT = "/gateway.Gateway/Submit";
+const COMMIT_STATUS = "/gateway.Gateway/CommitStatus";
 
 const secret = () => {
   const preimage = ("0x" + randomBytes(32).toString("hex")) as Hex;
@@ -133,6 +141,52 @@ describe("FabricLedger adapter on the embedded network", function () {
     });
   });
 
+  /**
+   * One lock by carol through a gateway proxy whose first Submit suffers `fault`; returns
+   * the proxy's call counts, after checking the ledger holds that lock once, from one tx.
+   */
+  async function lockThroughFaultyProxy(fault: "drop" | "lose-answer"): Promise<GrpcProxy> {
+    const proxy = await startGatewayProxy(node.network.address);
+    const a = open(node.network.identity("Org2MSP", "carol"), { gatewayAddress: proxy.address });
+    try {
+      let armed = true;
+      proxy.fault = (path) => (path === SUBMIT && armed ? ((armed = false), fault) : null);
+      const fromBlock = node.network.store.height;
+      const { hashlock } = secret();
+      const now = (await relayer.head()).finalizedTime;
+      const r = await a.lock({ receiver: relayer.address, asset: "KRW", amount: 77n, hashlock, timelock: now + 600 });
+      assert.equal(armed, false, "the fault was used");
+      const got = await relayer.getLock(r.lockId);
+      assert.equal(got?.lock.status, "locked");
+      assert.equal(got.lock.amount, 77n);
+      const head = (await relayer.head()).finalizedHeight;
+      const locked = (await relayer.events(fromBlock, head)).filter((e) => e.kind === "locked" && e.lock.hashlock === hashlock);
+      assert.deepEqual(locked.map((e) => e.txId), [r.txId], "one lock on the ledger, from the tx the call reported");
+      const txs = txsSince(node.network, fromBlock).filter((t) => `0x${t.txId}` === r.txId);
+      assert.deepEqual(txs.map((t) => t.code), [0], "the tx is in one block, VALID");
+      assertNoEnvelopeOrderedTwice(node.network, fromBlock);
+      return proxy;
+    } finally {
+      await a.close();
+      await proxy.close();
+    }
+  }
+
+  it("a Submit whose answer is lost is not sent again: the tx id's commit status shows it committed", async () => {
+    const proxy = await lockThroughFaultyProxy("lose-answer");
+    assert.equal(proxy.received.get(ENDORSE), 1, "endorsed once");
+    assert.ok((proxy.received.get(COMMIT_STATUS) ?? 0) >= 1, "asked CommitStatus for the tx id");
+    assert.equal(proxy.received.get(SUBMIT), 1, "submitted once: the status check found it VALID");
+  });
+
+  it("a Submit that never reached the orderer is resubmitted once, after the status check finds nothing", async () => {
+    const proxy = await lockThroughFaultyProxy("drop");
+    assert.equal(proxy.received.get(ENDORSE), 1, "endorsed once: the same signed envelope is resubmitted");
+    assert.equal(proxy.received.get(SUBMIT), 2, "submitted twice, the first dropped");
+    assert.equal(proxy.forwarded.get(SUBMIT), 1, "one Submit reached the network");
+    assert.ok((proxy.received.get(COMMIT_STATUS) ?? 0) >= 2, "a status check before resubmitting, then the commit wait");
+  });
+
   it("loses no lock event when the peer restarts while locks are being committed", async () => {
     const start = (await relayer.head()).finalizedHeight + 1;
     const now = (await user.head()).finalizedTime;
@@ -143,8 +197,9 @@ describe("FabricLedger adapter on the embedded network", function () {
     node = await startFabricNode({ dir, port, batchTimeoutMs: 30 });
     const results = await settled;
     const ok = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
-    for (const r of results) if (r.status === "rejected") assert.ok(r.reason instanceof LedgerError, String(r.reason));
+    for (const r of results) if (r.status === "rejected") assertPeerAwayFailure(r.reason);
     assert.ok(ok.length >= 1, "some locks committed");
+    assertNoEnvelopeOrderedTwice(node.network, start);
     const head = (await relayer.head()).finalizedHeight;
     const seen = new Set((await relayer.events(start, head)).filter((e) => e.kind === "locked").map((e) => (e as Extract<LedgerEvent, { kind: "locked" }>).lock.lockId));
     for (const r of ok) assert.ok(seen.has(r.lockId), `event for ${r.lockId}`);

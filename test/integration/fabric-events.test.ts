@@ -16,6 +16,7 @@ import { CHAINCODE_NAME, startFabricNode, type FabricNode } from "../../chains/f
 import { loadOrCreateOrg, type Identity } from "../../chains/fabric/identity.ts";
 import type { EventCheckpoint, Hex, LedgerEvent } from "../../chains/ledger.ts";
 import { SwapStore } from "../../relayer/store.ts";
+import { assertNoEnvelopeOrderedTwice, assertPeerAwayFailure } from "./support/fabric-submissions.ts";
 
 const hashlock = () => ("0x" + createHash("sha256").update(randomBytes(32)).digest("hex")) as Hex;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -138,7 +139,8 @@ describe("Fabric watch: chaincode events with persisted checkpoints", function (
     await sleep(300);
     node = await startFabricNode({ dir: join(dir, "net"), port, batchTimeoutMs: 30 });
     const results = [...(await first), ...(await lockMany(1, 200n))];
-    for (const r of results) if (r.status === "rejected") assert.ok(r.reason instanceof LedgerError, String(r.reason));
+    for (const r of results) if (r.status === "rejected") assertPeerAwayFailure(r.reason);
+    assertNoEnvelopeOrderedTwice(node.network, start);
     assert.ok(results.slice(-4).every((r) => r.status === "fulfilled"), "the locks after the restart committed");
 
     const expected = await committedLocks(watcher, start);

@@ -70,9 +70,20 @@ export async function startJsonRpcProxy(target: string): Promise<JsonRpcProxy> {
 /** `forge(path, response bytes)` returns the response bytes the client sees. */
 export type GrpcForge = (path: string, response: Buffer) => Buffer;
 
+/**
+ * `fault(path)` for a unary call: "drop" answers UNAVAILABLE without forwarding (the request
+ * never reached the server), "lose-answer" forwards it and then answers UNAVAILABLE (the
+ * server acted, the client never heard), null passes it through.
+ */
+export type GrpcFault = (path: string) => "drop" | "lose-answer" | null;
+
 export interface GrpcProxy {
   readonly address: string;
   forge: GrpcForge | null;
+  fault: GrpcFault | null;
+  /** Unary calls per method path: as received from the client, and as forwarded to the server. */
+  readonly received: Map<string, number>;
+  readonly forwarded: Map<string, number>;
   close(): Promise<void>;
 }
 
@@ -81,7 +92,9 @@ const pass = (b: Buffer) => b;
 /** A byte-level proxy for one gRPC service's unary and server-streaming methods. */
 export async function startGrpcProxy(target: string, service: string, unary: readonly string[], serverStreaming: readonly string[] = []): Promise<GrpcProxy> {
   const client = new grpc.Client(target, grpc.credentials.createInsecure());
-  const proxy: GrpcProxy = { address: "", forge: null, close: async () => {} };
+  const proxy: GrpcProxy = { address: "", forge: null, fault: null, received: new Map(), forwarded: new Map(), close: async () => {} };
+  const count = (m: Map<string, number>, path: string) => m.set(path, (m.get(path) ?? 0) + 1);
+  const unavailable = (details: string): grpc.ServiceError => Object.assign(new Error(details), { code: grpc.status.UNAVAILABLE, details, metadata: new grpc.Metadata() });
   const def: Record<string, grpc.MethodDefinition<Buffer, Buffer>> = {};
   const impl: grpc.UntypedServiceImplementation = {};
   const method = (name: string, responseStream: boolean) => ({
@@ -97,8 +110,13 @@ export async function startGrpcProxy(target: string, service: string, unary: rea
     const m = method(name, false);
     def[name] = m;
     impl[name] = (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+      count(proxy.received, m.path);
+      const fault = proxy.fault?.(m.path) ?? null;
+      if (fault === "drop") return cb(unavailable("proxy: request dropped"));
+      count(proxy.forwarded, m.path);
       client.makeUnaryRequest(m.path, pass, pass, call.request, call.metadata, { deadline: call.getDeadline() }, (err, res) => {
         if (err) return cb(err);
+        if (fault === "lose-answer") return cb(unavailable("proxy: answer lost"));
         cb(null, proxy.forge ? proxy.forge(m.path, res!) : res!);
       });
     };
