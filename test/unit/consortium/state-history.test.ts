@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
+import * as grpc from "@grpc/grpc-js";
 import { Chain } from "../../../chains/consortium/chain.ts";
+import { systemClock } from "../../../chains/consortium/clock.ts";
+import { Mempool } from "../../../chains/consortium/mempool.ts";
+import { ConsortiumClient } from "../../../chains/consortium/rpc/client.ts";
+import { startNodeServer } from "../../../chains/consortium/rpc/server.ts";
+import { LedgerError } from "../../../chains/errors.ts";
 import { BlockStore } from "../../../chains/consortium/store.ts";
 import { verifyCommittedAbsence, verifyCommittedEntry } from "../../../proofs/consortium/entry-proof.ts";
 import { balanceKey, decodeBalance } from "../../../proofs/consortium/state.ts";
@@ -46,6 +52,28 @@ describe("consortium chain: state proofs at recent heights (persistent state ver
     assert.equal(chain.stateAt(bobKrw, 2), undefined, "older than the kept heights");
     assert.equal(chain.stateAt(bobKrw, 7), undefined, "past the head");
     assert.equal(chain.stateAt(bobKrw, 0), undefined, "genesis has no commit");
+  });
+
+  it("over gRPC, GetState at a height older than the kept ones is OUT_OF_RANGE naming the heights it keeps", async () => {
+    const server = await startNodeServer({
+      node: { chain, mempool: new Mempool(chain, systemClock), blockIntervalMs: 1000, maxClockSkewMs: 2000, submitTx: () => assert.fail("no submissions here") },
+    });
+    const client = new ConsortiumClient(server.endpoint);
+    try {
+      assert.equal((await client.getState(bobKrw, 3)).header.height, 3, "the oldest kept height is served");
+      for (const h of [1, 2]) {
+        await assert.rejects(client.getState(bobKrw, h), (err: unknown) => {
+          assert.ok(err instanceof LedgerError, String(err));
+          assert.equal(err.details.grpcCode, grpc.status.OUT_OF_RANGE);
+          assert.match(err.message, new RegExp(`height ${h}: this node proves state at heights 3\\.\\.6 \\(the last 4\\)`));
+          return true;
+        });
+      }
+      await assert.rejects(client.getState(bobKrw, 7), (err: unknown) => err instanceof LedgerError && err.details.grpcCode === grpc.status.NOT_FOUND);
+    } finally {
+      client.close();
+      await server.close();
+    }
   });
 
   it("a chain reopened from its store serves the same recent versions after replay", () => {
