@@ -15,8 +15,9 @@ import { FabricLedger, type FabricLedgerOptions } from "../../chains/fabric/adap
 import { CHAINCODE_NAME, startFabricNode, type FabricNode } from "../../chains/fabric/devnet.ts";
 import { loadOrCreateOrg, type Identity } from "../../chains/fabric/identity.ts";
 import type { Hex, LedgerEvent } from "../../chains/ledger.ts";
+import { eventually } from "./support/eventually.ts";
 import { startGatewayProxy, type GrpcProxy } from "./support/forging-proxies.ts";
-import { assertNoEnvelopeOrderedTwice, assertPeerAwayFailure, txsSince } from "./support/fabric-submissions.ts";
+import { assertNoEnvelopeOrderedTwice, assertPeerAwayFailure, stopPeerAbruptly, txsSince } from "./support/fabric-submissions.ts";
 
 const ENDORSE = "/gateway.Gateway/Endorse";
 const SUBMIT = "/gateway.Gateway/Submit";
@@ -192,8 +193,10 @@ describe("FabricLedger adapter on the embedded network", function () {
     const now = (await user.head()).finalizedTime;
     const sends = Array.from({ length: 6 }, (_, i) => user.lock({ receiver: relayer.address, asset: "KRW", amount: BigInt(100 + i), hashlock: secret().hashlock, timelock: now + 900 }));
     const settled = Promise.allSettled(sends);
-    await new Promise((r) => setTimeout(r, 40));
-    await node.close();
+    // Stop once the first of them committed: the others are being retried (MVCC) and submitted.
+    const h0 = node.network.store.height;
+    await eventually("a first block of these locks", 30_000, async () => (node.network.store.height > h0 ? true : undefined), 2);
+    await stopPeerAbruptly(node);
     node = await startFabricNode({ dir, port, batchTimeoutMs: 30 });
     const results = await settled;
     const ok = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));

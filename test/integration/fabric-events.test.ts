@@ -16,7 +16,7 @@ import { CHAINCODE_NAME, startFabricNode, type FabricNode } from "../../chains/f
 import { loadOrCreateOrg, type Identity } from "../../chains/fabric/identity.ts";
 import type { EventCheckpoint, Hex, LedgerEvent } from "../../chains/ledger.ts";
 import { SwapStore } from "../../relayer/store.ts";
-import { assertNoEnvelopeOrderedTwice, assertPeerAwayFailure } from "./support/fabric-submissions.ts";
+import { assertNoEnvelopeOrderedTwice, assertPeerAwayFailure, stopPeerAbruptly } from "./support/fabric-submissions.ts";
 
 const hashlock = () => ("0x" + createHash("sha256").update(randomBytes(32)).digest("hex")) as Hex;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -135,7 +135,7 @@ describe("Fabric watch: chaincode events with persisted checkpoints", function (
 
     const first = lockMany(2, 100n);
     await sleep(150);
-    await node.close(); // the peer goes away with locks in flight and the stream open
+    await stopPeerAbruptly(node); // the peer goes away with locks in flight and the stream open
     await sleep(300);
     node = await startFabricNode({ dir: join(dir, "net"), port, batchTimeoutMs: 30 });
     const results = [...(await first), ...(await lockMany(1, 200n))];
