@@ -88,7 +88,8 @@ export interface ConsortiumLedgerParams {
   readonly privateKey: string;
 }
 
-export async function openConsortiumLedger(p: ConsortiumLedgerParams): Promise<LedgerAdapter> {
+/** A LedgerAdapter, plus the consortium's verified subscriptions (`subscribeBlocks`, `subscribeEvents`). */
+export async function openConsortiumLedger(p: ConsortiumLedgerParams): Promise<ConsortiumLedger> {
   return ConsortiumLedger.connect({
     name: p.name ?? "consortium",
     endpoint: p.endpoint,

@@ -22,7 +22,8 @@
 import { type Hex, isHex } from "../../proofs/hex.ts";
 import { type ConsortiumLockBundle, makeConsortiumLockBundle } from "../../proofs/bundle.ts";
 import { verifyEventProof, verifyLockAbsence, verifyLockProof } from "../../proofs/consortium/entry-proof.ts";
-import { type ChainEvent } from "../../proofs/consortium/results.ts";
+import { type Commit, verifyCommit } from "../../proofs/consortium/commit.ts";
+import { type ChainEvent, resultsRoot, txRoot } from "../../proofs/consortium/results.ts";
 import { type Header, hashHeader } from "../../proofs/consortium/header.ts";
 import { LightClient, trustSet } from "../../proofs/consortium/light-client.ts";
 import { type LockRecord, ASSET_SYMBOL_RE, lockIdFor as proofLockIdFor } from "../../proofs/consortium/state.ts";
@@ -43,7 +44,8 @@ import type {
 import { RpcErrorCode, TxErrorCode, TxRejectedError } from "./codes.ts";
 import { Signer } from "./crypto.ts";
 import { NATIVE_ASSET } from "./genesis.ts";
-import { ConsortiumClient, type TxStatus } from "./rpc/client.ts";
+import { ConsortiumClient, type NodeBlock, type TxStatus } from "./rpc/client.ts";
+import { type ResumeOptions } from "./rpc/resume.ts";
 import { type TxBody, signTxWith } from "./tx.ts";
 import type { Secp256k1DigestSigner } from "../signer.ts";
 import type { ReportsSendStats, SendStats } from "../send-stats.ts";
@@ -79,6 +81,17 @@ function localSigner(privateKey: string): Secp256k1DigestSigner {
   const key = Signer.fromPrivateKey(privateKey);
   return { curve: "secp256k1", address: key.address, signDigest: async (digest) => key.sign(digest) };
 }
+
+/** One height of `subscribeEvents`: its verified HTLC events (often none) and its block time. */
+export interface HeightEvents {
+  readonly height: number;
+  /** Block time, unix seconds. */
+  readonly time: number;
+  readonly events: readonly LedgerEvent[];
+}
+
+/** The event kinds `subscribeEvents` maps to LedgerEvents; the node filters out the rest. */
+const HTLC_EVENT_KINDS = ["locked", "claimed", "refunded"] as const;
 
 const DEFAULT_TX_TIMEOUT_MS = 30_000;
 const DEFAULT_WAIT_FINAL_MS = 60_000;
@@ -232,6 +245,52 @@ export class ConsortiumLedger implements LedgerAdapter, ReportsSendStats {
       from = page.toHeight + 1;
     }
     return out;
+  }
+
+  /**
+   * Every block from `fromHeight` on, in order and each exactly once, across dropped
+   * connections and node restarts (ConsortiumClient.subscribeBlocks), each VERIFIED before it
+   * is yielded: its header is the next one the light client accepts (commit of more than 2/3
+   * of the set it follows) or the one it already verified at that height, its hash is the
+   * header's, and its txs and outcomes hash to the header's txRoot and resultsRoot. A block
+   * that fails ends the iteration with VerificationError. Break out (or abort `opts.signal`)
+   * to stop; the stream is cancelled on the node.
+   */
+  async *subscribeBlocks(fromHeight: number, opts: ResumeOptions = {}): AsyncGenerator<NodeBlock, void, undefined> {
+    if (!Number.isSafeInteger(fromHeight) || fromHeight < 1) throw new InvalidInputError("fromHeight", `expected a height >= 1, got ${fromHeight}`);
+    await this.connect();
+    for await (const block of this.#client.subscribeBlocks(fromHeight, opts)) {
+      const h = block.header.height;
+      if (block.hash !== hashHeader(block.header)) throw new VerificationError(this.name, `block ${h}: hash is not the header's`, { height: h });
+      if (txRoot(block.txs) !== block.header.txRoot) throw new VerificationError(this.name, `block ${h}: txs do not hash to txRoot`, { height: h });
+      if (resultsRoot(block.outcomes) !== block.header.resultsRoot) throw new VerificationError(this.name, `block ${h}: outcomes do not hash to resultsRoot`, { height: h });
+      await this.acceptHeader(block.header, block.commit);
+      yield block;
+    }
+  }
+
+  /**
+   * For every height from `fromHeight` on, in order and each exactly once (reconnecting like
+   * subscribeBlocks), its Locked / Claimed / Refunded events, each VERIFIED as `events` does
+   * (proof against the results root of a header the light client accepted). Heights without
+   * such events are yielded too, with none, so a caller can keep a cursor.
+   */
+  async *subscribeEvents(fromHeight: number, opts: ResumeOptions = {}): AsyncGenerator<HeightEvents, void, undefined> {
+    if (!Number.isSafeInteger(fromHeight) || fromHeight < 1) throw new InvalidInputError("fromHeight", `expected a height >= 1, got ${fromHeight}`);
+    await this.connect();
+    for await (const block of this.#client.subscribeEvents(fromHeight, { ...opts, kinds: HTLC_EVENT_KINDS })) {
+      const h = block.header.height;
+      await this.acceptHeader(block.header, block.commit);
+      const validatorSet = this.anchorSet(block.header);
+      const events: LedgerEvent[] = [];
+      for (const e of block.events) {
+        const v = verifyEventProof({ chainId: this.chainId, validatorSet, header: block.header, commit: block.commit, ...e });
+        if (!v.ok) throw new VerificationError(this.name, `event at height ${h}: ${v.reason}`, { height: h, txIndex: e.txIndex });
+        const ev = this.toLedgerEvent(v.event, v.txHash, h, e.eventIndex);
+        if (ev) events.push(ev);
+      }
+      yield { height: h, time: Math.floor(block.header.timeMs / 1000), events };
+    }
   }
 
   async getLock(lockId: Hex): Promise<VerifiedLock | null> {
@@ -485,13 +544,50 @@ export class ConsortiumLedger implements LedgerAdapter, ReportsSendStats {
       // Links checked for every header, commits at each set change and at the batch's last header.
       const r = lc.updateRun(run, (hash) => sets.get(hash));
       if (!r.ok) throw new VerificationError(this.name, `blocks ${from}..${to}: ${r.reason}`, { fromHeight: from, toHeight: to });
-      for (const step of r.verified) {
-        this.#verifiedHashes.set(step.height, step.hash);
-        if (this.#verifiedHashes.size > VERIFIED_HASHES_KEPT) this.#verifiedHashes.delete(this.#verifiedHashes.keys().next().value!);
-      }
+      for (const step of r.verified) this.rememberVerified(step.height, step.hash);
       this.#lastVerifiedHeader = run[run.length - 1]!.header;
     }
     return this.#lastVerifiedHeader!;
+  }
+
+  private rememberVerified(height: number, hash: Hex): void {
+    this.#verifiedHashes.set(height, hash);
+    if (this.#verifiedHashes.size > VERIFIED_HASHES_KEPT) this.#verifiedHashes.delete(this.#verifiedHashes.keys().next().value!);
+  }
+
+  /**
+   * Takes a streamed header only if the light client accepts it: the next header (each
+   * commit checked: the consumer acts on it before any later header could vouch for it),
+   * after following the chain up to it if the stream starts above the light client, or a
+   * header it already passed, which must be the one verified there with a commit of that
+   * height's set. Serialized with followTo.
+   */
+  private acceptHeader(header: Header, commit: Commit): Promise<void> {
+    const run = this.#syncTail.then(() => this.acceptHeaderNow(header, commit));
+    this.#syncTail = run.catch(() => undefined);
+    return run;
+  }
+
+  private async acceptHeaderNow(header: Header, commit: Commit): Promise<void> {
+    const lc = this.#lightClient;
+    const h = header.height;
+    if (h > lc.height + 1) await this.followNow(h - 1);
+    if (h === lc.height + 1) {
+      let nextSet: ValidatorSet | undefined;
+      if (header.nextValidatorsHash !== header.validatorsHash) {
+        nextSet = (await this.#client.getValidatorSet(header.nextValidatorsHash)) ?? undefined;
+        if (!nextSet) throw new VerificationError(this.name, `block ${h} changes the validator set but the node serves no set with hash ${header.nextValidatorsHash}`, { height: h });
+      }
+      const r = lc.update(header, commit, nextSet);
+      if (!r.ok) throw new VerificationError(this.name, `block ${h}: ${r.reason}`, { height: h });
+      this.rememberVerified(h, r.state.headerHash!);
+      this.#lastVerifiedHeader = header;
+    } else {
+      const set = this.anchorSet(header);
+      const v = verifyCommit(header, commit, set);
+      if (!v.ok) throw new VerificationError(this.name, `commit of ${h}: ${v.reason}`, { height: h });
+    }
+    this.raiseFloor(h);
   }
 
   /**

@@ -14,6 +14,7 @@ import { type AssetRecord, ASSET_SYMBOL_RE } from "../../../proofs/consortium/st
 import { type ValidatorSet, makeValidatorSet } from "../../../proofs/consortium/validators.ts";
 import { LedgerError } from "../../errors.ts";
 import { isTxErrorCode, RpcErrorCode, TxErrorCode, TxRejectedError } from "../codes.ts";
+import { type ResumeOptions, resumeByHeight } from "./resume.ts";
 import {
   WireError,
   bigintFromWire,
@@ -123,6 +124,12 @@ export interface EventsPage {
   readonly toHeight: number;
 }
 
+/** Options of `streamEvents` / `subscribeEvents`. */
+export interface EventStreamOptions {
+  /** Event kinds to receive ("transfer", "issued", "locked", "claimed", "refunded"); default all. Heights come either way. */
+  readonly kinds?: readonly string[];
+}
+
 /** One answer of `submitTxs`: the tx is pending, or refused with the chain's code and reason. */
 export type SubmitResult =
   | { readonly accepted: true; readonly hash: Hex }
@@ -130,6 +137,7 @@ export type SubmitResult =
 
 type Callback = (err: grpc.ServiceError | null, res: unknown) => void;
 type Method = (req: object, opts: grpc.CallOptions, cb: Callback) => void;
+type StreamMethod = (req: object, opts: grpc.CallOptions) => grpc.ClientReadableStream<unknown>;
 
 export class ConsortiumClient {
   readonly endpoint: string;
@@ -176,13 +184,7 @@ export class ConsortiumClient {
   async getBlock(height: number): Promise<NodeBlock | null> {
     const r = await this.call("getBlock", { height }, { notFoundIsNull: true });
     if (r === null) return null;
-    return this.parse("GetBlock", () => ({
-      header: headerFromWire(r.header),
-      hash: hexFromWire(r.hash, "hash", 32),
-      commit: commitFromWire(r.commit),
-      txs: list(r.txs, "txs").map((t) => bytesFromWire(t, "tx")),
-      outcomes: list(r.outcomes, "outcomes").map(outcomeFromWire),
-    }));
+    return this.parse("GetBlock", () => blockFromWire(r));
   }
 
   /** The validator set with this hash, or null if the node does not know it (the caller re-hashes it). */
@@ -245,18 +247,39 @@ export class ConsortiumClient {
   async getEvents(fromHeight: number, toHeight: number): Promise<EventsPage> {
     const r = await this.call("getEvents", { fromHeight, toHeight });
     return this.parse("GetEvents", () => ({
-      blocks: list(r.blocks, "blocks").map((b: Record<string, unknown>) => ({
-        header: headerFromWire(b.header),
-        commit: commitFromWire(b.commit),
-        events: list(b.events, "events").map((e: Record<string, unknown>) => ({
-          txIndex: safeIntFromWire(e.txIndex, "txIndex"),
-          eventIndex: safeIntFromWire(e.eventIndex, "eventIndex"),
-          value: bytesFromWire(e.value, "event value"),
-          proof: proofFromWire(e.proof),
-        })),
-      })),
+      blocks: list(r.blocks, "blocks").map(blockEventsFromWire),
       toHeight: safeIntFromWire(r.toHeight, "toHeight"),
     }));
+  }
+
+  /**
+   * One SubscribeBlocks stream: every committed block from `fromHeight` (>= 1) on, in order,
+   * as getBlock returns it, waiting at the head for the next. Ends (throws a LedgerError
+   * RPC_FAILED with the grpcCode) when the connection does; `subscribeBlocks` resumes instead.
+   * Nothing is verified here. Breaking out of the loop or aborting `signal` cancels the call.
+   */
+  streamBlocks(fromHeight: number, signal?: AbortSignal): AsyncGenerator<NodeBlock, void, undefined> {
+    return this.stream("subscribeBlocks", "SubscribeBlocks", { fromHeight }, blockFromWire, signal);
+  }
+
+  /** One SubscribeEvents stream: for every height from `fromHeight` on, its block's (matching) events with their proofs. See streamBlocks. */
+  streamEvents(fromHeight: number, opts: EventStreamOptions = {}, signal?: AbortSignal): AsyncGenerator<BlockEvents, void, undefined> {
+    return this.stream("subscribeEvents", "SubscribeEvents", { fromHeight, kinds: [...(opts.kinds ?? [])] }, blockEventsFromWire, signal);
+  }
+
+  /**
+   * Every committed block from `fromHeight` on, each exactly once and in order, across
+   * dropped connections and node restarts (resume.ts: reconnects with backoff at the last
+   * delivered height + 1). Unverified: ConsortiumLedger.subscribeBlocks checks each against
+   * its light client.
+   */
+  subscribeBlocks(fromHeight: number, opts: ResumeOptions = {}): AsyncGenerator<NodeBlock, void, undefined> {
+    return resumeByHeight({ chain: this.#chain, fromHeight, open: (from, signal) => this.streamBlocks(from, signal), heightOf: (b) => b.header.height }, opts);
+  }
+
+  /** `subscribeBlocks` for SubscribeEvents: every height's (matching) events, exactly once and in order. */
+  subscribeEvents(fromHeight: number, opts: ResumeOptions & EventStreamOptions = {}): AsyncGenerator<BlockEvents, void, undefined> {
+    return resumeByHeight({ chain: this.#chain, fromHeight, open: (from, signal) => this.streamEvents(from, opts, signal), heightOf: (b) => b.header.height }, opts);
   }
 
   /** Submits signed tx bytes; resolves to the tx hash, or throws TxRejectedError with the chain's reason. */
@@ -319,6 +342,24 @@ export class ConsortiumClient {
     });
   }
 
+  private async *stream<T>(method: string, label: string, req: object, parse: (r: Record<string, unknown>) => T, signal?: AbortSignal): AsyncGenerator<T, void, undefined> {
+    if (signal?.aborted) return;
+    const call = (this.#client[method] as unknown as StreamMethod).call(this.#client, req, {});
+    const cancel = () => call.cancel();
+    signal?.addEventListener("abort", cancel, { once: true });
+    try {
+      for await (const msg of call) yield this.parse(label, () => parse((msg ?? {}) as Record<string, unknown>));
+    } catch (err) {
+      if (signal?.aborted) return;
+      if (err instanceof LedgerError) throw err;
+      const e = err as grpc.ServiceError;
+      throw new LedgerError(this.#chain, RpcErrorCode.RPC_FAILED, `${label} at ${this.endpoint}: ${e.details || e.message}`, { endpoint: this.endpoint, grpcCode: e.code }, { cause: err });
+    } finally {
+      signal?.removeEventListener("abort", cancel);
+      call.cancel();
+    }
+  }
+
   private parse<T>(method: string, fn: () => T): T {
     try {
       return fn();
@@ -344,6 +385,29 @@ export class ConsortiumClient {
       });
     });
   }
+}
+
+function blockFromWire(r: Record<string, unknown>): NodeBlock {
+  return {
+    header: headerFromWire(r.header),
+    hash: hexFromWire(r.hash, "hash", 32),
+    commit: commitFromWire(r.commit),
+    txs: list(r.txs, "txs").map((t) => bytesFromWire(t, "tx")),
+    outcomes: list(r.outcomes, "outcomes").map(outcomeFromWire),
+  };
+}
+
+function blockEventsFromWire(b: Record<string, unknown>): BlockEvents {
+  return {
+    header: headerFromWire(b.header),
+    commit: commitFromWire(b.commit),
+    events: list(b.events, "events").map((e: Record<string, unknown>) => ({
+      txIndex: safeIntFromWire(e.txIndex, "txIndex"),
+      eventIndex: safeIntFromWire(e.eventIndex, "eventIndex"),
+      value: bytesFromWire(e.value, "event value"),
+      proof: proofFromWire(e.proof),
+    })),
+  };
 }
 
 function list(v: unknown, what: string): Record<string, unknown>[] & unknown[] {

@@ -12,7 +12,8 @@ import { type ChainLogger, quietLogger } from "../log.ts";
 import { type Mempool } from "../mempool.ts";
 import { type SignedTx } from "../tx.ts";
 import { SignatureVerifyPool } from "../verify-pool.ts";
-import { commitToWire, consortiumService, headerToWire, outcomeToWire, proofToWire, stateAbsenceToWire, stateProofToWire } from "./wire.ts";
+import { type SubscriptionStats, SubscriptionHub, blockEventsFor, eventKindFilter } from "./subscriptions.ts";
+import { blockEventsToWire, blockToWire, commitToWire, consortiumService, headerToWire, outcomeToWire, stateAbsenceToWire, stateProofToWire } from "./wire.ts";
 
 export const LOCALHOST = "127.0.0.1";
 export const MAX_EVENT_RANGE = 1000;
@@ -36,6 +37,8 @@ export interface NodeServerOptions {
   readonly verifyWorkers?: number;
   /** 0 (default) picks a free port. */
   readonly port?: number;
+  /** Most SubscribeBlocks + SubscribeEvents streams served at once (default DEFAULT_MAX_SUBSCRIPTIONS). */
+  readonly maxSubscriptions?: number;
   readonly log?: ChainLogger;
 }
 
@@ -43,6 +46,8 @@ export interface NodeServer {
   readonly port: number;
   /** "127.0.0.1:<port>", for ConsortiumClient. */
   readonly endpoint: string;
+  /** The open SubscribeBlocks / SubscribeEvents streams (what they wait for, what they buffer). */
+  subscriptions(): SubscriptionStats;
   close(): Promise<void>;
 }
 
@@ -62,6 +67,7 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<NodeServ
   const log = opts.log ?? quietLogger;
   const server = new grpc.Server();
   const waiters = new Set<() => void>();
+  const hub = new SubscriptionHub({ chain: node.chain, log, ...(opts.maxSubscriptions !== undefined ? { maxSubscriptions: opts.maxSubscriptions } : {}) });
   const workers = opts.verifyWorkers ?? 0;
   const pool = workers > 0 ? new SignatureVerifyPool(workers) : undefined;
   /** The last SubmitTxs batch's admission: the next one is admitted after it. */
@@ -133,13 +139,7 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<NodeServ
     getBlock: unary<{ height: number }>("GetBlock", (req) => {
       const block = node.chain.block(req.height);
       if (!block) throw new RpcFault(grpc.status.NOT_FOUND, `no committed block at height ${req.height}`);
-      return {
-        header: headerToWire(block.header),
-        hash: block.hash,
-        commit: commitToWire(block.commit),
-        txs: block.txs.map((t) => Buffer.from(t)),
-        outcomes: block.outcomes.map(outcomeToWire),
-      };
+      return blockToWire(block);
     }),
 
     getTx: unary<{ hash: string }>("GetTx", (req) => txStatus(hashArg(req.hash, "hash"))),
@@ -193,11 +193,7 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<NodeServ
       for (let h = req.fromHeight; h <= to; h++) {
         const block = node.chain.block(h);
         if (!block || !block.outcomes.some((o) => o.events.length > 0)) continue;
-        blocks.push({
-          header: headerToWire(block.header),
-          commit: commitToWire(block.commit),
-          events: node.chain.provenEvents(block).map((e) => ({ txIndex: e.txIndex, eventIndex: e.eventIndex, value: Buffer.from(e.value), proof: proofToWire(e.proof) })),
-        });
+        blocks.push(blockEventsToWire(block, node.chain.provenEvents(block)));
       }
       return { blocks, toHeight: Math.max(to, req.fromHeight - 1) };
     }),
@@ -245,6 +241,29 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<NodeServ
     }),
   };
 
+  /** The request's from_height, or undefined after ending the call with INVALID_ARGUMENT. */
+  const streamFrom = (call: grpc.ServerWritableStream<{ fromHeight: number }, unknown>): number | undefined => {
+    const from = call.request.fromHeight;
+    if (Number.isSafeInteger(from) && from >= 1) return from;
+    call.emit("error", { code: grpc.status.INVALID_ARGUMENT, details: `fromHeight: expected a height >= 1 (blocks start at 1), got ${String(from)}` });
+    return undefined;
+  };
+  impl.subscribeBlocks = (call: grpc.ServerWritableStream<{ fromHeight: number }, unknown>) => {
+    const from = streamFrom(call);
+    if (from !== undefined) hub.serve(call, "SubscribeBlocks", from, blockToWire);
+  };
+  impl.subscribeEvents = (call: grpc.ServerWritableStream<{ fromHeight: number; kinds: string[] }, unknown>) => {
+    let kinds: ReadonlySet<string> | null;
+    try {
+      kinds = eventKindFilter(call.request.kinds);
+    } catch (err) {
+      call.emit("error", { code: grpc.status.INVALID_ARGUMENT, details: (err as Error).message });
+      return;
+    }
+    const from = streamFrom(call);
+    if (from !== undefined) hub.serve(call, "SubscribeEvents", from, (block) => blockEventsToWire(block, blockEventsFor(node.chain, block, kinds)));
+  };
+
   server.addService(consortiumService().service, impl);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${LOCALHOST}:${opts.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
@@ -252,9 +271,11 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<NodeServ
   return {
     port,
     endpoint: `${LOCALHOST}:${port}`,
+    subscriptions: () => hub.stats(),
     close: () =>
       new Promise<void>((resolve) => {
         for (const w of [...waiters]) w();
+        hub.closeAll("the node is shutting down; resume at the next height");
         void pool?.close();
         server.tryShutdown(() => resolve());
         setTimeout(() => {

@@ -12,6 +12,8 @@ import { type SparseAbsenceProof, type SparseProof } from "../../../proofs/spars
 import { type Commit, commitProblem } from "../../../proofs/consortium/commit.ts";
 import { type Header, headerProblem } from "../../../proofs/consortium/header.ts";
 import { type EncodedTxOutcome } from "../../../proofs/consortium/results.ts";
+import { type CommittedBlock } from "../block.ts";
+import { type ProvenEvent } from "../chain.ts";
 
 export const PROTO_PATH = fileURLToPath(new URL("../consortium.proto", import.meta.url));
 export const SERVICE_NAME = "isthmus.consortium.v1.ConsortiumNode";
@@ -141,6 +143,26 @@ export function outcomeFromWire(w: unknown): EncodedTxOutcome {
   const o = w as Partial<WireOutcome> | null;
   if (!o || !Array.isArray(o.events)) throw new WireError("malformed tx outcome");
   return { result: bytesFromWire(o.result, "result"), events: o.events.map((e) => bytesFromWire(e, "event")) };
+}
+
+/** A committed block as GetBlock and SubscribeBlocks send it. */
+export function blockToWire(block: CommittedBlock): unknown {
+  return {
+    header: headerToWire(block.header),
+    hash: block.hash,
+    commit: commitToWire(block.commit),
+    txs: block.txs.map((t) => Buffer.from(t)),
+    outcomes: block.outcomes.map(outcomeToWire),
+  };
+}
+
+/** A block's events as GetEvents and SubscribeEvents send them: header, commit, each event with its proof. */
+export function blockEventsToWire(block: CommittedBlock, events: readonly ProvenEvent[]): unknown {
+  return {
+    header: headerToWire(block.header),
+    commit: commitToWire(block.commit),
+    events: events.map((e) => ({ txIndex: e.txIndex, eventIndex: e.eventIndex, value: Buffer.from(e.value), proof: proofToWire(e.proof) })),
+  };
 }
 
 export function bytesFromWire(v: unknown, what: string): Uint8Array {

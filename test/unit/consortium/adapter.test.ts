@@ -9,6 +9,7 @@ import { derivePrivateKey, Signer } from "../../../chains/consortium/crypto.ts";
 import { type ConsortiumDevnet, devnetValidatorKeys, startConsortiumDevnet } from "../../../chains/consortium/devnet.ts";
 import { signTx } from "../../../chains/consortium/tx.ts";
 import { hashValidatorSet, stakeOf } from "../../../proofs/consortium/validators.ts";
+import { hashHeader } from "../../../proofs/consortium/header.ts";
 import { VoteType, voteDigest } from "../../../proofs/consortium/vote.ts";
 import { ConsortiumClient } from "../../../chains/consortium/rpc/client.ts";
 import { startNodeServer } from "../../../chains/consortium/rpc/server.ts";
@@ -285,6 +286,91 @@ describe("consortium adapter over gRPC, end to end", function () {
       assert.equal((await fresh.getLock(lockId))?.lock.amount, 5n);
     } finally {
       client.close();
+    }
+  });
+
+  // After the set changes above: a subscriber from genesis must follow them.
+  it("subscribeBlocks: every block from genesis, once and in order, each verified, across validator set changes and into live blocks", async () => {
+    const fresh = await ledger(relayerKey);
+    const client = new ConsortiumClient(devnet.endpoint);
+    try {
+      const head = (await client.getStatus()).height;
+      const heights: number[] = [];
+      let setChanges = 0;
+      for await (const block of fresh.subscribeBlocks(1)) {
+        heights.push(block.header.height);
+        if (block.header.nextValidatorsHash !== block.header.validatorsHash) setChanges++;
+        if (block.header.height === head + 3) break;
+      }
+      assert.deepEqual(heights, Array.from({ length: head + 3 }, (_, i) => i + 1));
+      assert.ok(setChanges >= 1, "the stream crossed a validator set change");
+      assert.equal(hashValidatorSet(fresh.verifiedValidatorSetAt(head + 3)!), (await client.getBlock(head + 3))!.header.validatorsHash, "the light client followed the stream");
+    } finally {
+      client.close();
+    }
+  });
+
+  it("subscribeEvents: each height once, with the Locked and Claimed events verified", async () => {
+    const u = await ledger(userKey);
+    const r = await ledger(relayerKey);
+    const { preimage, hashlock } = secret(50);
+    const locked = await u.lock({ receiver: relayer, asset: "KRW", amount: 50n, hashlock, timelock: (await u.head()).finalizedTime + 600 });
+    const claimed = await r.claim(locked.lockId, preimage);
+    const watcher = await ledger(relayerKey);
+    const seen: { height: number; kinds: string[] }[] = [];
+    for await (const at of watcher.subscribeEvents(locked.height)) {
+      seen.push({ height: at.height, kinds: at.events.map((e) => e.kind) });
+      if (at.height === claimed.height) break;
+    }
+    assert.deepEqual(seen.map((x) => x.height), Array.from({ length: claimed.height - locked.height + 1 }, (_, i) => locked.height + i));
+    assert.deepEqual(seen.flatMap((x) => x.kinds), ["locked", "claimed"]);
+    assert.deepEqual(seen[0]!.kinds, ["locked"]);
+    assert.deepEqual(seen[seen.length - 1]!.kinds, ["claimed"]);
+  });
+
+  it("subscribeBlocks refuses a streamed block the light client does not accept (forged header) or whose txs are not the header's", async () => {
+    const real = devnet.nodes[0]!;
+    const honestUpTo = real.chain.height;
+    const liar = (forge: (b: NonNullable<ReturnType<Chain["block"]>>) => NonNullable<ReturnType<Chain["block"]>>) =>
+      new Proxy(real.chain, {
+        get(target, prop) {
+          if (prop === "block") {
+            return (h: number) => {
+              const b = target.block(h);
+              return b && h > honestUpTo ? forge(b) : b;
+            };
+          }
+          const v = Reflect.get(target, prop, target) as unknown;
+          return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      }) as Chain;
+    const cases = [
+      {
+        // Self-consistent (hash, roots) but later in time: no 2/3 of the set signed it.
+        chain: liar((b) => {
+          const header = { ...b.header, timeMs: b.header.timeMs + 10 ** 9 };
+          return { ...b, header, hash: hashHeader(header) };
+        }),
+        refusal: new RegExp(`block ${honestUpTo + 1}: commit of ${honestUpTo + 1}: commit is for a different block hash`),
+      },
+      { chain: liar((b) => ({ ...b, txs: [...b.txs, new Uint8Array([1, 2, 3])] })), refusal: new RegExp(`block ${honestUpTo + 1}: txs do not hash to txRoot`) },
+    ];
+    for (const { chain, refusal } of cases) {
+      const server = await startNodeServer({ node: { chain, mempool: real.mempool, blockIntervalMs: 100, maxClockSkewMs: 2000, submitTx: (b) => real.submitTx(b) } });
+      try {
+        const viaLiar = await ledger(userKey, { endpoint: server.endpoint });
+        const heights: number[] = [];
+        await assert.rejects(
+          (async () => {
+            for await (const block of viaLiar.subscribeBlocks(honestUpTo - 1)) heights.push(block.header.height);
+          })(),
+          (err: unknown) => err instanceof VerificationError && refusal.test(err.message),
+        );
+        assert.deepEqual(heights, [honestUpTo - 1, honestUpTo], "the honest blocks before it were delivered, the forged one was not");
+        await until(() => server.subscriptions().active === 0, 5_000, "the refused stream to be cancelled");
+      } finally {
+        await server.close();
+      }
     }
   });
 });
