@@ -31,6 +31,7 @@ import { recoverSigner, type Signer } from "../crypto.ts";
 import { type ChainLogger, quietLogger } from "../log.ts";
 import { type ConsensusMessage, type ProposalMessage, type SyncBlockMessage, type VoteMessage } from "./messages.ts";
 import { ProposerSchedule } from "./proposer.ts";
+import { type EngineTimers, type TimerHandle, systemTimers } from "./timers.ts";
 import { type Transport } from "./transport.ts";
 import { HeightVotes } from "./votes.ts";
 
@@ -98,6 +99,8 @@ export interface EngineOptions {
   readonly onEquivocation?: (evidence: DuplicateVoteEvidence, validator: Hex) => void;
   /** Called when the engine halts on an error it cannot continue from (e.g. the store failed). */
   readonly onHalt?: (error: unknown) => void;
+  /** Monotonic time and timers (default: the system's; a simulation injects virtual ones). */
+  readonly timers?: EngineTimers;
 }
 
 type Step = "new-height" | "propose" | "prevote" | "precommit";
@@ -138,7 +141,8 @@ export class ConsensusEngine {
   #member = false;
   readonly #self: Hex;
   readonly #log: ChainLogger;
-  readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #time: EngineTimers;
+  readonly #timers = new Set<TimerHandle>();
   #running = false;
   #unsubscribe: (() => void) | null = null;
   #evaluating = false;
@@ -158,7 +162,7 @@ export class ConsensusEngine {
   #future: ConsensusMessage[] = [];
   #sent: { msg: ProposalMessage | VoteMessage; at: number; every: number }[] = [];
   readonly #rebroadcastMs: number;
-  #rebroadcastTimer: NodeJS.Timeout | null = null;
+  #rebroadcastTimer: TimerHandle | null = null;
 
   #lastSyncRequest = -Infinity;
   readonly #lastSyncServed = new Map<number, number>();
@@ -174,6 +178,7 @@ export class ConsensusEngine {
     this.#maxSkewMs = opts.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
     this.#self = opts.signer.address;
     this.#log = opts.log ?? quietLogger;
+    this.#time = opts.timers ?? systemTimers;
     const set = opts.app.validatorSetAt(opts.app.head().header.height + 1);
     this.#schedule = new ProposerSchedule(set);
     this.#setHash = hashValidatorSet(set);
@@ -201,10 +206,9 @@ export class ConsensusEngine {
     if (this.#running) return;
     this.#running = true;
     this.#unsubscribe = this.#o.transport.onMessage((m) => this.receive(m));
-    this.#rebroadcastTimer = setInterval(() => {
+    this.#rebroadcastTimer = this.#time.setInterval(() => {
       if (this.#running) this.rebroadcast();
     }, Math.max(20, Math.floor(this.#rebroadcastMs / 2)));
-    this.#rebroadcastTimer.unref();
     const saved = this.loadSignerState();
     const next = this.#o.app.head().header.height + 1;
     if (saved && saved.height === next) {
@@ -221,9 +225,9 @@ export class ConsensusEngine {
     this.#running = false;
     this.#unsubscribe?.();
     this.#unsubscribe = null;
-    if (this.#rebroadcastTimer) clearInterval(this.#rebroadcastTimer);
+    if (this.#rebroadcastTimer) this.#time.clearInterval(this.#rebroadcastTimer);
     this.#rebroadcastTimer = null;
-    for (const t of this.#timers) clearTimeout(t);
+    for (const t of this.#timers) this.#time.clearTimeout(t);
     this.#timers.clear();
   }
 
@@ -491,7 +495,7 @@ export class ConsensusEngine {
 
   /** Resets per-height state for the height after the app's head and replays buffered messages. */
   private enterHeight(): void {
-    for (const t of this.#timers) clearTimeout(t);
+    for (const t of this.#timers) this.#time.clearTimeout(t);
     this.#timers.clear();
     this.#height = this.#o.app.head().header.height + 1;
     this.#aheadSince = null;
@@ -539,13 +543,13 @@ export class ConsensusEngine {
 
   private noteAhead(height: number): void {
     this.#maxSeenHeight = Math.max(this.#maxSeenHeight, height);
-    const now = performance.now();
+    const now = this.#time.now();
     this.#aheadSince ??= now;
     if (height > this.#height + 1 || now - this.#aheadSince >= SYNC_GRACE_MS) this.requestSync();
   }
 
   private requestSync(): void {
-    const now = performance.now();
+    const now = this.#time.now();
     if (now - this.#lastSyncRequest < SYNC_RETRY_MS) return;
     this.#lastSyncRequest = now;
     this.#o.transport.broadcast({ type: "sync-request", height: this.#height });
@@ -553,7 +557,7 @@ export class ConsensusEngine {
 
   private serveSync(height: number): void {
     if (height < 1 || height > this.#o.app.head().header.height) return;
-    const now = performance.now();
+    const now = this.#time.now();
     if (now - (this.#lastSyncServed.get(height) ?? -Infinity) < SYNC_RETRY_MS) return;
     this.#lastSyncServed.set(height, now);
     if (this.#lastSyncServed.size > 64) this.#lastSyncServed.delete(this.#lastSyncServed.keys().next().value!);
@@ -613,7 +617,7 @@ export class ConsensusEngine {
 
   /** Broadcasts a proposal or vote of ours and keeps it for re-sending (the transport may drop). */
   private send(msg: ProposalMessage | VoteMessage): void {
-    this.#sent.push({ msg, at: performance.now(), every: this.#rebroadcastMs });
+    this.#sent.push({ msg, at: this.#time.now(), every: this.#rebroadcastMs });
     this.#o.transport.broadcast(msg);
   }
 
@@ -624,7 +628,7 @@ export class ConsensusEngine {
    * that moves on quickly costs nothing.
    */
   private rebroadcast(): void {
-    const now = performance.now();
+    const now = this.#time.now();
     this.#sent = this.#sent.filter((s) => s.msg.height === this.#height && s.msg.round >= this.#round - 1);
     for (const s of this.#sent) {
       if (now - s.at < s.every) continue;
@@ -664,7 +668,7 @@ export class ConsensusEngine {
   }
 
   private schedule(ms: number, fn: () => void): void {
-    const timer = setTimeout(() => {
+    const timer = this.#time.setTimeout(() => {
       this.#timers.delete(timer);
       if (this.#running) this.guard(fn);
     }, ms);

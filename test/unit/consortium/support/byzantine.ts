@@ -1,0 +1,178 @@
+/**
+ * A Byzantine validator for consensus simulations: it holds a real key and a real chain, so
+ * everything it sends is validly signed and every block it proposes passes `check`, but it
+ * follows no rule. It equivocates wherever it can:
+ * - as proposer it signs two different valid blocks for its round and sends one to each of
+ *   two random groups of the honest validators (sometimes the second is an older honest block
+ *   with a made-up polRound);
+ * - it prevotes and precommits every block it has seen in a round, each vote to a random
+ *   group or to everyone (the first vote to arrive is the one a receiver counts);
+ * - it sends votes for rounds and heights nobody is in, for blocks nobody proposed;
+ * - it keeps re-sending all of this to random peers, before and after GST.
+ * It learns committed blocks from the honest chains (an adversary may know everything).
+ */
+import { type Hex, toHex } from "../../../../proofs/hex.ts";
+import { type Commit } from "../../../../proofs/consortium/commit.ts";
+import { hashHeader } from "../../../../proofs/consortium/header.ts";
+import { NIL_BLOCK_HASH, VoteType, voteDigest } from "../../../../proofs/consortium/vote.ts";
+import { type Block } from "../../../../chains/consortium/block.ts";
+import { type Chain } from "../../../../chains/consortium/chain.ts";
+import { type Clock } from "../../../../chains/consortium/clock.ts";
+import { type Signer } from "../../../../chains/consortium/crypto.ts";
+import { type ConsensusMessage, type ProposalMessage, type VoteMessage } from "../../../../chains/consortium/consensus/messages.ts";
+import { ProposerSchedule } from "../../../../chains/consortium/consensus/proposer.ts";
+import { alice, bob, tx } from "../helpers.ts";
+import { type SimTransport } from "./sim-network.ts";
+import { type VirtualTime } from "./virtual-time.ts";
+
+export interface ByzantineOptions {
+  readonly signer: Signer;
+  readonly chain: Chain;
+  readonly transport: SimTransport;
+  /** Indexes of the honest validators on the network. */
+  readonly honest: readonly number[];
+  readonly rng: () => number;
+  readonly clock: Clock;
+  readonly time: VirtualTime;
+  readonly resendMs: number;
+}
+
+export class ByzantineValidator {
+  readonly #o: ByzantineOptions;
+  readonly #schedule: ProposerSchedule;
+  readonly #chainId: number;
+  /** Blocks seen at the current height, by round. */
+  #blocks = new Map<number, Map<Hex, Block>>();
+  #entered = new Set<number>();
+  #voted = new Set<string>();
+  #sent: ConsensusMessage[] = [];
+  readonly stats = { conflictingProposals: 0, votes: 0, strayVotes: 0 };
+
+  constructor(o: ByzantineOptions) {
+    this.#o = o;
+    this.#schedule = new ProposerSchedule(o.chain.validatorSet);
+    this.#chainId = o.chain.chainId;
+  }
+
+  get height(): number {
+    return this.#o.chain.height + 1;
+  }
+
+  start(): void {
+    this.#o.transport.onMessage((m) => this.receive(m));
+    this.#o.time.setInterval(() => this.resend(), this.#o.resendMs);
+  }
+
+  /** A block the honest validators committed: follow it (the first one seen at each height). */
+  learnCommitted(block: Block, commit: Commit): void {
+    if (block.header.height !== this.height) return;
+    this.#o.chain.commit(block, commit);
+    this.#blocks = new Map();
+    this.#entered = new Set();
+    this.#voted = new Set();
+    this.#sent = [];
+  }
+
+  private receive(m: ConsensusMessage): void {
+    if ((m.type !== "proposal" && m.type !== "vote") || m.height !== this.height) return;
+    this.enterRound(m.round);
+    if (m.type === "proposal" && m.block.header.height === this.height) this.see(m.round, m.block);
+  }
+
+  private enterRound(round: number): void {
+    if (this.#entered.has(round)) return;
+    this.#entered.add(round);
+    if (this.#schedule.proposer(this.height, round) === this.#o.signer.address) this.proposeTwo(round);
+    this.strayVotes(round);
+  }
+
+  private see(round: number, block: Block): void {
+    const hash = hashHeader(block.header);
+    let blocks = this.#blocks.get(round);
+    if (!blocks) this.#blocks.set(round, (blocks = new Map()));
+    if (blocks.has(hash)) return;
+    blocks.set(hash, block);
+    for (const type of [VoteType.Prevote, VoteType.Precommit] as const) {
+      this.emit(this.vote(type, round, hash, block), this.pickPeers());
+      this.stats.votes++;
+    }
+  }
+
+  /** Two different valid blocks for one round, each signed, each to a different group. */
+  private proposeTwo(round: number): void {
+    const chain = this.#o.chain;
+    const me = this.#o.signer.address;
+    const now = this.#o.clock.now();
+    const a = chain.propose([], now, me).block;
+    // A transfer (amount = round + 1) makes the second block differ from the first in every round.
+    const transfer = tx(alice, chain.account(alice.address).nonce, { kind: "transfer", to: bob.address, asset: "KRW", amount: BigInt(round + 1) });
+    let b = chain.propose([transfer.bytes], now, me).block;
+    let bPolRound = -1;
+    const older = [...this.#blocks.entries()].filter(([r]) => r < round).flatMap(([r, m]) => [...m.values()].map((block) => ({ r, block })));
+    if (older.length > 0 && this.#o.rng() < 0.3) {
+      // A block from an earlier round, claiming a polka it may not have.
+      const pick = older[Math.floor(this.#o.rng() * older.length)]!;
+      b = pick.block;
+      bPolRound = pick.r;
+    }
+    const [left, right] = this.split();
+    this.emit(this.proposal(round, a, -1), left);
+    this.emit(this.proposal(round, b, bPolRound), right);
+    this.stats.conflictingProposals++;
+    this.see(round, a);
+    this.see(round, b);
+  }
+
+  /** Votes nobody asked for: later rounds, the next and previous height, unknown blocks, nil. */
+  private strayVotes(round: number): void {
+    const h = this.height;
+    const random = () => toHex(Uint8Array.from({ length: 32 }, () => Math.floor(this.#o.rng() * 256))) as Hex;
+    const targets: [number, number, Hex][] = [
+      [h, round + 1 + Math.floor(this.#o.rng() * 3), random()],
+      [h, round, NIL_BLOCK_HASH],
+      [h + 1, Math.floor(this.#o.rng() * 3), random()],
+      [Math.max(1, h - 1), round, random()],
+    ];
+    for (const [height, r, hash] of targets) {
+      const type = this.#o.rng() < 0.5 ? VoteType.Prevote : VoteType.Precommit;
+      this.emit(this.vote(type, r, hash, undefined, height), this.pickPeers());
+      this.stats.strayVotes++;
+    }
+  }
+
+  private resend(): void {
+    for (const m of this.#sent) if (this.#o.rng() < 0.5) this.#o.transport.sendTo(this.pickPeers(), m);
+  }
+
+  private emit(m: ConsensusMessage, to: readonly number[]): void {
+    if (m.type !== "vote" || m.height === this.height) this.#sent.push(m);
+    this.#o.transport.sendTo(to, m);
+  }
+
+  private proposal(round: number, block: Block, polRound: number): ProposalMessage {
+    const blockHash = hashHeader(block.header);
+    const signature = this.#o.signer.signHex(voteDigest({ chainId: this.#chainId, height: this.height, round, type: VoteType.Proposal, blockHash }));
+    return { type: "proposal", height: this.height, round, polRound, block, signature };
+  }
+
+  private vote(type: typeof VoteType.Prevote | typeof VoteType.Precommit, round: number, blockHash: Hex, block?: Block, height = this.height): VoteMessage {
+    const now = Math.floor(this.#o.clock.now());
+    const timeMs = type === VoteType.Precommit && blockHash !== NIL_BLOCK_HASH ? Math.max(now, (block?.header.timeMs ?? 0) + 1) : 0;
+    const signature = this.#o.signer.signHex(voteDigest({ chainId: this.#chainId, height, round, type, blockHash, timeMs }));
+    return { type: "vote", voteType: type, height, round, blockHash, timeMs, signature };
+  }
+
+  /** Everyone half the time, else a random non-empty group. */
+  private pickPeers(): number[] {
+    if (this.#o.rng() < 0.5) return [...this.#o.honest];
+    const some = this.#o.honest.filter(() => this.#o.rng() < 0.5);
+    return some.length > 0 ? some : [this.#o.honest[Math.floor(this.#o.rng() * this.#o.honest.length)]!];
+  }
+
+  /** The honest validators in two random non-empty groups. */
+  private split(): [number[], number[]] {
+    const shuffled = [...this.#o.honest].sort(() => this.#o.rng() - 0.5);
+    const cut = 1 + Math.floor(this.#o.rng() * (shuffled.length - 1));
+    return [shuffled.slice(0, cut), shuffled.slice(cut)];
+  }
+}
