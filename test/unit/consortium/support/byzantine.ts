@@ -2,13 +2,16 @@
  * A Byzantine validator for consensus simulations: it holds a real key and a real chain, so
  * everything it sends is validly signed and every block it proposes passes `check`, but it
  * follows no rule. It equivocates wherever it can:
- * - as proposer it signs two different valid blocks for its round and sends one to each of
- *   two random groups of the honest validators (sometimes the second is an older honest block
- *   with a made-up polRound);
- * - it prevotes and precommits every block it has seen in a round, each vote to a random
- *   group or to everyone (the first vote to arrive is the one a receiver counts);
+ * - at each height it splits the honest validators into two random groups;
+ * - as proposer (ahead of time, for its next turns) it signs two different valid blocks for
+ *   a round and sends one to each group, or one fresh block to all, ignoring any polka
+ *   (sometimes the block is an older one with a made-up polRound);
+ * - it prevotes and precommits every block it has seen in a round, telling each group its
+ *   own story: the first block of the round to one group, the second to the other, nil to a
+ *   group left without a block ("split"), or, at some heights, each vote to a random group or
+ *   to everyone, so that receivers count different first votes ("chaos");
  * - it sends votes for rounds and heights nobody is in, for blocks nobody proposed;
- * - it keeps re-sending all of this to random peers, before and after GST.
+ * - it keeps re-sending what it sent, to the same peers, before and after GST.
  * It learns committed blocks from the honest chains (an adversary may know everything).
  */
 import { type Hex, toHex } from "../../../../proofs/hex.ts";
@@ -44,14 +47,19 @@ export class ByzantineValidator {
   /** Blocks seen at the current height, by round. */
   #blocks = new Map<number, Map<Hex, Block>>();
   #entered = new Set<number>();
+  #proposed = new Set<number>();
   #voted = new Set<string>();
-  #sent: ConsensusMessage[] = [];
+  #sent: { m: ConsensusMessage; to: readonly number[] }[] = [];
+  #groups: [number[], number[]];
+  #chaos: boolean;
   readonly stats = { conflictingProposals: 0, votes: 0, strayVotes: 0 };
 
   constructor(o: ByzantineOptions) {
     this.#o = o;
     this.#schedule = new ProposerSchedule(o.chain.validatorSet);
     this.#chainId = o.chain.chainId;
+    this.#groups = this.split();
+    this.#chaos = o.rng() < 0.3;
   }
 
   get height(): number {
@@ -69,8 +77,11 @@ export class ByzantineValidator {
     this.#o.chain.commit(block, commit);
     this.#blocks = new Map();
     this.#entered = new Set();
+    this.#proposed = new Set();
     this.#voted = new Set();
     this.#sent = [];
+    this.#groups = this.split();
+    this.#chaos = this.#o.rng() < 0.3;
   }
 
   private receive(m: ConsensusMessage): void {
@@ -82,24 +93,47 @@ export class ByzantineValidator {
   private enterRound(round: number): void {
     if (this.#entered.has(round)) return;
     this.#entered.add(round);
-    if (this.#schedule.proposer(this.height, round) === this.#o.signer.address) this.proposeTwo(round);
+    // Proposals for our next turns go out now: a receiver keeps them until it reaches their round.
+    for (let r = round; r <= round + 2; r++) {
+      if (this.#schedule.proposer(this.height, r) === this.#o.signer.address && !this.#proposed.has(r)) this.proposeTwo(r);
+    }
     this.strayVotes(round);
+    // The group that hears of no block this round hears nil from us (it is overwritten by nothing: the first vote counts).
+    if (!this.#chaos) {
+      for (const type of [VoteType.Prevote, VoteType.Precommit] as const) this.#pendingNil.push({ round, type });
+      this.#o.time.setTimeout(() => this.sendPendingNil(round), 30);
+    }
   }
 
-  private see(round: number, block: Block): void {
+  /** Votes for `block` in `round` (once), to `to`, or by the height's mode. */
+  private see(round: number, block: Block, to?: readonly number[]): void {
     const hash = hashHeader(block.header);
     let blocks = this.#blocks.get(round);
     if (!blocks) this.#blocks.set(round, (blocks = new Map()));
     if (blocks.has(hash)) return;
     blocks.set(hash, block);
+    to ??= this.#chaos ? undefined : this.#groups[(blocks.size - 1) % 2]!;
     for (const type of [VoteType.Prevote, VoteType.Precommit] as const) {
-      this.emit(this.vote(type, round, hash, block), this.pickPeers());
+      this.emit(this.vote(type, round, hash, block), to ?? this.pickPeers());
       this.stats.votes++;
     }
   }
 
+  #pendingNil: { round: number; type: typeof VoteType.Prevote | typeof VoteType.Precommit }[] = [];
+
+  /** Split mode: nil votes to each group that got no block from us in `round` (a while after we entered it). */
+  private sendPendingNil(round: number): void {
+    const count = this.#blocks.get(round)?.size ?? 0;
+    const pending = this.#pendingNil.filter((p) => p.round === round);
+    this.#pendingNil = this.#pendingNil.filter((p) => p.round !== round);
+    if (count >= 2) return;
+    const to = this.#groups[count === 0 ? 0 : 1]!.concat(count === 0 ? this.#groups[1]! : []);
+    for (const p of pending) this.emit(this.vote(p.type, round, NIL_BLOCK_HASH), to);
+  }
+
   /** Two different valid blocks for one round, each signed, each to a different group. */
   private proposeTwo(round: number): void {
+    this.#proposed.add(round);
     const chain = this.#o.chain;
     const me = this.#o.signer.address;
     const now = this.#o.clock.now();
@@ -115,12 +149,18 @@ export class ByzantineValidator {
       b = pick.block;
       bPolRound = pick.r;
     }
-    const [left, right] = this.split();
+    if (this.#o.rng() < 0.5) {
+      // One fresh block for everyone: only the lock rules keep a validator locked elsewhere off it.
+      this.emit(this.proposal(round, b, bPolRound), this.#o.honest);
+      this.see(round, b, this.#o.honest);
+      return;
+    }
+    const [left, right] = this.#groups;
     this.emit(this.proposal(round, a, -1), left);
     this.emit(this.proposal(round, b, bPolRound), right);
     this.stats.conflictingProposals++;
-    this.see(round, a);
-    this.see(round, b);
+    this.see(round, a, left);
+    this.see(round, b, right);
   }
 
   /** Votes nobody asked for: later rounds, the next and previous height, unknown blocks, nil. */
@@ -141,11 +181,11 @@ export class ByzantineValidator {
   }
 
   private resend(): void {
-    for (const m of this.#sent) if (this.#o.rng() < 0.5) this.#o.transport.sendTo(this.pickPeers(), m);
+    for (const s of this.#sent) if (this.#o.rng() < 0.5) this.#o.transport.sendTo(this.#chaos ? this.pickPeers() : s.to, s.m);
   }
 
   private emit(m: ConsensusMessage, to: readonly number[]): void {
-    if (m.type !== "vote" || m.height === this.height) this.#sent.push(m);
+    if (m.type !== "vote" || m.height === this.height) this.#sent.push({ m, to });
     this.#o.transport.sendTo(to, m);
   }
 
@@ -171,7 +211,11 @@ export class ByzantineValidator {
 
   /** The honest validators in two random non-empty groups. */
   private split(): [number[], number[]] {
-    const shuffled = [...this.#o.honest].sort(() => this.#o.rng() - 0.5);
+    const shuffled = [...this.#o.honest];
+    for (let i = shuffled.length - 1; i > 0; i--) {
+      const j = Math.floor(this.#o.rng() * (i + 1));
+      [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+    }
     const cut = 1 + Math.floor(this.#o.rng() * (shuffled.length - 1));
     return [shuffled.slice(0, cut), shuffled.slice(cut)];
   }

@@ -10,7 +10,7 @@ import { type ConsensusApp, type ConsensusTimeouts, ConsensusEngine, type Signer
 import { type Chain } from "../../../../chains/consortium/chain.ts";
 import { openChain, testGenesis, validatorSigners } from "../helpers.ts";
 import { ByzantineValidator } from "./byzantine.ts";
-import { partialSynchrony, SimNetwork } from "./sim-network.ts";
+import { type MessageKind, partialSynchrony, SimNetwork } from "./sim-network.ts";
 import { VirtualTime, seededRandom } from "./virtual-time.ts";
 
 export interface SimOptions {
@@ -19,15 +19,19 @@ export interface SimOptions {
   /** Index of the Byzantine validator, or null for four honest ones. */
   readonly byzantine: number | null;
   readonly gstMs: number;
-  /** Virtual time the run lasts (past GST). */
-  readonly endMs: number;
+  /** After GST the run lasts until every honest validator committed this many more blocks... */
+  readonly blocksAfterGst: number;
+  /** ...or this much virtual time passed since GST (then liveness failed). */
+  readonly maxAfterGstMs: number;
 }
 
 export interface SimResult {
-  /** Per honest validator index: its committed block hashes, index 0 = height 1. */
-  readonly committed: Map<number, Hex[]>;
+  /** Per honest validator index: its committed blocks (hash, decided in which round, at what virtual time), index 0 = height 1. */
+  readonly committed: Map<number, { hash: Hex; round: number; atMs: number }[]>;
   /** Per honest validator index: its height (blocks committed) at GST. */
   readonly heightAtGst: Map<number, number>;
+  /** Virtual ms from GST until every honest validator had committed blocksAfterGst more (the run stops there), or null. */
+  readonly liveAfterMs: number | null;
   readonly equivocationsReported: number;
   readonly byzantine: ByzantineValidator["stats"] | null;
   readonly maxRound: number;
@@ -42,15 +46,17 @@ export function runSimulation(o: SimOptions): SimResult {
   const time = new VirtualTime();
   const clock = time.clock(EPOCH_MS);
   const genesis = testGenesis({ stakes: [...o.stakes], timeMs: EPOCH_MS - 1000 });
-  // Each seed draws its own weather: how lossy each link is and how late copies run before GST.
-  const lossiness = Array.from({ length: 16 }, () => rng() * 0.4);
+  // Each seed draws its own weather: how lossy each link is, how much more the adversarial
+  // scheduler likes to lose each kind of message, and how late copies run before GST.
+  const links = Array.from({ length: 16 }, () => rng());
+  const kinds: Record<MessageKind, number> = { proposal: rng() * 0.5, prevote: rng() * 0.5, precommit: 0.3 + rng() * 0.7, sync: 0.5 + rng() * 0.5, other: 0 };
   const network = new SimNetwork(
     time,
-    partialSynchrony({ rng, gstMs: o.gstMs, deltaMs: 20, maxDelayMs: 20 + Math.floor(rng() * 200), dropRate: (from, to) => lossiness[from * 4 + to]! }),
+    partialSynchrony({ rng, gstMs: o.gstMs, deltaMs: 20, maxDelayMs: 20 + Math.floor(rng() * Number(process.env.MAXDELAY)), dropRate: (from, to, kind) => links[from * 4 + to]! * kinds[kind] }),
   );
   const honest = [0, 1, 2, 3].filter((i) => i !== o.byzantine);
   const chains = new Map<number, Chain>();
-  const committed = new Map<number, Hex[]>();
+  const committed: SimResult["committed"] = new Map();
   const heightAtGst = new Map<number, number>();
   const engines: ConsensusEngine[] = [];
   let equivocationsReported = 0;
@@ -75,9 +81,12 @@ export function runSimulation(o: SimOptions): SimResult {
     chains.set(i, chain);
     committed.set(i, []);
     chain.onCommit((b) => {
-      committed.get(i)!.push(b.hash);
+      committed.get(i)!.push({ hash: b.hash, round: b.commit.round, atMs: time.now() });
+      if (process.env.SIM_DEBUG) console.log(`commit v${i} h${b.header.height} r${b.commit.round} ${b.hash.slice(2, 8)} t=${time.now()}`);
       maxRound = Math.max(maxRound, b.commit.round);
-      byzantine?.learnCommitted(b, b.commit);
+      // The adversary moves on only with the slowest honest validator: it keeps working on
+      // the laggards while the others wait for it.
+      if (byzantine && [...chains.values()].every((c) => c.height >= b.header.height)) byzantine.learnCommitted(b, b.commit);
     });
     const app: ConsensusApp = {
       chainId: chain.chainId,
@@ -115,18 +124,20 @@ export function runSimulation(o: SimOptions): SimResult {
   time.runUntil(o.gstMs);
   for (const [i, chain] of chains) heightAtGst.set(i, chain.height);
   if (process.env.SIM_DEBUG) console.log("at GST", engines.map((e) => `${e.height}/${e.round}`).join(" "));
-  time.runUntil(o.endMs);
+  const live = () => [...chains].every(([i, chain]) => chain.height >= heightAtGst.get(i)! + o.blocksAfterGst);
+  while (!live() && time.now() < o.gstMs + o.maxAfterGstMs) time.advance(50);
   if (process.env.SIM_DEBUG) console.log("at end", engines.map((e) => `${e.height}/${e.round}`).join(" "));
   for (const e of engines) e.stop();
-  return { committed, heightAtGst, equivocationsReported, byzantine: byzantine?.stats ?? null, maxRound, network: network.stats };
+  const liveAfterMs = live() ? time.now() - o.gstMs : null;
+  return { committed, heightAtGst, liveAfterMs, equivocationsReported, byzantine: byzantine?.stats ?? null, maxRound, network: network.stats };
 }
 
 /** The first height at which two honest validators committed different blocks, if any. */
-export function findFork(committed: Map<number, Hex[]>): { height: number; hashes: Map<number, Hex> } | undefined {
+export function findFork(committed: SimResult["committed"]): { height: number; hashes: Map<number, Hex> } | undefined {
   const top = Math.max(...[...committed.values()].map((c) => c.length));
   for (let h = 1; h <= top; h++) {
     const hashes = new Map<number, Hex>();
-    for (const [i, c] of committed) if (c.length >= h) hashes.set(i, c[h - 1]!);
+    for (const [i, c] of committed) if (c.length >= h) hashes.set(i, c[h - 1]!.hash);
     if (new Set(hashes.values()).size > 1) return { height: h, hashes };
   }
   return undefined;

@@ -5,21 +5,32 @@
  * peers (`sendTo`), which honest validators never do.
  */
 import { type ConsensusMessage, decodeMessage, encodeMessage } from "../../../../chains/consortium/consensus/messages.ts";
+import { VoteType } from "../../../../proofs/consortium/vote.ts";
 import { type Transport } from "../../../../chains/consortium/consensus/transport.ts";
 import { type VirtualTime } from "./virtual-time.ts";
 
+/** What a copy is, for a policy that treats kinds differently (an adversary may). */
+export type MessageKind = "proposal" | "prevote" | "precommit" | "sync" | "other";
+
 /** A copy's fate: its delay in virtual ms, or "drop". */
-export type LinkPolicy = (from: number, to: number, nowMs: number) => number | "drop";
+export type LinkPolicy = (from: number, to: number, kind: MessageKind, nowMs: number) => number | "drop";
+
+export function kindOf(m: ConsensusMessage): MessageKind {
+  if (m.type === "vote") return m.voteType === VoteType.Prevote ? "prevote" : "precommit";
+  if (m.type === "proposal") return "proposal";
+  if (m.type === "sync-request" || m.type === "sync-block") return "sync";
+  return "other";
+}
 
 /**
  * Partial synchrony: before `gstMs` each copy is dropped with its link's probability or
  * delayed up to `maxDelayMs`; from GST on nothing is dropped and a copy arrives within
  * `deltaMs`, and a copy still in flight at GST arrives by GST + deltaMs at the latest.
  */
-export function partialSynchrony(p: { rng: () => number; gstMs: number; deltaMs: number; maxDelayMs: number; dropRate: (from: number, to: number) => number }): LinkPolicy {
-  return (from, to, now) => {
+export function partialSynchrony(p: { rng: () => number; gstMs: number; deltaMs: number; maxDelayMs: number; dropRate: (from: number, to: number, kind: MessageKind) => number }): LinkPolicy {
+  return (from, to, kind, now) => {
     if (now >= p.gstMs) return Math.floor(p.rng() * p.deltaMs);
-    if (p.rng() < p.dropRate(from, to)) return "drop";
+    if (p.rng() < p.dropRate(from, to, kind)) return "drop";
     const arrival = Math.min(now + Math.floor(p.rng() * p.maxDelayMs), p.gstMs + Math.floor(p.rng() * p.deltaMs));
     return arrival - now;
   };
@@ -54,6 +65,7 @@ export class SimNetwork {
 
   private send(from: number, to: readonly number[], msg: ConsensusMessage): void {
     const wire = encodeMessage(msg);
+    const kind = kindOf(msg);
     if (process.env.SIM_TRACE && (msg.type === "proposal" || msg.type === "vote")) {
       const what = msg.type === "proposal" ? `proposal pol=${msg.polRound} ${msg.block.header.txRoot.slice(2, 6)}` : `${msg.voteType === 1 ? "prevote" : "precommit"}`;
       const hash = msg.type === "vote" ? msg.blockHash.slice(2, 8) : "";
@@ -61,7 +73,7 @@ export class SimNetwork {
     }
     for (const peer of to) {
       this.stats.sent++;
-      const delay = this.#policy(from, peer, this.#time.now());
+      const delay = this.#policy(from, peer, kind, this.#time.now());
       if (delay === "drop") {
         this.stats.dropped++;
         continue;
