@@ -286,6 +286,7 @@ export class ConsensusEngine {
     }
     this.#proposals.set(p.round, { block: p.block, hash, polRound: p.polRound });
     this.#blocks.set(hash, p.block);
+    if (p.polRound >= 0) this.#votes.prevotes(p.polRound).track(hash); // its polka may include an equivocator's vote (votes.ts)
     if (p.round === 0 && this.#step === "new-height" && expected !== this.#self) this.startRound(0); // the proposer had work: join now
   }
 
@@ -452,7 +453,9 @@ export class ConsensusEngine {
     const signature = this.#o.signer.signHex(digest);
     this.#proposals.set(round, { block, hash, polRound });
     this.#blocks.set(hash, block);
-    this.send({ type: "proposal", height: h, round, polRound, block, signature });
+    const proposal: ProposalMessage = { type: "proposal", height: h, round, polRound, block, signature };
+    this.send(proposal);
+    this.sendPolka(proposal, hash);
   }
 
   private onTimeoutPropose(h: number, r: number): void {
@@ -637,7 +640,24 @@ export class ConsensusEngine {
       // crowd out the votes it is meant to help.
       if (s.msg.type === "proposal") s.every *= 2;
       this.#o.transport.broadcast(s.msg);
+      if (s.msg.type === "proposal") this.sendPolka(s.msg, hashHeader(s.msg.block.header));
     }
+  }
+
+  /**
+   * A re-proposal is accepted only by a receiver holding the +2/3 prevotes of its polRound
+   * (L28), and those may have reached us alone: a Byzantine validator can send its prevote to
+   * some validators only, and a round's votes stop being re-sent once it is over. Without
+   * them validators locked on different blocks can wait for each other forever, so they go
+   * with the proposal (as Tendermint gossips a proposal's POL-round votes). They are signed by
+   * their validators: relaying them is safe.
+   */
+  private sendPolka(p: ProposalMessage, hash: Hex): void {
+    if (p.polRound < 0) return;
+    const { signatures, timesMs } = this.#votes.prevotes(p.polRound).commitParts(hash);
+    signatures.forEach((signature, i) => {
+      this.#o.transport.broadcast({ type: "vote", voteType: VoteType.Prevote, height: p.height, round: p.polRound, blockHash: hash, timeMs: timesMs[i]!, signature });
+    });
   }
 
   private isValid(block: Block): boolean {

@@ -66,11 +66,6 @@ export class SimNetwork {
   private send(from: number, to: readonly number[], msg: ConsensusMessage): void {
     const wire = encodeMessage(msg);
     const kind = kindOf(msg);
-    if (process.env.SIM_TRACE && (msg.type === "proposal" || msg.type === "vote")) {
-      const what = msg.type === "proposal" ? `proposal pol=${msg.polRound} ${msg.block.header.txRoot.slice(2, 6)}` : `${msg.voteType === 1 ? "prevote" : "precommit"}`;
-      const hash = msg.type === "vote" ? msg.blockHash.slice(2, 8) : "";
-      console.log(`${this.#time.now()} ${from}->${to.join(",")} h${msg.height} r${msg.round} ${what} ${hash}`);
-    }
     for (const peer of to) {
       this.stats.sent++;
       const delay = this.#policy(from, peer, kind, this.#time.now());
