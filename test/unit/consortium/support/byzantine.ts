@@ -5,7 +5,8 @@
  * - at each height it splits the honest validators into two random groups;
  * - as proposer (ahead of time, for its next turns) it signs two different valid blocks for
  *   a round and sends one to each group, or one fresh block to all, ignoring any polka
- *   (sometimes the block is an older one with a made-up polRound);
+ *   (sometimes the block is an older one, re-proposed with the round of the most prevotes
+ *   for it that it has seen, which it forwards: a real polka if there was one);
  * - it prevotes and precommits every block it has seen in a round, telling each group its
  *   own story: the first block of the round to one group, the second to the other, nil to a
  *   group left without a block ("split"), or, at some heights, each vote to a random group or
@@ -48,6 +49,8 @@ export class ByzantineValidator {
   #blocks = new Map<number, Map<Hex, Block>>();
   #entered = new Set<number>();
   #proposed = new Set<number>();
+  /** Prevotes for blocks at this height (ours and received), by `${round}:${hash}`. */
+  #prevotes = new Map<string, VoteMessage[]>();
   #voted = new Set<string>();
   #sent: { m: ConsensusMessage; to: readonly number[] }[] = [];
   #groups: [number[], number[]];
@@ -78,6 +81,7 @@ export class ByzantineValidator {
     this.#blocks = new Map();
     this.#entered = new Set();
     this.#proposed = new Set();
+    this.#prevotes = new Map();
     this.#voted = new Set();
     this.#sent = [];
     this.#groups = this.split();
@@ -86,6 +90,7 @@ export class ByzantineValidator {
 
   private receive(m: ConsensusMessage): void {
     if ((m.type !== "proposal" && m.type !== "vote") || m.height !== this.height) return;
+    if (m.type === "vote") this.keepPrevote(m);
     this.enterRound(m.round);
     if (m.type === "proposal" && m.block.header.height === this.height) this.see(m.round, m.block);
   }
@@ -142,22 +147,26 @@ export class ByzantineValidator {
     const transfer = tx(alice, chain.account(alice.address).nonce, { kind: "transfer", to: bob.address, asset: "KRW", amount: BigInt(round + 1) });
     let b = chain.propose([transfer.bytes], now, me).block;
     let bPolRound = -1;
-    const older = [...this.#blocks.entries()].filter(([r]) => r < round).flatMap(([r, m]) => [...m.values()].map((block) => ({ r, block })));
-    if (older.length > 0 && this.#o.rng() < 0.3) {
-      // A block from an earlier round, claiming a polka it may not have.
-      const pick = older[Math.floor(this.#o.rng() * older.length)]!;
+    let polka: VoteMessage[] = [];
+    const older = [...this.#blocks.entries()].filter(([r]) => r < round).flatMap(([r, m]) => [...m].map(([hash, block]) => ({ r, block, prevotes: this.#prevotes.get(`${r}:${hash}`) ?? [] })));
+    if (older.length > 0 && this.#o.rng() < 0.5) {
+      // An earlier block with the round of the most prevotes for it we saw (a real polka, if any).
+      const pick = older.reduce((best, o) => (o.prevotes.length > best.prevotes.length || (o.prevotes.length === best.prevotes.length && this.#o.rng() < 0.5) ? o : best));
       b = pick.block;
       bPolRound = pick.r;
+      polka = pick.prevotes;
     }
     if (this.#o.rng() < 0.5) {
       // One fresh block for everyone: only the lock rules keep a validator locked elsewhere off it.
       this.emit(this.proposal(round, b, bPolRound), this.#o.honest);
+      for (const v of polka) this.emit(v, this.#o.honest);
       this.see(round, b, this.#o.honest);
       return;
     }
     const [left, right] = this.#groups;
     this.emit(this.proposal(round, a, -1), left);
     this.emit(this.proposal(round, b, bPolRound), right);
+    for (const v of polka) this.emit(v, right);
     this.stats.conflictingProposals++;
     this.see(round, a, left);
     this.see(round, b, right);
@@ -184,7 +193,15 @@ export class ByzantineValidator {
     for (const s of this.#sent) if (this.#o.rng() < 0.5) this.#o.transport.sendTo(this.#chaos ? this.pickPeers() : s.to, s.m);
   }
 
+  private keepPrevote(v: VoteMessage): void {
+    if (v.voteType !== VoteType.Prevote || v.blockHash === NIL_BLOCK_HASH || v.height !== this.height) return;
+    const key = `${v.round}:${v.blockHash}`;
+    const kept = this.#prevotes.get(key) ?? [];
+    if (!kept.some((k) => k.signature === v.signature)) this.#prevotes.set(key, [...kept, v]);
+  }
+
   private emit(m: ConsensusMessage, to: readonly number[]): void {
+    if (m.type === "vote") this.keepPrevote(m);
     if (m.type !== "vote" || m.height === this.height) this.#sent.push({ m, to });
     this.#o.transport.sendTo(to, m);
   }
