@@ -51,7 +51,6 @@ export class ByzantineValidator {
   #proposed = new Set<number>();
   /** Prevotes for blocks at this height (ours and received), by `${round}:${hash}`. */
   #prevotes = new Map<string, VoteMessage[]>();
-  #voted = new Set<string>();
   #sent: { m: ConsensusMessage; to: readonly number[] }[] = [];
   #groups: [number[], number[]];
   #chaos: boolean;
@@ -82,7 +81,6 @@ export class ByzantineValidator {
     this.#entered = new Set();
     this.#proposed = new Set();
     this.#prevotes = new Map();
-    this.#voted = new Set();
     this.#sent = [];
     this.#groups = this.split();
     this.#chaos = this.#o.rng() < 0.3;
@@ -103,10 +101,9 @@ export class ByzantineValidator {
       if (this.#schedule.proposer(this.height, r) === this.#o.signer.address && !this.#proposed.has(r)) this.proposeTwo(r);
     }
     this.strayVotes(round);
-    // The group that hears of no block this round hears nil from us (it is overwritten by nothing: the first vote counts).
     if (!this.#chaos) {
-      for (const type of [VoteType.Prevote, VoteType.Precommit] as const) this.#pendingNil.push({ round, type });
-      this.#o.time.setTimeout(() => this.sendPendingNil(round), 30);
+      const height = this.height;
+      this.#o.time.setTimeout(() => height === this.height && this.sendNil(round), 30);
     }
   }
 
@@ -124,16 +121,15 @@ export class ByzantineValidator {
     }
   }
 
-  #pendingNil: { round: number; type: typeof VoteType.Prevote | typeof VoteType.Precommit }[] = [];
-
-  /** Split mode: nil votes to each group that got no block from us in `round` (a while after we entered it). */
-  private sendPendingNil(round: number): void {
-    const count = this.#blocks.get(round)?.size ?? 0;
-    const pending = this.#pendingNil.filter((p) => p.round === round);
-    this.#pendingNil = this.#pendingNil.filter((p) => p.round !== round);
-    if (count >= 2) return;
-    const to = this.#groups[count === 0 ? 0 : 1]!.concat(count === 0 ? this.#groups[1]! : []);
-    for (const p of pending) this.emit(this.vote(p.type, round, NIL_BLOCK_HASH), to);
+  /**
+   * Split mode, a while into a round: nil votes to each group we told of no block in it. A
+   * receiver counts our first vote, so the group that saw a block from us keeps that one.
+   */
+  private sendNil(round: number): void {
+    const told = this.#blocks.get(round)?.size ?? 0;
+    if (told >= 2) return;
+    const to = told === 0 ? [...this.#o.honest] : this.#groups[1];
+    for (const type of [VoteType.Prevote, VoteType.Precommit] as const) this.emit(this.vote(type, round, NIL_BLOCK_HASH), to);
   }
 
   /** Two different valid blocks for one round, each signed, each to a different group. */
