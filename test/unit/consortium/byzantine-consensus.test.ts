@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { findFork, runSimulation, type SimResult } from "./support/consensus-sim.ts";
 
-const SEEDS = 24;
+const SEEDS = 20;
 const RUN = { gstMs: 2000, blocksAfterGst: 3, maxAfterGstMs: 20_000 };
 
 /** The validator at index `byzantine` holds `byz` of the stake, the others `honest` each. */
