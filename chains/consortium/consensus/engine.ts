@@ -31,6 +31,7 @@ import { recoverSigner, type Signer } from "../crypto.ts";
 import { type ChainLogger, quietLogger } from "../log.ts";
 import { type ConsensusMessage, type ProposalMessage, type SyncBlockMessage, type VoteMessage } from "./messages.ts";
 import { ProposerSchedule } from "./proposer.ts";
+import { type EngineTimers, type TimerHandle, systemTimers } from "./timers.ts";
 import { type Transport } from "./transport.ts";
 import { HeightVotes } from "./votes.ts";
 
@@ -98,6 +99,8 @@ export interface EngineOptions {
   readonly onEquivocation?: (evidence: DuplicateVoteEvidence, validator: Hex) => void;
   /** Called when the engine halts on an error it cannot continue from (e.g. the store failed). */
   readonly onHalt?: (error: unknown) => void;
+  /** Monotonic time and timers (default: the system's; a simulation injects virtual ones). */
+  readonly timers?: EngineTimers;
 }
 
 type Step = "new-height" | "propose" | "prevote" | "precommit";
@@ -138,7 +141,8 @@ export class ConsensusEngine {
   #member = false;
   readonly #self: Hex;
   readonly #log: ChainLogger;
-  readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #time: EngineTimers;
+  readonly #timers = new Set<TimerHandle>();
   #running = false;
   #unsubscribe: (() => void) | null = null;
   #evaluating = false;
@@ -158,7 +162,7 @@ export class ConsensusEngine {
   #future: ConsensusMessage[] = [];
   #sent: { msg: ProposalMessage | VoteMessage; at: number; every: number }[] = [];
   readonly #rebroadcastMs: number;
-  #rebroadcastTimer: NodeJS.Timeout | null = null;
+  #rebroadcastTimer: TimerHandle | null = null;
 
   #lastSyncRequest = -Infinity;
   readonly #lastSyncServed = new Map<number, number>();
@@ -174,6 +178,7 @@ export class ConsensusEngine {
     this.#maxSkewMs = opts.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
     this.#self = opts.signer.address;
     this.#log = opts.log ?? quietLogger;
+    this.#time = opts.timers ?? systemTimers;
     const set = opts.app.validatorSetAt(opts.app.head().header.height + 1);
     this.#schedule = new ProposerSchedule(set);
     this.#setHash = hashValidatorSet(set);
@@ -201,10 +206,9 @@ export class ConsensusEngine {
     if (this.#running) return;
     this.#running = true;
     this.#unsubscribe = this.#o.transport.onMessage((m) => this.receive(m));
-    this.#rebroadcastTimer = setInterval(() => {
+    this.#rebroadcastTimer = this.#time.setInterval(() => {
       if (this.#running) this.rebroadcast();
     }, Math.max(20, Math.floor(this.#rebroadcastMs / 2)));
-    this.#rebroadcastTimer.unref();
     const saved = this.loadSignerState();
     const next = this.#o.app.head().header.height + 1;
     if (saved && saved.height === next) {
@@ -221,9 +225,9 @@ export class ConsensusEngine {
     this.#running = false;
     this.#unsubscribe?.();
     this.#unsubscribe = null;
-    if (this.#rebroadcastTimer) clearInterval(this.#rebroadcastTimer);
+    if (this.#rebroadcastTimer) this.#time.clearInterval(this.#rebroadcastTimer);
     this.#rebroadcastTimer = null;
-    for (const t of this.#timers) clearTimeout(t);
+    for (const t of this.#timers) this.#time.clearTimeout(t);
     this.#timers.clear();
   }
 
@@ -282,6 +286,7 @@ export class ConsensusEngine {
     }
     this.#proposals.set(p.round, { block: p.block, hash, polRound: p.polRound });
     this.#blocks.set(hash, p.block);
+    if (p.polRound >= 0) this.#votes.prevotes(p.polRound).track(hash); // its polka may include an equivocator's vote (votes.ts)
     if (p.round === 0 && this.#step === "new-height" && expected !== this.#self) this.startRound(0); // the proposer had work: join now
   }
 
@@ -448,7 +453,9 @@ export class ConsensusEngine {
     const signature = this.#o.signer.signHex(digest);
     this.#proposals.set(round, { block, hash, polRound });
     this.#blocks.set(hash, block);
-    this.send({ type: "proposal", height: h, round, polRound, block, signature });
+    const proposal: ProposalMessage = { type: "proposal", height: h, round, polRound, block, signature };
+    this.send(proposal);
+    this.sendPolka(proposal, hash);
   }
 
   private onTimeoutPropose(h: number, r: number): void {
@@ -491,7 +498,7 @@ export class ConsensusEngine {
 
   /** Resets per-height state for the height after the app's head and replays buffered messages. */
   private enterHeight(): void {
-    for (const t of this.#timers) clearTimeout(t);
+    for (const t of this.#timers) this.#time.clearTimeout(t);
     this.#timers.clear();
     this.#height = this.#o.app.head().header.height + 1;
     this.#aheadSince = null;
@@ -539,13 +546,13 @@ export class ConsensusEngine {
 
   private noteAhead(height: number): void {
     this.#maxSeenHeight = Math.max(this.#maxSeenHeight, height);
-    const now = performance.now();
+    const now = this.#time.now();
     this.#aheadSince ??= now;
     if (height > this.#height + 1 || now - this.#aheadSince >= SYNC_GRACE_MS) this.requestSync();
   }
 
   private requestSync(): void {
-    const now = performance.now();
+    const now = this.#time.now();
     if (now - this.#lastSyncRequest < SYNC_RETRY_MS) return;
     this.#lastSyncRequest = now;
     this.#o.transport.broadcast({ type: "sync-request", height: this.#height });
@@ -553,7 +560,7 @@ export class ConsensusEngine {
 
   private serveSync(height: number): void {
     if (height < 1 || height > this.#o.app.head().header.height) return;
-    const now = performance.now();
+    const now = this.#time.now();
     if (now - (this.#lastSyncServed.get(height) ?? -Infinity) < SYNC_RETRY_MS) return;
     this.#lastSyncServed.set(height, now);
     if (this.#lastSyncServed.size > 64) this.#lastSyncServed.delete(this.#lastSyncServed.keys().next().value!);
@@ -613,7 +620,7 @@ export class ConsensusEngine {
 
   /** Broadcasts a proposal or vote of ours and keeps it for re-sending (the transport may drop). */
   private send(msg: ProposalMessage | VoteMessage): void {
-    this.#sent.push({ msg, at: performance.now(), every: this.#rebroadcastMs });
+    this.#sent.push({ msg, at: this.#time.now(), every: this.#rebroadcastMs });
     this.#o.transport.broadcast(msg);
   }
 
@@ -624,7 +631,7 @@ export class ConsensusEngine {
    * that moves on quickly costs nothing.
    */
   private rebroadcast(): void {
-    const now = performance.now();
+    const now = this.#time.now();
     this.#sent = this.#sent.filter((s) => s.msg.height === this.#height && s.msg.round >= this.#round - 1);
     for (const s of this.#sent) {
       if (now - s.at < s.every) continue;
@@ -633,7 +640,24 @@ export class ConsensusEngine {
       // crowd out the votes it is meant to help.
       if (s.msg.type === "proposal") s.every *= 2;
       this.#o.transport.broadcast(s.msg);
+      if (s.msg.type === "proposal") this.sendPolka(s.msg, hashHeader(s.msg.block.header));
     }
+  }
+
+  /**
+   * A re-proposal is accepted only by a receiver holding the +2/3 prevotes of its polRound
+   * (L28), and those may have reached us alone: a Byzantine validator can send its prevote to
+   * some validators only, and a round's votes stop being re-sent once it is over. Without
+   * them validators locked on different blocks can wait for each other forever, so they go
+   * with the proposal (as Tendermint gossips a proposal's POL-round votes). They are signed by
+   * their validators: relaying them is safe.
+   */
+  private sendPolka(p: ProposalMessage, hash: Hex): void {
+    if (p.polRound < 0) return;
+    const { signatures, timesMs } = this.#votes.prevotes(p.polRound).commitParts(hash);
+    signatures.forEach((signature, i) => {
+      this.#o.transport.broadcast({ type: "vote", voteType: VoteType.Prevote, height: p.height, round: p.polRound, blockHash: hash, timeMs: timesMs[i]!, signature });
+    });
   }
 
   private isValid(block: Block): boolean {
@@ -664,7 +688,7 @@ export class ConsensusEngine {
   }
 
   private schedule(ms: number, fn: () => void): void {
-    const timer = setTimeout(() => {
+    const timer = this.#time.setTimeout(() => {
       this.#timers.delete(timer);
       if (this.#running) this.guard(fn);
     }, ms);

@@ -1,7 +1,12 @@
 /**
  * Vote bookkeeping for one height: per round, the prevotes and precommits received, with
  * stake tallies. A validator's first vote of a kind in a round is the one that counts; a
- * different second one is equivocation and is reported, never counted.
+ * different second one is equivocation and is reported. It counts too, for its block only,
+ * once a proposal claims +2/3 prevotes for that block (`track`, Tendermint's peer-maj23):
+ * else a Byzantine validator that prevoted nil to some and the block to others keeps the
+ * polka unprovable to the former forever. Counting an equivocator for two blocks is safe:
+ * two +2/3 tallies still share more than 1/3 of the stake, so some honest validator would
+ * have voted for both, which it never does.
  */
 import { type Hex } from "../../../proofs/hex.ts";
 import { NIL_BLOCK_HASH, VoteType } from "../../../proofs/consortium/vote.ts";
@@ -19,11 +24,18 @@ export interface Vote {
 
 export type AddVoteResult = "added" | "duplicate" | "equivocation" | "not-a-validator";
 
+/** Conflicting votes kept per validator until their block is tracked (bounds what an equivocator costs us). */
+const MAX_CONFLICTING_PER_VALIDATOR = 4;
+
 export class VoteSet {
   readonly #set: ValidatorSet;
   readonly #total: bigint;
   readonly #byValidator = new Map<Hex, Vote>();
+  /** Per block hash, the votes counted for it: first votes, and conflicting ones for tracked blocks. */
+  readonly #byHash = new Map<Hex, Map<Hex, Vote>>();
   readonly #stakeByHash = new Map<Hex, bigint>();
+  readonly #tracked = new Set<Hex>();
+  readonly #conflicting = new Map<Hex, Vote[]>();
   #stake = 0n;
 
   constructor(set: ValidatorSet) {
@@ -35,11 +47,37 @@ export class VoteSet {
     const stake = stakeOf(this.#set, vote.validator);
     if (stake === undefined) return "not-a-validator";
     const prior = this.#byValidator.get(vote.validator);
-    if (prior) return prior.blockHash === vote.blockHash ? "duplicate" : "equivocation";
+    if (prior) {
+      if (prior.blockHash === vote.blockHash) return "duplicate";
+      if (this.#tracked.has(vote.blockHash)) {
+        this.count(vote, stake);
+      } else {
+        const kept = this.#conflicting.get(vote.validator) ?? [];
+        if (kept.length < MAX_CONFLICTING_PER_VALIDATOR && !kept.some((v) => v.blockHash === vote.blockHash)) this.#conflicting.set(vote.validator, [...kept, vote]);
+      }
+      return "equivocation";
+    }
     this.#byValidator.set(vote.validator, vote);
-    this.#stakeByHash.set(vote.blockHash, (this.#stakeByHash.get(vote.blockHash) ?? 0n) + stake);
+    this.count(vote, stake);
     this.#stake += stake;
     return "added";
+  }
+
+  /** A proposal claims +2/3 for `blockHash` here: conflicting votes for it count from now on. */
+  track(blockHash: Hex): void {
+    if (this.#tracked.has(blockHash)) return;
+    this.#tracked.add(blockHash);
+    for (const kept of this.#conflicting.values()) {
+      for (const v of kept) if (v.blockHash === blockHash) this.count(v, stakeOf(this.#set, v.validator)!);
+    }
+  }
+
+  private count(vote: Vote, stake: bigint): void {
+    let votes = this.#byHash.get(vote.blockHash);
+    if (!votes) this.#byHash.set(vote.blockHash, (votes = new Map()));
+    if (votes.has(vote.validator)) return;
+    votes.set(vote.validator, vote);
+    this.#stakeByHash.set(vote.blockHash, (this.#stakeByHash.get(vote.blockHash) ?? 0n) + stake);
   }
 
   /** +2/3 of the stake voted for `blockHash` (NIL_BLOCK_HASH for nil). */
@@ -72,7 +110,7 @@ export class VoteSet {
   }
 
   private votesFor(blockHash: Hex): Vote[] {
-    return [...this.#byValidator.values()].filter((v) => v.blockHash === blockHash).sort((a, b) => (a.validator < b.validator ? -1 : 1));
+    return [...(this.#byHash.get(blockHash)?.values() ?? [])].sort((a, b) => (a.validator < b.validator ? -1 : 1));
   }
 
   validators(): Iterable<Hex> {
