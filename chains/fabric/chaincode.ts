@@ -176,8 +176,8 @@ export class ChaincodeConnection {
     return qr.serializeBinary();
   }
 
-  /** Runs one invocation against `sim`; resolves with COMPLETED or ERROR, or rejects on timeout. */
-  execute(channel: string, txid: string, sp: peer.SignedProposal, input: peer.ChaincodeInput, sim: TxSimulator, timeoutMs: number): Promise<peer.ChaincodeMessage> {
+  /** Runs one invocation (`inputBytes`: the marshalled ChaincodeInput) against `sim`; resolves with COMPLETED or ERROR, or rejects on timeout. */
+  execute(channel: string, txid: string, sp: peer.SignedProposal, inputBytes: Uint8Array, sim: TxSimulator, timeoutMs: number): Promise<peer.ChaincodeMessage> {
     if (this.#closed) return Promise.reject(new ChaincodeError("chaincode stream terminated"));
     const key = channel + txid;
     if (this.#pending.has(key)) return Promise.reject(new ChaincodeError(`txid: ${txid}(${channel}) exists`));
@@ -202,7 +202,7 @@ export class ChaincodeConnection {
       m.setType(T.TRANSACTION);
       m.setChannelId(channel);
       m.setTxid(txid);
-      m.setPayload(input.serializeBinary());
+      m.setPayload(inputBytes);
       m.setProposal(sp);
       this.#stream.write(m);
     });
@@ -297,8 +297,8 @@ export class ChaincodeSupport {
     });
   }
 
-  /** Simulates one invocation on stream `lane` (modulo the open streams). */
-  async simulate(channel: string, chaincode: string, txid: string, sp: peer.SignedProposal, input: peer.ChaincodeInput, lane = 0): Promise<Execution> {
+  /** Simulates one invocation (`inputBytes`: the marshalled ChaincodeInput) on stream `lane` (modulo the open streams). */
+  async simulate(channel: string, chaincode: string, txid: string, sp: peer.SignedProposal, inputBytes: Uint8Array, lane = 0): Promise<Execution> {
     const open = this.#open(chaincode);
     const c = open[lane % Math.max(open.length, 1)];
     if (!c) throw new ChaincodeError(`chaincode ${chaincode} not found`);
@@ -307,7 +307,7 @@ export class ChaincodeSupport {
     // commit is invalidated by the MVCC/phantom checks like any other stale read.
     {
       const sim = new TxSimulator(this.store, chaincode);
-      const m = await c.execute(channel, txid, sp, input, sim, this.execTimeoutMs);
+      const m = await c.execute(channel, txid, sp, inputBytes, sim, this.execTimeoutMs);
       if (m.getType() === T.ERROR) {
         const r = new peer.Response();
         r.setStatus(500);

@@ -322,7 +322,7 @@ export class FabricNetwork {
   async #endorseOn(node: PeerNode, p: ParsedProposal): Promise<Endorsed> {
     if (p.chaincodeName === "qscc") return { response: this.#qscc(p) };
     // each peer simulates on its own chaincode stream
-    const ex = await this.chaincodes.simulate(this.channel, p.chaincodeName, p.txId, p.signedProposal, p.input, this.#peers.indexOf(node));
+    const ex = await this.chaincodes.simulate(this.channel, p.chaincodeName, p.txId, p.signedProposal, p.inputBytes, this.#peers.indexOf(node));
     if (ex.response.getStatus() >= 400) return { response: ex.response };
     const cca = new peer.ChaincodeAction();
     cca.setResults(ex.simulator.txRwset().serializeBinary());

@@ -60,6 +60,8 @@ export interface ParsedProposal {
   readonly chaincodeProposalPayload: peer.ChaincodeProposalPayload;
   readonly chaincodeName: string;
   readonly input: peer.ChaincodeInput;
+  /** `input` marshalled once, the TRANSACTION payload every endorser sends its chaincode (as the peer marshals it). */
+  readonly inputBytes: Uint8Array;
   readonly txId: string;
   /** SHA256(channel_header ‖ signature_header ‖ ChaincodeProposalPayload without transient map). */
   readonly proposalHash: Buffer;
@@ -95,6 +97,7 @@ export function parseSignedProposal(sp: peer.SignedProposal): ParsedProposal {
       chaincodeProposalPayload: cpp,
       chaincodeName,
       input,
+      inputBytes: input.serializeBinary(),
       txId: channelHeader.getTxId(),
       proposalHash,
     };
