@@ -155,21 +155,23 @@ function rememberParameterValidators(): void {
   const DataMarshall = require("fabric-shim/lib/contract-spi/datamarshall.js") as { prototype: { handleParameters: HandleParameters } };
   if (DataMarshall.prototype.handleParameters.lean) return;
   const compiled = new WeakMap<Marshall, WeakMap<object, { components: unknown; schema: object; validate: Validator }>>();
-  const validatorFor = (m: Marshall, expected: Param): { schema: object; validate: Validator } => {
-    const wrap = () => ({ properties: { prop: expected.schema }, components: { schemas: m.components } });
-    if (JSON.stringify(expected.schema).includes("$ref")) {
-      const schema = wrap();
-      return { schema, validate: m.ajv.compile(schema) };
-    }
-    let mine = compiled.get(m);
-    if (!mine) compiled.set(m, (mine = new WeakMap()));
-    const hit = mine.get(expected.schema);
+  // the shim's wrapper schema for one parameter (no closure per call: see validatorFor)
+  function wrap(m: Marshall, expected: Param): object {
+    return { properties: { prop: expected.schema }, components: { schemas: m.components } };
+  }
+  // a function declaration, not a closure made per call (tsx names each one it creates)
+  function validatorFor(m: Marshall, expected: Param): { schema: object; validate: Validator } {
+    const hit = compiled.get(m)?.get(expected.schema);
     if (hit && hit.components === m.components) return hit;
-    const schema = wrap();
+    const schema = wrap(m, expected);
     const entry = { components: m.components, schema, validate: m.ajv.compile(schema) };
-    mine.set(expected.schema, entry);
+    if (!JSON.stringify(expected.schema).includes("$ref")) {
+      let mine = compiled.get(m);
+      if (!mine) compiled.set(m, (mine = new WeakMap()));
+      mine.set(expected.schema, entry);
+    }
     return entry;
-  };
+  }
   DataMarshall.prototype.handleParameters = Object.assign(
     function (this: Marshall, fn: { parameters?: Param[] }, parameters: Buffer[], loggerPrefix: string): unknown[] {
       const expectedParams = fn.parameters;

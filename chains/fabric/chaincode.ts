@@ -29,6 +29,8 @@ interface Pending {
   readonly sim: TxSimulator;
   readonly resolve: (m: peer.ChaincodeMessage) => void;
   readonly reject: (e: Error) => void;
+  /** the execution timeout, cleared when the execution settles */
+  timer?: NodeJS.Timeout;
   readonly iterators: Map<string, { rec: RangeRecord; last: string | null }>;
 }
 
@@ -48,7 +50,10 @@ export class ChaincodeConnection {
     const fail = (why: string) => {
       if (this.#closed) return;
       this.#closed = true;
-      for (const p of this.#pending.values()) p.reject(new ChaincodeError(`chaincode stream terminated: ${why}`));
+      for (const p of this.#pending.values()) {
+        clearTimeout(p.timer);
+        p.reject(new ChaincodeError(`chaincode stream terminated: ${why}`));
+      }
       this.#pending.clear();
       done();
     };
@@ -104,6 +109,7 @@ export class ChaincodeConnection {
       case T.COMPLETED:
       case T.ERROR:
         this.#pending.delete(channel + txid);
+        clearTimeout(p.timer);
         p.resolve(m);
         return;
       case T.GET_STATE: {
@@ -176,28 +182,23 @@ export class ChaincodeConnection {
     return qr.serializeBinary();
   }
 
+  /** An execution's timeout (a static callback: see execute). */
+  readonly #timeout = (key: string, p: Pending): void => {
+    if (this.#pending.get(key) !== p) return;
+    this.#pending.delete(key);
+    p.reject(new ChaincodeError(`timeout expired while executing transaction`));
+  };
+
   /** Runs one invocation (`inputBytes`: the marshalled ChaincodeInput) against `sim`; resolves with COMPLETED or ERROR, or rejects on timeout. */
   execute(channel: string, txid: string, sp: peer.SignedProposal, inputBytes: Uint8Array, sim: TxSimulator, timeoutMs: number): Promise<peer.ChaincodeMessage> {
     if (this.#closed) return Promise.reject(new ChaincodeError("chaincode stream terminated"));
     const key = channel + txid;
     if (this.#pending.has(key)) return Promise.reject(new ChaincodeError(`txid: ${txid}(${channel}) exists`));
+    // no named closures here: this runs twice per transaction, and under tsx each one evaluated costs a defineProperty
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(key);
-        reject(new ChaincodeError(`timeout expired while executing transaction`));
-      }, timeoutMs);
-      this.#pending.set(key, {
-        sim,
-        iterators: new Map(),
-        resolve: (m) => {
-          clearTimeout(timer);
-          resolve(m);
-        },
-        reject: (e) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      });
+      const p: Pending = { sim, iterators: new Map(), resolve, reject };
+      p.timer = setTimeout(this.#timeout, timeoutMs, key, p);
+      this.#pending.set(key, p);
       const m = new peer.ChaincodeMessage();
       m.setType(T.TRANSACTION);
       m.setChannelId(channel);

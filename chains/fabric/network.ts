@@ -94,8 +94,26 @@ interface Endorsed {
   readonly endorsement?: peer.Endorsement;
 }
 
+interface PeerResult {
+  readonly n: PeerNode;
+  readonly r: Endorsed | null;
+  readonly err: string | null;
+}
+
 interface Pending {
   readonly envBytes: Uint8Array;
+}
+
+/** An invalid transaction's validation result. (Module-level: a closure per call costs a defineProperty under tsx.) */
+function fail(code: number, txId = ""): { code: number; txId: string; writes: StateWrite[] } {
+  return { code, txId, writes: [] };
+}
+
+/** The orderer's refusal of an envelope (orderer/common/msgprocessor), as the gateway reports it. */
+function ordererRejected(ordererMspId: string, why: string): GatewayFailure {
+  return new GatewayFailure(grpc.status.ABORTED, `received unsuccessful response from orderer: status=FORBIDDEN, info=${why}`, [
+    { address: "orderer.example.com:7050", mspId: ordererMspId, message: why },
+  ]);
 }
 
 function asFailure(err: unknown, code: grpc.status): GatewayFailure {
@@ -446,14 +464,9 @@ export class FabricNetwork {
     // The peers endorse at once when each has its own chaincode stream (as each Fabric peer
     // does); a chaincode with a single stream (classic registration) keys executions by
     // channel+txid, so there they run one after the other.
-    const endorse = (n: PeerNode) =>
-      this.#endorseOn(n, p).then(
-        (r) => ({ n, r, err: null as string | null }),
-        (err: Error) => ({ n, r: null as Endorsed | null, err: err.message }),
-      );
-    const results: { n: PeerNode; r: Endorsed | null; err: string | null }[] = [];
-    if (this.chaincodes.lanes(p.chaincodeName) >= this.#peers.length) results.push(...(await Promise.all(nodes.map(endorse))));
-    else for (const n of nodes) results.push(await endorse(n));
+    const results: PeerResult[] = [];
+    if (this.chaincodes.lanes(p.chaincodeName) >= this.#peers.length) results.push(...(await Promise.all(nodes.map((n) => this.#endorseResult(n, p)))));
+    else for (const n of nodes) results.push(await this.#endorseResult(n, p));
     const failures = results.flatMap(({ n, r, err }) => {
       if (err !== null) return [{ address: n.address, mspId: n.org.mspId, message: err }];
       if (!r!.endorsement) return [{ address: n.address, mspId: n.org.mspId, message: `chaincode response ${r!.response.getStatus()}, ${r!.response.getMessage()}` }];
@@ -493,25 +506,29 @@ export class FabricNetwork {
     return out;
   }
 
+  /** One peer's endorsement or its error, for the gateway to collect. */
+  #endorseResult(n: PeerNode, p: ParsedProposal): Promise<PeerResult> {
+    return this.#endorseOn(n, p).then(
+      (r) => ({ n, r, err: null }),
+      (err: Error) => ({ n, r: null, err: err.message }),
+    );
+  }
+
   async #submit(req: gateway.SubmitRequest): Promise<gateway.SubmitResponse> {
     const env = req.getPreparedTransaction();
     if (!env) throw new GatewayFailure(grpc.status.INVALID_ARGUMENT, "a prepared transaction is required");
     if (req.getChannelId() !== this.channel) throw new GatewayFailure(grpc.status.NOT_FOUND, `channel '${req.getChannelId()}' not found`);
     // Orderer ingress (orderer/common/msgprocessor): the signer must satisfy the channel's Writers policy.
-    const rejected = (why: string) =>
-      new GatewayFailure(grpc.status.ABORTED, `received unsuccessful response from orderer: status=FORBIDDEN, info=${why}`, [
-        { address: "orderer.example.com:7050", mspId: this.ordererOrg.mspId, message: why },
-      ]);
     try {
       const payload = common.Payload.deserializeBinary(env.getPayload_asU8());
       const shdr = common.SignatureHeader.deserializeBinary(payload.getHeader()!.getSignatureHeader_asU8());
       const creator = this.msps.validate(shdr.getCreator_asU8());
-      if (creator.mspId === this.ordererOrg.mspId) throw rejected("implicit policy evaluation failed - 0 sub-policies were satisfied");
+      if (creator.mspId === this.ordererOrg.mspId) throw ordererRejected(this.ordererOrg.mspId, "implicit policy evaluation failed - 0 sub-policies were satisfied");
       const sig = this.#signatures.verify(creator.publicKey, env.getPayload_asU8(), env.getSignature_asU8());
-      if (!sig.ok) throw rejected(`signature validation failed: ${sig.reason}`);
+      if (!sig.ok) throw ordererRejected(this.ordererOrg.mspId, `signature validation failed: ${sig.reason}`);
     } catch (err) {
       if (err instanceof GatewayFailure) throw err;
-      throw rejected((err as Error).message);
+      throw ordererRejected(this.ordererOrg.mspId, (err as Error).message);
     }
     if (this.#closing || this.#ledgerFailure) throw new GatewayFailure(grpc.status.UNAVAILABLE, "no orderer nodes available");
     this.#enqueue(env.serializeBinary());
@@ -883,7 +900,6 @@ export class FabricNetwork {
     seen: Set<string>,
     updated: Map<string, Set<string>>,
   ): { code: number; txId: string; writes: StateWrite[]; cca?: peer.ChaincodeAction } {
-    const fail = (code: number, txId = "") => ({ code, txId, writes: [] as StateWrite[] });
     let env: common.Envelope, payload: common.Payload, chdr: common.ChannelHeader, shdr: common.SignatureHeader;
     try {
       env = common.Envelope.deserializeBinary(envBytes);

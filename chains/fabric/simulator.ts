@@ -9,6 +9,11 @@ import type { LedgerStore, StateEntry, Version } from "./store.ts";
 
 const kv = ledger.rwset.kvrwset;
 
+/** UTF-8 byte order (Fabric's), for sorting keys. */
+function byKey(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
 export interface RangeRecord {
   readonly start: string;
   readonly end: string;
@@ -54,7 +59,6 @@ export class TxSimulator {
 
   /** The KVRWSet bytes, keys sorted in byte order as Fabric's rwset builder does. */
   rwsetBytes(): Uint8Array {
-    const byKey = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
     const set = new kv.KVRWSet();
     for (const key of [...this.reads.keys()].sort(byKey)) {
       const r = new kv.KVRead();
