@@ -18,10 +18,12 @@ import { sha256 as createHash256, SignatureChecks, signLowS, verifyFabricSignatu
 import { loadOrCreateOrg, type Identity, type IdentitySpec, type Org } from "./identity.ts";
 import { hasRole, IdentityError, MspManager, serializeIdentity, type ValidIdentity } from "./msp.ts";
 import { blockDataHash, blockHeaderBytes, blockHeaderHash, Code, computeTxId, parseSignedProposal, MalformedError, type ParsedProposal } from "./protoutil.ts";
+import { encodeMessage, type LenField } from "./protowire.ts";
 import { LedgerStore, type StateWrite, type TxRecord } from "./store.ts";
 import { anyOf } from "./timestamp.ts";
 
 const kv = ledger.rwset.kvrwset;
+const EMPTY = new Uint8Array();
 
 export interface FabricNetworkOptions {
   /** Directory for crypto material and the ledger; reused on restart. */
@@ -91,7 +93,8 @@ interface PeerNode {
 interface Endorsed {
   readonly response: peer.Response;
   readonly prpBytes?: Uint8Array;
-  readonly endorsement?: peer.Endorsement;
+  /** The peer.Endorsement's bytes (endorser, signature). */
+  readonly endorsement?: Uint8Array;
 }
 
 interface PeerResult {
@@ -342,21 +345,23 @@ export class FabricNetwork {
     // each peer simulates on its own chaincode stream
     const ex = await this.chaincodes.simulate(this.channel, p.chaincodeName, p.txId, p.signedProposal, p.inputBytes, this.#peers.indexOf(node));
     if (ex.response.getStatus() >= 400) return { response: ex.response };
-    const cca = new peer.ChaincodeAction();
-    cca.setResults(ex.simulator.txRwset().serializeBinary());
-    if (ex.event) cca.setEvents(ex.event.serializeBinary());
-    cca.setResponse(ex.response);
-    const ccid = new peer.ChaincodeID();
-    ccid.setName(p.chaincodeName);
-    ccid.setVersion("1.0");
-    cca.setChaincodeId(ccid);
-    const prp = new peer.ProposalResponsePayload();
-    prp.setProposalHash(p.proposalHash);
-    prp.setExtension$(cca.serializeBinary());
-    const prpBytes = prp.serializeBinary();
-    const e = new peer.Endorsement();
-    e.setEndorser(node.serialized);
-    e.setSignature(this.#signatures.sign(node.identity.privateKey, Buffer.concat([prpBytes, node.serialized])));
+    // ChaincodeAction{results, events, response, chaincode_id{name, version}} inside
+    // ProposalResponsePayload{proposal_hash, extension}, as protoutil marshals them
+    const cca = encodeMessage([
+      [1, ex.simulator.txRwset().serializeBinary()],
+      [2, ex.event ? ex.event.serializeBinary() : EMPTY],
+      [3, ex.response.serializeBinary(), true],
+      [4, encodeMessage([[2, p.chaincodeName], [3, "1.0"]]), true],
+    ]);
+    const prpBytes = encodeMessage([
+      [1, p.proposalHash],
+      [2, cca],
+    ]);
+    const signature = this.#signatures.sign(node.identity.privateKey, Buffer.concat([prpBytes, node.serialized]));
+    const e = encodeMessage([
+      [1, node.serialized],
+      [2, signature],
+    ]);
     return { response: ex.response, prpBytes, endorsement: e };
   }
 
@@ -479,28 +484,31 @@ export class FabricNetwork {
         throw new GatewayFailure(grpc.status.ABORTED, "failed to assemble transaction: ProposalResponsePayloads do not match");
       }
     }
-    // protoutil.CreateSignedTx, without the client's signature (the client signs the payload)
-    const cea = new peer.ChaincodeEndorsedAction();
-    cea.setProposalResponsePayload(first.prpBytes!);
-    cea.setEndorsementsList(results.map(({ r }) => r!.endorsement!));
-    const cpp = new peer.ChaincodeProposalPayload();
-    cpp.setInput(p.chaincodeProposalPayload.getInput_asU8());
-    const cap = new peer.ChaincodeActionPayload();
-    cap.setChaincodeProposalPayload(cpp.serializeBinary());
-    cap.setAction(cea);
-    const ta = new peer.TransactionAction();
-    ta.setHeader(p.header.getSignatureHeader_asU8());
-    ta.setPayload(cap.serializeBinary());
-    const tx = new peer.Transaction();
-    tx.addActions(ta);
-    const hdr = new common.Header();
-    hdr.setChannelHeader(p.header.getChannelHeader_asU8());
-    hdr.setSignatureHeader(p.header.getSignatureHeader_asU8());
-    const payload = new common.Payload();
-    payload.setHeader(hdr);
-    payload.setData(tx.serializeBinary());
+    // protoutil.CreateSignedTx, without the client's signature (the client signs the payload):
+    // Payload{Header{channel_header, signature_header}, Transaction{TransactionAction{
+    // signature_header, ChaincodeActionPayload{ChaincodeProposalPayload without the transient
+    // map, ChaincodeEndorsedAction{prp, endorsements}}}}}
+    const cea = encodeMessage([[1, first.prpBytes!], ...results.map(({ r }): LenField => [2, r!.endorsement!, true])]);
+    const cap = encodeMessage([
+      [1, p.cppWithoutTransient],
+      [2, cea, true],
+    ]);
+    const shdr = p.header.getSignatureHeader_asU8();
+    const ta = encodeMessage([
+      [1, shdr],
+      [2, cap],
+    ]);
+    const tx = encodeMessage([[1, ta, true]]);
+    const hdr = encodeMessage([
+      [1, p.header.getChannelHeader_asU8()],
+      [2, shdr],
+    ]);
+    const payload = encodeMessage([
+      [1, hdr, true],
+      [2, tx],
+    ]);
     const env = new common.Envelope();
-    env.setPayload(payload.serializeBinary());
+    env.setPayload(payload);
     const out = new gateway.EndorseResponse();
     out.setPreparedTransaction(env);
     return out;

@@ -63,7 +63,9 @@ export interface ParsedProposal {
   /** `input` marshalled once, the TRANSACTION payload every endorser sends its chaincode (as the peer marshals it). */
   readonly inputBytes: Uint8Array;
   readonly txId: string;
-  /** SHA256(channel_header ‖ signature_header ‖ ChaincodeProposalPayload without transient map). */
+  /** The ChaincodeProposalPayload without its transient map (what the transaction carries). */
+  readonly cppWithoutTransient: Uint8Array;
+  /** SHA256(channel_header ‖ signature_header ‖ cppWithoutTransient). */
   readonly proposalHash: Buffer;
 }
 
@@ -86,7 +88,8 @@ export function parseSignedProposal(sp: peer.SignedProposal): ParsedProposal {
     if (!input || !chaincodeName) throw new MalformedError("chaincode spec has no input or chaincode id");
     const noTransient = new peer.ChaincodeProposalPayload();
     noTransient.setInput(cpp.getInput_asU8());
-    const proposalHash = sha256(header.getChannelHeader_asU8(), header.getSignatureHeader_asU8(), noTransient.serializeBinary());
+    const cppWithoutTransient = noTransient.serializeBinary();
+    const proposalHash = sha256(header.getChannelHeader_asU8(), header.getSignatureHeader_asU8(), cppWithoutTransient);
     return {
       signedProposal: sp,
       proposalBytes,
@@ -99,6 +102,7 @@ export function parseSignedProposal(sp: peer.SignedProposal): ParsedProposal {
       input,
       inputBytes: input.serializeBinary(),
       txId: channelHeader.getTxId(),
+      cppWithoutTransient,
       proposalHash,
     };
   } catch (err) {

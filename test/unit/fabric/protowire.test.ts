@@ -1,0 +1,140 @@
+/**
+ * encodeMessage (chains/fabric/protowire.ts) gives google-protobuf's serializeBinary bytes for
+ * the messages the endorsers build by hand: ChaincodeAction, ChaincodeID,
+ * ProposalResponsePayload, Endorsement, ChaincodeEndorsedAction, ChaincodeActionPayload,
+ * TransactionAction, Transaction, Header, Payload — with empty fields, multi-byte lengths and
+ * non-ASCII strings.
+ */
+import assert from "node:assert/strict";
+import { common, peer } from "@hyperledger/fabric-protos";
+import { randomBytes, randomInt } from "node:crypto";
+import { encodeMessage } from "../../../chains/fabric/protowire.ts";
+
+/** Random bytes of a size picked to exercise 0-, 1-, 2- and 3-byte length prefixes. */
+function blob(): Uint8Array {
+  const sizes = [0, 1, 127, 128, 300, 16_383, 16_384, 70_000];
+  return randomBytes(sizes[randomInt(sizes.length)]!);
+}
+
+describe("encodeMessage: google-protobuf's bytes for length-delimited messages", () => {
+  it("matches serializeBinary for every message the endorsers build, over random contents", () => {
+    for (let i = 0; i < 200; i++) {
+      const name = ["isthmus", "", "코인-cc", "a".repeat(200)][i % 4]!;
+      const ccid = new peer.ChaincodeID();
+      ccid.setName(name);
+      ccid.setVersion("1.0");
+      const ccidBytes = encodeMessage([
+        [2, name],
+        [3, "1.0"],
+      ]);
+      assert.deepEqual(ccidBytes, Buffer.from(ccid.serializeBinary()), "ChaincodeID");
+
+      const response = new peer.Response();
+      response.setStatus(i % 2 ? 200 : 0);
+      response.setPayload(blob());
+      const results = blob();
+      const events = blob();
+      const cca = new peer.ChaincodeAction();
+      cca.setResults(results);
+      cca.setEvents(events);
+      cca.setResponse(response);
+      cca.setChaincodeId(ccid);
+      const ccaBytes = encodeMessage([
+        [1, results],
+        [2, events],
+        [3, response.serializeBinary(), true],
+        [4, ccidBytes, true],
+      ]);
+      assert.deepEqual(ccaBytes, Buffer.from(cca.serializeBinary()), "ChaincodeAction");
+
+      const hash = randomBytes(32);
+      const prp = new peer.ProposalResponsePayload();
+      prp.setProposalHash(hash);
+      prp.setExtension$(ccaBytes);
+      const prpBytes = encodeMessage([
+        [1, hash],
+        [2, ccaBytes],
+      ]);
+      assert.deepEqual(prpBytes, Buffer.from(prp.serializeBinary()), "ProposalResponsePayload");
+
+      const endorsements = Array.from({ length: 1 + (i % 3) }, () => {
+        const e = new peer.Endorsement();
+        e.setEndorser(blob());
+        e.setSignature(randomBytes(70));
+        return e;
+      });
+      const endorsementBytes = endorsements.map((e) =>
+        encodeMessage([
+          [1, e.getEndorser_asU8()],
+          [2, e.getSignature_asU8()],
+        ]),
+      );
+      endorsements.forEach((e, k) => assert.deepEqual(endorsementBytes[k], Buffer.from(e.serializeBinary()), "Endorsement"));
+
+      const cea = new peer.ChaincodeEndorsedAction();
+      cea.setProposalResponsePayload(prpBytes);
+      cea.setEndorsementsList(endorsements);
+      const ceaBytes = encodeMessage([[1, prpBytes], ...endorsementBytes.map((b) => [2, b, true] as const)]);
+      assert.deepEqual(ceaBytes, Buffer.from(cea.serializeBinary()), "ChaincodeEndorsedAction");
+
+      const cpp = new peer.ChaincodeProposalPayload();
+      cpp.setInput(blob());
+      const cppBytes = cpp.serializeBinary();
+      const cap = new peer.ChaincodeActionPayload();
+      cap.setChaincodeProposalPayload(cppBytes);
+      cap.setAction(cea);
+      const capBytes = encodeMessage([
+        [1, cppBytes],
+        [2, ceaBytes, true],
+      ]);
+      assert.deepEqual(capBytes, Buffer.from(cap.serializeBinary()), "ChaincodeActionPayload");
+
+      const shdr = blob();
+      const ta = new peer.TransactionAction();
+      ta.setHeader(shdr);
+      ta.setPayload(capBytes);
+      const taBytes = encodeMessage([
+        [1, shdr],
+        [2, capBytes],
+      ]);
+      assert.deepEqual(taBytes, Buffer.from(ta.serializeBinary()), "TransactionAction");
+
+      const tx = new peer.Transaction();
+      tx.addActions(ta);
+      const txBytes = encodeMessage([[1, taBytes, true]]);
+      assert.deepEqual(txBytes, Buffer.from(tx.serializeBinary()), "Transaction");
+
+      const chdr = blob();
+      const hdr = new common.Header();
+      hdr.setChannelHeader(chdr);
+      hdr.setSignatureHeader(shdr);
+      const hdrBytes = encodeMessage([
+        [1, chdr],
+        [2, shdr],
+      ]);
+      assert.deepEqual(hdrBytes, Buffer.from(hdr.serializeBinary()), "Header");
+
+      const payload = new common.Payload();
+      payload.setHeader(hdr);
+      payload.setData(txBytes);
+      const payloadBytes = encodeMessage([
+        [1, hdrBytes, true],
+        [2, txBytes],
+      ]);
+      assert.deepEqual(payloadBytes, Buffer.from(payload.serializeBinary()), "Payload");
+    }
+  });
+
+  it("leaves out empty fields unless told to keep them, and decodes back", () => {
+    assert.deepEqual(encodeMessage([[1, new Uint8Array()]]), Buffer.alloc(0));
+    assert.deepEqual(encodeMessage([[1, new Uint8Array(), true]]), Buffer.from([0x0a, 0x00]));
+    const h = common.Header.deserializeBinary(
+      encodeMessage([
+        [1, Buffer.from("ch")],
+        [2, Buffer.from("sh")],
+      ]),
+    );
+    assert.equal(Buffer.from(h.getChannelHeader_asU8()).toString(), "ch");
+    assert.equal(Buffer.from(h.getSignatureHeader_asU8()).toString(), "sh");
+  });
+});
