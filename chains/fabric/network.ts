@@ -348,7 +348,7 @@ export class FabricNetwork {
     // ChaincodeAction{results, events, response, chaincode_id{name, version}} inside
     // ProposalResponsePayload{proposal_hash, extension}, as protoutil marshals them
     const cca = encodeMessage([
-      [1, ex.simulator.txRwset().serializeBinary()],
+      [1, ex.simulator.txRwsetBytes()],
       [2, ex.event ? ex.event.serializeBinary() : EMPTY],
       [3, ex.response.serializeBinary(), true],
       [4, encodeMessage([[2, p.chaincodeName], [3, "1.0"]]), true],

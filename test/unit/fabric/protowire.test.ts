@@ -2,13 +2,66 @@
  * encodeMessage (chains/fabric/protowire.ts) gives google-protobuf's serializeBinary bytes for
  * the messages the endorsers build by hand: ChaincodeAction, ChaincodeID,
  * ProposalResponsePayload, Endorsement, ChaincodeEndorsedAction, ChaincodeActionPayload,
- * TransactionAction, Transaction, Header, Payload — with empty fields, multi-byte lengths and
- * non-ASCII strings.
+ * TransactionAction, Transaction, Header, Payload, and a simulation's TxReadWriteSet — with
+ * empty fields, multi-byte lengths and varints, and non-ASCII strings.
  */
 import assert from "node:assert/strict";
-import { common, peer } from "@hyperledger/fabric-protos";
+import { common, ledger, peer } from "@hyperledger/fabric-protos";
 import { randomBytes, randomInt } from "node:crypto";
 import { encodeMessage } from "../../../chains/fabric/protowire.ts";
+import { TxSimulator } from "../../../chains/fabric/simulator.ts";
+import type { LedgerStore } from "../../../chains/fabric/store.ts";
+
+const kv = ledger.rwset.kvrwset;
+
+/** The read/write set as google-protobuf builds it from a simulation's reads, ranges and writes. */
+function referenceTxRwset(sim: TxSimulator): Uint8Array {
+  const byKey = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+  const version = (v: { blockNum: number; txNum: number }) => {
+    const ver = new kv.Version();
+    ver.setBlockNum(v.blockNum);
+    ver.setTxNum(v.txNum);
+    return ver;
+  };
+  const set = new kv.KVRWSet();
+  for (const key of [...sim.reads.keys()].sort(byKey)) {
+    const r = new kv.KVRead();
+    r.setKey(key);
+    const v = sim.reads.get(key);
+    if (v) r.setVersion(version(v));
+    set.addReads(r);
+  }
+  for (const rec of sim.ranges) {
+    const info = new kv.RangeQueryInfo();
+    info.setStartKey(rec.start);
+    info.setEndKey(rec.end);
+    info.setItrExhausted(rec.exhausted);
+    const raw = new kv.QueryReads();
+    for (const rd of rec.reads) {
+      const r = new kv.KVRead();
+      r.setKey(rd.key);
+      r.setVersion(version(rd.version));
+      raw.addKvReads(r);
+    }
+    info.setRawReads(raw);
+    set.addRangeQueriesInfo(info);
+  }
+  for (const key of [...sim.writes.keys()].sort(byKey)) {
+    const w = sim.writes.get(key)!;
+    const kw = new kv.KVWrite();
+    kw.setKey(key);
+    kw.setIsDelete(w.isDelete);
+    kw.setValue(w.value);
+    set.addWrites(kw);
+  }
+  const tx = new ledger.rwset.TxReadWriteSet();
+  tx.setDataModel(ledger.rwset.TxReadWriteSet.DataModel.KV);
+  const ns = new ledger.rwset.NsReadWriteSet();
+  ns.setNamespace(sim.ns);
+  ns.setRwset(set.serializeBinary());
+  tx.addNsRwset(ns);
+  return tx.serializeBinary();
+}
 
 /** Random bytes of a size picked to exercise 0-, 1-, 2- and 3-byte length prefixes. */
 function blob(): Uint8Array {
@@ -16,7 +69,7 @@ function blob(): Uint8Array {
   return randomBytes(sizes[randomInt(sizes.length)]!);
 }
 
-describe("encodeMessage: google-protobuf's bytes for length-delimited messages", () => {
+describe("encodeMessage: google-protobuf's bytes for the messages endorsers build", () => {
   it("matches serializeBinary for every message the endorsers build, over random contents", () => {
     for (let i = 0; i < 200; i++) {
       const name = ["isthmus", "", "코인-cc", "a".repeat(200)][i % 4]!;
@@ -125,6 +178,20 @@ describe("encodeMessage: google-protobuf's bytes for length-delimited messages",
     }
   });
 
+  it("a simulation's read/write set: the bytes google-protobuf builds (reads with and without versions, ranges, writes, deletes)", () => {
+    const keys = ["", "a", "\u0000bal\u0000KRW\u0000x\u0000", "잔액", "z".repeat(300), "é", "b"];
+    const ver = () => ({ blockNum: [0, 1, 127, 128, 2 ** 40][randomInt(5)]!, txNum: [0, 1, 499][randomInt(3)]! });
+    for (let i = 0; i < 200; i++) {
+      const sim = new TxSimulator(null as unknown as LedgerStore, ["isthmus", "", "cc-코"][i % 3]!);
+      for (const k of keys) if (randomInt(2)) sim.reads.set(k, randomInt(3) ? ver() : null);
+      for (let r = randomInt(3); r > 0; r--) {
+        sim.ranges.push({ start: keys[randomInt(keys.length)]!, end: keys[randomInt(keys.length)]!, exhausted: randomInt(2) === 1, reads: keys.slice(0, randomInt(4)).map((key) => ({ key, version: ver() })) });
+      }
+      for (const k of keys) if (randomInt(2)) sim.writes.set(k, randomInt(4) ? { isDelete: false, value: blob() } : { isDelete: true, value: new Uint8Array() });
+      assert.deepEqual(Buffer.from(sim.txRwsetBytes()), Buffer.from(referenceTxRwset(sim)));
+    }
+  });
+
   it("leaves out empty fields unless told to keep them, and decodes back", () => {
     assert.deepEqual(encodeMessage([[1, new Uint8Array()]]), Buffer.alloc(0));
     assert.deepEqual(encodeMessage([[1, new Uint8Array(), true]]), Buffer.from([0x0a, 0x00]));
@@ -136,5 +203,7 @@ describe("encodeMessage: google-protobuf's bytes for length-delimited messages",
     );
     assert.equal(Buffer.from(h.getChannelHeader_asU8()).toString(), "ch");
     assert.equal(Buffer.from(h.getSignatureHeader_asU8()).toString(), "sh");
+    assert.deepEqual(encodeMessage([[1, 0], [2, false], [3, 300], [4, true]]), Buffer.from([0x18, 0xac, 0x02, 0x20, 0x01]));
+    assert.throws(() => encodeMessage([[1, -1]]), RangeError);
   });
 });
