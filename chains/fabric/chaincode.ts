@@ -6,6 +6,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { ledger, peer } from "@hyperledger/fabric-protos";
+import { encodeMessage } from "./protowire.ts";
 import { TxSimulator, type RangeRecord } from "./simulator.ts";
 import type { LedgerStore } from "./store.ts";
 
@@ -13,7 +14,29 @@ const T = peer.ChaincodeMessage.Type;
 /** Fabric's peer pages range queries at totalQueryLimit/internalQueryLimit = 100 (core.yaml). */
 const PAGE = 100;
 
-type Stream = grpc.ClientDuplexStream<peer.ChaincodeMessage, peer.ChaincodeMessage> | grpc.ServerDuplexStream<peer.ChaincodeMessage, peer.ChaincodeMessage>;
+/** A chaincode stream: this peer writes ChaincodeMessage bytes (encodeChaincodeMessage) and reads decoded messages. */
+type Stream = grpc.ClientDuplexStream<Uint8Array, peer.ChaincodeMessage> | grpc.ServerDuplexStream<peer.ChaincodeMessage, Uint8Array>;
+
+/**
+ * A ChaincodeMessage{type, payload, txid, proposal, channel_id} as the peer sends it, encoded
+ * straight into bytes (google-protobuf's bytes: test/unit/fabric/protowire.test.ts) — twelve of
+ * them per transaction. `signedProposal`: a SignedProposal's bytes (TRANSACTION only).
+ */
+export function encodeChaincodeMessage(type: number, channel: string, txid: string, payload: Uint8Array, signedProposal?: Uint8Array): Buffer {
+  return encodeMessage([[1, type], [3, payload], [4, txid], [5, signedProposal ?? EMPTY, signedProposal !== undefined], [7, channel]]);
+}
+
+const EMPTY = new Uint8Array();
+
+/** The bytes are the message: what this peer writes is already encoded. */
+function asWritten(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** protos.ChaincodeSupport (classic registration), answering with messages this peer encoded itself. */
+export const ChaincodeSupportService = { register: { ...peer.ChaincodeSupportService.register, responseSerialize: asWritten } };
+/** protos.Chaincode (chaincode-as-a-service), the peer dialling with messages it encoded itself. */
+const ChaincodeClient = grpc.makeGenericClientConstructor({ connect: { ...peer.ChaincodeService.connect, requestSerialize: asWritten } }, "Chaincode");
 
 export interface Execution {
   readonly response: peer.Response;
@@ -78,14 +101,9 @@ export class ChaincodeConnection {
     else this.#stream.end();
   }
 
-  #send(type: number, channel: string, txid: string, payload: Uint8Array = new Uint8Array()): void {
+  #send(type: number, channel: string, txid: string, payload: Uint8Array = EMPTY): void {
     if (this.#closed) return;
-    const m = new peer.ChaincodeMessage();
-    m.setType(type as never);
-    m.setChannelId(channel);
-    m.setTxid(txid);
-    m.setPayload(payload);
-    this.#stream.write(m);
+    this.#stream.write(encodeChaincodeMessage(type, channel, txid, payload));
   }
 
   #onMessage(m: peer.ChaincodeMessage, onRegister: (c: ChaincodeConnection) => void): void {
@@ -190,7 +208,7 @@ export class ChaincodeConnection {
   };
 
   /** Runs one invocation (`inputBytes`: the marshalled ChaincodeInput) against `sim`; resolves with COMPLETED or ERROR, or rejects on timeout. */
-  execute(channel: string, txid: string, sp: peer.SignedProposal, inputBytes: Uint8Array, sim: TxSimulator, timeoutMs: number): Promise<peer.ChaincodeMessage> {
+  execute(channel: string, txid: string, signedProposal: Uint8Array, inputBytes: Uint8Array, sim: TxSimulator, timeoutMs: number): Promise<peer.ChaincodeMessage> {
     if (this.#closed) return Promise.reject(new ChaincodeError("chaincode stream terminated"));
     const key = channel + txid;
     if (this.#pending.has(key)) return Promise.reject(new ChaincodeError(`txid: ${txid}(${channel}) exists`));
@@ -199,13 +217,7 @@ export class ChaincodeConnection {
       const p: Pending = { sim, iterators: new Map(), resolve, reject };
       p.timer = setTimeout(this.#timeout, timeoutMs, key, p);
       this.#pending.set(key, p);
-      const m = new peer.ChaincodeMessage();
-      m.setType(T.TRANSACTION);
-      m.setChannelId(channel);
-      m.setTxid(txid);
-      m.setPayload(inputBytes);
-      m.setProposal(sp);
-      this.#stream.write(m);
+      this.#stream.write(encodeChaincodeMessage(T.TRANSACTION, channel, txid, inputBytes, signedProposal));
     });
   }
 }
@@ -227,8 +239,8 @@ export class ChaincodeSupport {
     readonly execTimeoutMs: number,
   ) {}
 
-  /** The ChaincodeSupport service implementation (classic mode: the chaincode dials the peer). */
-  service(): peer.IChaincodeSupportServer {
+  /** The ChaincodeSupport service implementation (classic mode: the chaincode dials the peer), for ChaincodeSupportService. */
+  service(): { register: grpc.handleBidiStreamingCall<peer.ChaincodeMessage, Uint8Array> } {
     return {
       register: (call) => {
         new ChaincodeConnection(call, (c) => this.#registered([c]));
@@ -238,7 +250,7 @@ export class ChaincodeSupport {
 
   /** Chaincode-as-a-service: the peer dials the chaincode server at `address`, `lanes` streams. */
   async connectServer(address: string, timeoutMs = 10_000, lanes = 1): Promise<void> {
-    const client = new peer.ChaincodeClient(address, grpc.credentials.createInsecure());
+    const client = new ChaincodeClient(address, grpc.credentials.createInsecure()) as unknown as { connect(): grpc.ClientDuplexStream<Uint8Array, peer.ChaincodeMessage> } & grpc.Client;
     this.#clients.push(client);
     await new Promise<void>((resolve, reject) => client.waitForReady(Date.now() + timeoutMs, (err) => (err ? reject(err) : resolve())));
     const connections = await Promise.all(
@@ -299,7 +311,7 @@ export class ChaincodeSupport {
   }
 
   /** Simulates one invocation (`inputBytes`: the marshalled ChaincodeInput) on stream `lane` (modulo the open streams). */
-  async simulate(channel: string, chaincode: string, txid: string, sp: peer.SignedProposal, inputBytes: Uint8Array, lane = 0): Promise<Execution> {
+  async simulate(channel: string, chaincode: string, txid: string, signedProposal: Uint8Array, inputBytes: Uint8Array, lane = 0): Promise<Execution> {
     const open = this.#open(chaincode);
     const c = open[lane % Math.max(open.length, 1)];
     if (!c) throw new ChaincodeError(`chaincode ${chaincode} not found`);
@@ -308,7 +320,7 @@ export class ChaincodeSupport {
     // commit is invalidated by the MVCC/phantom checks like any other stale read.
     {
       const sim = new TxSimulator(this.store, chaincode);
-      const m = await c.execute(channel, txid, sp, inputBytes, sim, this.execTimeoutMs);
+      const m = await c.execute(channel, txid, signedProposal, inputBytes, sim, this.execTimeoutMs);
       if (m.getType() === T.ERROR) {
         const r = new peer.Response();
         r.setStatus(500);

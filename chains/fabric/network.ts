@@ -12,7 +12,7 @@ import { mkdirSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { decodeBlockTx, decodeBlockTxs, endorserTx, filteredBlockOf, type BlockTx } from "./block.ts";
-import { ChaincodeSupport } from "./chaincode.ts";
+import { ChaincodeSupport, ChaincodeSupportService } from "./chaincode.ts";
 import { buildGenesisBlock } from "./configblock.ts";
 import { sha256 as createHash256, SignatureChecks, signLowS, verifyFabricSignature } from "./crypto.ts";
 import { loadOrCreateOrg, type Identity, type IdentitySpec, type Org } from "./identity.ts";
@@ -183,7 +183,7 @@ export class FabricNetwork {
     });
     this.#server.addService(gateway.GatewayService, this.#gatewayService() as never);
     this.#server.addService(peer.DeliverService, this.#deliverService() as never);
-    this.#server.addService(peer.ChaincodeSupportService, this.chaincodes.service() as never);
+    this.#server.addService(ChaincodeSupportService, this.chaincodes.service() as never);
   }
 
   /** Opens (or creates) the network in `opts.dir` and starts serving. */
@@ -343,7 +343,7 @@ export class FabricNetwork {
   async #endorseOn(node: PeerNode, p: ParsedProposal): Promise<Endorsed> {
     if (p.chaincodeName === "qscc") return { response: this.#qscc(p) };
     // each peer simulates on its own chaincode stream
-    const ex = await this.chaincodes.simulate(this.channel, p.chaincodeName, p.txId, p.signedProposal, p.inputBytes, this.#peers.indexOf(node));
+    const ex = await this.chaincodes.simulate(this.channel, p.chaincodeName, p.txId, p.signedProposalBytes, p.inputBytes, this.#peers.indexOf(node));
     if (ex.response.getStatus() >= 400) return { response: ex.response };
     // ChaincodeAction{results, events, response, chaincode_id{name, version}} inside
     // ProposalResponsePayload{proposal_hash, extension}, as protoutil marshals them

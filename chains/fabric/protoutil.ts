@@ -4,6 +4,7 @@
  */
 import { common, peer } from "@hyperledger/fabric-protos";
 import { sha256 } from "./crypto.ts";
+import { encodeMessage } from "./protowire.ts";
 
 function derLength(n: number): Buffer {
   if (n < 0x80) return Buffer.from([n]);
@@ -52,6 +53,8 @@ export function computeTxId(nonce: Uint8Array, creator: Uint8Array): string {
 
 export interface ParsedProposal {
   readonly signedProposal: peer.SignedProposal;
+  /** The SignedProposal marshalled once, for each endorser's TRANSACTION message. */
+  readonly signedProposalBytes: Uint8Array;
   readonly proposalBytes: Uint8Array;
   readonly proposal: peer.Proposal;
   readonly header: common.Header;
@@ -92,6 +95,10 @@ export function parseSignedProposal(sp: peer.SignedProposal): ParsedProposal {
     const proposalHash = sha256(header.getChannelHeader_asU8(), header.getSignatureHeader_asU8(), cppWithoutTransient);
     return {
       signedProposal: sp,
+      signedProposalBytes: encodeMessage([
+        [1, proposalBytes],
+        [2, sp.getSignature_asU8()],
+      ]),
       proposalBytes,
       proposal,
       header,

@@ -2,12 +2,14 @@
  * encodeMessage (chains/fabric/protowire.ts) gives google-protobuf's serializeBinary bytes for
  * the messages the endorsers build by hand: ChaincodeAction, ChaincodeID,
  * ProposalResponsePayload, Endorsement, ChaincodeEndorsedAction, ChaincodeActionPayload,
- * TransactionAction, Transaction, Header, Payload, and a simulation's TxReadWriteSet — with
+ * TransactionAction, Transaction, Header, Payload, a simulation's TxReadWriteSet, and the
+ * ChaincodeMessages the peer sends its chaincode (with a SignedProposal) — with
  * empty fields, multi-byte lengths and varints, and non-ASCII strings.
  */
 import assert from "node:assert/strict";
 import { common, ledger, peer } from "@hyperledger/fabric-protos";
 import { randomBytes, randomInt } from "node:crypto";
+import { encodeChaincodeMessage } from "../../../chains/fabric/chaincode.ts";
 import { encodeMessage } from "../../../chains/fabric/protowire.ts";
 import { TxSimulator } from "../../../chains/fabric/simulator.ts";
 import type { LedgerStore } from "../../../chains/fabric/store.ts";
@@ -189,6 +191,34 @@ describe("encodeMessage: google-protobuf's bytes for the messages endorsers buil
       }
       for (const k of keys) if (randomInt(2)) sim.writes.set(k, randomInt(4) ? { isDelete: false, value: blob() } : { isDelete: true, value: new Uint8Array() });
       assert.deepEqual(Buffer.from(sim.txRwsetBytes()), Buffer.from(referenceTxRwset(sim)));
+    }
+  });
+
+  it("the peer's chaincode messages (REGISTERED, READY, RESPONSE, ERROR, TRANSACTION with its signed proposal)", () => {
+    const T = peer.ChaincodeMessage.Type;
+    for (let i = 0; i < 200; i++) {
+      const type = [T.REGISTERED, T.READY, T.RESPONSE, T.ERROR, T.TRANSACTION, T.UNDEFINED][i % 6]!;
+      const channel = ["isthmus", "", "채널"][i % 3]!;
+      const txid = i % 5 ? randomBytes(32).toString("hex") : "";
+      const payload = blob();
+      const m = new peer.ChaincodeMessage();
+      m.setType(type);
+      m.setChannelId(channel);
+      m.setTxid(txid);
+      m.setPayload(payload);
+      let spBytes: Uint8Array | undefined;
+      if (type === T.TRANSACTION) {
+        const sp = new peer.SignedProposal();
+        sp.setProposalBytes(blob());
+        sp.setSignature(i % 7 ? randomBytes(71) : new Uint8Array());
+        m.setProposal(sp);
+        spBytes = encodeMessage([
+          [1, sp.getProposalBytes_asU8()],
+          [2, sp.getSignature_asU8()],
+        ]);
+        assert.deepEqual(spBytes, Buffer.from(sp.serializeBinary()), "SignedProposal");
+      }
+      assert.deepEqual(encodeChaincodeMessage(type, channel, txid, payload, spBytes), Buffer.from(m.serializeBinary()), "ChaincodeMessage");
     }
   });
 
