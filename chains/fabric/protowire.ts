@@ -32,39 +32,46 @@ function writeVarint(out: Buffer, at: number, n: number): number {
 
 /** The message's bytes. Field numbers must be 1..2^28 (callers pass constants). */
 export function encodeMessage(fields: readonly LenField[]): Buffer {
-  const values: (Uint8Array | number)[] = [];
-  const tags: number[] = [];
+  // two passes over the fields (sizes, then bytes) with no per-field allocation: this runs
+  // some forty times per transaction
   let size = 0;
-  for (const [field, value, always] of fields) {
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i]!;
+    const value = f[1];
     if (typeof value === "number" || typeof value === "boolean") {
       const n = Number(value);
-      if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`field ${field}: ${n} is not an unsigned safe integer`);
-      if (n === 0) continue;
-      const tag = field * 8; // wire type 0: varint
-      tags.push(tag);
-      values.push(n);
-      size += varintSize(tag) + varintSize(n);
+      if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`field ${f[0]}: ${n} is not an unsigned safe integer`);
+      if (n !== 0) size += varintSize(f[0] * 8) + varintSize(n);
       continue;
     }
-    const bytes = typeof value === "string" ? Buffer.from(value, "utf8") : value;
-    if (bytes.length === 0 && !always) continue;
-    const tag = field * 8 + 2; // wire type 2: length-delimited
-    tags.push(tag);
-    values.push(bytes);
-    size += varintSize(tag) + varintSize(bytes.length) + bytes.length;
+    const len = typeof value === "string" ? Buffer.byteLength(value, "utf8") : value.length;
+    if (len !== 0 || f[2]) size += varintSize(f[0] * 8 + 2) + varintSize(len) + len;
   }
   const out = Buffer.allocUnsafe(size);
   let at = 0;
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i]!;
-    at = writeVarint(out, at, tags[i]!);
-    if (typeof v === "number") {
-      at = writeVarint(out, at, v);
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i]!;
+    const value = f[1];
+    if (typeof value === "number" || typeof value === "boolean") {
+      const n = Number(value);
+      if (n === 0) continue;
+      at = writeVarint(out, at, f[0] * 8); // wire type 0: varint
+      at = writeVarint(out, at, n);
       continue;
     }
-    at = writeVarint(out, at, v.length);
-    out.set(v, at);
-    at += v.length;
+    if (typeof value === "string") {
+      const len = Buffer.byteLength(value, "utf8");
+      if (len === 0 && !f[2]) continue;
+      at = writeVarint(out, at, f[0] * 8 + 2); // wire type 2: length-delimited
+      at = writeVarint(out, at, len);
+      at += out.write(value, at, "utf8");
+      continue;
+    }
+    if (value.length === 0 && !f[2]) continue;
+    at = writeVarint(out, at, f[0] * 8 + 2);
+    at = writeVarint(out, at, value.length);
+    out.set(value, at);
+    at += value.length;
   }
   return out;
 }
