@@ -66,6 +66,7 @@ async function keepProcessHandlers<T>(f: () => Promise<T>): Promise<T> {
  */
 function silenceShimLogging(): void {
   if ((process.env.CORE_CHAINCODE_LOGGING_LEVEL ?? "").toUpperCase() !== "CRITICAL") return;
+  rememberParameterValidators();
   silenceLoggers("fabric-shim/lib/logger.js", []);
   // fabric-contract-api's own loggers (same winston setup) are created when the contract
   // module is first imported, usually before this runs: its getLogger returns the cached
@@ -125,6 +126,73 @@ function rememberCertificateParses(max = 1_000): void {
       return cert;
     },
     { remembered: true as const },
+  );
+}
+
+/**
+ * fabric-shim 2.5's DataMarshall.handleParameters builds its debug records eagerly for every
+ * parameter of every call — util.inspect of the argument, a `require('util')` (which goes
+ * through tsx's resolver each time), JSON.stringify of the schemas — and recompiles each
+ * parameter's JSON schema with ajv (a cache hit, but keyed by a stable stringify of the whole
+ * schema): about a sixth of the chaincode process's CPU per transaction. With the shim's
+ * logging muted (silenceShimLogging) those records are never written, so the method is
+ * replaced by the same steps without them, and a parameter's compiled validator is reused
+ * for the same schema object. Only schemas without a `$ref` are remembered: the JSON
+ * serializer rewrites referenced component schemas in place, so those compile every call as
+ * before. Errors and validation results are the shim's own.
+ */
+function rememberParameterValidators(): void {
+  type Validator = ((data: unknown) => boolean) & { errors?: { message?: string }[] | null };
+  interface Param {
+    schema: { type?: string; $ref?: string };
+  }
+  interface Marshall {
+    ajv: { compile(schema: object): Validator };
+    components: unknown;
+    fromWireBuffer(data: Buffer, schema: object, loggerPrefix: string): { value: unknown; validateData: unknown };
+  }
+  type HandleParameters = ((this: Marshall, fn: { parameters?: Param[] }, parameters: Buffer[], loggerPrefix: string) => unknown[]) & { lean?: true };
+  const DataMarshall = require("fabric-shim/lib/contract-spi/datamarshall.js") as { prototype: { handleParameters: HandleParameters } };
+  if (DataMarshall.prototype.handleParameters.lean) return;
+  const compiled = new WeakMap<Marshall, WeakMap<object, { components: unknown; schema: object; validate: Validator }>>();
+  // the shim's wrapper schema for one parameter (no closure per call: see validatorFor)
+  function wrap(m: Marshall, expected: Param): object {
+    return { properties: { prop: expected.schema }, components: { schemas: m.components } };
+  }
+  // a function declaration, not a closure made per call (tsx names each one it creates)
+  function validatorFor(m: Marshall, expected: Param): { schema: object; validate: Validator } {
+    const hit = compiled.get(m)?.get(expected.schema);
+    if (hit && hit.components === m.components) return hit;
+    const schema = wrap(m, expected);
+    const entry = { components: m.components, schema, validate: m.ajv.compile(schema) };
+    if (!JSON.stringify(expected.schema).includes("$ref")) {
+      let mine = compiled.get(m);
+      if (!mine) compiled.set(m, (mine = new WeakMap()));
+      mine.set(expected.schema, entry);
+    }
+    return entry;
+  }
+  DataMarshall.prototype.handleParameters = Object.assign(
+    function (this: Marshall, fn: { parameters?: Param[] }, parameters: Buffer[], loggerPrefix: string): unknown[] {
+      const expectedParams = fn.parameters;
+      if (!expectedParams) return parameters.map((e) => e.toString());
+      if (expectedParams.length !== parameters.length) {
+        throw new Error(`Expected ${expectedParams.length} parameters, but ${parameters.length} have been supplied`);
+      }
+      const out: unknown[] = [];
+      for (let i = 0; i < expectedParams.length; i++) {
+        const expected = expectedParams[i]!;
+        if (!expected.schema.type && !expected.schema.$ref) throw new Error(`Incorrect type information ${JSON.stringify(expected.schema)}`);
+        const { schema, validate } = validatorFor(this, expected);
+        const { value, validateData } = this.fromWireBuffer(parameters[i]!, schema, loggerPrefix);
+        if (!validate({ prop: validateData })) {
+          throw new Error(`Unable to validate parameter due to ${JSON.stringify(validate.errors!.map((e) => e.message))}`);
+        }
+        out.push(value);
+      }
+      return out;
+    },
+    { lean: true as const },
   );
 }
 

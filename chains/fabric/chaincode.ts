@@ -6,6 +6,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { ledger, peer } from "@hyperledger/fabric-protos";
+import { encodeMessage } from "./protowire.ts";
 import { TxSimulator, type RangeRecord } from "./simulator.ts";
 import type { LedgerStore } from "./store.ts";
 
@@ -13,7 +14,29 @@ const T = peer.ChaincodeMessage.Type;
 /** Fabric's peer pages range queries at totalQueryLimit/internalQueryLimit = 100 (core.yaml). */
 const PAGE = 100;
 
-type Stream = grpc.ClientDuplexStream<peer.ChaincodeMessage, peer.ChaincodeMessage> | grpc.ServerDuplexStream<peer.ChaincodeMessage, peer.ChaincodeMessage>;
+/** A chaincode stream: this peer writes ChaincodeMessage bytes (encodeChaincodeMessage) and reads decoded messages. */
+type Stream = grpc.ClientDuplexStream<Uint8Array, peer.ChaincodeMessage> | grpc.ServerDuplexStream<peer.ChaincodeMessage, Uint8Array>;
+
+/**
+ * A ChaincodeMessage{type, payload, txid, proposal, channel_id} as the peer sends it, encoded
+ * straight into bytes (google-protobuf's bytes: test/unit/fabric/protowire.test.ts) — twelve of
+ * them per transaction. `signedProposal`: a SignedProposal's bytes (TRANSACTION only).
+ */
+export function encodeChaincodeMessage(type: number, channel: string, txid: string, payload: Uint8Array, signedProposal?: Uint8Array): Buffer {
+  return encodeMessage([[1, type], [3, payload], [4, txid], [5, signedProposal ?? EMPTY, signedProposal !== undefined], [7, channel]]);
+}
+
+const EMPTY = new Uint8Array();
+
+/** The bytes are the message: what this peer writes is already encoded. */
+function asWritten(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** protos.ChaincodeSupport (classic registration), answering with messages this peer encoded itself. */
+export const ChaincodeSupportService = { register: { ...peer.ChaincodeSupportService.register, responseSerialize: asWritten } };
+/** protos.Chaincode (chaincode-as-a-service), the peer dialling with messages it encoded itself. */
+const ChaincodeClient = grpc.makeGenericClientConstructor({ connect: { ...peer.ChaincodeService.connect, requestSerialize: asWritten } }, "Chaincode");
 
 export interface Execution {
   readonly response: peer.Response;
@@ -29,6 +52,8 @@ interface Pending {
   readonly sim: TxSimulator;
   readonly resolve: (m: peer.ChaincodeMessage) => void;
   readonly reject: (e: Error) => void;
+  /** the execution timeout, cleared when the execution settles */
+  timer?: NodeJS.Timeout;
   readonly iterators: Map<string, { rec: RangeRecord; last: string | null }>;
 }
 
@@ -48,7 +73,10 @@ export class ChaincodeConnection {
     const fail = (why: string) => {
       if (this.#closed) return;
       this.#closed = true;
-      for (const p of this.#pending.values()) p.reject(new ChaincodeError(`chaincode stream terminated: ${why}`));
+      for (const p of this.#pending.values()) {
+        clearTimeout(p.timer);
+        p.reject(new ChaincodeError(`chaincode stream terminated: ${why}`));
+      }
       this.#pending.clear();
       done();
     };
@@ -73,14 +101,9 @@ export class ChaincodeConnection {
     else this.#stream.end();
   }
 
-  #send(type: number, channel: string, txid: string, payload: Uint8Array = new Uint8Array()): void {
+  #send(type: number, channel: string, txid: string, payload: Uint8Array = EMPTY): void {
     if (this.#closed) return;
-    const m = new peer.ChaincodeMessage();
-    m.setType(type as never);
-    m.setChannelId(channel);
-    m.setTxid(txid);
-    m.setPayload(payload);
-    this.#stream.write(m);
+    this.#stream.write(encodeChaincodeMessage(type, channel, txid, payload));
   }
 
   #onMessage(m: peer.ChaincodeMessage, onRegister: (c: ChaincodeConnection) => void): void {
@@ -104,6 +127,7 @@ export class ChaincodeConnection {
       case T.COMPLETED:
       case T.ERROR:
         this.#pending.delete(channel + txid);
+        clearTimeout(p.timer);
         p.resolve(m);
         return;
       case T.GET_STATE: {
@@ -176,35 +200,24 @@ export class ChaincodeConnection {
     return qr.serializeBinary();
   }
 
-  /** Runs one invocation against `sim`; resolves with COMPLETED or ERROR, or rejects on timeout. */
-  execute(channel: string, txid: string, sp: peer.SignedProposal, input: peer.ChaincodeInput, sim: TxSimulator, timeoutMs: number): Promise<peer.ChaincodeMessage> {
+  /** An execution's timeout (a static callback: see execute). */
+  readonly #timeout = (key: string, p: Pending): void => {
+    if (this.#pending.get(key) !== p) return;
+    this.#pending.delete(key);
+    p.reject(new ChaincodeError(`timeout expired while executing transaction`));
+  };
+
+  /** Runs one invocation (`inputBytes`: the marshalled ChaincodeInput) against `sim`; resolves with COMPLETED or ERROR, or rejects on timeout. */
+  execute(channel: string, txid: string, signedProposal: Uint8Array, inputBytes: Uint8Array, sim: TxSimulator, timeoutMs: number): Promise<peer.ChaincodeMessage> {
     if (this.#closed) return Promise.reject(new ChaincodeError("chaincode stream terminated"));
     const key = channel + txid;
     if (this.#pending.has(key)) return Promise.reject(new ChaincodeError(`txid: ${txid}(${channel}) exists`));
+    // no named closures here: this runs twice per transaction, and under tsx each one evaluated costs a defineProperty
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(key);
-        reject(new ChaincodeError(`timeout expired while executing transaction`));
-      }, timeoutMs);
-      this.#pending.set(key, {
-        sim,
-        iterators: new Map(),
-        resolve: (m) => {
-          clearTimeout(timer);
-          resolve(m);
-        },
-        reject: (e) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      });
-      const m = new peer.ChaincodeMessage();
-      m.setType(T.TRANSACTION);
-      m.setChannelId(channel);
-      m.setTxid(txid);
-      m.setPayload(input.serializeBinary());
-      m.setProposal(sp);
-      this.#stream.write(m);
+      const p: Pending = { sim, iterators: new Map(), resolve, reject };
+      p.timer = setTimeout(this.#timeout, timeoutMs, key, p);
+      this.#pending.set(key, p);
+      this.#stream.write(encodeChaincodeMessage(T.TRANSACTION, channel, txid, inputBytes, signedProposal));
     });
   }
 }
@@ -226,8 +239,8 @@ export class ChaincodeSupport {
     readonly execTimeoutMs: number,
   ) {}
 
-  /** The ChaincodeSupport service implementation (classic mode: the chaincode dials the peer). */
-  service(): peer.IChaincodeSupportServer {
+  /** The ChaincodeSupport service implementation (classic mode: the chaincode dials the peer), for ChaincodeSupportService. */
+  service(): { register: grpc.handleBidiStreamingCall<peer.ChaincodeMessage, Uint8Array> } {
     return {
       register: (call) => {
         new ChaincodeConnection(call, (c) => this.#registered([c]));
@@ -237,7 +250,7 @@ export class ChaincodeSupport {
 
   /** Chaincode-as-a-service: the peer dials the chaincode server at `address`, `lanes` streams. */
   async connectServer(address: string, timeoutMs = 10_000, lanes = 1): Promise<void> {
-    const client = new peer.ChaincodeClient(address, grpc.credentials.createInsecure());
+    const client = new ChaincodeClient(address, grpc.credentials.createInsecure()) as unknown as { connect(): grpc.ClientDuplexStream<Uint8Array, peer.ChaincodeMessage> } & grpc.Client;
     this.#clients.push(client);
     await new Promise<void>((resolve, reject) => client.waitForReady(Date.now() + timeoutMs, (err) => (err ? reject(err) : resolve())));
     const connections = await Promise.all(
@@ -297,8 +310,8 @@ export class ChaincodeSupport {
     });
   }
 
-  /** Simulates one invocation on stream `lane` (modulo the open streams). */
-  async simulate(channel: string, chaincode: string, txid: string, sp: peer.SignedProposal, input: peer.ChaincodeInput, lane = 0): Promise<Execution> {
+  /** Simulates one invocation (`inputBytes`: the marshalled ChaincodeInput) on stream `lane` (modulo the open streams). */
+  async simulate(channel: string, chaincode: string, txid: string, signedProposal: Uint8Array, inputBytes: Uint8Array, lane = 0): Promise<Execution> {
     const open = this.#open(chaincode);
     const c = open[lane % Math.max(open.length, 1)];
     if (!c) throw new ChaincodeError(`chaincode ${chaincode} not found`);
@@ -307,7 +320,7 @@ export class ChaincodeSupport {
     // commit is invalidated by the MVCC/phantom checks like any other stale read.
     {
       const sim = new TxSimulator(this.store, chaincode);
-      const m = await c.execute(channel, txid, sp, input, sim, this.execTimeoutMs);
+      const m = await c.execute(channel, txid, signedProposal, inputBytes, sim, this.execTimeoutMs);
       if (m.getType() === T.ERROR) {
         const r = new peer.Response();
         r.setStatus(500);

@@ -12,16 +12,18 @@ import { mkdirSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { decodeBlockTx, decodeBlockTxs, endorserTx, filteredBlockOf, type BlockTx } from "./block.ts";
-import { ChaincodeSupport } from "./chaincode.ts";
+import { ChaincodeSupport, ChaincodeSupportService } from "./chaincode.ts";
 import { buildGenesisBlock } from "./configblock.ts";
 import { sha256 as createHash256, SignatureChecks, signLowS, verifyFabricSignature } from "./crypto.ts";
 import { loadOrCreateOrg, type Identity, type IdentitySpec, type Org } from "./identity.ts";
 import { hasRole, IdentityError, MspManager, serializeIdentity, type ValidIdentity } from "./msp.ts";
 import { blockDataHash, blockHeaderBytes, blockHeaderHash, Code, computeTxId, parseSignedProposal, MalformedError, type ParsedProposal } from "./protoutil.ts";
+import { encodeMessage, type LenField } from "./protowire.ts";
 import { LedgerStore, type StateWrite, type TxRecord } from "./store.ts";
 import { anyOf } from "./timestamp.ts";
 
 const kv = ledger.rwset.kvrwset;
+const EMPTY = new Uint8Array();
 
 export interface FabricNetworkOptions {
   /** Directory for crypto material and the ledger; reused on restart. */
@@ -91,11 +93,30 @@ interface PeerNode {
 interface Endorsed {
   readonly response: peer.Response;
   readonly prpBytes?: Uint8Array;
-  readonly endorsement?: peer.Endorsement;
+  /** The peer.Endorsement's bytes (endorser, signature). */
+  readonly endorsement?: Uint8Array;
+}
+
+interface PeerResult {
+  readonly n: PeerNode;
+  readonly r: Endorsed | null;
+  readonly err: string | null;
 }
 
 interface Pending {
   readonly envBytes: Uint8Array;
+}
+
+/** An invalid transaction's validation result. (Module-level: a closure per call costs a defineProperty under tsx.) */
+function fail(code: number, txId = ""): { code: number; txId: string; writes: StateWrite[] } {
+  return { code, txId, writes: [] };
+}
+
+/** The orderer's refusal of an envelope (orderer/common/msgprocessor), as the gateway reports it. */
+function ordererRejected(ordererMspId: string, why: string): GatewayFailure {
+  return new GatewayFailure(grpc.status.ABORTED, `received unsuccessful response from orderer: status=FORBIDDEN, info=${why}`, [
+    { address: "orderer.example.com:7050", mspId: ordererMspId, message: why },
+  ]);
 }
 
 function asFailure(err: unknown, code: grpc.status): GatewayFailure {
@@ -162,7 +183,7 @@ export class FabricNetwork {
     });
     this.#server.addService(gateway.GatewayService, this.#gatewayService() as never);
     this.#server.addService(peer.DeliverService, this.#deliverService() as never);
-    this.#server.addService(peer.ChaincodeSupportService, this.chaincodes.service() as never);
+    this.#server.addService(ChaincodeSupportService, this.chaincodes.service() as never);
   }
 
   /** Opens (or creates) the network in `opts.dir` and starts serving. */
@@ -322,23 +343,25 @@ export class FabricNetwork {
   async #endorseOn(node: PeerNode, p: ParsedProposal): Promise<Endorsed> {
     if (p.chaincodeName === "qscc") return { response: this.#qscc(p) };
     // each peer simulates on its own chaincode stream
-    const ex = await this.chaincodes.simulate(this.channel, p.chaincodeName, p.txId, p.signedProposal, p.input, this.#peers.indexOf(node));
+    const ex = await this.chaincodes.simulate(this.channel, p.chaincodeName, p.txId, p.signedProposalBytes, p.inputBytes, this.#peers.indexOf(node));
     if (ex.response.getStatus() >= 400) return { response: ex.response };
-    const cca = new peer.ChaincodeAction();
-    cca.setResults(ex.simulator.txRwset().serializeBinary());
-    if (ex.event) cca.setEvents(ex.event.serializeBinary());
-    cca.setResponse(ex.response);
-    const ccid = new peer.ChaincodeID();
-    ccid.setName(p.chaincodeName);
-    ccid.setVersion("1.0");
-    cca.setChaincodeId(ccid);
-    const prp = new peer.ProposalResponsePayload();
-    prp.setProposalHash(p.proposalHash);
-    prp.setExtension$(cca.serializeBinary());
-    const prpBytes = prp.serializeBinary();
-    const e = new peer.Endorsement();
-    e.setEndorser(node.serialized);
-    e.setSignature(this.#signatures.sign(node.identity.privateKey, Buffer.concat([prpBytes, node.serialized])));
+    // ChaincodeAction{results, events, response, chaincode_id{name, version}} inside
+    // ProposalResponsePayload{proposal_hash, extension}, as protoutil marshals them
+    const cca = encodeMessage([
+      [1, ex.simulator.txRwsetBytes()],
+      [2, ex.event ? ex.event.serializeBinary() : EMPTY],
+      [3, ex.response.serializeBinary(), true],
+      [4, encodeMessage([[2, p.chaincodeName], [3, "1.0"]]), true],
+    ]);
+    const prpBytes = encodeMessage([
+      [1, p.proposalHash],
+      [2, cca],
+    ]);
+    const signature = this.#signatures.sign(node.identity.privateKey, Buffer.concat([prpBytes, node.serialized]));
+    const e = encodeMessage([
+      [1, node.serialized],
+      [2, signature],
+    ]);
     return { response: ex.response, prpBytes, endorsement: e };
   }
 
@@ -446,14 +469,9 @@ export class FabricNetwork {
     // The peers endorse at once when each has its own chaincode stream (as each Fabric peer
     // does); a chaincode with a single stream (classic registration) keys executions by
     // channel+txid, so there they run one after the other.
-    const endorse = (n: PeerNode) =>
-      this.#endorseOn(n, p).then(
-        (r) => ({ n, r, err: null as string | null }),
-        (err: Error) => ({ n, r: null as Endorsed | null, err: err.message }),
-      );
-    const results: { n: PeerNode; r: Endorsed | null; err: string | null }[] = [];
-    if (this.chaincodes.lanes(p.chaincodeName) >= this.#peers.length) results.push(...(await Promise.all(nodes.map(endorse))));
-    else for (const n of nodes) results.push(await endorse(n));
+    const results: PeerResult[] = [];
+    if (this.chaincodes.lanes(p.chaincodeName) >= this.#peers.length) results.push(...(await Promise.all(nodes.map((n) => this.#endorseResult(n, p)))));
+    else for (const n of nodes) results.push(await this.#endorseResult(n, p));
     const failures = results.flatMap(({ n, r, err }) => {
       if (err !== null) return [{ address: n.address, mspId: n.org.mspId, message: err }];
       if (!r!.endorsement) return [{ address: n.address, mspId: n.org.mspId, message: `chaincode response ${r!.response.getStatus()}, ${r!.response.getMessage()}` }];
@@ -466,31 +484,42 @@ export class FabricNetwork {
         throw new GatewayFailure(grpc.status.ABORTED, "failed to assemble transaction: ProposalResponsePayloads do not match");
       }
     }
-    // protoutil.CreateSignedTx, without the client's signature (the client signs the payload)
-    const cea = new peer.ChaincodeEndorsedAction();
-    cea.setProposalResponsePayload(first.prpBytes!);
-    cea.setEndorsementsList(results.map(({ r }) => r!.endorsement!));
-    const cpp = new peer.ChaincodeProposalPayload();
-    cpp.setInput(p.chaincodeProposalPayload.getInput_asU8());
-    const cap = new peer.ChaincodeActionPayload();
-    cap.setChaincodeProposalPayload(cpp.serializeBinary());
-    cap.setAction(cea);
-    const ta = new peer.TransactionAction();
-    ta.setHeader(p.header.getSignatureHeader_asU8());
-    ta.setPayload(cap.serializeBinary());
-    const tx = new peer.Transaction();
-    tx.addActions(ta);
-    const hdr = new common.Header();
-    hdr.setChannelHeader(p.header.getChannelHeader_asU8());
-    hdr.setSignatureHeader(p.header.getSignatureHeader_asU8());
-    const payload = new common.Payload();
-    payload.setHeader(hdr);
-    payload.setData(tx.serializeBinary());
+    // protoutil.CreateSignedTx, without the client's signature (the client signs the payload):
+    // Payload{Header{channel_header, signature_header}, Transaction{TransactionAction{
+    // signature_header, ChaincodeActionPayload{ChaincodeProposalPayload without the transient
+    // map, ChaincodeEndorsedAction{prp, endorsements}}}}}
+    const cea = encodeMessage([[1, first.prpBytes!], ...results.map(({ r }): LenField => [2, r!.endorsement!, true])]);
+    const cap = encodeMessage([
+      [1, p.cppWithoutTransient],
+      [2, cea, true],
+    ]);
+    const shdr = p.header.getSignatureHeader_asU8();
+    const ta = encodeMessage([
+      [1, shdr],
+      [2, cap],
+    ]);
+    const tx = encodeMessage([[1, ta, true]]);
+    const hdr = encodeMessage([
+      [1, p.header.getChannelHeader_asU8()],
+      [2, shdr],
+    ]);
+    const payload = encodeMessage([
+      [1, hdr, true],
+      [2, tx],
+    ]);
     const env = new common.Envelope();
-    env.setPayload(payload.serializeBinary());
+    env.setPayload(payload);
     const out = new gateway.EndorseResponse();
     out.setPreparedTransaction(env);
     return out;
+  }
+
+  /** One peer's endorsement or its error, for the gateway to collect. */
+  #endorseResult(n: PeerNode, p: ParsedProposal): Promise<PeerResult> {
+    return this.#endorseOn(n, p).then(
+      (r) => ({ n, r, err: null }),
+      (err: Error) => ({ n, r: null, err: err.message }),
+    );
   }
 
   async #submit(req: gateway.SubmitRequest): Promise<gateway.SubmitResponse> {
@@ -498,20 +527,16 @@ export class FabricNetwork {
     if (!env) throw new GatewayFailure(grpc.status.INVALID_ARGUMENT, "a prepared transaction is required");
     if (req.getChannelId() !== this.channel) throw new GatewayFailure(grpc.status.NOT_FOUND, `channel '${req.getChannelId()}' not found`);
     // Orderer ingress (orderer/common/msgprocessor): the signer must satisfy the channel's Writers policy.
-    const rejected = (why: string) =>
-      new GatewayFailure(grpc.status.ABORTED, `received unsuccessful response from orderer: status=FORBIDDEN, info=${why}`, [
-        { address: "orderer.example.com:7050", mspId: this.ordererOrg.mspId, message: why },
-      ]);
     try {
       const payload = common.Payload.deserializeBinary(env.getPayload_asU8());
       const shdr = common.SignatureHeader.deserializeBinary(payload.getHeader()!.getSignatureHeader_asU8());
       const creator = this.msps.validate(shdr.getCreator_asU8());
-      if (creator.mspId === this.ordererOrg.mspId) throw rejected("implicit policy evaluation failed - 0 sub-policies were satisfied");
+      if (creator.mspId === this.ordererOrg.mspId) throw ordererRejected(this.ordererOrg.mspId, "implicit policy evaluation failed - 0 sub-policies were satisfied");
       const sig = this.#signatures.verify(creator.publicKey, env.getPayload_asU8(), env.getSignature_asU8());
-      if (!sig.ok) throw rejected(`signature validation failed: ${sig.reason}`);
+      if (!sig.ok) throw ordererRejected(this.ordererOrg.mspId, `signature validation failed: ${sig.reason}`);
     } catch (err) {
       if (err instanceof GatewayFailure) throw err;
-      throw rejected((err as Error).message);
+      throw ordererRejected(this.ordererOrg.mspId, (err as Error).message);
     }
     if (this.#closing || this.#ledgerFailure) throw new GatewayFailure(grpc.status.UNAVAILABLE, "no orderer nodes available");
     this.#enqueue(env.serializeBinary());
@@ -883,7 +908,6 @@ export class FabricNetwork {
     seen: Set<string>,
     updated: Map<string, Set<string>>,
   ): { code: number; txId: string; writes: StateWrite[]; cca?: peer.ChaincodeAction } {
-    const fail = (code: number, txId = "") => ({ code, txId, writes: [] as StateWrite[] });
     let env: common.Envelope, payload: common.Payload, chdr: common.ChannelHeader, shdr: common.SignatureHeader;
     try {
       env = common.Envelope.deserializeBinary(envBytes);

@@ -4,6 +4,7 @@
  */
 import { common, peer } from "@hyperledger/fabric-protos";
 import { sha256 } from "./crypto.ts";
+import { encodeMessage } from "./protowire.ts";
 
 function derLength(n: number): Buffer {
   if (n < 0x80) return Buffer.from([n]);
@@ -52,6 +53,8 @@ export function computeTxId(nonce: Uint8Array, creator: Uint8Array): string {
 
 export interface ParsedProposal {
   readonly signedProposal: peer.SignedProposal;
+  /** The SignedProposal marshalled once, for each endorser's TRANSACTION message. */
+  readonly signedProposalBytes: Uint8Array;
   readonly proposalBytes: Uint8Array;
   readonly proposal: peer.Proposal;
   readonly header: common.Header;
@@ -60,8 +63,12 @@ export interface ParsedProposal {
   readonly chaincodeProposalPayload: peer.ChaincodeProposalPayload;
   readonly chaincodeName: string;
   readonly input: peer.ChaincodeInput;
+  /** `input` marshalled once, the TRANSACTION payload every endorser sends its chaincode (as the peer marshals it). */
+  readonly inputBytes: Uint8Array;
   readonly txId: string;
-  /** SHA256(channel_header ‖ signature_header ‖ ChaincodeProposalPayload without transient map). */
+  /** The ChaincodeProposalPayload without its transient map (what the transaction carries). */
+  readonly cppWithoutTransient: Uint8Array;
+  /** SHA256(channel_header ‖ signature_header ‖ cppWithoutTransient). */
   readonly proposalHash: Buffer;
 }
 
@@ -84,9 +91,14 @@ export function parseSignedProposal(sp: peer.SignedProposal): ParsedProposal {
     if (!input || !chaincodeName) throw new MalformedError("chaincode spec has no input or chaincode id");
     const noTransient = new peer.ChaincodeProposalPayload();
     noTransient.setInput(cpp.getInput_asU8());
-    const proposalHash = sha256(header.getChannelHeader_asU8(), header.getSignatureHeader_asU8(), noTransient.serializeBinary());
+    const cppWithoutTransient = noTransient.serializeBinary();
+    const proposalHash = sha256(header.getChannelHeader_asU8(), header.getSignatureHeader_asU8(), cppWithoutTransient);
     return {
       signedProposal: sp,
+      signedProposalBytes: encodeMessage([
+        [1, proposalBytes],
+        [2, sp.getSignature_asU8()],
+      ]),
       proposalBytes,
       proposal,
       header,
@@ -95,7 +107,9 @@ export function parseSignedProposal(sp: peer.SignedProposal): ParsedProposal {
       chaincodeProposalPayload: cpp,
       chaincodeName,
       input,
+      inputBytes: input.serializeBinary(),
       txId: channelHeader.getTxId(),
+      cppWithoutTransient,
       proposalHash,
     };
   } catch (err) {

@@ -26,7 +26,9 @@ if (!dir || (batchMax !== undefined && !(Number.isSafeInteger(batchMax) && batch
 
 /** Starts chaincode-serve.ts; resolves with its address and a stop that returns its CPU ms. */
 async function chaincodeChild(): Promise<{ address: string; stop: () => Promise<number> }> {
-  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL("./chaincode-serve.ts", import.meta.url))], {
+  // a profiled network (node --cpu-prof, the bench's BENCH_FABRIC_PROFILE) profiles its chaincode too
+  const profile = process.execArgv.filter((a) => a.startsWith("--cpu-prof"));
+  const child: ChildProcess = spawn(process.execPath, [...profile, "--import", "tsx", fileURLToPath(new URL("./chaincode-serve.ts", import.meta.url))], {
     stdio: ["pipe", "pipe", "inherit"],
   });
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();

@@ -4,10 +4,13 @@
  * their raw reads for the phantom check. Fabric semantics kept on purpose: no
  * read-your-own-writes (GetState after PutState returns the committed value).
  */
-import { ledger } from "@hyperledger/fabric-protos";
+import { encodeMessage, type LenField } from "./protowire.ts";
 import type { LedgerStore, StateEntry, Version } from "./store.ts";
 
-const kv = ledger.rwset.kvrwset;
+/** UTF-8 byte order (Fabric's), for sorting keys. */
+function byKey(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
 
 export interface RangeRecord {
   readonly start: string;
@@ -52,58 +55,66 @@ export class TxSimulator {
     return page;
   }
 
-  /** The KVRWSet bytes, keys sorted in byte order as Fabric's rwset builder does. */
+  /**
+   * The KVRWSet bytes, keys sorted in byte order as Fabric's rwset builder does:
+   * reads{key, version{block_num, tx_num}}, range_queries_info{start_key, end_key,
+   * itr_exhausted, raw_reads{kv_reads}}, writes{key, is_delete, value}.
+   */
   rwsetBytes(): Uint8Array {
-    const byKey = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
-    const set = new kv.KVRWSet();
-    for (const key of [...this.reads.keys()].sort(byKey)) {
-      const r = new kv.KVRead();
-      r.setKey(key);
-      const v = this.reads.get(key);
-      if (v) {
-        const ver = new kv.Version();
-        ver.setBlockNum(v.blockNum);
-        ver.setTxNum(v.txNum);
-        r.setVersion(ver);
-      }
-      set.addReads(r);
-    }
+    const fields: LenField[] = [];
+    for (const key of [...this.reads.keys()].sort(byKey)) fields.push([1, kvRead(key, this.reads.get(key) ?? null), true]);
     for (const rec of this.ranges) {
-      const info = new kv.RangeQueryInfo();
-      info.setStartKey(rec.start);
-      info.setEndKey(rec.end);
-      info.setItrExhausted(rec.exhausted);
-      const raw = new kv.QueryReads();
-      for (const rd of rec.reads) {
-        const r = new kv.KVRead();
-        r.setKey(rd.key);
-        const ver = new kv.Version();
-        ver.setBlockNum(rd.version.blockNum);
-        ver.setTxNum(rd.version.txNum);
-        r.setVersion(ver);
-        raw.addKvReads(r);
-      }
-      info.setRawReads(raw);
-      set.addRangeQueriesInfo(info);
+      const raw = encodeMessage(rec.reads.map((rd): LenField => [1, kvRead(rd.key, rd.version), true]));
+      fields.push([
+        2,
+        encodeMessage([
+          [1, rec.start],
+          [2, rec.end],
+          [3, rec.exhausted],
+          [4, raw, true],
+        ]),
+        true,
+      ]);
     }
     for (const key of [...this.writes.keys()].sort(byKey)) {
       const w = this.writes.get(key)!;
-      const kw = new kv.KVWrite();
-      kw.setKey(key);
-      kw.setIsDelete(w.isDelete);
-      kw.setValue(w.value);
-      set.addWrites(kw);
+      fields.push([
+        3,
+        encodeMessage([
+          [1, key],
+          [2, w.isDelete],
+          [3, w.value],
+        ]),
+        true,
+      ]);
     }
-    return set.serializeBinary();
+    return encodeMessage(fields);
   }
 
-  txRwset(): ledger.rwset.TxReadWriteSet {
-    const tx = new ledger.rwset.TxReadWriteSet();
-    tx.setDataModel(ledger.rwset.TxReadWriteSet.DataModel.KV);
-    const ns = new ledger.rwset.NsReadWriteSet();
-    ns.setNamespace(this.ns);
-    ns.setRwset(this.rwsetBytes());
-    tx.addNsRwset(ns);
-    return tx;
+  /** The TxReadWriteSet bytes: data_model KV (0, so not written) and this namespace's rwset. */
+  txRwsetBytes(): Uint8Array {
+    return encodeMessage([
+      [
+        2,
+        encodeMessage([
+          [1, this.ns],
+          [2, this.rwsetBytes()],
+        ]),
+        true,
+      ],
+    ]);
   }
+}
+
+/** A KVRead: the key and, when it existed, the version read. */
+function kvRead(key: string, version: Version | null): Uint8Array {
+  if (!version) return encodeMessage([[1, key]]);
+  const v = encodeMessage([
+    [1, version.blockNum],
+    [2, version.txNum],
+  ]);
+  return encodeMessage([
+    [1, key],
+    [2, v, true],
+  ]);
 }

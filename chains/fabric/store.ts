@@ -58,6 +58,16 @@ export class LedgerStore {
   /** false where SQLite could not use a write-ahead log: then every commit syncs (FULL). */
   readonly #walMode: boolean;
   #flushing: Promise<void> = Promise.resolve();
+  /**
+   * Committed state read through: ns → key → entry (null: no such key). Each key of a
+   * transaction is read by both endorsers' simulations and again by the committer's MVCC
+   * check; after the first, the answer comes from here. commitBlock is the only writer of the
+   * state table and updates this after its SQLite transaction succeeds, in write order, so an
+   * entry is always what SQLite would answer. Bounded: cleared when it grows past its limit.
+   */
+  readonly #stateCache = new Map<string, Map<string, StateEntry | null>>();
+  #stateCached = 0;
+  static readonly STATE_CACHE_MAX = 50_000;
 
   constructor(file: string) {
     this.#walFile = `${file}-wal`;
@@ -138,9 +148,26 @@ export class LedgerStore {
     return this.#height;
   }
 
+  /** The committed entry, or null. The entry may be shared with later callers: don't mutate it. */
   getState(ns: string, key: string): StateEntry | null {
+    const hit = this.#stateCache.get(ns)?.get(key);
+    if (hit !== undefined) return hit;
     const r = this.#getState.get(ns, Buffer.from(key, "utf8")) as { value: Buffer; block: number; tx: number } | undefined;
-    return r ? { key, value: r.value, version: { blockNum: r.block, txNum: r.tx } } : null;
+    const e = r ? { key, value: r.value, version: { blockNum: r.block, txNum: r.tx } } : null;
+    this.#cacheState(ns, key, e);
+    return e;
+  }
+
+  #cacheState(ns: string, key: string, e: StateEntry | null): void {
+    if (this.#stateCached >= LedgerStore.STATE_CACHE_MAX) {
+      this.#stateCache.clear();
+      this.#stateCached = 0;
+    }
+    let m = this.#stateCache.get(ns);
+    if (!m) this.#stateCache.set(ns, (m = new Map()));
+    const size = m.size;
+    m.set(key, e);
+    this.#stateCached += m.size - size;
   }
 
   /** Keys in [start, end) in byte order; end "" means unbounded. */
@@ -170,6 +197,8 @@ export class LedgerStore {
     if (num !== this.#height) throw new Error(`block ${num} is not the next block (height ${this.#height})`);
     this.#appendBlock(num, bytes, txs, writes);
     this.#height = num + 1;
+    // the state table changed exactly by `writes`, in this order
+    for (const w of writes) this.#cacheState(w.ns, w.key, w.isDelete ? null : { key: w.key, value: Buffer.from(w.value), version: w.version });
   }
 
   /** Closes the database (SQLite checkpoints and syncs what it holds). Call after the last flush. */

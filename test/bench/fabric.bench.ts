@@ -15,7 +15,7 @@
  *                          "status" — one CommitStatus call per transaction (submitTransaction)
  *   BENCH_FABRIC_BATCH     the orderer's batch timeout in ms (default 20); BENCH_FABRIC_BATCH_MAX
  *                          its max messages per block (default 500)
- *   BENCH_FABRIC_PROFILE   a directory: the network process writes a V8 CPU profile there (node --cpu-prof)
+ *   BENCH_FABRIC_PROFILE   a directory: the network and chaincode processes write V8 CPU profiles there (node --cpu-prof)
  *   BENCH_FABRIC_CHAINCODE "process" (default): the chaincode in a process of its own, as a
  *                          chaincode container beside real peers; "in-process": inside the network's
  * CPU time per transaction is printed for each process (network, chaincode, this client

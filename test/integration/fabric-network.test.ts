@@ -96,6 +96,19 @@ describe("embedded Fabric network (real fabric-gateway client)", function () {
     });
   });
 
+  it("the shim's parameter checks still answer: wrong count, then the same function called correctly", async () => {
+    const c = contractFor(alice);
+    await rejects(c.evaluateTransaction("BalanceOf", "KRW"), (err) => {
+      assert.equal(err.code, grpc.status.UNKNOWN);
+      assert.match(err.details[0]!.message, /Expected 2 parameters, but 1 have been supplied/);
+    });
+    await rejects(c.evaluateTransaction("BalanceOf", "KRW", aliceAddr, "extra"), (err) => {
+      assert.match(err.details[0]!.message, /Expected 2 parameters, but 3 have been supplied/);
+    });
+    // the validator remembered for these parameters is the one that accepts a correct call
+    for (let i = 0; i < 2; i++) assert.match(utf8(await c.evaluateTransaction("BalanceOf", "KRW", aliceAddr)), /^[0-9]+$/);
+  });
+
   it("delivers chaincode events from a start block, with block numbers and tx ids, skipping invalid txs", async () => {
     const c = contractFor(alice);
     const start = BigInt(node.network.height);

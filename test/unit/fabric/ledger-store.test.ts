@@ -2,7 +2,7 @@
  * LedgerStore durability (chains/fabric/store.ts): a committed block counts as durable only
  * after a flush (WAL fsync) that started after its commit; flushes resolve in call order and
  * one covers every block committed before it ran; a reopened store treats what it finds as
- * durable (it syncs it first).
+ * durable (it syncs it first). State reads (cached after the first) answer what SQLite holds.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -56,6 +56,44 @@ describe("LedgerStore: blocks are durable after a flush", () => {
       assert.equal(b.getTx("tx1")!.blockNum, 1);
     } finally {
       b.close();
+    }
+  });
+
+  it("state reads answer what SQLite holds, through writes, overwrites in one block, deletes and a failed commit", () => {
+    const file = join(dir, "l.sqlite");
+    const s = new LedgerStore(file);
+    const fresh = () => new LedgerStore(file); // a store with nothing cached reads SQLite itself
+    const agree = (key: string) => {
+      const other = fresh();
+      try {
+        const a = s.getState("cc", key);
+        const b = other.getState("cc", key);
+        assert.deepEqual(a && { v: a.value.toString(), ver: a.version }, b && { v: b.value.toString(), ver: b.version }, key);
+        return a;
+      } finally {
+        other.close();
+      }
+    };
+    const put = (key: string, value: string, blockNum: number, txNum: number) => ({ ns: "cc", key, isDelete: false, value: Buffer.from(value), version: { blockNum, txNum } });
+    try {
+      assert.equal(agree("k"), null, "missing (and now remembered as missing)");
+      s.commitBlock(0, Buffer.from("b0"), [], [put("k", "one", 0, 0)]);
+      assert.equal(agree("k")!.value.toString(), "one");
+      const written = Buffer.from("two");
+      s.commitBlock(1, Buffer.from("b1"), [], [put("k", "x", 1, 0), { ...put("k", "", 1, 1), value: written }]);
+      written.write("zzz"); // the caller's buffer changing later changes nothing stored
+      assert.deepEqual(agree("k")!.version, { blockNum: 1, txNum: 1 }, "the last write of the block wins");
+      assert.equal(agree("k")!.value.toString(), "two");
+      s.commitBlock(2, Buffer.from("b2"), [], [{ ns: "cc", key: "k", isDelete: true, value: new Uint8Array(), version: { blockNum: 2, txNum: 0 } }]);
+      assert.equal(agree("k"), null, "deleted");
+      assert.throws(() => s.commitBlock(2, Buffer.from("again"), [], [put("k", "ghost", 2, 0)]), /not the next block/);
+      // the second row cannot be bound: SQLite rolls back the block, including the first row
+      const unbindable = { ...put("j", "bad", 3, 1), version: { blockNum: {} as never, txNum: 1 } };
+      assert.throws(() => s.commitBlock(3, Buffer.from("b3"), [], [put("k", "ghost", 3, 0), unbindable]), RangeError);
+      assert.equal(s.height, 3);
+      assert.equal(agree("k"), null, "a refused or failed commit changes nothing");
+    } finally {
+      s.close();
     }
   });
 });

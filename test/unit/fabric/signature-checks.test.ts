@@ -34,6 +34,18 @@ describe("SignatureChecks: ECDSA checks answered once per exact triple", () => {
     }
   });
 
+  it("signLowS: low S, minimal DER (the BigInt encoder's bytes), and it verifies", () => {
+    // ECDSA's s is uniform: about half of these had a high s that signLowS replaced by n - s
+    for (let i = 0; i < 200; i++) {
+      const msg = randomBytes(50);
+      const sig = signLowS(privateKey, msg);
+      const { r, s } = parseDerSignature(sig)!;
+      assert.ok(s <= P256_N >> 1n, "s in the lower half");
+      assert.deepEqual(sig, encodeDerSignature(r, s), "the same DER bytes as the reference encoder");
+      assert.deepEqual(verifyFabricSignature(publicKey, msg, sig), { ok: true });
+    }
+  });
+
   it("a signature it made verifies against the public key; the same signature on another message does not", () => {
     const checks = new SignatureChecks();
     const msg = randomBytes(64);
@@ -42,6 +54,22 @@ describe("SignatureChecks: ECDSA checks answered once per exact triple", () => {
     assert.deepEqual(checks.verify(publicKey, msg, sig), { ok: true });
     assert.equal(checks.verify(publicKey, randomBytes(64), sig).ok, false);
     assert.equal(checks.verify(other.publicKey, msg, sig).ok, false);
+  });
+
+  it("a remembered signature answers only for its own key and message bytes", () => {
+    const checks = new SignatureChecks();
+    const msg = randomBytes(300);
+    const sig = signLowS(privateKey, msg);
+    assert.deepEqual(checks.verify(publicKey, msg, sig), { ok: true }); // remembered now
+    const longer = Buffer.concat([msg, Buffer.from([0])]);
+    assert.equal(checks.verify(publicKey, longer, sig).ok, false);
+    assert.equal(checks.verify(publicKey, msg.subarray(1), sig).ok, false);
+    assert.equal(checks.verify(other.publicKey, msg, sig).ok, false);
+    // the caller reusing its buffer does not change what was remembered
+    const reused = randomBytes(200);
+    const sig2 = checks.sign(privateKey, reused);
+    reused[5]! ^= 1;
+    assert.equal(checks.verify(publicKey, reused, sig2).ok, false);
   });
 
   it("stays bounded", () => {

@@ -1,0 +1,239 @@
+/**
+ * encodeMessage (chains/fabric/protowire.ts) gives google-protobuf's serializeBinary bytes for
+ * the messages the endorsers build by hand: ChaincodeAction, ChaincodeID,
+ * ProposalResponsePayload, Endorsement, ChaincodeEndorsedAction, ChaincodeActionPayload,
+ * TransactionAction, Transaction, Header, Payload, a simulation's TxReadWriteSet, and the
+ * ChaincodeMessages the peer sends its chaincode (with a SignedProposal) — with
+ * empty fields, multi-byte lengths and varints, and non-ASCII strings.
+ */
+import assert from "node:assert/strict";
+import { common, ledger, peer } from "@hyperledger/fabric-protos";
+import { randomBytes, randomInt } from "node:crypto";
+import { encodeChaincodeMessage } from "../../../chains/fabric/chaincode.ts";
+import { encodeMessage } from "../../../chains/fabric/protowire.ts";
+import { TxSimulator } from "../../../chains/fabric/simulator.ts";
+import type { LedgerStore } from "../../../chains/fabric/store.ts";
+
+const kv = ledger.rwset.kvrwset;
+
+/** The read/write set as google-protobuf builds it from a simulation's reads, ranges and writes. */
+function referenceTxRwset(sim: TxSimulator): Uint8Array {
+  const byKey = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+  const version = (v: { blockNum: number; txNum: number }) => {
+    const ver = new kv.Version();
+    ver.setBlockNum(v.blockNum);
+    ver.setTxNum(v.txNum);
+    return ver;
+  };
+  const set = new kv.KVRWSet();
+  for (const key of [...sim.reads.keys()].sort(byKey)) {
+    const r = new kv.KVRead();
+    r.setKey(key);
+    const v = sim.reads.get(key);
+    if (v) r.setVersion(version(v));
+    set.addReads(r);
+  }
+  for (const rec of sim.ranges) {
+    const info = new kv.RangeQueryInfo();
+    info.setStartKey(rec.start);
+    info.setEndKey(rec.end);
+    info.setItrExhausted(rec.exhausted);
+    const raw = new kv.QueryReads();
+    for (const rd of rec.reads) {
+      const r = new kv.KVRead();
+      r.setKey(rd.key);
+      r.setVersion(version(rd.version));
+      raw.addKvReads(r);
+    }
+    info.setRawReads(raw);
+    set.addRangeQueriesInfo(info);
+  }
+  for (const key of [...sim.writes.keys()].sort(byKey)) {
+    const w = sim.writes.get(key)!;
+    const kw = new kv.KVWrite();
+    kw.setKey(key);
+    kw.setIsDelete(w.isDelete);
+    kw.setValue(w.value);
+    set.addWrites(kw);
+  }
+  const tx = new ledger.rwset.TxReadWriteSet();
+  tx.setDataModel(ledger.rwset.TxReadWriteSet.DataModel.KV);
+  const ns = new ledger.rwset.NsReadWriteSet();
+  ns.setNamespace(sim.ns);
+  ns.setRwset(set.serializeBinary());
+  tx.addNsRwset(ns);
+  return tx.serializeBinary();
+}
+
+/** Random bytes of a size picked to exercise 0-, 1-, 2- and 3-byte length prefixes. */
+function blob(): Uint8Array {
+  const sizes = [0, 1, 127, 128, 300, 16_383, 16_384, 70_000];
+  return randomBytes(sizes[randomInt(sizes.length)]!);
+}
+
+describe("encodeMessage: google-protobuf's bytes for the messages endorsers build", () => {
+  it("matches serializeBinary for every message the endorsers build, over random contents", () => {
+    for (let i = 0; i < 200; i++) {
+      const name = ["isthmus", "", "코인-cc", "a".repeat(200)][i % 4]!;
+      const ccid = new peer.ChaincodeID();
+      ccid.setName(name);
+      ccid.setVersion("1.0");
+      const ccidBytes = encodeMessage([
+        [2, name],
+        [3, "1.0"],
+      ]);
+      assert.deepEqual(ccidBytes, Buffer.from(ccid.serializeBinary()), "ChaincodeID");
+
+      const response = new peer.Response();
+      response.setStatus(i % 2 ? 200 : 0);
+      response.setPayload(blob());
+      const results = blob();
+      const events = blob();
+      const cca = new peer.ChaincodeAction();
+      cca.setResults(results);
+      cca.setEvents(events);
+      cca.setResponse(response);
+      cca.setChaincodeId(ccid);
+      const ccaBytes = encodeMessage([
+        [1, results],
+        [2, events],
+        [3, response.serializeBinary(), true],
+        [4, ccidBytes, true],
+      ]);
+      assert.deepEqual(ccaBytes, Buffer.from(cca.serializeBinary()), "ChaincodeAction");
+
+      const hash = randomBytes(32);
+      const prp = new peer.ProposalResponsePayload();
+      prp.setProposalHash(hash);
+      prp.setExtension$(ccaBytes);
+      const prpBytes = encodeMessage([
+        [1, hash],
+        [2, ccaBytes],
+      ]);
+      assert.deepEqual(prpBytes, Buffer.from(prp.serializeBinary()), "ProposalResponsePayload");
+
+      const endorsements = Array.from({ length: 1 + (i % 3) }, () => {
+        const e = new peer.Endorsement();
+        e.setEndorser(blob());
+        e.setSignature(randomBytes(70));
+        return e;
+      });
+      const endorsementBytes = endorsements.map((e) =>
+        encodeMessage([
+          [1, e.getEndorser_asU8()],
+          [2, e.getSignature_asU8()],
+        ]),
+      );
+      endorsements.forEach((e, k) => assert.deepEqual(endorsementBytes[k], Buffer.from(e.serializeBinary()), "Endorsement"));
+
+      const cea = new peer.ChaincodeEndorsedAction();
+      cea.setProposalResponsePayload(prpBytes);
+      cea.setEndorsementsList(endorsements);
+      const ceaBytes = encodeMessage([[1, prpBytes], ...endorsementBytes.map((b) => [2, b, true] as const)]);
+      assert.deepEqual(ceaBytes, Buffer.from(cea.serializeBinary()), "ChaincodeEndorsedAction");
+
+      const cpp = new peer.ChaincodeProposalPayload();
+      cpp.setInput(blob());
+      const cppBytes = cpp.serializeBinary();
+      const cap = new peer.ChaincodeActionPayload();
+      cap.setChaincodeProposalPayload(cppBytes);
+      cap.setAction(cea);
+      const capBytes = encodeMessage([
+        [1, cppBytes],
+        [2, ceaBytes, true],
+      ]);
+      assert.deepEqual(capBytes, Buffer.from(cap.serializeBinary()), "ChaincodeActionPayload");
+
+      const shdr = blob();
+      const ta = new peer.TransactionAction();
+      ta.setHeader(shdr);
+      ta.setPayload(capBytes);
+      const taBytes = encodeMessage([
+        [1, shdr],
+        [2, capBytes],
+      ]);
+      assert.deepEqual(taBytes, Buffer.from(ta.serializeBinary()), "TransactionAction");
+
+      const tx = new peer.Transaction();
+      tx.addActions(ta);
+      const txBytes = encodeMessage([[1, taBytes, true]]);
+      assert.deepEqual(txBytes, Buffer.from(tx.serializeBinary()), "Transaction");
+
+      const chdr = blob();
+      const hdr = new common.Header();
+      hdr.setChannelHeader(chdr);
+      hdr.setSignatureHeader(shdr);
+      const hdrBytes = encodeMessage([
+        [1, chdr],
+        [2, shdr],
+      ]);
+      assert.deepEqual(hdrBytes, Buffer.from(hdr.serializeBinary()), "Header");
+
+      const payload = new common.Payload();
+      payload.setHeader(hdr);
+      payload.setData(txBytes);
+      const payloadBytes = encodeMessage([
+        [1, hdrBytes, true],
+        [2, txBytes],
+      ]);
+      assert.deepEqual(payloadBytes, Buffer.from(payload.serializeBinary()), "Payload");
+    }
+  });
+
+  it("a simulation's read/write set: the bytes google-protobuf builds (reads with and without versions, ranges, writes, deletes)", () => {
+    const keys = ["", "a", "\u0000bal\u0000KRW\u0000x\u0000", "잔액", "z".repeat(300), "é", "b"];
+    const ver = () => ({ blockNum: [0, 1, 127, 128, 2 ** 40][randomInt(5)]!, txNum: [0, 1, 499][randomInt(3)]! });
+    for (let i = 0; i < 200; i++) {
+      const sim = new TxSimulator(null as unknown as LedgerStore, ["isthmus", "", "cc-코"][i % 3]!);
+      for (const k of keys) if (randomInt(2)) sim.reads.set(k, randomInt(3) ? ver() : null);
+      for (let r = randomInt(3); r > 0; r--) {
+        sim.ranges.push({ start: keys[randomInt(keys.length)]!, end: keys[randomInt(keys.length)]!, exhausted: randomInt(2) === 1, reads: keys.slice(0, randomInt(4)).map((key) => ({ key, version: ver() })) });
+      }
+      for (const k of keys) if (randomInt(2)) sim.writes.set(k, randomInt(4) ? { isDelete: false, value: blob() } : { isDelete: true, value: new Uint8Array() });
+      assert.deepEqual(Buffer.from(sim.txRwsetBytes()), Buffer.from(referenceTxRwset(sim)));
+    }
+  });
+
+  it("the peer's chaincode messages (REGISTERED, READY, RESPONSE, ERROR, TRANSACTION with its signed proposal)", () => {
+    const T = peer.ChaincodeMessage.Type;
+    for (let i = 0; i < 200; i++) {
+      const type = [T.REGISTERED, T.READY, T.RESPONSE, T.ERROR, T.TRANSACTION, T.UNDEFINED][i % 6]!;
+      const channel = ["isthmus", "", "채널"][i % 3]!;
+      const txid = i % 5 ? randomBytes(32).toString("hex") : "";
+      const payload = blob();
+      const m = new peer.ChaincodeMessage();
+      m.setType(type);
+      m.setChannelId(channel);
+      m.setTxid(txid);
+      m.setPayload(payload);
+      let spBytes: Uint8Array | undefined;
+      if (type === T.TRANSACTION) {
+        const sp = new peer.SignedProposal();
+        sp.setProposalBytes(blob());
+        sp.setSignature(i % 7 ? randomBytes(71) : new Uint8Array());
+        m.setProposal(sp);
+        spBytes = encodeMessage([
+          [1, sp.getProposalBytes_asU8()],
+          [2, sp.getSignature_asU8()],
+        ]);
+        assert.deepEqual(spBytes, Buffer.from(sp.serializeBinary()), "SignedProposal");
+      }
+      assert.deepEqual(encodeChaincodeMessage(type, channel, txid, payload, spBytes), Buffer.from(m.serializeBinary()), "ChaincodeMessage");
+    }
+  });
+
+  it("leaves out empty fields unless told to keep them, and decodes back", () => {
+    assert.deepEqual(encodeMessage([[1, new Uint8Array()]]), Buffer.alloc(0));
+    assert.deepEqual(encodeMessage([[1, new Uint8Array(), true]]), Buffer.from([0x0a, 0x00]));
+    const h = common.Header.deserializeBinary(
+      encodeMessage([
+        [1, Buffer.from("ch")],
+        [2, Buffer.from("sh")],
+      ]),
+    );
+    assert.equal(Buffer.from(h.getChannelHeader_asU8()).toString(), "ch");
+    assert.equal(Buffer.from(h.getSignatureHeader_asU8()).toString(), "sh");
+    assert.deepEqual(encodeMessage([[1, 0], [2, false], [3, 300], [4, true]]), Buffer.from([0x18, 0xac, 0x02, 0x20, 0x01]));
+    assert.throws(() => encodeMessage([[1, -1]]), RangeError);
+  });
+});
