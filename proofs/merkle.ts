@@ -157,7 +157,21 @@ export function verifyMerkleProof(scheme: MerkleScheme, root: Uint8Array, leafHa
 export function hashKvLeaf(scheme: MerkleScheme, key: Uint8Array, value: Uint8Array): Uint8Array {
   assertBytes(key, "key");
   assertBytes(value, "value");
-  return hashLeaf(scheme, concat(scheme.hash(key), scheme.hash(value)));
+  return hashKvLeafOfHashes(scheme, scheme.hash(key), scheme.hash(value));
+}
+
+/**
+ * The same leaf from HASH(key) and HASH(value) already at hand (a list's key hashes repeat
+ * block after block; a transaction's hash is HASH of its bytes), saving the two long hashes.
+ */
+export function hashKvLeafOfHashes(scheme: MerkleScheme, keyHash: Uint8Array, valueHash: Uint8Array): Uint8Array {
+  assertBytes(keyHash, "keyHash", scheme.hashLength);
+  assertBytes(valueHash, "valueHash", scheme.hashLength);
+  const data = new Uint8Array(1 + 2 * scheme.hashLength);
+  data[0] = scheme.leafPrefix;
+  data.set(keyHash, 1);
+  data.set(valueHash, 1 + scheme.hashLength);
+  return scheme.hash(data);
 }
 
 /** Bytewise lexicographic order (a proper prefix sorts first). */

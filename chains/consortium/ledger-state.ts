@@ -22,6 +22,22 @@ import {
 } from "../../proofs/consortium/state.ts";
 import { type KvStore } from "./kv.ts";
 
+/**
+ * Every transfer reads its asset record twice (debit and credit) and the record rarely
+ * changes: decode each stored value once. Keyed by the value's identity; stored values are
+ * never mutated (kv.ts stores owned copies), and AssetRecord is immutable.
+ */
+const decodedAssets = new WeakMap<Uint8Array, Decoded<AssetRecord>>();
+
+function decodeAssetMemo(bytes: Uint8Array): Decoded<AssetRecord> {
+  let d = decodedAssets.get(bytes);
+  if (!d) {
+    d = decodeAsset(bytes);
+    decodedAssets.set(bytes, d);
+  }
+  return d;
+}
+
 export class LedgerState {
   readonly kv: KvStore;
 
@@ -30,7 +46,7 @@ export class LedgerState {
   }
 
   asset(symbol: string): AssetRecord | undefined {
-    return this.read(assetKey(symbol), decodeAsset, `asset ${symbol}`);
+    return this.read(assetKey(symbol), decodeAssetMemo, `asset ${symbol}`);
   }
 
   putAsset(asset: AssetRecord): void {
