@@ -54,20 +54,7 @@ export function checkNonce(state: LedgerState, tx: SignedTx): void {
  * is not admissible; an execution failure is returned as a failed outcome.
  */
 export function applyTx(kv: KvOverlay, tx: SignedTx, ctx: BlockContext): TxOutcome {
-  const state = new LedgerState(kv);
-  checkNonce(state, tx);
-  state.setNonce(tx.from, tx.nonce + 1);
-  const scratch = kv.child();
-  let events: ChainEvent[] = [];
-  let failure: TxRejectedError | undefined;
-  try {
-    events = runBody(scratch, tx, ctx);
-    scratch.commit();
-  } catch (err) {
-    if (!(err instanceof TxRejectedError)) throw err;
-    failure = err;
-    events = [];
-  }
+  const { events, failure } = runTx(kv, tx, ctx);
   const record: TxResultRecord = {
     txHash: tx.hash,
     sender: tx.from,
@@ -78,6 +65,29 @@ export function applyTx(kv: KvOverlay, tx: SignedTx, ctx: BlockContext): TxOutco
     eventCount: events.length,
   };
   return { tx, record, events, encoded: { result: encodeTxResult(record), events: events.map((e) => encodeEvent(tx.hash, e)) } };
+}
+
+/**
+ * applyTx without building the result record and events' encodings, which only a block
+ * needs (the mempool's dry runs want the verdict): the same admission and the same writes.
+ */
+export function dryRunTx(kv: KvOverlay, tx: SignedTx, ctx: BlockContext): TxRejectedError | undefined {
+  return runTx(kv, tx, ctx).failure;
+}
+
+function runTx(kv: KvOverlay, tx: SignedTx, ctx: BlockContext): { events: ChainEvent[]; failure: TxRejectedError | undefined } {
+  const state = new LedgerState(kv);
+  checkNonce(state, tx);
+  state.setNonce(tx.from, tx.nonce + 1);
+  const scratch = kv.child();
+  try {
+    const events = runBody(scratch, tx, ctx);
+    scratch.commit();
+    return { events, failure: undefined };
+  } catch (err) {
+    if (!(err instanceof TxRejectedError)) throw err;
+    return { events: [], failure: err };
+  }
 }
 
 function runBody(kv: KvOverlay, tx: SignedTx, ctx: BlockContext): ChainEvent[] {

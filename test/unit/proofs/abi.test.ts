@@ -54,6 +54,24 @@ describe("proofs/abi: the local abi.encode subset", () => {
     });
   });
 
+  it("encodes and decodes integers of every byte length like ethers, from bigint and number inputs", () => {
+    const values: bigint[] = [0n, 1n];
+    for (let bits = 7; bits < 256; bits += 8) values.push((1n << BigInt(bits)) - 3n, 1n << BigInt(bits), (1n << BigInt(bits + 1)) - 1n);
+    values.push(BigInt(Number.MAX_SAFE_INTEGER), BigInt(Number.MAX_SAFE_INTEGER) + 1n, (1n << 256n) - 1n);
+    for (const v of values) {
+      const expected = coder.encode(["uint256", "string"], [v, "x"]);
+      assert.equal(hexlify(abiEncode(["uint256", "string"], [v, "x"])), expected, `${v}`);
+      if (v <= BigInt(Number.MAX_SAFE_INTEGER)) assert.equal(hexlify(abiEncode(["uint256", "string"], [Number(v), "x"])), expected, `${v} as a number`);
+      const back = abiDecode(["uint256", "string"], getBytes(expected));
+      assert.ok(back.ok);
+      assert.equal(back.values[0], v);
+    }
+    assert.throws(() => abiEncode(["uint32"], [2 ** 32]), RangeError);
+    assert.throws(() => abiEncode(["uint64"], [-1]), RangeError);
+    assert.throws(() => abiEncode(["uint64"], [1.5]), RangeError);
+    assert.equal(hexlify(abiEncode(["uint32"], [2 ** 32 - 1])), coder.encode(["uint32"], [2 ** 32 - 1]));
+  });
+
   it("throws on misuse: a value that does not fit its type", () => {
     assert.throws(() => abiEncode(["uint8"], [256n]), RangeError);
     assert.throws(() => abiEncode(["address"], ["0x1234"]), TypeError);
