@@ -5,10 +5,10 @@
  * the tuple start per dynamic value) followed by the tails (uint256 length, data padded
  * right with zeros to a 32-byte multiple).
  *
- * `abiDecode` is strict: it accepts only the one canonical encoding (it re-encodes and
- * compares), so decoded bytes hash the same as freshly encoded ones.
+ * `abiDecode` is strict: it accepts only the one canonical encoding (the bytes `abiEncode`
+ * would write for the decoded values), so decoded bytes hash the same as freshly encoded ones.
  */
-import { type Hex, isHex, fromHex, toHex, equalBytes } from "./hex.ts";
+import { type Hex, isHex, fromHex, toHex } from "./hex.ts";
 
 export type AbiType = "address" | "bool" | "bytes32" | "uint8" | "uint32" | "uint64" | "uint256" | "string" | "bytes";
 
@@ -93,6 +93,11 @@ export function abiDecode<const T extends readonly AbiType[]>(types: T, data: Ui
   if (!(data instanceof Uint8Array)) throw new TypeError("abiDecode: data must be a Uint8Array");
   if (data.length < types.length * WORD) return { ok: false, reason: `too short: ${data.length} bytes for ${types.length} fields` };
   const values: unknown[] = [];
+  // Canonical means what abiEncode writes: each tail right after the previous one (the
+  // first after the heads), zero padding, nothing after the last; static words are checked
+  // by decodeStatic (zero high bytes, in range), strings by the fatal UTF-8 decoder. Checked
+  // directly instead of by re-encoding (decoding runs several times per transaction).
+  let nextTail = types.length * WORD;
   for (let i = 0; i < types.length; i++) {
     const type = types[i]!;
     const head = data.subarray(i * WORD, (i + 1) * WORD);
@@ -100,12 +105,22 @@ export function abiDecode<const T extends readonly AbiType[]>(types: T, data: Ui
     if (decoded instanceof Bad) {
       return { ok: false, reason: `field ${i} (${type}): ${decoded.reason}` };
     }
+    if (isDynamic(type)) {
+      const at = Number(wordToBigint(head)); // decodeTail checked the bounds
+      if (at !== nextTail) return NON_CANONICAL;
+      const length = Number(wordToBigint(data.subarray(at, at + WORD)));
+      const end = at + WORD + length;
+      nextTail = at + WORD + paddedLength(length);
+      if (nextTail > data.length) return NON_CANONICAL;
+      for (let k = end; k < nextTail; k++) if (data[k] !== 0) return NON_CANONICAL;
+    }
     values.push(decoded);
   }
-  const again = abiEncode(types, values as unknown as AbiInputs<T>);
-  if (!equalBytes(again, data)) return { ok: false, reason: "non-canonical encoding" };
+  if (nextTail !== data.length) return NON_CANONICAL;
   return { ok: true, values: values as AbiOutputs<T> };
 }
+
+const NON_CANONICAL = Object.freeze({ ok: false as const, reason: "non-canonical encoding" });
 
 // --- static words -------------------------------------------------------------------------
 

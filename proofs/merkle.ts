@@ -60,7 +60,11 @@ export function hashLeaf(scheme: MerkleScheme, data: Uint8Array): Uint8Array {
 }
 
 export function hashNode(scheme: MerkleScheme, left: Uint8Array, right: Uint8Array): Uint8Array {
-  return scheme.hash(concat(Uint8Array.of(scheme.nodePrefix), left, right));
+  const data = new Uint8Array(1 + left.length + right.length);
+  data[0] = scheme.nodePrefix;
+  data.set(left, 1);
+  data.set(right, 1 + left.length);
+  return scheme.hash(data);
 }
 
 /** RFC 6962 §2.1: the hash of an empty list is the hash of the empty string. */

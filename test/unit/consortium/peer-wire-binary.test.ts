@@ -13,7 +13,7 @@ describe("consortium peer wire: binary tx messages", () => {
       const pooled = Buffer.concat([Buffer.from("junk"), wire]).subarray(4);
       const back = decodeWire(pooled)!;
       assert.deepEqual(back, m);
-      for (const t of (back as { txs: Uint8Array[] }).txs) assert.equal(Object.getPrototypeOf(t), Uint8Array.prototype);
+      for (const t of (back as { txs: readonly Uint8Array[] }).txs) assert.equal(Object.getPrototypeOf(t), Uint8Array.prototype);
       pooled.fill(0);
       assert.deepEqual(back, m, "decoded txs do not alias the payload");
     }
