@@ -1,6 +1,5 @@
 /**
- * What validators send each other, and its wire form (JSON, bytes as 0x-hex; on the peer
- * wire, the two tx-carrying messages are binary, see encodeWire). Decoding is
+ * What validators send each other, and its wire form (JSON, bytes as 0x-hex). Decoding is
  * strict and never throws: a malformed message is dropped. Signatures are checked by the
  * engine, not here.
  *
@@ -175,79 +174,6 @@ export function decodeMessage(raw: string): ConsensusMessage | undefined {
     default:
       return undefined;
   }
-}
-
-// --- the peer wire (gRPC envelopes) -------------------------------------------------------
-
-/**
- * First byte of the binary forms of the two messages that carry raw transactions; a JSON
- * payload starts with "{" (or whitespace), never with these. Hex-in-JSON doubled every tx
- * and cost each validator an encode or a validated decode per tx and peer.
- *   0x01 txs:          count u32, then len u32 || tx bytes each
- *   0x02 proposal-txs: height (float64, a safe integer), round u32, then as txs
- * Other messages travel as their JSON form (encodeMessage).
- */
-const WIRE_TXS = 0x01;
-const WIRE_PROPOSAL_TXS = 0x02;
-
-/** The bytes a peer envelope carries for `m`. */
-export function encodeWire(m: ConsensusMessage): Buffer {
-  if (m.type === "txs") return encodeTxsWire(Buffer.of(WIRE_TXS), m.txs);
-  if (m.type === "proposal-txs") {
-    const head = Buffer.alloc(1 + 8 + 4);
-    head[0] = WIRE_PROPOSAL_TXS;
-    head.writeDoubleBE(m.height, 1);
-    head.writeUInt32BE(m.round, 9);
-    return encodeTxsWire(head, m.txs);
-  }
-  return Buffer.from(encodeMessage(m), "utf8");
-}
-
-function encodeTxsWire(head: Buffer, txs: readonly Uint8Array[]): Buffer {
-  let size = head.length + 4;
-  for (const t of txs) size += 4 + t.length;
-  const out = Buffer.allocUnsafe(size);
-  head.copy(out, 0);
-  let at = out.writeUInt32BE(txs.length, head.length);
-  for (const t of txs) {
-    at = out.writeUInt32BE(t.length, at);
-    out.set(t, at);
-    at += t.length;
-  }
-  return out;
-}
-
-/** Inverse of encodeWire (and reads the JSON form of every message); undefined when malformed. */
-export function decodeWire(payload: Uint8Array): ConsensusMessage | undefined {
-  const kind = payload[0];
-  if (kind !== WIRE_TXS && kind !== WIRE_PROPOSAL_TXS) return decodeMessage(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString("utf8"));
-  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
-  let at = 1;
-  let height = 0;
-  let round = 0;
-  if (kind === WIRE_PROPOSAL_TXS) {
-    if (payload.length < 13) return undefined;
-    height = view.getFloat64(1);
-    round = view.getUint32(9);
-    if (!isHeight(height)) return undefined;
-    at = 13;
-  }
-  if (at + 4 > payload.length) return undefined;
-  const count = view.getUint32(at);
-  at += 4;
-  if (count < 1 || count > MAX_TXS_PER_MESSAGE) return undefined;
-  const txs: Uint8Array[] = [];
-  for (let i = 0; i < count; i++) {
-    if (at + 4 > payload.length) return undefined;
-    const len = view.getUint32(at);
-    at += 4;
-    if (at + len > payload.length) return undefined;
-    // A plain Uint8Array copy (gRPC hands a Buffer, whose slice would be a view).
-    txs.push(new Uint8Array(payload.buffer, payload.byteOffset + at, len).slice());
-    at += len;
-  }
-  if (at !== payload.length) return undefined;
-  return kind === WIRE_TXS ? { type: "txs", txs } : { type: "proposal-txs", height, round, txs };
 }
 
 function isHashList(v: unknown): v is Hex[] {

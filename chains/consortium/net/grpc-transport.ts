@@ -12,7 +12,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { InvalidInputError } from "../../errors.ts";
-import { type ConsensusMessage, decodeWire, encodeWire } from "../consensus/messages.ts";
+import { type ConsensusMessage, decodeMessage, encodeMessage } from "../consensus/messages.ts";
 import { type Transport } from "../consensus/transport.ts";
 import { type ChainLogger, quietLogger } from "../log.ts";
 import { DEFAULT_MAX_PEER_MESSAGE_BYTES, MAX_MALFORMED_PER_STREAM, PEER_CHANNEL_OPTIONS, peerServices } from "./peer-wire.ts";
@@ -156,7 +156,7 @@ export class GrpcTransport implements Transport {
     // Re-sent proposals and votes are the same objects: encode each once.
     let payload = this.#encoded.get(msg);
     if (!payload) {
-      payload = encodeWire(msg);
+      payload = Buffer.from(encodeMessage(msg), "utf8");
       this.#encoded.set(msg, payload);
     }
     const lane = laneOf(msg);
@@ -178,7 +178,7 @@ export class GrpcTransport implements Transport {
   /** Hands one received payload to the handlers; false if it does not decode. Never throws. */
   deliver(payload: Uint8Array): boolean {
     if (this.#closed) return true;
-    const msg = payload.length <= this.maxMessageBytes ? decodeWire(payload) : undefined;
+    const msg = payload.length <= this.maxMessageBytes ? decodeMessage(Buffer.from(payload).toString("utf8")) : undefined;
     if (!msg) {
       this.#stats.rejected++;
       return false;
