@@ -5,10 +5,10 @@
  * the tuple start per dynamic value) followed by the tails (uint256 length, data padded
  * right with zeros to a 32-byte multiple).
  *
- * `abiDecode` is strict: it accepts only the one canonical encoding (it re-encodes and
- * compares), so decoded bytes hash the same as freshly encoded ones.
+ * `abiDecode` is strict: it accepts only the one canonical encoding (the bytes `abiEncode`
+ * would write for the decoded values), so decoded bytes hash the same as freshly encoded ones.
  */
-import { type Hex, isHex, fromHex, toHex, equalBytes, concatBytes } from "./hex.ts";
+import { type Hex, isHex, fromHex, toHex } from "./hex.ts";
 
 export type AbiType = "address" | "bool" | "bytes32" | "uint8" | "uint32" | "uint64" | "uint256" | "string" | "bytes";
 
@@ -53,26 +53,39 @@ function isDynamic(type: AbiType): boolean {
   return type === "string" || type === "bytes";
 }
 
-/** `abi.encode(values...)` for the given types; throws on values that do not fit (misuse). */
+/**
+ * `abi.encode(values...)` for the given types; throws on values that do not fit (misuse).
+ * Written straight into one buffer (sized first): encoding runs several times per
+ * transaction on a validator (results, events, state values, strict decoding).
+ */
 export function abiEncode<const T extends readonly AbiType[]>(types: T, values: AbiInputs<T>): Uint8Array {
   if (types.length !== values.length) throw new TypeError(`abiEncode: ${types.length} types but ${values.length} values`);
-  const heads: Uint8Array[] = [];
-  const tails: Uint8Array[] = [];
-  let tailOffset = types.length * WORD;
-  types.forEach((type, i) => {
-    const value: unknown = values[i];
+  const n = types.length;
+  let size = n * WORD;
+  const dynamic: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(n);
+  for (let i = 0; i < n; i++) {
+    const type = types[i]!;
+    if (!isDynamic(type)) continue;
     const label = `value ${i} (${type})`;
-    if (isDynamic(type)) {
-      const data = type === "string" ? encodeString(value, label) : encodeBytes(value, label);
-      const tail = concatBytes(uintWord(BigInt(data.length)), padRight(data));
-      heads.push(uintWord(BigInt(tailOffset)));
-      tails.push(tail);
-      tailOffset += tail.length;
+    const data = type === "string" ? encodeString(values[i], label) : encodeBytes(values[i], label);
+    dynamic[i] = data;
+    size += WORD + paddedLength(data.length);
+  }
+  const out = new Uint8Array(size);
+  let tailOffset = n * WORD;
+  for (let i = 0; i < n; i++) {
+    const data = dynamic[i];
+    if (data) {
+      writeUint(out, i * WORD, tailOffset);
+      writeUint(out, tailOffset, data.length);
+      out.set(data, tailOffset + WORD);
+      tailOffset += WORD + paddedLength(data.length);
     } else {
-      heads.push(encodeStatic(type, value, label));
+      const type = types[i]!;
+      writeStatic(out, i * WORD, type, values[i], `value ${i} (${type})`);
     }
-  });
-  return concatBytes(...heads, ...tails);
+  }
+  return out;
 }
 
 /** Inverse of `abiEncode`; returns a reason instead of throwing on bad or non-canonical bytes. */
@@ -80,6 +93,11 @@ export function abiDecode<const T extends readonly AbiType[]>(types: T, data: Ui
   if (!(data instanceof Uint8Array)) throw new TypeError("abiDecode: data must be a Uint8Array");
   if (data.length < types.length * WORD) return { ok: false, reason: `too short: ${data.length} bytes for ${types.length} fields` };
   const values: unknown[] = [];
+  // Canonical means what abiEncode writes: each tail right after the previous one (the
+  // first after the heads), zero padding, nothing after the last; static words are checked
+  // by decodeStatic (zero high bytes, in range), strings by the fatal UTF-8 decoder. Checked
+  // directly instead of by re-encoding (decoding runs several times per transaction).
+  let nextTail = types.length * WORD;
   for (let i = 0; i < types.length; i++) {
     const type = types[i]!;
     const head = data.subarray(i * WORD, (i + 1) * WORD);
@@ -87,40 +105,57 @@ export function abiDecode<const T extends readonly AbiType[]>(types: T, data: Ui
     if (decoded instanceof Bad) {
       return { ok: false, reason: `field ${i} (${type}): ${decoded.reason}` };
     }
+    if (isDynamic(type)) {
+      const at = Number(wordToBigint(head)); // decodeTail checked the bounds
+      if (at !== nextTail) return NON_CANONICAL;
+      const length = Number(wordToBigint(data.subarray(at, at + WORD)));
+      const end = at + WORD + length;
+      nextTail = at + WORD + paddedLength(length);
+      if (nextTail > data.length) return NON_CANONICAL;
+      for (let k = end; k < nextTail; k++) if (data[k] !== 0) return NON_CANONICAL;
+    }
     values.push(decoded);
   }
-  const again = abiEncode(types, values as unknown as AbiInputs<T>);
-  if (!equalBytes(again, data)) return { ok: false, reason: "non-canonical encoding" };
+  if (nextTail !== data.length) return NON_CANONICAL;
   return { ok: true, values: values as AbiOutputs<T> };
 }
 
+const NON_CANONICAL = Object.freeze({ ok: false as const, reason: "non-canonical encoding" });
+
 // --- static words -------------------------------------------------------------------------
 
-function encodeStatic(type: AbiType, value: unknown, label: string): Uint8Array {
+function writeStatic(out: Uint8Array, at: number, type: AbiType, value: unknown, label: string): void {
   switch (type) {
     case "address": {
       if (typeof value !== "string") throw new TypeError(`${label}: expected 0x-hex address`);
-      const word = new Uint8Array(WORD);
-      word.set(fromHex(value, label, 20), 12);
-      return word;
+      out.set(fromHex(value, label, 20), at + 12);
+      return;
     }
     case "bool":
       if (typeof value !== "boolean") throw new TypeError(`${label}: expected boolean`);
-      return uintWord(value ? 1n : 0n);
+      if (value) out[at + WORD - 1] = 1;
+      return;
     case "bytes32":
       if (value instanceof Uint8Array) {
         if (value.length !== 32) throw new TypeError(`${label}: expected 32 bytes, got ${value.length}`);
-        return value.slice();
+        out.set(value, at);
+        return;
       }
       if (typeof value !== "string") throw new TypeError(`${label}: expected 32-byte hex`);
-      return fromHex(value, label, 32);
+      out.set(fromHex(value, label, 32), at);
+      return;
     default: {
       const bits = UINT_BITS[type]!;
+      // Safe integers (nonces, heights, times, lengths) skip BigInt altogether.
+      if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0 && (bits > 53 || value < 2 ** bits)) {
+        writeUint(out, at, value);
+        return;
+      }
       const n = typeof value === "number" && Number.isSafeInteger(value) ? BigInt(value) : value;
       if (typeof n !== "bigint" || n < 0n || n >= 1n << BigInt(bits)) {
         throw new RangeError(`${label}: expected an integer in [0, 2^${bits}), got ${String(value)}`);
       }
-      return uintWord(n);
+      writeUint(out, at, n);
     }
   }
 }
@@ -175,23 +210,34 @@ function encodeBytes(value: unknown, label: string): Uint8Array {
 
 // --- words --------------------------------------------------------------------------------
 
-function uintWord(n: bigint): Uint8Array {
-  const word = new Uint8Array(WORD);
-  for (let i = WORD - 1; i >= 0 && n > 0n; i--) {
-    word[i] = Number(n & 0xffn);
-    n >>= 8n;
+/** Writes `n` (non-negative, below 2^256: callers checked) as the big-endian word at `at`. */
+function writeUint(out: Uint8Array, at: number, n: number | bigint): void {
+  if (typeof n === "number" || n <= BigInt(Number.MAX_SAFE_INTEGER)) {
+    const v = Number(n);
+    const hi = Math.floor(v / 0x1_0000_0000);
+    const lo = v >>> 0;
+    out[at + 24] = hi >>> 24;
+    out[at + 25] = (hi >>> 16) & 0xff;
+    out[at + 26] = (hi >>> 8) & 0xff;
+    out[at + 27] = hi & 0xff;
+    out[at + 28] = lo >>> 24;
+    out[at + 29] = (lo >>> 16) & 0xff;
+    out[at + 30] = (lo >>> 8) & 0xff;
+    out[at + 31] = lo & 0xff;
+    return;
   }
-  return word;
+  const hex = n.toString(16).padStart(2 * WORD, "0");
+  for (let i = 0; i < WORD; i++) out[at + i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
 }
 
 function wordToBigint(word: Uint8Array): bigint {
-  let n = 0n;
-  for (const b of word) n = (n << 8n) | BigInt(b);
-  return n;
+  // Most words are small (lengths, offsets, nonces, amounts below 2^64).
+  for (let i = 0; i < 24; i++) if (word[i] !== 0) return BigInt(toHex(word.subarray(0, WORD)));
+  const hi = ((word[24]! << 24) | (word[25]! << 16) | (word[26]! << 8) | word[27]!) >>> 0;
+  const lo = ((word[28]! << 24) | (word[29]! << 16) | (word[30]! << 8) | word[31]!) >>> 0;
+  return hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
 }
 
-function padRight(data: Uint8Array): Uint8Array {
-  const padded = new Uint8Array(Math.ceil(data.length / WORD) * WORD);
-  padded.set(data);
-  return padded;
+function paddedLength(length: number): number {
+  return Math.ceil(length / WORD) * WORD;
 }

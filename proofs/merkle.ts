@@ -60,7 +60,11 @@ export function hashLeaf(scheme: MerkleScheme, data: Uint8Array): Uint8Array {
 }
 
 export function hashNode(scheme: MerkleScheme, left: Uint8Array, right: Uint8Array): Uint8Array {
-  return scheme.hash(concat(Uint8Array.of(scheme.nodePrefix), left, right));
+  const data = new Uint8Array(1 + left.length + right.length);
+  data[0] = scheme.nodePrefix;
+  data.set(left, 1);
+  data.set(right, 1 + left.length);
+  return scheme.hash(data);
 }
 
 /** RFC 6962 §2.1: the hash of an empty list is the hash of the empty string. */
@@ -157,7 +161,21 @@ export function verifyMerkleProof(scheme: MerkleScheme, root: Uint8Array, leafHa
 export function hashKvLeaf(scheme: MerkleScheme, key: Uint8Array, value: Uint8Array): Uint8Array {
   assertBytes(key, "key");
   assertBytes(value, "value");
-  return hashLeaf(scheme, concat(scheme.hash(key), scheme.hash(value)));
+  return hashKvLeafOfHashes(scheme, scheme.hash(key), scheme.hash(value));
+}
+
+/**
+ * The same leaf from HASH(key) and HASH(value) already at hand (a list's key hashes repeat
+ * block after block; a transaction's hash is HASH of its bytes), saving the two long hashes.
+ */
+export function hashKvLeafOfHashes(scheme: MerkleScheme, keyHash: Uint8Array, valueHash: Uint8Array): Uint8Array {
+  assertBytes(keyHash, "keyHash", scheme.hashLength);
+  assertBytes(valueHash, "valueHash", scheme.hashLength);
+  const data = new Uint8Array(1 + 2 * scheme.hashLength);
+  data[0] = scheme.leafPrefix;
+  data.set(keyHash, 1);
+  data.set(valueHash, 1 + scheme.hashLength);
+  return scheme.hash(data);
 }
 
 /** Bytewise lexicographic order (a proper prefix sorts first). */

@@ -10,7 +10,7 @@ import { type SparseAbsenceProof, type SparseProof } from "../../proofs/sparse-m
 import { type Commit, verifyCommit } from "../../proofs/consortium/commit.ts";
 import { CONSORTIUM_SCHEME } from "../../proofs/consortium/domain.ts";
 import { type Header, hashHeader } from "../../proofs/consortium/header.ts";
-import { resultKey, resultsEntries, txRoot } from "../../proofs/consortium/results.ts";
+import { resultKey, resultsEntries } from "../../proofs/consortium/results.ts";
 import {
   type AssetRecord,
   STATE_KEY_PREFIX,
@@ -21,7 +21,7 @@ import {
 } from "../../proofs/consortium/state.ts";
 import { type ValidatorSet, hashValidatorSet, stakeOf } from "../../proofs/consortium/validators.ts";
 import { type Block, type CommittedBlock } from "./block.ts";
-import { type BlockExecution, type SkippedTx, buildBlockExecution, executeBlock } from "./execute.ts";
+import { type BlockExecution, type SkippedTx, blockTxRoot, buildBlockExecution, executeBlock } from "./execute.ts";
 import { type Genesis, genesisHeader, genesisState } from "./genesis.ts";
 import { type MemoryKv, type StateSnapshot } from "./kv.ts";
 import { LedgerState } from "./ledger-state.ts";
@@ -180,17 +180,17 @@ export class Chain {
 
   private checkByHash(block: Block): BlockCheck {
     const h = block.header;
-    const computedTxRoot = txRoot(block.txs);
+    const computedTxRoot = blockTxRoot(block.txs);
     if (computedTxRoot !== h.txRoot) return { ok: false, reason: "txRoot does not match the transactions" };
     const hash = hashHeader(h);
     const cached = this.#checks.get(hash);
     if (cached) return cached;
-    const result = this.checkUncached(block, hash);
+    const result = this.checkUncached(block, hash, computedTxRoot);
     this.#checks.set(hash, result);
     return result;
   }
 
-  private checkUncached(block: Block, hash: Hex): BlockCheck {
+  private checkUncached(block: Block, hash: Hex, txRoot: Hex): BlockCheck {
     const h = block.header;
     const prev = this.#head.header;
     if (h.chainId !== this.chainId) return { ok: false, reason: `chainId ${h.chainId} is not ${this.chainId}` };
@@ -211,7 +211,7 @@ export class Chain {
     }
     if (h.timeMs <= prev.timeMs) return { ok: false, reason: `time ${h.timeMs} is not after the previous block's ${prev.timeMs}` };
     if (block.txs.length > this.maxBlockTxs) return { ok: false, reason: `${block.txs.length} txs, limit ${this.maxBlockTxs}` };
-    const exec = executeBlock(this.#kv, block.txs, { chainId: this.chainId, height: h.height, timeMs: h.timeMs });
+    const exec = executeBlock(this.#kv, block.txs, { chainId: this.chainId, height: h.height, timeMs: h.timeMs }, txRoot);
     if (!exec.ok) return exec;
     if (exec.resultsRoot !== h.resultsRoot) return { ok: false, reason: "resultsRoot does not match re-execution" };
     if (exec.stateRoot !== h.stateRoot) return { ok: false, reason: "stateRoot does not match re-execution" };

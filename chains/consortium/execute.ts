@@ -17,14 +17,14 @@ import {
   encodeEvent,
   encodeTxResult,
   resultsRoot,
-  txRoot,
+  txRootOfHashes,
 } from "../../proofs/consortium/results.ts";
 import { issue, transfer } from "./bank.ts";
 import { reject, TxErrorCode, TxRejectedError } from "./codes.ts";
 import { claim, lock, refund } from "./htlc.ts";
 import { KvOverlay, type MemoryKv } from "./kv.ts";
 import { LedgerState } from "./ledger-state.ts";
-import { checkTxStateless, type SignedTx } from "./tx.ts";
+import { checkTxStateless, type SignedTx, txHashBytesOf } from "./tx.ts";
 import { announceEndpoint, bond, delegate, releaseMatured, submitEvidence, unbond, undelegate } from "./staking.ts";
 
 export interface BlockContext {
@@ -54,20 +54,7 @@ export function checkNonce(state: LedgerState, tx: SignedTx): void {
  * is not admissible; an execution failure is returned as a failed outcome.
  */
 export function applyTx(kv: KvOverlay, tx: SignedTx, ctx: BlockContext): TxOutcome {
-  const state = new LedgerState(kv);
-  checkNonce(state, tx);
-  state.setNonce(tx.from, tx.nonce + 1);
-  const scratch = kv.child();
-  let events: ChainEvent[] = [];
-  let failure: TxRejectedError | undefined;
-  try {
-    events = runBody(scratch, tx, ctx);
-    scratch.commit();
-  } catch (err) {
-    if (!(err instanceof TxRejectedError)) throw err;
-    failure = err;
-    events = [];
-  }
+  const { events, failure } = runTx(kv, tx, ctx);
   const record: TxResultRecord = {
     txHash: tx.hash,
     sender: tx.from,
@@ -78,6 +65,29 @@ export function applyTx(kv: KvOverlay, tx: SignedTx, ctx: BlockContext): TxOutco
     eventCount: events.length,
   };
   return { tx, record, events, encoded: { result: encodeTxResult(record), events: events.map((e) => encodeEvent(tx.hash, e)) } };
+}
+
+/**
+ * applyTx without building the result record and events' encodings, which only a block
+ * needs (the mempool's dry runs want the verdict): the same admission and the same writes.
+ */
+export function dryRunTx(kv: KvOverlay, tx: SignedTx, ctx: BlockContext): TxRejectedError | undefined {
+  return runTx(kv, tx, ctx).failure;
+}
+
+function runTx(kv: KvOverlay, tx: SignedTx, ctx: BlockContext): { events: ChainEvent[]; failure: TxRejectedError | undefined } {
+  const state = new LedgerState(kv);
+  checkNonce(state, tx);
+  state.setNonce(tx.from, tx.nonce + 1);
+  const scratch = kv.child();
+  try {
+    const events = runBody(scratch, tx, ctx);
+    scratch.commit();
+    return { events, failure: undefined };
+  } catch (err) {
+    if (!(err instanceof TxRejectedError)) throw err;
+    return { events: [], failure: err };
+  }
 }
 
 function runBody(kv: KvOverlay, tx: SignedTx, ctx: BlockContext): ChainEvent[] {
@@ -129,8 +139,11 @@ export interface BlockExecution {
 
 export type BlockExecutionResult = ({ readonly ok: true } & BlockExecution) | { readonly ok: false; readonly reason: string };
 
-/** Executes a proposed block's transactions on top of `committed`; any inadmissible tx invalidates the block. */
-export function executeBlock(committed: MemoryKv, txs: readonly Uint8Array[], ctx: BlockContext): BlockExecutionResult {
+/**
+ * Executes a proposed block's transactions on top of `committed`; any inadmissible tx
+ * invalidates the block. `knownTxRoot` is the caller's txRoot of these same `txs`, if it has it.
+ */
+export function executeBlock(committed: MemoryKv, txs: readonly Uint8Array[], ctx: BlockContext, knownTxRoot?: Hex): BlockExecutionResult {
   const overlay = new KvOverlay(committed);
   releaseMatured(overlay, ctx.height);
   const outcomes: TxOutcome[] = [];
@@ -142,7 +155,7 @@ export function executeBlock(committed: MemoryKv, txs: readonly Uint8Array[], ct
       throw err;
     }
   }
-  return { ok: true, ...finish(overlay, txs, outcomes) };
+  return { ok: true, ...finish(overlay, txs, outcomes, knownTxRoot) };
 }
 
 export interface SkippedTx {
@@ -176,12 +189,17 @@ export function buildBlockExecution(
   return { ...finish(overlay, included, outcomes), skipped };
 }
 
-function finish(overlay: KvOverlay, txs: readonly Uint8Array[], outcomes: readonly TxOutcome[]): BlockExecution {
+/** txRoot of txs: from their hashes, which decoding computed (tx.ts remembers them by the bytes). */
+export function blockTxRoot(txs: readonly Uint8Array[]): Hex {
+  return txRootOfHashes(txs.map(txHashBytesOf));
+}
+
+function finish(overlay: KvOverlay, txs: readonly Uint8Array[], outcomes: readonly TxOutcome[], knownTxRoot?: Hex): BlockExecution {
   return {
     txs,
     outcomes,
     overlay,
-    txRoot: txRoot(txs),
+    txRoot: knownTxRoot ?? blockTxRoot(txs),
     resultsRoot: resultsRoot(outcomes.map((o) => o.encoded)),
     stateRoot: toHex(overlay.root()),
   };

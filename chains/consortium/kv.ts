@@ -227,6 +227,9 @@ export class KvOverlay implements KvStore, KvScan {
   commit(): void {
     if (this.#base instanceof MemoryKv) {
       this.#base.apply(this.#writes);
+    } else if (this.#base instanceof KvOverlay) {
+      // Hand the owned pairs over as they are (no second copy, no second key hex).
+      for (const [id, w] of this.#writes) this.#base.#writes.set(id, w);
     } else {
       for (const [, w] of this.#writes) {
         if (w) this.#base.set(w.key, w.value);

@@ -16,7 +16,7 @@ import { type Hex } from "../../proofs/hex.ts";
 import { type Chain } from "./chain.ts";
 import { type Clock } from "./clock.ts";
 import { reject, TxErrorCode, TxRejectedError } from "./codes.ts";
-import { type BlockContext, applyTx } from "./execute.ts";
+import { type BlockContext, dryRunTx } from "./execute.ts";
 import { KvOverlay } from "./kv.ts";
 import { LedgerState } from "./ledger-state.ts";
 import { checkTxStateless, type SignedTx, txHashOf } from "./tx.ts";
@@ -105,10 +105,8 @@ export class Mempool {
     if (tx.nonce !== expected) throw nonceError(tx, expected);
     if (origin === "client") {
       const scratch = this.#overlay.child();
-      const outcome = this.dryRun(scratch, tx, this.nextContext());
-      if (!outcome.record.ok) {
-        throw reject(outcome.record.code as TxErrorCode, outcome.record.message, { txHash: tx.hash });
-      }
+      const failure = this.dryRun(scratch, tx, this.nextContext());
+      if (failure) throw reject(failure.code as TxErrorCode, failure.reason, { txHash: tx.hash });
       scratch.commit();
     }
     const entry = { tx, origin };
@@ -124,9 +122,9 @@ export class Mempool {
    * Runs `tx` on `kv` as if its sender's earlier pending txs had run: gossiped ones are not
    * in the dry-run state, so their nonces are taken as consumed (the pool checked the order).
    */
-  private dryRun(kv: KvOverlay, tx: SignedTx, ctx: BlockContext) {
+  private dryRun(kv: KvOverlay, tx: SignedTx, ctx: BlockContext): TxRejectedError | undefined {
     new LedgerState(kv).setNonce(tx.from, tx.nonce);
-    return applyTx(kv, tx, ctx);
+    return dryRunTx(kv, tx, ctx);
   }
 
   /** Pending tx bytes in admission order (per-sender nonce order by construction). */

@@ -7,7 +7,8 @@
 import Database from "better-sqlite3";
 import { type Hex } from "../../proofs/hex.ts";
 import { IsthmusError } from "../errors.ts";
-import { type CommittedBlock, committedFromJson, committedToJson } from "./block.ts";
+import { type Block, type CommittedBlock, blockToJson, committedFromJson } from "./block.ts";
+import { decodeBlockBinary, decodeCommittedBinary, encodeBlockBinary, encodeCommittedBinary } from "./block-binary.ts";
 
 /** The store file does not belong to this chain, or its content does not parse. */
 export class StoreError extends IsthmusError {
@@ -31,10 +32,14 @@ export interface SignerStateRecord {
   readonly height: number;
 }
 
-/** A block the signer state names (locked or valid block); `json` is called only if it is not stored yet. */
+/**
+ * A block the signer state names (locked or valid block), written only if it is not stored
+ * yet: as compact bytes when `block` is given, else as `json()`.
+ */
 export interface SignerBlock {
   readonly hash: Hex;
   readonly height: number;
+  readonly block?: Block;
   json(): unknown;
 }
 
@@ -46,14 +51,14 @@ export interface TxLocation {
 export class BlockStore {
   readonly path: string;
   private readonly db: Database.Database;
-  private readonly insertBlock: Database.Statement<[number, string, string]>;
+  private readonly insertBlock: Database.Statement<[number, string, Buffer]>;
   private readonly insertTx: Database.Statement<[string, number, number]>;
-  private readonly selectBlock: Database.Statement<[number], { data: string }>;
+  private readonly selectBlock: Database.Statement<[number], { data: string | Buffer }>;
   private readonly selectTx: Database.Statement<[string], { height: number; idx: number }>;
   private readonly upsertSignerState: Database.Statement<[string]>;
-  private readonly insertSignerBlock: Database.Statement<[string, number, string]>;
+  private readonly insertSignerBlock: Database.Statement<[string, number, string | Buffer]>;
   private readonly pruneSignerBlocks: Database.Statement<[number]>;
-  private readonly selectSignerBlock: Database.Statement<[string], { data: string }>;
+  private readonly selectSignerBlock: Database.Statement<[string], { data: string | Buffer }>;
   private readonly saveSignerTx: (state: SignerStateRecord, blocks: readonly SignerBlock[]) => void;
   /** Signer blocks known to be in signer_blocks (a block never changes, so it is written once). */
   readonly #savedSignerBlocks = new Set<Hex>();
@@ -77,7 +82,7 @@ export class BlockStore {
     this.saveSignerTx = this.db.transaction((state: SignerStateRecord, blocks: readonly SignerBlock[]) => {
       for (const b of blocks) {
         if (this.#savedSignerBlocks.has(b.hash)) continue;
-        this.insertSignerBlock.run(b.hash, b.height, JSON.stringify(b.json()));
+        this.insertSignerBlock.run(b.hash, b.height, b.block ? encodeBlockBinary(b.block) : JSON.stringify(b.json()));
       }
       if (state.height > this.#prunedBelow) {
         this.pruneSignerBlocks.run(state.height);
@@ -117,7 +122,7 @@ export class BlockStore {
   /** Appends a committed block atomically (block row and its tx index rows). */
   putBlock(block: CommittedBlock, txHashes: readonly Hex[]): void {
     this.db.transaction(() => {
-      this.insertBlock.run(block.header.height, block.hash, JSON.stringify(committedToJson(block)));
+      this.insertBlock.run(block.header.height, block.hash, encodeCommittedBinary(block));
       txHashes.forEach((hash, i) => this.insertTx.run(hash, block.header.height, i));
     })();
   }
@@ -125,7 +130,8 @@ export class BlockStore {
   getBlock(height: number): CommittedBlock | undefined {
     const row = this.selectBlock.get(height);
     if (!row) return undefined;
-    const parsed = committedFromJson(JSON.parse(row.data));
+    // Blocks are BLOBs (block-binary.ts); files written before that hold JSON text.
+    const parsed = typeof row.data === "string" ? committedFromJson(JSON.parse(row.data)) : decodeCommittedBinary(row.data);
     if (!parsed.ok) throw new StoreError(this.path, `block ${height}: ${parsed.reason}`);
     return parsed.block;
   }
@@ -152,10 +158,14 @@ export class BlockStore {
     if (this.#savedSignerBlocks.size > 64) this.reloadSavedSignerBlocks();
   }
 
-  /** A block saved with the signer state, by hash. */
+  /** A block saved with the signer state, by hash, in its JSON form (block.ts). */
   loadSignerBlock(hash: Hex): unknown {
     const row = this.selectSignerBlock.get(hash);
-    return row ? (JSON.parse(row.data) as unknown) : undefined;
+    if (!row) return undefined;
+    if (typeof row.data === "string") return JSON.parse(row.data) as unknown;
+    const decoded = decodeBlockBinary(row.data);
+    if (!decoded.ok) throw new StoreError(this.path, `signer block ${hash}: ${decoded.reason}`);
+    return blockToJson(decoded.block);
   }
 
   private reloadSavedSignerBlocks(): void {

@@ -63,22 +63,25 @@ export function p256Address(publicKeyXY: Uint8Array): Hex {
 }
 
 const KEY_CACHE_SIZE = 20_000;
-// Importing a key into OpenSSL costs more than a verification: keep the imported ones.
-const keyCache = new Map<string, KeyObject | null>();
+/** An imported P-256 key and the address it derives, or null when x || y is not a curve point. */
+type ImportedKey = { readonly key: KeyObject; readonly address: Hex } | null;
+// Importing a key into OpenSSL costs more than a verification, and its address a keccak: keep both.
+const keyCache = new Map<string, ImportedKey>();
 
-function p256KeyObject(xy: Uint8Array): KeyObject | null {
-  const id = toHex(xy);
+function p256Key(xy: Uint8Array): ImportedKey {
+  const id = Buffer.from(xy.buffer, xy.byteOffset, xy.byteLength).toString("latin1");
   const hit = keyCache.get(id);
   if (hit !== undefined) return hit;
-  let key: KeyObject | null;
+  let imported: ImportedKey;
   try {
-    key = createPublicKey({ key: Buffer.from(concatBytes(P256_SPKI_PREFIX, Uint8Array.of(0x04), xy)), format: "der", type: "spki" });
+    const key = createPublicKey({ key: Buffer.from(concatBytes(P256_SPKI_PREFIX, Uint8Array.of(0x04), xy)), format: "der", type: "spki" });
+    imported = { key, address: p256Address(xy) };
   } catch {
-    key = null; // not a point on the curve
+    imported = null; // not a point on the curve
   }
   if (keyCache.size >= KEY_CACHE_SIZE) keyCache.delete(keyCache.keys().next().value!);
-  keyCache.set(id, key);
-  return key;
+  keyCache.set(id, imported);
+  return imported;
 }
 
 function verifyP256(unsigned: Uint8Array, auth: Uint8Array): AuthResult {
@@ -88,10 +91,10 @@ function verifyP256(unsigned: Uint8Array, auth: Uint8Array): AuthResult {
   const s = toBigint(auth.subarray(96, 128));
   if (r < 1n || r >= P256_N) return { ok: false, reason: "signature r out of range" };
   if (s < 1n || s > P256_HALF_N) return { ok: false, reason: "signature s out of range (high-s)" };
-  const key = p256KeyObject(xy);
-  if (!key) return { ok: false, reason: "P-256 public key is not a point on the curve" };
-  const good = osslVerify("sha256", unsigned, { key, dsaEncoding: "ieee-p1363" }, auth.subarray(64, 128));
-  return good ? { ok: true, address: p256Address(xy) } : { ok: false, reason: "P-256 signature does not verify" };
+  const imported = p256Key(xy);
+  if (!imported) return { ok: false, reason: "P-256 public key is not a point on the curve" };
+  const good = osslVerify("sha256", unsigned, { key: imported.key, dsaEncoding: "ieee-p1363" }, auth.subarray(64, 128));
+  return good ? { ok: true, address: imported.address } : { ok: false, reason: "P-256 signature does not verify" };
 }
 
 /** A P-256 account key held by this process (OpenSSL signing; an HSM would sign the same bytes). */
@@ -146,7 +149,5 @@ export function txAuthenticator(signer: TxSigner, unsigned: Uint8Array): Uint8Ar
 }
 
 function toBigint(bytes: Uint8Array): bigint {
-  let n = 0n;
-  for (const b of bytes) n = (n << 8n) | BigInt(b);
-  return n;
+  return BigInt(`0x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex")}`);
 }

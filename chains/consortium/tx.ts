@@ -137,12 +137,19 @@ export function txHashOf(bytes: Uint8Array): Hex {
   return decodedByBytes.get(bytes)?.hash ?? toHex(keccak256(bytes));
 }
 
+/** keccak256 of signed tx bytes, as bytes: remembered for decoded txs (txRoot leaves reuse it). */
+export function txHashBytesOf(bytes: Uint8Array): Uint8Array {
+  return hashBytesByBytes.get(bytes) ?? keccak256(bytes);
+}
+
 /**
  * Decoded txs by the identity of their `bytes` (a SignedTx's own copy, never mutated): the
  * mempool hands those same arrays to the proposer and to compact-proposal assembly, so a
  * block of pooled txs is not decoded and hashed again. Other arrays are decoded afresh.
  */
 const decodedByBytes = new WeakMap<Uint8Array, SignedTx>();
+/** The same txs' hashes as bytes (SignedTx.hash is its hex). */
+const hashBytesByBytes = new WeakMap<Uint8Array, Uint8Array>();
 
 /** Parses signed tx bytes strictly; throws MALFORMED_TX. Does not check chain id or signature. */
 export function decodeTx(bytes: Uint8Array): SignedTx {
@@ -162,6 +169,7 @@ export function decodeTx(bytes: Uint8Array): SignedTx {
   const problem = bodyProblem(body);
   if (problem) throw reject(TxErrorCode.MALFORMED_TX, problem);
   const copy = bytes.slice();
+  const hash = keccak256(copy);
   const tx: SignedTx = {
     chainId: Number(chainId),
     from,
@@ -169,10 +177,11 @@ export function decodeTx(bytes: Uint8Array): SignedTx {
     body,
     scheme: split.scheme,
     signature: toHex(split.auth),
-    hash: toHex(keccak256(copy)),
+    hash: toHex(hash),
     bytes: copy,
   };
   decodedByBytes.set(copy, tx);
+  hashBytesByBytes.set(copy, hash);
   return tx;
 }
 

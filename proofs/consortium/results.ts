@@ -13,8 +13,8 @@
  */
 import { abiDecode, abiEncode } from "../abi.ts";
 import { type Hex, toHex } from "../hex.ts";
-import { type KvEntry, kvRoot } from "../merkle.ts";
-import { CONSORTIUM_SCHEME } from "./domain.ts";
+import { type KvEntry, hashKvLeafOfHashes, merkleRoot } from "../merkle.ts";
+import { CONSORTIUM_SCHEME, keccak256 } from "./domain.ts";
 import { ASSET_SYMBOL_RE, type Decoded } from "./state.ts";
 
 export function txKey(txIndex: number): Uint8Array {
@@ -30,7 +30,36 @@ export function resultKey(txIndex: number, slot: number): Uint8Array {
 }
 
 export function txRoot(txs: readonly Uint8Array[]): Hex {
-  return toHex(kvRoot(CONSORTIUM_SCHEME.merkle, txs.map((tx, i) => ({ key: txKey(i), value: tx }))));
+  return txRootOfHashes(txs.map(keccak256));
+}
+
+/**
+ * txRoot from the transactions' hashes (keccak256 of each signed tx, what a node computed
+ * when it decoded them): the value half of each leaf is exactly that hash. Keys are in index
+ * order, which is their bytewise order, so no sort is needed.
+ */
+export function txRootOfHashes(txHashes: readonly Uint8Array[]): Hex {
+  const scheme = CONSORTIUM_SCHEME.merkle;
+  return toHex(merkleRoot(scheme, txHashes.map((h, i) => hashKvLeafOfHashes(scheme, keyHashOf(i, -1), h))));
+}
+
+/**
+ * keccak256 of the list keys of the first positions (txKey(i) for slot -1, else resultKey(i, slot)),
+ * computed once: every block hashes the same keys.
+ */
+const KEY_HASH_CACHE_INDICES = 4096;
+const keyHashCache = new Map<number, Uint8Array>();
+
+function keyHashOf(index: number, slot: number): Uint8Array {
+  const cacheable = index < KEY_HASH_CACHE_INDICES && slot < 2;
+  const id = index * 4 + slot + 1;
+  if (cacheable) {
+    const hit = keyHashCache.get(id);
+    if (hit) return hit;
+  }
+  const hash = keccak256(slot < 0 ? txKey(index) : resultKey(index, slot));
+  if (cacheable) keyHashCache.set(id, hash);
+  return hash;
 }
 
 // --- results ------------------------------------------------------------------------------
@@ -176,7 +205,14 @@ export function resultsEntries(outcomes: readonly EncodedTxOutcome[]): KvEntry[]
 }
 
 export function resultsRoot(outcomes: readonly EncodedTxOutcome[]): Hex {
-  return toHex(kvRoot(CONSORTIUM_SCHEME.merkle, resultsEntries(outcomes)));
+  // resultsEntries' order (tx index, then slot) is already the keys' bytewise order.
+  const scheme = CONSORTIUM_SCHEME.merkle;
+  const leaves: Uint8Array[] = [];
+  outcomes.forEach((o, i) => {
+    leaves.push(hashKvLeafOfHashes(scheme, keyHashOf(i, 0), keccak256(o.result)));
+    o.events.forEach((e, j) => leaves.push(hashKvLeafOfHashes(scheme, keyHashOf(i, j + 1), keccak256(e))));
+  });
+  return toHex(merkleRoot(scheme, leaves));
 }
 
 function uint32be(n: number, label: string): Uint8Array {

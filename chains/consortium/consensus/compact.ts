@@ -92,6 +92,7 @@ export class CompactProposalTransport implements Transport {
   }
 
   close(): void {
+    this.#closed = true;
     this.#unsubscribe();
     this.#handlers.clear();
     this.#inner.close();
@@ -113,11 +114,28 @@ export class CompactProposalTransport implements Transport {
       case "txs":
         // Gossip the handlers just admitted may be what a pending proposal lacks.
         this.deliver(msg);
-        return this.recheckPending();
+        return this.scheduleRecheck();
       default:
         return this.deliver(msg);
     }
   }
+
+  /**
+   * Gossip arrives one tx per message (the peer transport admits txs in time slices): a
+   * recheck per tx walked every missing hash of every pending proposal each time, quadratic
+   * in the txs a proposal waits for. One recheck per event-loop turn finds the same txs.
+   */
+  private scheduleRecheck(): void {
+    if (this.#recheckScheduled || this.#pending.size === 0) return;
+    this.#recheckScheduled = true;
+    setImmediate(() => {
+      this.#recheckScheduled = false;
+      if (!this.#closed) this.recheckPending();
+    });
+  }
+
+  #recheckScheduled = false;
+  #closed = false;
 
   /** Looks the missing txs of pending proposals up again; delivers those now complete. */
   private recheckPending(): void {

@@ -57,6 +57,8 @@ export interface ConsensusApp {
 export interface SignerBlockRecord {
   readonly hash: Hex;
   readonly height: number;
+  /** The block itself, for stores that keep a compact form of it. */
+  readonly block: Block;
   json(): BlockJson;
 }
 
@@ -707,7 +709,7 @@ export class ConsensusEngine {
     };
     const blocks: SignerBlockRecord[] = [];
     const add = (block: Block | null, hash: Hex | null) => {
-      if (block && hash && !blocks.some((b) => b.hash === hash)) blocks.push({ hash, height: block.header.height, json: () => blockToJson(block) });
+      if (block && hash && !blocks.some((b) => b.hash === hash)) blocks.push({ hash, height: block.header.height, block, json: () => blockToJson(block) });
     };
     add(this.#lockedBlock, this.#lockedHash);
     add(this.#validBlock, validHash);

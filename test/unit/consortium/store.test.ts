@@ -6,6 +6,9 @@ import Database from "better-sqlite3";
 import { Chain } from "../../../chains/consortium/chain.ts";
 import { startConsortiumDevnet } from "../../../chains/consortium/devnet.ts";
 import { BlockStore, StoreError } from "../../../chains/consortium/store.ts";
+import { committedToJson } from "../../../chains/consortium/block.ts";
+import { decodeCommittedBinary, encodeCommittedBinary } from "../../../chains/consortium/block-binary.ts";
+import { type Hex } from "../../../proofs/hex.ts";
 import { signTx } from "../../../chains/consortium/tx.ts";
 import { alice, bob, commitBlock, testGenesis, tx, until } from "./helpers.ts";
 
@@ -50,15 +53,43 @@ describe("consortium durability (SQLite)", function () {
     chain.store.close();
 
     const db = new Database(file);
-    const row = db.prepare<[], { data: string }>("SELECT data FROM blocks WHERE height = 2").get()!;
-    const data = JSON.parse(row.data) as { header: { stateRoot: string } };
-    data.header.stateRoot = `0x${"00".repeat(32)}`;
-    db.prepare("UPDATE blocks SET data = ? WHERE height = 2").run(JSON.stringify(data));
+    const row = db.prepare<[], { data: Buffer }>("SELECT data FROM blocks WHERE height = 2").get()!;
+    const decoded = decodeCommittedBinary(row.data);
+    assert.ok(decoded.ok);
+    const tampered = { ...decoded.block, header: { ...decoded.block.header, stateRoot: `0x${"00".repeat(32)}` as Hex } };
+    db.prepare("UPDATE blocks SET data = ? WHERE height = 2").run(encodeCommittedBinary(tampered));
     db.close();
 
     const store = new BlockStore(file);
     try {
       assert.throws(() => Chain.open({ genesis, store }), (err: unknown) => err instanceof StoreError && /block 2 does not replay: stateRoot/.test(err.message));
+    } finally {
+      store.close();
+    }
+  });
+
+  it("reads blocks stored as JSON text by earlier versions beside binary ones", () => {
+    const genesis = testGenesis();
+    const file = join(dir, "v.sqlite");
+    const chain = Chain.open({ genesis, store: new BlockStore(file) });
+    const t = tx(alice, 0, { kind: "transfer", to: bob.address, asset: "KRW", amount: 5n });
+    commitBlock(chain, [t], genesis.timeMs + 1000);
+    commitBlock(chain, [], genesis.timeMs + 2000);
+    const head = chain.head.hash;
+    const block1 = chain.block(1)!;
+    chain.store.close();
+
+    const db = new Database(file);
+    db.prepare("UPDATE blocks SET data = ? WHERE height = 1").run(JSON.stringify(committedToJson(block1)));
+    assert.equal(typeof db.prepare<[], { data: unknown }>("SELECT data FROM blocks WHERE height = 1").get()!.data, "string");
+    db.close();
+
+    const store = new BlockStore(file);
+    try {
+      const reopened = Chain.open({ genesis, store });
+      assert.equal(reopened.head.hash, head);
+      assert.deepEqual(reopened.block(1), block1);
+      assert.equal(reopened.balance(bob.address, "KRW"), 5n);
     } finally {
       store.close();
     }

@@ -54,6 +54,49 @@ describe("proofs/abi: the local abi.encode subset", () => {
     });
   });
 
+  it("encodes and decodes integers of every byte length like ethers, from bigint and number inputs", () => {
+    const values: bigint[] = [0n, 1n];
+    for (let bits = 7; bits < 256; bits += 8) values.push((1n << BigInt(bits)) - 3n, 1n << BigInt(bits), (1n << BigInt(bits + 1)) - 1n);
+    values.push(BigInt(Number.MAX_SAFE_INTEGER), BigInt(Number.MAX_SAFE_INTEGER) + 1n, (1n << 256n) - 1n);
+    for (const v of values) {
+      const expected = coder.encode(["uint256", "string"], [v, "x"]);
+      assert.equal(hexlify(abiEncode(["uint256", "string"], [v, "x"])), expected, `${v}`);
+      if (v <= BigInt(Number.MAX_SAFE_INTEGER)) assert.equal(hexlify(abiEncode(["uint256", "string"], [Number(v), "x"])), expected, `${v} as a number`);
+      const back = abiDecode(["uint256", "string"], getBytes(expected));
+      assert.ok(back.ok);
+      assert.equal(back.values[0], v);
+    }
+    assert.throws(() => abiEncode(["uint32"], [2 ** 32]), RangeError);
+    assert.throws(() => abiEncode(["uint64"], [-1]), RangeError);
+    assert.throws(() => abiEncode(["uint64"], [1.5]), RangeError);
+    assert.equal(hexlify(abiEncode(["uint32"], [2 ** 32 - 1])), coder.encode(["uint32"], [2 ** 32 - 1]));
+  });
+
+  it("accepts exactly the canonical encodings: whatever it accepts re-encodes to the same bytes (random mutations)", () => {
+    let seed = 7;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    let accepted = 0;
+    for (const c of cases) {
+      const good = getBytes(coder.encode(c.types, c.values));
+      for (let trial = 0; trial < 400; trial++) {
+        let data = Uint8Array.from(good);
+        const kind = rand(4);
+        if (kind === 0) data[rand(data.length)] ^= 1 << rand(8);
+        else if (kind === 1) data[rand(data.length)] = rand(3);
+        else if (kind === 2) data = data.subarray(0, rand(data.length + 1));
+        else data = Uint8Array.from([...data, ...new Uint8Array(1 + rand(40))]);
+        const d = abiDecode(c.types, data);
+        if (!d.ok) continue;
+        accepted++;
+        assert.equal(hexlify(abiEncode(c.types, d.values as never)), hexlify(data), `${c.name}: accepted a non-canonical mutation`);
+      }
+    }
+    assert.ok(accepted > 0, "some mutations (of values) stay canonical");
+  });
+
   it("throws on misuse: a value that does not fit its type", () => {
     assert.throws(() => abiEncode(["uint8"], [256n]), RangeError);
     assert.throws(() => abiEncode(["address"], ["0x1234"]), TypeError);
