@@ -94,6 +94,9 @@ export class NodeProcess {
     // A larger young generation: a validator allocates per tx (decoding, execution, roots) and
     // the default 16 MB semi-space made scavenges ~15 % of its CPU; 32 MB measured ~5-8 % less CPU per tx.
     const args = ["--max-semi-space-size=32", "--import", "tsx", NODE_MAIN, "--home", this.home, "--log-level", this.#o.logLevel ?? "info"];
+    // CPU profiles of each child for benchmarks (NODE_OPTIONS may not carry --cpu-prof); written at a clean exit.
+    const profileDir = process.env.ISTHMUS_NODE_CPU_PROFILE_DIR;
+    if (profileDir) args.unshift("--cpu-prof", `--cpu-prof-dir=${profileDir}`);
     if (this.#o.devnet) args.push("--devnet", "--clock-offset-ms", String(Math.floor(this.#o.clockOffsetMs?.() ?? 0)));
     const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env: { ...process.env, ISTHMUS_PARENT_WATCHDOG: "1" }, stdio: ["pipe", "pipe", "pipe"] });
     this.#child = child;
