@@ -6,7 +6,10 @@
  * serialization per nesting level), with the bytes google-protobuf's serializeBinary gives
  * (test/unit/fabric/protowire.test.ts): fields in the order given (callers give field-number
  * order), an empty bytes or string field and a zero or false varint left out as proto3 does,
- * an embedded message written whenever it is set, even when empty.
+ * an embedded message written whenever it is set, even when empty. One exception: strings are
+ * written as Buffer's UTF-8, so a lone surrogate becomes U+FFFD (EF BF BD) where
+ * google-protobuf drops it; both endorsers and the committer use this encoder, and SQLite
+ * stores a key under the same bytes, so the network agrees with itself.
  */
 
 /** [field number, value, written even when empty (an embedded message that is set)] */

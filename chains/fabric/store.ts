@@ -150,7 +150,7 @@ export class LedgerStore {
 
   /** The committed entry, or null. The entry may be shared with later callers: don't mutate it. */
   getState(ns: string, key: string): StateEntry | null {
-    const hit = this.#stateCache.get(ns)?.get(key);
+    const hit = this.#stateCache.get(ns)?.get(rowKey(key));
     if (hit !== undefined) return hit;
     const r = this.#getState.get(ns, Buffer.from(key, "utf8")) as { value: Buffer; block: number; tx: number } | undefined;
     const e = r ? { key, value: r.value, version: { blockNum: r.block, txNum: r.tx } } : null;
@@ -166,7 +166,7 @@ export class LedgerStore {
     let m = this.#stateCache.get(ns);
     if (!m) this.#stateCache.set(ns, (m = new Map()));
     const size = m.size;
-    m.set(key, e);
+    m.set(rowKey(key), e);
     this.#stateCached += m.size - size;
   }
 
@@ -206,4 +206,15 @@ export class LedgerStore {
     this.#db.close();
     void this.#wal?.then((h) => h.close()).catch(() => {});
   }
+}
+
+const LONE_SURROGATE = /[\uD800-\uDFFF]/;
+
+/**
+ * The cache's key for `key`: the string of the UTF-8 bytes SQLite stores it under. A lone
+ * surrogate (google-protobuf decodes some ill-formed UTF-8 key bytes to one) is stored as
+ * U+FFFD, so "k\uD800" and "k\uFFFD" are one row and must be one cache entry.
+ */
+function rowKey(key: string): string {
+  return LONE_SURROGATE.test(key) ? Buffer.from(key, "utf8").toString("utf8") : key;
 }
