@@ -12,6 +12,8 @@
  * requested hash, and the block's txRoot binds the rest.
  */
 import { type Hex } from "../../../proofs/hex.ts";
+import { hashHeader } from "../../../proofs/consortium/header.ts";
+import { commitHash } from "../../../proofs/consortium/vote.ts";
 import { type Block } from "../block.ts";
 import { type ChainLogger, quietLogger } from "../log.ts";
 import { txHashOf } from "../tx.ts";
@@ -242,7 +244,12 @@ function roundKey(height: number, round: number): string {
   return `${height}:${round}`;
 }
 
-/** One (height, round) may carry several signed proposals (a Byzantine proposer): keep them apart. */
+/**
+ * One (height, round) may carry several proposals: a Byzantine proposer's, or copies a peer
+ * altered (the signature is copied, the content is not what it signs). Keyed by everything
+ * the proposal signature covers (proofs/consortium/vote.ts, proposalDigest), so a forged
+ * copy that arrives first cannot stand in for the genuine one.
+ */
 function proposalKey(m: CompactProposalMessage): string {
-  return `${m.height}:${m.round}:${m.signature}`;
+  return `${m.height}:${m.round}:${m.signature}:${hashHeader(m.header)}:${m.polRound}:${commitHash(m.lastCommit)}`;
 }

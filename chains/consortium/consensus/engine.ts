@@ -24,7 +24,7 @@ import { type Commit, verifyCommit } from "../../../proofs/consortium/commit.ts"
 import { type Header, hashHeader } from "../../../proofs/consortium/header.ts";
 import { type ValidatorSet, hashValidatorSet, stakeOf } from "../../../proofs/consortium/validators.ts";
 import { type DuplicateVoteEvidence } from "../../../proofs/consortium/evidence.ts";
-import { NIL_BLOCK_HASH, VoteType, voteDigest } from "../../../proofs/consortium/vote.ts";
+import { NIL_BLOCK_HASH, proposalDigest, VoteType, voteDigest } from "../../../proofs/consortium/vote.ts";
 import { type Block, type BlockJson, blockFromJson, blockToJson } from "../block.ts";
 import { type Clock } from "../clock.ts";
 import { recoverSigner, type Signer } from "../crypto.ts";
@@ -279,7 +279,7 @@ export class ConsensusEngine {
   private onProposal(p: ProposalMessage): void {
     if (this.#proposals.has(p.round) || p.block.header.height !== this.#height) return;
     const hash = hashHeader(p.block.header);
-    const digest = voteDigest({ chainId: this.#o.app.chainId, height: p.height, round: p.round, type: VoteType.Proposal, blockHash: hash });
+    const digest = proposalDigest({ chainId: this.#o.app.chainId, height: p.height, round: p.round, blockHash: hash, polRound: p.polRound, lastCommit: p.block.lastCommit });
     const signer = recoverSigner(digest, fromHex(p.signature, "signature", 65));
     const expected = this.#schedule.proposer(p.height, p.round);
     if (!signer.ok || signer.address !== expected) {
@@ -451,7 +451,7 @@ export class ConsensusEngine {
     }
     const hash = hashHeader(block.header);
     this.saveSignerState();
-    const digest = voteDigest({ chainId: this.#o.app.chainId, height: h, round, type: VoteType.Proposal, blockHash: hash });
+    const digest = proposalDigest({ chainId: this.#o.app.chainId, height: h, round, blockHash: hash, polRound, lastCommit: block.lastCommit });
     const signature = this.#o.signer.signHex(digest);
     this.#proposals.set(round, { block, hash, polRound });
     this.#blocks.set(hash, block);

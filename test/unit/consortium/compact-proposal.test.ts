@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { hashHeader } from "../../../proofs/consortium/header.ts";
-import { NIL_BLOCK_HASH, VoteType, voteDigest } from "../../../proofs/consortium/vote.ts";
+import { NIL_BLOCK_HASH, proposalDigest, VoteType } from "../../../proofs/consortium/vote.ts";
 import { type Hex, toHex } from "../../../proofs/hex.ts";
 import { keccak256 } from "../../../proofs/consortium/domain.ts";
 import { systemClock } from "../../../chains/consortium/clock.ts";
@@ -40,7 +40,7 @@ describe("consortium compact proposals", () => {
   function signedProposal(txs: readonly Uint8Array[]): ProposalMessage {
     const chain = openChain(genesis);
     const { block } = chain.propose(txs, Date.now(), proposer.address);
-    const signature = proposer.signHex(voteDigest({ chainId: CHAIN_ID, height: 1, round: 0, type: VoteType.Proposal, blockHash: hashHeader(block.header) }));
+    const signature = proposer.signHex(proposalDigest({ chainId: CHAIN_ID, height: 1, round: 0, blockHash: hashHeader(block.header), polRound: -1, lastCommit: block.lastCommit }));
     return { type: "proposal", height: 1, round: 0, polRound: -1, block, signature };
   }
 
@@ -163,7 +163,7 @@ describe("consortium compact proposals", () => {
       // The proposer built its block over the damaged tx (a Byzantine proposer; txRoot matches the bytes it names).
       const p = signedProposal([good.bytes]);
       const header = { ...p.block.header, txRoot: txRoot([bad]) };
-      const signature = proposer.signHex(voteDigest({ chainId: CHAIN_ID, height: 1, round: 0, type: VoteType.Proposal, blockHash: hashHeader(header) }));
+      const signature = proposer.signHex(proposalDigest({ chainId: CHAIN_ID, height: 1, round: 0, blockHash: hashHeader(header), polRound: -1, lastCommit: null }));
       const badHash = toHex(keccak256(bad));
       await new Promise((r) => setTimeout(r, 20));
       wire.deliver({ type: "compact-proposal", height: 1, round: 0, polRound: -1, header, lastCommit: null, txHashes: [badHash], signature });
@@ -172,6 +172,20 @@ describe("consortium compact proposals", () => {
       assert.ok(warnings.some((w) => /invalid proposal.*BAD_SIGNATURE/.test(w)), warnings.join("\n"));
       const [vote] = prevotes(wire);
       assert.ok(vote!.type === "vote" && vote.blockHash === NIL_BLOCK_HASH);
+    });
+
+    it("a copy with an altered header that arrives first does not stand in for the genuine proposal", async () => {
+      const wire = new Recording();
+      const t0 = transfer(0, 5n);
+      engineBehind(wire, (h) => (h === t0.hash ? t0.bytes : undefined));
+      const p = signedProposal([t0.bytes]);
+      await new Promise((r) => setTimeout(r, 20));
+      const forged = { ...p.block.header, timeMs: p.block.header.timeMs + 1 };
+      wire.deliver({ type: "compact-proposal", height: 1, round: 0, polRound: -1, header: forged, lastCommit: null, txHashes: [t0.hash], signature: p.signature });
+      assert.equal(prevotes(wire).length, 0, "the forged copy's signature fails: nothing to prevote yet");
+      wire.deliver({ type: "compact-proposal", height: 1, round: 0, polRound: -1, header: p.block.header, lastCommit: null, txHashes: [t0.hash], signature: p.signature });
+      const [vote] = prevotes(wire);
+      assert.ok(vote && vote.type === "vote" && vote.blockHash === hashHeader(p.block.header), "the genuine proposal was assembled and prevoted");
     });
 
     it("a complete compact proposal of valid pooled txs gets a prevote for its block", async () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { type Hex } from "../../../proofs/hex.ts";
 import { hashHeader } from "../../../proofs/consortium/header.ts";
-import { NIL_BLOCK_HASH, VoteType, voteDigest } from "../../../proofs/consortium/vote.ts";
+import { NIL_BLOCK_HASH, proposalDigest, VoteType, voteDigest } from "../../../proofs/consortium/vote.ts";
 import { type Block } from "../../../chains/consortium/block.ts";
 import { systemClock } from "../../../chains/consortium/clock.ts";
 import { type Signer } from "../../../chains/consortium/crypto.ts";
@@ -65,7 +65,7 @@ describe("consortium consensus engine: Tendermint locking", () => {
   const proposal = (round: number, block: Block, polRound = -1): ConsensusMessage => {
     const proposer = byAddress.get(schedule.proposer(1, round))!;
     const blockHash = hashHeader(block.header);
-    const signature = proposer.signHex(voteDigest({ chainId: CHAIN_ID, height: 1, round, type: VoteType.Proposal, blockHash }));
+    const signature = proposer.signHex(proposalDigest({ chainId: CHAIN_ID, height: 1, round, blockHash, polRound, lastCommit: block.lastCommit }));
     return { type: "proposal", height: 1, round, polRound, block, signature };
   };
   const vote = (by: Signer, type: 1 | 2, round: number, blockHash: Hex): ConsensusMessage => ({
@@ -110,6 +110,23 @@ describe("consortium consensus engine: Tendermint locking", () => {
     t.transport.deliver(vote(others[0]!, VoteType.Prevote, 2, h2));
     t.transport.deliver(vote(others[1]!, VoteType.Prevote, 2, h2));
     assert.equal(engine!.round, 2);
+    assert.equal(t.transport.votes(VoteType.Prevote, 2)[0]?.blockHash, h2);
+  });
+
+  it("a re-proposal whose polRound a peer changed after signing is ignored; the signed one is prevoted", async () => {
+    const t = setup();
+    await lockOnP1(t);
+    const h2 = hashHeader(t.p2.header);
+    for (const o of others) t.transport.deliver(vote(o, VoteType.Prevote, 1, h2)); // polka for p2 in round 1
+    const signed = proposal(2, t.p2, 1);
+    assert.ok(signed.type === "proposal");
+    // A relaying peer claims the polka was in round 0 (where there was none): the signature no longer covers it.
+    t.transport.deliver({ ...signed, polRound: 0 });
+    t.transport.deliver(vote(others[0]!, VoteType.Prevote, 2, h2));
+    t.transport.deliver(vote(others[1]!, VoteType.Prevote, 2, h2));
+    assert.equal(engine!.round, 2);
+    assert.equal(t.transport.votes(VoteType.Prevote, 2).length, 0, "the altered copy was not taken as the round's proposal");
+    t.transport.deliver(signed);
     assert.equal(t.transport.votes(VoteType.Prevote, 2)[0]?.blockHash, h2);
   });
 

@@ -18,7 +18,7 @@
 import { type Hex, toHex } from "../../../../proofs/hex.ts";
 import { type Commit } from "../../../../proofs/consortium/commit.ts";
 import { hashHeader } from "../../../../proofs/consortium/header.ts";
-import { NIL_BLOCK_HASH, VoteType, voteDigest } from "../../../../proofs/consortium/vote.ts";
+import { NIL_BLOCK_HASH, proposalDigest, VoteType, voteDigest } from "../../../../proofs/consortium/vote.ts";
 import { type Block } from "../../../../chains/consortium/block.ts";
 import { type Chain } from "../../../../chains/consortium/chain.ts";
 import { type Clock } from "../../../../chains/consortium/clock.ts";
@@ -204,7 +204,7 @@ export class ByzantineValidator {
 
   private proposal(round: number, block: Block, polRound: number): ProposalMessage {
     const blockHash = hashHeader(block.header);
-    const signature = this.#o.signer.signHex(voteDigest({ chainId: this.#chainId, height: this.height, round, type: VoteType.Proposal, blockHash }));
+    const signature = this.#o.signer.signHex(proposalDigest({ chainId: this.#chainId, height: this.height, round, blockHash, polRound, lastCommit: block.lastCommit }));
     return { type: "proposal", height: this.height, round, polRound, block, signature };
   }
 
