@@ -49,6 +49,7 @@ export function decodeCommittedBinary(bytes: Uint8Array): BinaryDecoded<Committe
     const txs = r.list(() => r.bytes());
     const outcomes = r.list((): EncodedTxOutcome => ({ result: r.bytes(), events: r.list(() => r.bytes()) }));
     r.end();
+    if (outcomes.length !== txs.length) return { ok: false, reason: `${outcomes.length} outcomes for ${txs.length} txs` };
     const parsed = committedFromJson({ ...meta, txs: [], outcomes: [] });
     if (!parsed.ok) return parsed;
     return { ok: true, block: { ...parsed.block, txs, outcomes } };

@@ -90,6 +90,7 @@ export function committedFromJson(value: unknown): { ok: true; block: CommittedB
     if (!isHex(r?.result) || !Array.isArray(r.events) || !r.events.every((e) => isHex(e))) return { ok: false, reason: "malformed outcome" };
     outcomes.push({ result: fromHex(r.result, "result"), events: (r.events as Hex[]).map((e) => fromHex(e, "event")) });
   }
+  if (outcomes.length !== base.block.txs.length) return { ok: false, reason: `${outcomes.length} outcomes for ${base.block.txs.length} txs` };
   const commit = normalizeCommit(v.commit as Commit);
   return { ok: true, block: { ...base.block, hash: (v.hash as string).toLowerCase() as Hex, commit, outcomes } };
 }

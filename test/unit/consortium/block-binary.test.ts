@@ -54,4 +54,13 @@ describe("consortium blocks as bytes (store rows)", () => {
     rebuilt.writeUInt32BE(Buffer.byteLength(json), 1);
     assert.equal(decodeCommittedBinary(rebuilt).ok, false, "header rules apply to binary rows");
   });
+
+  it("refuses a committed block whose outcomes do not match its txs one to one", () => {
+    const block = sampleChain().block(1)!;
+    for (const outcomes of [block.outcomes.slice(1), [...block.outcomes, block.outcomes[0]!]]) {
+      const r = decodeCommittedBinary(encodeCommittedBinary({ ...block, outcomes }));
+      assert.equal(r.ok, false);
+      assert.match((r as { reason: string }).reason, /outcomes for 2 txs/);
+    }
+  });
 });
