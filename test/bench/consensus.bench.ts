@@ -2,7 +2,7 @@
  * `npm run bench` (second document): the consortium chain's own throughput. For 1 and 4
  * validators, each its own OS process over gRPC on 127.0.0.1 (node homes from
  * `initNodeHomes`), pre-signed transfers from many senders are submitted through the node
- * API in SubmitTxs batches (one batch in flight per node, senders spread over the nodes,
+ * API in SubmitTxs batches (BENCH_INFLIGHT batches in flight per node, senders spread over the nodes,
  * optionally paced to an offered rate); a transfer is final when the block holding it is
  * seen through GetBlock on validator 0. Prints one JSON document per run: finalized TPS,
  * commit latency (submit → seen final) p50/p99, blocks and mean txs per block, CPU ms per
@@ -14,6 +14,9 @@
  * compare runs.
  *   BENCH_TXS        transfers per run (default 2000)
  *   BENCH_BATCH      transactions per SubmitTxs call (default 100)
+ *   BENCH_INFLIGHT   SubmitTxs calls in flight per node (default 4; a node admits one call's
+ *                    txs after the previous call's, so nonce order holds; with 1 the node
+ *                    idles for every round trip and the bench measures the client's latency)
  *   BENCH_RATE       offered load in tx/s over all nodes (default 0: as fast as admitted)
  *   BENCH_BLOCK_MS   block interval of an idle chain (default 500)
  *   BENCH_PROPOSE_MS propose timeout (default 2000; prevote / precommit half, delta a quarter)
@@ -41,6 +44,7 @@ import { authenticate, P256Signer, type TxAuthScheme, type TxSigner, txAuthentic
 
 const TXS = Number(process.env.BENCH_TXS ?? 2000);
 const BATCH = Number(process.env.BENCH_BATCH ?? 100);
+const INFLIGHT = Number(process.env.BENCH_INFLIGHT ?? 4);
 const RATE = Number(process.env.BENCH_RATE ?? 0);
 const PROPOSE_MS = Number(process.env.BENCH_PROPOSE_MS ?? 2000);
 const VERIFY_WORKERS = Number(process.env.BENCH_VERIFY_WORKERS ?? 0);
@@ -197,8 +201,8 @@ async function runNetwork(validators: number, scheme: TxAuthScheme) {
     const load0 = loadavg()[0]!;
     const t0 = performance.now();
     // Senders are spread over the nodes; each node gets its senders' txs nonce-major (every
-    // sender's nonce 0, then every nonce 1, ...) in batches, one batch in flight per node,
-    // so each sender's txs arrive in nonce order.
+    // sender's nonce 0, then every nonce 1, ...) in batches, up to INFLIGHT batches in flight
+    // per node, sent in order on one channel, so each sender's txs arrive in nonce order.
     const perNode: (typeof txs)[] = clients.map(() => []);
     for (let n = 0; n < PER_SENDER; n++) {
       senders.forEach((_, si) => {
@@ -209,21 +213,29 @@ async function runNetwork(validators: number, scheme: TxAuthScheme) {
     const nodeRate = RATE > 0 ? RATE / clients.length : 0;
     await Promise.all(
       perNode.map(async (list, ni) => {
+        const inFlight = new Set<Promise<void>>();
         for (let i = 0; i < list.length; i += BATCH) {
           if (nodeRate > 0) {
             const due = t0 + (i / nodeRate) * 1000;
             const wait = due - performance.now();
             if (wait > 0) await new Promise((r) => setTimeout(r, wait));
           }
+          while (inFlight.size >= INFLIGHT) await Promise.race(inFlight);
           const batch = list.slice(i, i + BATCH);
           const at = performance.now();
           for (const t of batch) submittedAt.set(t.hash, at);
-          const results = await clients[ni]!.submitTxs(batch.map((t) => t.bytes)).catch((err: Error) => {
-            process.stderr.write(`${JSON.stringify({ level: "warn", msg: "SubmitTxs failed", error: err.message })}\n`);
-            return batch.map(() => ({ accepted: false as const }));
-          });
-          for (const r of results) if (!r.accepted) rejected++;
+          const call: Promise<void> = clients[ni]!.submitTxs(batch.map((t) => t.bytes))
+            .catch((err: Error) => {
+              process.stderr.write(`${JSON.stringify({ level: "warn", msg: "SubmitTxs failed", error: err.message })}\n`);
+              return batch.map(() => ({ accepted: false as const }));
+            })
+            .then((results) => {
+              for (const r of results) if (!r.accepted) rejected++;
+              inFlight.delete(call);
+            });
+          inFlight.add(call);
         }
+        await Promise.all(inFlight);
       }),
     );
     const submitDone = performance.now();
@@ -310,7 +322,7 @@ process.stdout.write(
     {
       bench: "consortium-consensus",
       machine: { cpus: cpus().length, model: cpus()[0]?.model ?? "unknown", node: process.version },
-      params: { txs: TXS, submitBatch: BATCH, offeredRate: RATE > 0 ? RATE : "unpaced", blockIntervalMs: BLOCK_MS, timeouts: TIMEOUTS, verifyWorkers: VERIFY_WORKERS, transport: "gRPC between OS processes on 127.0.0.1" },
+      params: { txs: TXS, submitBatch: BATCH, submitInFlightPerNode: INFLIGHT, offeredRate: RATE > 0 ? RATE : "unpaced", blockIntervalMs: BLOCK_MS, timeouts: TIMEOUTS, verifyWorkers: VERIFY_WORKERS, transport: "gRPC between OS processes on 127.0.0.1" },
       verifyCeilingPerCore: ceiling,
       runs,
       note: "Each validator process verifies each tx signature once (mempool admission; proposing and checking a block reuse it). Ceiling per core: p256.opensslVerifyPerSec for P-256 txs, secp256k1.chainTxAuthPerSec (pure-JS recovery) for secp256k1 txs. 4 validators on one machine each verify every tx, so their shared ceiling is cores x rate / 4.",
