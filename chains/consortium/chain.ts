@@ -19,16 +19,16 @@ import {
   decodeBalance,
   lockKey,
 } from "../../proofs/consortium/state.ts";
-import { type ValidatorSet, hashValidatorSet, stakeOf } from "../../proofs/consortium/validators.ts";
+import { type ValidatorSet, hashValidatorSet, makeValidatorSet, stakeOf } from "../../proofs/consortium/validators.ts";
 import { type Block, type CommittedBlock } from "./block.ts";
 import { type BlockExecution, type SkippedTx, blockTxRoot, buildBlockExecution, executeBlock } from "./execute.ts";
 import { type Genesis, genesisHeader, genesisState } from "./genesis.ts";
-import { type MemoryKv, type StateSnapshot } from "./kv.ts";
+import { type KvChange, MemoryKv, type StateSnapshot, changesOf } from "./kv.ts";
 import { LedgerState } from "./ledger-state.ts";
 import { type ChainLogger, quietLogger } from "./log.ts";
 import { readSchedule, validatorSetAt } from "./staking.ts";
 import { recoverSigner } from "./crypto.ts";
-import { type BlockStore, StoreError, type TxLocation } from "./store.ts";
+import { type BlockStore, type StateAdvance, StoreError, type StoredValidatorSet, type TxLocation } from "./store.ts";
 
 export const DEFAULT_MAX_BLOCK_TXS = 1000;
 /** Heights (the head included) whose state the chain keeps to serve proofs at. */
@@ -91,7 +91,7 @@ export class Chain {
   readonly genesisHeader: Header;
   readonly maxBlockTxs: number;
   readonly store: BlockStore;
-  readonly #kv: MemoryKv;
+  #kv: MemoryKv;
   readonly #log: ChainLogger;
   #head: ChainHead;
   readonly #checks = new Map<Hex, BlockCheck>();
@@ -102,6 +102,12 @@ export class Chain {
   /** State versions of the last `stateHistory` heights (structurally shared: each costs only its block's touched paths). */
   readonly #states = new Map<number, StateSnapshot>();
   readonly stateHistory: number;
+  /** The height whose state the store's state table holds (it trails the head by stateHistory - 1). */
+  #storedStateHeight = 0;
+  /** What each height above #storedStateHeight changed, until the state table takes it. */
+  readonly #unstoredChanges = new Map<number, readonly KvChange[]>();
+  /** How many blocks the last `open` re-executed (the rest came from the state table). */
+  #replayed = 0;
 
   private constructor(opts: ChainOptions) {
     this.genesis = opts.genesis;
@@ -118,22 +124,68 @@ export class Chain {
     this.rememberSets();
   }
 
-  /** Opens the chain over `store`, replaying every stored block (roots re-checked). */
+  /**
+   * Opens the chain over `store`: the state table's state (its root checked against its
+   * block's header), then every later stored block re-executed (roots re-checked), so a
+   * restart costs the state's size plus at most stateHistory - 1 blocks, not the chain's
+   * length. A store without a state table (written by an earlier version), or whose table
+   * does not match its header, is replayed from genesis and its table written anew.
+   */
   static open(opts: ChainOptions): Chain {
     const chain = new Chain(opts);
-    opts.store.bindGenesis(chain.#head.hash);
-    const last = opts.store.lastHeight();
-    for (let h = 1; h <= last; h++) {
-      const block = opts.store.getBlock(h);
-      if (!block) throw new StoreError(opts.store.path, `block ${h} missing`);
+    const store = opts.store;
+    store.bindGenesis(chain.#head.hash);
+    const last = store.lastHeight();
+    const saved = store.loadState();
+    let restored = false;
+    if (saved && saved.height <= last) {
+      restored = chain.restore(saved.height, saved.pairs);
+      if (!restored) chain.#log.error("stored state does not match its block's stateRoot: replaying from genesis", { height: saved.height });
+    } else if (saved) {
+      chain.#log.error("stored state is ahead of the stored blocks: replaying from genesis", { stateHeight: saved.height, blocks: last });
+    }
+    for (let h = chain.height + 1; h <= last; h++) {
+      const block = store.getBlock(h);
+      if (!block) throw new StoreError(store.path, `block ${h} missing`);
       const check = chain.check(block);
-      if (!check.ok) throw new StoreError(opts.store.path, `block ${h} does not replay: ${check.reason}`);
-      if (check.hash !== block.hash) throw new StoreError(opts.store.path, `block ${h}: stored hash differs from the header's`);
+      if (!check.ok) throw new StoreError(store.path, `block ${h} does not replay: ${check.reason}`);
+      if (check.hash !== block.hash) throw new StoreError(store.path, `block ${h}: stored hash differs from the header's`);
       // Signatures were verified before the block was stored; replay re-derives state only.
       chain.apply(block, check.execution);
+      chain.#replayed++;
     }
-    if (last > 0) chain.#log.info("replayed blocks", { height: last, stateRoot: chain.#head.header.stateRoot });
+    if (!restored) {
+      // First open of this store (or a rebuild): the table takes the head's state.
+      store.replaceState(chain.height, chain.#kv.pairs(), [...chain.#knownSets.values()].map(storedSet));
+      chain.#storedStateHeight = chain.height;
+      chain.#unstoredChanges.clear();
+    }
+    if (last > 0) chain.#log.info("opened chain", { height: last, fromStoredState: restored ? saved!.height : null, replayed: chain.#replayed, stateRoot: chain.#head.header.stateRoot });
     return chain;
+  }
+
+  /** Takes the state after block `height` from the store; false when its root is not that block's stateRoot. */
+  private restore(height: number, pairs: readonly { key: Uint8Array; value: Uint8Array }[]): boolean {
+    const kv = MemoryKv.fromPairs(pairs);
+    const anchor = height === 0 ? this.#head : this.store.getBlock(height);
+    if (!anchor) throw new StoreError(this.store.path, `block ${height} missing`);
+    if (toHex(kv.root()) !== anchor.header.stateRoot) return false;
+    this.#kv = kv;
+    this.#head = { header: anchor.header, hash: anchor.hash, commit: anchor.commit };
+    this.#states.clear();
+    this.#states.set(height, kv.snapshot());
+    this.#storedStateHeight = height;
+    for (const json of this.store.validatorSets()) {
+      const set = parseStoredSet(this.store.path, json);
+      this.#knownSets.set(hashValidatorSet(set), set);
+    }
+    this.rememberSets();
+    return true;
+  }
+
+  /** Blocks the last `open` re-executed (at most stateHistory - 1 once the state table exists). */
+  get replayedOnOpen(): number {
+    return this.#replayed;
   }
 
   get height(): number {
@@ -269,8 +321,12 @@ export class Chain {
       commit,
       outcomes: check.execution.outcomes.map((o) => o.encoded),
     };
-    this.store.putBlock(committed, check.execution.outcomes.map((o) => o.tx.hash));
-    this.apply(committed, check.execution);
+    const changes = changesOf(check.execution.overlay.writes);
+    const advance = this.stateAdvance(block.header.height, changes);
+    this.store.putBlock(committed, check.execution.outcomes.map((o) => o.tx.hash), advance, this.newSets(check.execution.overlay));
+    this.apply(committed, check.execution, changes);
+    for (const a of advance) this.#unstoredChanges.delete(a.height);
+    if (advance.length > 0) this.#storedStateHeight = advance[advance.length - 1]!.height;
     for (const listener of this.#listeners) {
       try {
         listener(committed);
@@ -281,7 +337,34 @@ export class Chain {
     return committed;
   }
 
-  private apply(block: CommittedBlock, execution: BlockExecution): void {
+  /**
+   * The state table's advance that goes with storing block `height`: every stored-but-not-yet-
+   * tabled height up to height - (stateHistory - 1), in order (one per block once steady).
+   */
+  private stateAdvance(height: number, changes: readonly KvChange[]): StateAdvance[] {
+    const upTo = height - (this.stateHistory - 1);
+    const out: StateAdvance[] = [];
+    for (let h = this.#storedStateHeight + 1; h <= upTo; h++) {
+      const c = h === height ? changes : this.#unstoredChanges.get(h);
+      if (!c) throw new Error(`state changes of height ${h} are not at hand (stored state at ${this.#storedStateHeight})`);
+      out.push({ height: h, changes: c });
+    }
+    return out;
+  }
+
+  /** Validator sets the block's post-state schedules that the store has not seen. */
+  private newSets(post: { get(key: Uint8Array): Uint8Array | undefined }): StoredValidatorSet[] {
+    const out: StoredValidatorSet[] = [];
+    for (const e of readSchedule(post)) {
+      const hash = hashValidatorSet(e.set);
+      if (!this.#knownSets.has(hash)) out.push(storedSet(e.set));
+    }
+    return out;
+  }
+
+  /** Makes `block`'s execution the committed state; its changes wait for the state table. */
+  private apply(block: CommittedBlock, execution: BlockExecution, changes: readonly KvChange[] = changesOf(execution.overlay.writes)): void {
+    this.#unstoredChanges.set(block.header.height, changes);
     execution.overlay.commit();
     this.#states.set(block.header.height, this.#kv.snapshot());
     this.#states.delete(block.header.height - this.stateHistory);
@@ -389,5 +472,18 @@ export class Chain {
       }),
     );
     return out;
+  }
+}
+
+function storedSet(set: ValidatorSet): StoredValidatorSet {
+  return { hash: hashValidatorSet(set), json: JSON.stringify(set.validators.map((v) => ({ address: v.address, stake: v.stake.toString() }))) };
+}
+
+function parseStoredSet(path: string, json: string): ValidatorSet {
+  try {
+    const list = JSON.parse(json) as { address: string; stake: string }[];
+    return makeValidatorSet(list.map((v) => ({ address: v.address, stake: BigInt(v.stake) })));
+  } catch (err) {
+    throw new StoreError(path, `stored validator set does not parse: ${(err as Error).message}`);
   }
 }

@@ -34,6 +34,19 @@ export interface KvPair {
 /** A pending write: the new pair, or null for a deletion. Keyed by lower-case hex of the key. */
 export type KvWrites = ReadonlyMap<string, KvPair | null>;
 
+/** One write as data: the key and its new value, or null for a deletion. */
+export interface KvChange {
+  readonly key: Uint8Array;
+  readonly value: Uint8Array | null;
+}
+
+/** `writes` as a list of changes (what a block did to the state, for the store). */
+export function changesOf(writes: KvWrites): KvChange[] {
+  const out: KvChange[] = [];
+  for (const [id, w] of writes) out.push(w ? { key: w.key, value: w.value } : { key: hexToKey(id), value: null });
+  return out;
+}
+
 /** Hex of the key bytes: string order on it is bytewise key order, as `scan` needs. */
 function idOf(key: Uint8Array): string {
   return bytesToHex(key);
@@ -85,6 +98,20 @@ export class MemoryKv implements KvStore, KvScan {
   readonly #order = new SortedKeys();
   #tree = SparseMerkleTree.empty<KvPair>(SCHEME);
   #prepared: Prepared[] = [];
+
+  /** A store holding exactly `pairs` (owned by the store from now on), its tree built in one pass. */
+  static fromPairs(pairs: Iterable<KvPair>): MemoryKv {
+    const kv = new MemoryKv();
+    const writes = new Map<string, KvPair>();
+    for (const p of pairs) writes.set(idOf(p.key), p);
+    kv.apply(writes);
+    return kv;
+  }
+
+  /** Every entry, in no particular order (the pairs are the store's: do not change them). */
+  pairs(): IterableIterator<KvPair> {
+    return this.#entries.values();
+  }
 
   get size(): number {
     return this.#entries.size;

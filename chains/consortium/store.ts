@@ -1,14 +1,17 @@
 /**
  * A validator's durable record in SQLite: every committed block with its commit and tx
- * outcomes, a tx-hash index, the genesis it belongs to, and the consensus signer state
- * (last height/round/step signed and the Tendermint lock) so a restart never signs twice.
- * State itself is not stored: it is rebuilt by replaying blocks (see chain.ts).
+ * outcomes, a tx-hash index, the genesis it belongs to, the state after a recent block (kept
+ * stateHistory - 1 blocks behind the head, advanced in each block's transaction; chain.ts
+ * re-executes the blocks after it on open), every scheduled validator set, and the consensus
+ * signer state (last height/round/step signed and the Tendermint lock) so a restart never
+ * signs twice.
  */
 import Database from "better-sqlite3";
 import { type Hex } from "../../proofs/hex.ts";
 import { IsthmusError } from "../errors.ts";
 import { type Block, type CommittedBlock, blockToJson, committedFromJson } from "./block.ts";
 import { decodeBlockBinary, decodeCommittedBinary, encodeBlockBinary, encodeCommittedBinary } from "./block-binary.ts";
+import { type KvChange, type KvPair } from "./kv.ts";
 
 /** The store file does not belong to this chain, or its content does not parse. */
 export class StoreError extends IsthmusError {
@@ -25,7 +28,25 @@ const MIGRATIONS: readonly string[] = [
    CREATE TABLE signer_state (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL);`,
   // Locked / valid blocks of the signer state, written once each instead of inside every save.
   `CREATE TABLE signer_blocks (hash TEXT PRIMARY KEY, height INTEGER NOT NULL, data TEXT NOT NULL);`,
+  // The state after block `meta.state_height` (kept stateHistory - 1 blocks behind the head, so
+  // a restart re-executes only the heights it serves proofs for), and every validator set the
+  // chain has scheduled (light clients ask for old ones by hash).
+  `CREATE TABLE state (key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+   CREATE TABLE validator_sets (hash TEXT PRIMARY KEY, data TEXT NOT NULL);`,
 ];
+
+/** The state table moving forward: the changes of each height after the stored one, in order. */
+export interface StateAdvance {
+  /** The height the table holds the state after, once these changes are applied. */
+  readonly height: number;
+  readonly changes: readonly KvChange[];
+}
+
+/** A validator set to remember, by its hash (the JSON is validators.ts's encoding). */
+export interface StoredValidatorSet {
+  readonly hash: Hex;
+  readonly json: string;
+}
 
 /** The signer state row: any JSON object with the height it was saved at. */
 export interface SignerStateRecord {
@@ -60,6 +81,11 @@ export class BlockStore {
   private readonly pruneSignerBlocks: Database.Statement<[number]>;
   private readonly selectSignerBlock: Database.Statement<[string], { data: string | Buffer }>;
   private readonly saveSignerTx: (state: SignerStateRecord, blocks: readonly SignerBlock[]) => void;
+  private readonly upsertState: Database.Statement<[Uint8Array, Uint8Array]>;
+  private readonly deleteState: Database.Statement<[Uint8Array]>;
+  private readonly selectStateHeight: Database.Statement<[], { value: string }>;
+  private readonly setStateHeight: Database.Statement<[string]>;
+  private readonly insertSet: Database.Statement<[string, string]>;
   /** Signer blocks known to be in signer_blocks (a block never changes, so it is written once). */
   readonly #savedSignerBlocks = new Set<Hex>();
 
@@ -78,6 +104,11 @@ export class BlockStore {
     this.insertSignerBlock = this.db.prepare("INSERT OR IGNORE INTO signer_blocks (hash, height, data) VALUES (?, ?, ?)");
     this.pruneSignerBlocks = this.db.prepare("DELETE FROM signer_blocks WHERE height < ?");
     this.selectSignerBlock = this.db.prepare("SELECT data FROM signer_blocks WHERE hash = ?");
+    this.upsertState = this.db.prepare("INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+    this.deleteState = this.db.prepare("DELETE FROM state WHERE key = ?");
+    this.selectStateHeight = this.db.prepare("SELECT value FROM meta WHERE key = 'state_height'");
+    this.setStateHeight = this.db.prepare("INSERT INTO meta (key, value) VALUES ('state_height', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+    this.insertSet = this.db.prepare("INSERT OR IGNORE INTO validator_sets (hash, data) VALUES (?, ?)");
     for (const row of this.db.prepare<[], { hash: string }>("SELECT hash FROM signer_blocks").all()) this.#savedSignerBlocks.add(row.hash as Hex);
     this.saveSignerTx = this.db.transaction((state: SignerStateRecord, blocks: readonly SignerBlock[]) => {
       for (const b of blocks) {
@@ -119,12 +150,59 @@ export class BlockStore {
     return row?.h ?? 0;
   }
 
-  /** Appends a committed block atomically (block row and its tx index rows). */
-  putBlock(block: CommittedBlock, txHashes: readonly Hex[]): void {
+  /**
+   * Appends a committed block atomically: the block row, its tx index rows and, given them,
+   * the state table's advance and newly scheduled validator sets, in one fsynced transaction.
+   */
+  putBlock(block: CommittedBlock, txHashes: readonly Hex[], state: readonly StateAdvance[] = [], sets: readonly StoredValidatorSet[] = []): void {
     this.db.transaction(() => {
       this.insertBlock.run(block.header.height, block.hash, encodeCommittedBinary(block));
       txHashes.forEach((hash, i) => this.insertTx.run(hash, block.header.height, i));
+      for (const a of state) this.advanceState(a);
+      for (const v of sets) this.insertSet.run(v.hash, v.json);
     })();
+  }
+
+  private advanceState(a: StateAdvance): void {
+    const at = this.stateHeight();
+    if (at === undefined || a.height !== at + 1) throw new StoreError(this.path, `state table is at height ${String(at)}: cannot apply height ${a.height}`);
+    for (const c of a.changes) {
+      if (c.value) this.upsertState.run(c.key, c.value);
+      else this.deleteState.run(c.key);
+    }
+    this.setStateHeight.run(String(a.height));
+  }
+
+  /** The height whose state the state table holds, or undefined before it was first written. */
+  stateHeight(): number | undefined {
+    const row = this.selectStateHeight.get();
+    return row ? Number(row.value) : undefined;
+  }
+
+  /** The state table: its height and every pair, or undefined before it was first written. */
+  loadState(): { readonly height: number; readonly pairs: KvPair[] } | undefined {
+    const height = this.stateHeight();
+    if (height === undefined) return undefined;
+    const pairs = this.db
+      .prepare<[], { key: Buffer; value: Buffer }>("SELECT key, value FROM state")
+      .all()
+      .map((r) => ({ key: new Uint8Array(r.key), value: new Uint8Array(r.value) }));
+    return { height, pairs };
+  }
+
+  /** Replaces the state table with `pairs` as the state after `height` (first use, or a rebuild). */
+  replaceState(height: number, pairs: Iterable<KvPair>, sets: readonly StoredValidatorSet[] = []): void {
+    this.db.transaction(() => {
+      this.db.exec("DELETE FROM state");
+      for (const p of pairs) this.upsertState.run(p.key, p.value);
+      this.setStateHeight.run(String(height));
+      for (const v of sets) this.insertSet.run(v.hash, v.json);
+    })();
+  }
+
+  /** Every validator set stored, as JSON (validators.ts's encoding). */
+  validatorSets(): string[] {
+    return this.db.prepare<[], { data: string }>("SELECT data FROM validator_sets").all().map((r) => r.data);
   }
 
   getBlock(height: number): CommittedBlock | undefined {

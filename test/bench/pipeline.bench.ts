@@ -10,7 +10,9 @@
  * commits it, as every non-proposing validator does for every block.
  *
  *   BENCH_PIPELINE_TXS     transfers (default 8000), BENCH_PIPELINE_SENDERS (default 400),
- *   BENCH_PIPELINE_BLOCK   txs per block (default 1000)
+ *   BENCH_PIPELINE_BLOCK   txs per block (default 1000), BENCH_PIPELINE_HISTORY the chains'
+ *   stateHistory (default 2: from block 2 on, each commit also moves the state table, as
+ *   every commit does once a chain is stateHistory blocks long)
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -33,6 +35,7 @@ import { P256Signer } from "../../chains/consortium/tx-auth.ts";
 const TXS = Number(process.env.BENCH_PIPELINE_TXS ?? 8000);
 const SENDERS = Number(process.env.BENCH_PIPELINE_SENDERS ?? 400);
 const BLOCK = Number(process.env.BENCH_PIPELINE_BLOCK ?? 1000);
+const HISTORY = Number(process.env.BENCH_PIPELINE_HISTORY ?? 2);
 const CHAIN_ID = 7772;
 const GENESIS_MS = 1_800_000_000_000;
 
@@ -78,7 +81,7 @@ function perTx(acc: Record<string, number>, n: number): Record<string, number> {
 
 /** Phase 1: the proposer's side; returns its per-stage costs and writes the committed blocks to `file`. */
 function propose(dir: string, file: string): Record<string, number> {
-  const chain = Chain.open({ genesis: genesis(), store: new BlockStore(join(dir, "proposer.sqlite")), maxBlockTxs: BLOCK });
+  const chain = Chain.open({ genesis: genesis(), store: new BlockStore(join(dir, "proposer.sqlite")), maxBlockTxs: BLOCK, stateHistory: HISTORY });
   const mempool = new Mempool(chain, { now: () => chain.head.header.timeMs + 1 }, { maxTxs: TXS + 1 });
   const perSender = Math.ceil(TXS / SENDERS);
   const txs: SignedTx[] = [];
@@ -111,7 +114,7 @@ function follow(dir: string, file: string): Record<string, number> {
     if (!d.ok) throw new Error(`stored block: ${d.reason}`);
     return d.block;
   });
-  const chain = Chain.open({ genesis: genesis(), store: new BlockStore(join(dir, "follower.sqlite")), maxBlockTxs: BLOCK });
+  const chain = Chain.open({ genesis: genesis(), store: new BlockStore(join(dir, "follower.sqlite")), maxBlockTxs: BLOCK, stateHistory: HISTORY });
   const mempool = new Mempool(chain, { now: () => chain.head.header.timeMs + 1 }, { maxTxs: TXS + 1 });
   const acc: Record<string, number> = {};
   for (const b of blocks) {
@@ -139,7 +142,7 @@ if (role === "--propose") {
       JSON.stringify(
         {
           bench: "consortium-pipeline",
-          params: { txs: TXS, senders: SENDERS, blockTxs: BLOCK, scheme: "p256", store: "SQLite file" },
+          params: { txs: TXS, senders: SENDERS, blockTxs: BLOCK, stateHistory: HISTORY, scheme: "p256", store: "SQLite file" },
           cpuMicrosPerTx: { proposer, follower },
           note: "CPU µs per tx of one process per stage (process.cpuUsage), no network or consensus. A 4-validator network on 2 cores reaches 2,000 TPS only if a validator's whole share stays near 220 µs.",
         },
