@@ -23,6 +23,11 @@ export interface SwapFlowParams {
   /** Wait for the relayer's own claim before returning. */
   readonly waitRelayerClaim?: boolean;
   readonly pollMs?: number;
+  /**
+   * Called once the swap is registered, before anything is locked: its record file, which
+   * holds the preimage and, from just before the lock is sent, the lock's id ("locking").
+   */
+  readonly onCreated?: (info: { swapId: string; secretFile: string }) => void;
   /** Called once the user's lock is sent: where to find it if the process is interrupted. */
   readonly onLocked?: (info: { swapId: string; chain: string; lockId: Hex; timelock: number; secretFile: string }) => void;
 }
@@ -53,6 +58,7 @@ export async function runSwap(p: SwapFlowParams): Promise<SwapFlowResult> {
   const to = `${p.dest.name}:${p.toAsset}`;
 
   const created = await createSwap(client, { from, to, amount: p.amount, ...(p.timelockSec !== undefined ? { timelockSec: p.timelockSec } : {}) });
+  p.onCreated?.({ swapId: created.swapId, secretFile: `${store.dir}/${created.swapId}.json` });
   const userLock = await lock(client, created.swapId, { timeoutMs: stepTimeoutMs });
   p.onLocked?.({ swapId: created.swapId, chain: userLock.chain, lockId: userLock.lockId, timelock: userLock.timelock, secretFile: `${store.dir}/${created.swapId}.json` });
   const userLockFinal = secs();

@@ -11,6 +11,7 @@ import { runSwap } from "../../sdk/run-swap.ts";
 import { FileSwapStore } from "../../sdk/file-store.ts";
 import { recover } from "../../sdk/swap.ts";
 import { parseFlags, positiveInt, required } from "./args.ts";
+import { interruptedSwap } from "./interrupted.ts";
 import { PROOF_USAGE, proofCommand } from "./proof.ts";
 import { RELAYER_USAGE, relayerCommand, swapsCommand } from "./relayer.ts";
 import { dirname, join } from "node:path";
@@ -82,17 +83,15 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
     const amount = required(values.amount, "amount", "swap");
     const timelockSec = positiveInt(values.timelock, "timelock");
     await withUserLedgers(values.devnet, [from.chain, to.chain], async (ledgers, relayer, file) => {
-      // Ctrl-C after locking must not leave the user guessing: say where the lock and secret are.
-      let locked: { swapId: string; chain: string; lockId: string; timelock: number; secretFile: string } | null = null;
+      // Ctrl-C must not leave the user guessing: say where the lock and secret are, from the
+      // swap's record (written before the lock is sent), not from what this process saw.
+      let created: { swapId: string; secretFile: string } | null = null;
       process.once("SIGINT", () => {
-        const where = locked
-          ? `your lock ${locked.lockId} on ${locked.chain} (swap ${locked.swapId}) stays locked; its secret is saved in ${locked.secretFile}; finish it with: npx isthmus recover (claims a verified counter-lock, or refunds after chain time ${locked.timelock})`
-          : "nothing was locked";
-        process.stderr.write(`isthmus swap: interrupted; ${where}\n`);
+        process.stderr.write(`isthmus swap: interrupted; ${interruptedSwap(created)}\n`);
         process.exit(130);
       });
       const result = await runSwap({
-        onLocked: (info) => (locked = info),
+        onCreated: (info) => (created = info),
         relayer,
         source: ledgers.get(from.chain)!,
         dest: ledgers.get(to.chain)!,
