@@ -678,37 +678,42 @@ export class SwapEngine {
 
   /**
    * A send that returned (a tx id, even a receipt) but whose effect the final state does not
-   * show: dropped by the node, or a node that lied about it. Sending again is safe (lock ids
-   * are deterministic, claims and refunds idempotent); the operator should know it happened.
+   * show yet. Usually it is only not final yet: the ledger then refuses the resend as already
+   * done (the lock exists, the lock is no longer open), which is no news. When the resend went
+   * out as a new transaction, the first was dropped by the node or a node lied about it:
+   * sending again is safe (lock ids are deterministic, claims and refunds idempotent), and the
+   * operator should know it happened.
    */
-  private noteResend(swap: string, action: string, chain: string, previousTxId: Hex | null | undefined): void {
-    if (previousTxId) this.log.warn("earlier send not in final state; sending again", { swap, action, chain, previousTxId });
+  private noteResend(swap: string, action: string, chain: string, previousTxId: Hex | null | undefined, sent: { readonly txId: Hex } | null): void {
+    if (!previousTxId) return;
+    if (sent) this.log.warn("earlier send not in final state; sending again", { swap, action, chain, previousTxId, txId: sent.txId });
+    else this.log.debug("earlier send not final yet; the ledger refused the resend as already done", { swap, action, chain, previousTxId });
   }
 
   /** Send one transaction; its effect is observed on a later round from final state, never assumed. */
   private async send(swap: Swap, action: "counter-lock" | "claim" | "refund"): Promise<void> {
     if (action === "counter-lock" && swap.state === "relayer_locking") {
       const c = swap.counterLock;
-      this.noteResend(swap.id, action, c.chain, c.txId);
       const res = await this.tolerateDone(() =>
         this.ledger(c.chain).lock({ receiver: c.receiver, asset: c.asset, amount: c.amount, hashlock: swap.hashlock, timelock: c.timelock }),
         c.chain,
       );
+      this.noteResend(swap.id, action, c.chain, c.txId, res);
       failpoint("sent:counter-lock", routeKey(swap.from, swap.to));
       if (res) this.store.update(swap, { ...swap, counterLock: { ...c, txId: res.txId } }, "counter-lock sent", { chain: c.chain, txId: res.txId });
-      this.log.info("counter-lock sent", { swap: swap.id, chain: c.chain, txId: res?.txId, lockId: c.lockId });
+      if (res) this.log.info("counter-lock sent", { swap: swap.id, chain: c.chain, txId: res.txId, lockId: c.lockId });
     } else if (action === "claim" && swap.state === "relayer_claiming") {
-      this.noteResend(swap.id, action, swap.from.chain, swap.claimTxId);
       const res = await this.tolerateDone(() => this.ledger(swap.from.chain).claim(swap.userLock.lockId, swap.preimage), swap.from.chain);
+      this.noteResend(swap.id, action, swap.from.chain, swap.claimTxId, res);
       failpoint("sent:claim", routeKey(swap.from, swap.to));
       if (res) this.store.update(swap, { ...swap, claimTxId: res.txId }, "claim sent", { chain: swap.from.chain, txId: res.txId });
-      this.log.info("claim sent", { swap: swap.id, chain: swap.from.chain, txId: res?.txId });
+      if (res) this.log.info("claim sent", { swap: swap.id, chain: swap.from.chain, txId: res.txId });
     } else if (action === "refund" && swap.state === "relayer_refunding") {
-      this.noteResend(swap.id, action, swap.to.chain, swap.refundTxId);
       const res = await this.tolerateDone(() => this.ledger(swap.to.chain).refund(swap.counterLock.lockId), swap.to.chain);
+      this.noteResend(swap.id, action, swap.to.chain, swap.refundTxId, res);
       failpoint("sent:refund", routeKey(swap.from, swap.to));
       if (res) this.store.update(swap, { ...swap, refundTxId: res.txId }, "refund sent", { chain: swap.to.chain, txId: res.txId });
-      this.log.info("refund sent", { swap: swap.id, chain: swap.to.chain, txId: res?.txId });
+      if (res) this.log.info("refund sent", { swap: swap.id, chain: swap.to.chain, txId: res.txId });
     } else {
       throw new TypeError(`send: action ${action} does not fit state ${swap.state}`);
     }

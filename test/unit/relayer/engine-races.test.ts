@@ -7,7 +7,7 @@ import { LedgerError } from "../../../chains/errors.ts";
 import { DEFAULT_TIMELOCKS } from "../../../relayer/config.ts";
 import { parseRate } from "../../../relayer/core/amount.ts";
 import { SwapEngine } from "../../../relayer/engine.ts";
-import { silentLogger } from "../../../relayer/log.ts";
+import { createLogger, silentLogger } from "../../../relayer/log.ts";
 import { SwapStore } from "../../../relayer/store.ts";
 import { FakeLedger } from "./fake-ledger.ts";
 import { RELAYER, secret, USER } from "./rig.ts";
@@ -51,6 +51,40 @@ describe("engine: reads that race the chain", () => {
     assert.notEqual(after.state, "rejected", `the relayer's lock exists on beta but the swap was closed: ${JSON.stringify(after.state === "rejected" ? after.detail : "")}`);
     assert.equal(after.state, "refunded");
     assert.equal(beta.locks.get(c.lockId)!.status, "refunded", "the relayer's expired counter-lock was refunded");
+    await engine.stop();
+    store.close();
+  });
+
+  it("a counter-lock that is sent but not final yet is not reported as sent again; one sent again as a new transaction is", async () => {
+    const alpha = new FakeLedger("alpha", RELAYER, ["A"]);
+    const beta = new FakeLedger("beta", RELAYER, ["B"]);
+    const store = new SwapStore(":memory:");
+    const lines: string[] = [];
+    const log = createLogger({ level: "debug", write: (l) => lines.push(l) });
+    const routes = [{ from: { chain: "alpha", asset: "A" }, to: { chain: "beta", asset: "B" }, rate: parseRate("1"), minIn: 100n, maxIn: 100_000n }];
+    const engine = new SwapEngine(new Map([["alpha", alpha], ["beta", beta]]), routes, store, DEFAULT_TIMELOCKS, log, 10);
+    const msgs = () => lines.map((l) => JSON.parse(l) as { msg: string; level: number | string });
+    const s = secret();
+    const { id } = await engine.createSwap({ from: "alpha:A", to: "beta:B", amount: "5", hashlock: s.hashlock, userFrom: USER, userTo: USER });
+    alpha.lockAs(USER, { receiver: RELAYER, asset: "A", amount: 500n, hashlock: s.hashlock, timelock: alpha.time + 3600 });
+    beta.holdFinality = true;
+    await engine.round(); // verifies the user's lock and plans the counter-lock
+    for (let i = 0; i < 4; i++) await engine.advance(id); // sends it, then finds it not final each round
+    assert.equal(store.get(id)!.state, "relayer_locking");
+    assert.ok(beta.sendsStarted >= 4, `each round asked the ledger again (it refused as existing): ${beta.sendsStarted}`);
+    assert.equal(msgs().filter((m) => m.msg === "counter-lock sent").length, 1, "one transaction went out");
+    assert.ok(!msgs().some((m) => m.msg === "earlier send not in final state; sending again"), "no resend warning while the first is only not final");
+    assert.ok(msgs().some((m) => m.msg === "earlier send not final yet; the ledger refused the resend as already done"));
+    // The node dropped it after all: the next resend is a new transaction, and says so.
+    beta.holdFinality = false;
+    const planned = store.get(id)!;
+    assert.ok(planned.state === "relayer_locking");
+    beta.locks.delete(planned.counterLock.lockId);
+    beta.notFinal.clear();
+    await engine.advance(id);
+    assert.ok(msgs().some((m) => m.msg === "earlier send not in final state; sending again"), "a resend that went out is a warning");
+    await engine.advance(id);
+    assert.equal(store.get(id)!.state, "relayer_locked");
     await engine.stop();
     store.close();
   });

@@ -29,6 +29,10 @@ export class FakeLedger implements LedgerAdapter {
   sendsStarted = 0;
   headCalls = 0;
   getLockCalls = 0;
+  /** Locks sent but not final yet: getLock (final state) does not show them, a second lock() is refused as existing. */
+  readonly notFinal = new Set<Hex>();
+  /** While set, every lock this ledger takes joins `notFinal`. */
+  holdFinality = false;
   /** Transactions whose events the next events() answer leaves out (a node answering incompletely). */
   readonly hideOnce = new Set<string>();
   readonly locks = new Map<Hex, HtlcLock>();
@@ -75,7 +79,7 @@ export class FakeLedger implements LedgerAdapter {
   async getLock(lockId: Hex): Promise<VerifiedLock | null> {
     this.getLockCalls++;
     this.check();
-    const lock = this.locks.get(lockId);
+    const lock = this.notFinal.has(lockId) ? undefined : this.locks.get(lockId);
     return lock ? { lock, verified: { kind: "finalized-rpc-read", height: this.height, blockHash: `0x${"00".repeat(32)}` } } : null;
   }
 
@@ -103,6 +107,7 @@ export class FakeLedger implements LedgerAdapter {
     this.balances.set(key, (this.balances.get(key) ?? 0n) - p.amount);
     const lock = { chain: this.name, lockId, sender, ...p, status: "locked" as const };
     this.locks.set(lockId, lock);
+    if (this.holdFinality) this.notFinal.add(lockId);
     const { txId, height } = this.tx();
     this.log.push({ kind: "locked", lock, txId, height, index: 0 });
     return { txId, height, lockId };
