@@ -32,6 +32,7 @@ import { createInterface } from "node:readline";
 import { CHAINCODE_NAME } from "../../chains/fabric/devnet.ts";
 import { connectGateway } from "../../chains/fabric/gateway-client.ts";
 import { readIdentityDir } from "../../chains/fabric/identity.ts";
+import { fabricFloor, measureGrpcFloor } from "./grpc-floor.ts";
 
 function stats(xs: number[]) {
   const s = [...xs].sort((a, b) => a - b);
@@ -173,6 +174,8 @@ async function main() {
   const perTx = (ms: number) => +(ms / total).toFixed(2);
   const clientCpuMs = (cpu.user + cpu.system) / 1000;
   const allCpuMs = networkCpuMs + (chaincodeCpuMs ?? 0) + clientCpuMs;
+  // measured after the run, so it does not compete with it for the cores
+  const floor = await measureGrpcFloor();
   console.log(
     JSON.stringify(
       {
@@ -204,6 +207,9 @@ async function main() {
         },
         // what an otherwise idle machine could do if CPU were the only limit
         tpsBoundIdleMachine: +((availableParallelism() * 1000 * total) / allCpuMs).toFixed(0),
+        // the least any implementation pays here for the protocol's gRPC calls, stream
+        // messages and ECDSA alone (grpc-js echo and OpenSSL, measured now): see grpc-floor.ts
+        floor: { measured: floor, cpuMsPerTx: fabricFloor(floor, availableParallelism()) },
         cores: availableParallelism(),
         loadAverage1m: { start: +load0.toFixed(1), end: +load1.toFixed(1) },
       },
