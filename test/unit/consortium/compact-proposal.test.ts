@@ -5,31 +5,16 @@ import { type Hex, toHex } from "../../../proofs/hex.ts";
 import { keccak256 } from "../../../proofs/consortium/domain.ts";
 import { systemClock } from "../../../chains/consortium/clock.ts";
 import { CompactProposalTransport } from "../../../chains/consortium/consensus/compact.ts";
-import { type ConsensusApp, ConsensusEngine, type SignerStateStore } from "../../../chains/consortium/consensus/engine.ts";
-import { type ConsensusMessage, type ProposalMessage, decodeMessage, encodeMessage } from "../../../chains/consortium/consensus/messages.ts";
+import { ConsensusEngine, type SignerStateStore } from "../../../chains/consortium/consensus/engine.ts";
+import { type ConsensusMessage, type ProposalMessage, encodeMessage } from "../../../chains/consortium/consensus/messages.ts";
 import { ProposerSchedule } from "../../../chains/consortium/consensus/proposer.ts";
-import { InProcessNetwork, type Transport } from "../../../chains/consortium/consensus/transport.ts";
+import { InProcessNetwork } from "../../../chains/consortium/consensus/transport.ts";
 import { txRoot } from "../../../proofs/consortium/results.ts";
 import { alice, bob, CHAIN_ID, openChain, testGenesis, tx, until, validatorSigners } from "./helpers.ts";
+import { chainApp, ManualTransport } from "./support/engine-harness.ts";
 
 const transfer = (nonce: number, amount: bigint) => tx(alice, nonce, { kind: "transfer", to: bob.address, asset: "KRW", amount });
 
-/** Records what crosses the wire between the decorator and the network. */
-class Recording implements Transport {
-  readonly sent: ConsensusMessage[] = [];
-  #handler: ((m: ConsensusMessage) => void) | null = null;
-  broadcast(msg: ConsensusMessage): void {
-    this.sent.push(decodeMessage(encodeMessage(msg))!);
-  }
-  onMessage(handler: (m: ConsensusMessage) => void): () => void {
-    this.#handler = handler;
-    return () => (this.#handler = null);
-  }
-  close(): void {}
-  deliver(msg: ConsensusMessage): void {
-    this.#handler!(decodeMessage(encodeMessage(msg))!);
-  }
-}
 
 describe("consortium compact proposals", () => {
   const genesis = testGenesis();
@@ -68,7 +53,7 @@ describe("consortium compact proposals", () => {
 
   it("the wire form names txs by hash only (no tx bytes)", () => {
     const t0 = transfer(0, 5n);
-    const wire = new Recording();
+    const wire = new ManualTransport();
     new CompactProposalTransport(wire, () => undefined).broadcast(signedProposal([t0.bytes]));
     const sent = wire.sent[0]!;
     assert.equal(sent.type, "compact-proposal");
@@ -80,7 +65,7 @@ describe("consortium compact proposals", () => {
   it("txs that do not hash to a requested hash are ignored; the proposal stays incomplete", () => {
     const t0 = transfer(0, 5n);
     const other = transfer(0, 7n);
-    const wire = new Recording();
+    const wire = new ManualTransport();
     const receiver = new CompactProposalTransport(wire, () => undefined);
     const got: ConsensusMessage[] = [];
     receiver.onMessage((m) => got.push(m));
@@ -98,7 +83,7 @@ describe("consortium compact proposals", () => {
 
   it("answers requests for its proposal's txs, a bounded number of times per round", () => {
     const txs = Array.from({ length: 20 }, (_, i) => transfer(i, BigInt(i + 1)));
-    const wire = new Recording();
+    const wire = new ManualTransport();
     const proposerSide = new CompactProposalTransport(wire, () => undefined);
     proposerSide.broadcast(signedProposal(txs.map((t) => t.bytes)));
     wire.deliver({ type: "proposal-tx-request", height: 1, round: 0, hashes: [txs[3]!.hash] });
@@ -120,28 +105,19 @@ describe("consortium compact proposals", () => {
     // The engine under test is not the proposer of round 0.
     const me = byAddress.get(schedule.proposer(1, 3))!;
 
-    function engineBehind(wire: Recording, lookup: (h: Hex) => Uint8Array | undefined) {
+    function engineBehind(wire: ManualTransport, lookup: (h: Hex) => Uint8Array | undefined) {
       const chain = openChain(genesis);
-      const app: ConsensusApp = {
-        chainId: chain.chainId,
-        validatorSetAt: (h) => chain.validatorSetAt(h),
-        head: () => chain.head,
-        propose: (timeMs, p) => chain.propose([], timeMs, p).block,
-        check: (b) => chain.check(b),
-        commit: (b, c) => void chain.commit(b, c),
-        committed: () => undefined,
-        pendingTxs: () => 0,
-      };
+      const app = chainApp(chain);
       const signerState: SignerStateStore = { load: () => undefined, save: () => {}, loadBlock: () => undefined };
       const transport = new CompactProposalTransport(wire, lookup);
       engine = new ConsensusEngine({ app, signer: me, transport, clock: systemClock, signerState, log, blockIntervalMs: 0, timeouts: { proposeMs: 300, prevoteMs: 60_000, precommitMs: 60_000, deltaMs: 0 } });
       engine.start();
     }
 
-    const prevotes = (wire: Recording) => wire.sent.filter((m) => m.type === "vote" && m.voteType === VoteType.Prevote && m.round === 0);
+    const prevotes = (wire: ManualTransport) => wire.sent.filter((m) => m.type === "vote" && m.voteType === VoteType.Prevote && m.round === 0);
 
     it("a proposal naming a tx nobody can supply gets a nil prevote when the propose timeout fires", async () => {
-      const wire = new Recording();
+      const wire = new ManualTransport();
       engineBehind(wire, () => undefined);
       const t0 = transfer(0, 5n);
       const p = signedProposal([t0.bytes]);
@@ -155,7 +131,7 @@ describe("consortium compact proposals", () => {
     });
 
     it("a proposal whose fetched tx is invalid (bad signature) gets a nil prevote at once", async () => {
-      const wire = new Recording();
+      const wire = new ManualTransport();
       engineBehind(wire, () => undefined);
       const good = transfer(0, 5n);
       const bad = good.bytes.slice();
@@ -175,7 +151,7 @@ describe("consortium compact proposals", () => {
     });
 
     it("a copy with an altered header that arrives first does not stand in for the genuine proposal", async () => {
-      const wire = new Recording();
+      const wire = new ManualTransport();
       const t0 = transfer(0, 5n);
       engineBehind(wire, (h) => (h === t0.hash ? t0.bytes : undefined));
       const p = signedProposal([t0.bytes]);
@@ -189,7 +165,7 @@ describe("consortium compact proposals", () => {
     });
 
     it("a complete compact proposal of valid pooled txs gets a prevote for its block", async () => {
-      const wire = new Recording();
+      const wire = new ManualTransport();
       const t0 = transfer(0, 5n);
       engineBehind(wire, (h) => (h === t0.hash ? t0.bytes : undefined));
       const p = signedProposal([t0.bytes]);

@@ -5,31 +5,11 @@ import { NIL_BLOCK_HASH, proposalDigest, VoteType, voteDigest } from "../../../p
 import { type Block } from "../../../chains/consortium/block.ts";
 import { systemClock } from "../../../chains/consortium/clock.ts";
 import { type Signer } from "../../../chains/consortium/crypto.ts";
-import { type ConsensusApp, ConsensusEngine, type SignerStateStore } from "../../../chains/consortium/consensus/engine.ts";
-import { type ConsensusMessage, type VoteMessage, decodeMessage, encodeMessage } from "../../../chains/consortium/consensus/messages.ts";
+import { ConsensusEngine, type SignerStateStore } from "../../../chains/consortium/consensus/engine.ts";
+import { type ConsensusMessage } from "../../../chains/consortium/consensus/messages.ts";
 import { ProposerSchedule } from "../../../chains/consortium/consensus/proposer.ts";
-import { type Transport } from "../../../chains/consortium/consensus/transport.ts";
 import { CHAIN_ID, openChain, testGenesis, validatorSigners } from "./helpers.ts";
-
-/** A transport the test drives by hand: it records what the engine sends and delivers what the test says. */
-class ManualTransport implements Transport {
-  readonly sent: ConsensusMessage[] = [];
-  #handler: ((m: ConsensusMessage) => void) | null = null;
-  broadcast(msg: ConsensusMessage): void {
-    this.sent.push(decodeMessage(encodeMessage(msg))!);
-  }
-  onMessage(handler: (m: ConsensusMessage) => void): () => void {
-    this.#handler = handler;
-    return () => (this.#handler = null);
-  }
-  close(): void {}
-  deliver(msg: ConsensusMessage): void {
-    this.#handler!(decodeMessage(encodeMessage(msg))!);
-  }
-  votes(type: number, round: number): VoteMessage[] {
-    return this.sent.filter((m): m is VoteMessage => m.type === "vote" && m.voteType === type && m.round === round);
-  }
-}
+import { chainApp, ManualTransport, memoryState } from "./support/engine-harness.ts";
 
 const tick = () => new Promise((r) => setTimeout(r, 20));
 const LONG = { proposeMs: 60_000, prevoteMs: 60_000, precommitMs: 60_000, deltaMs: 0 };
@@ -46,16 +26,7 @@ describe("consortium consensus engine: Tendermint locking", () => {
 
   function setup(signerState: SignerStateStore = memoryState()) {
     const chain = openChain(genesis);
-    const app: ConsensusApp = {
-      chainId: chain.chainId,
-      validatorSetAt: (h) => chain.validatorSetAt(h),
-      head: () => chain.head,
-      propose: (timeMs, proposer) => chain.propose([], timeMs, proposer).block,
-      check: (b) => chain.check(b),
-      commit: (b, c) => void chain.commit(b, c),
-      committed: () => undefined,
-      pendingTxs: () => 0,
-    };
+    const app = chainApp(chain);
     const transport = new ManualTransport();
     engine = new ConsensusEngine({ app, signer: me, transport, clock: systemClock, signerState, blockIntervalMs: 0, timeouts: LONG });
     const blockAt = (offsetMs: number): Block => chain.propose([], Date.now() + offsetMs, others[0]!.address).block;
@@ -153,15 +124,3 @@ describe("consortium consensus engine: Tendermint locking", () => {
   });
 });
 
-function memoryState(): SignerStateStore {
-  let saved: unknown;
-  const blocks = new Map<string, unknown>();
-  return {
-    load: () => saved,
-    save: (s, named) => {
-      for (const b of named) if (!blocks.has(b.hash)) blocks.set(b.hash, structuredClone(b.json()));
-      saved = structuredClone(s);
-    },
-    loadBlock: (hash) => blocks.get(hash),
-  };
-}

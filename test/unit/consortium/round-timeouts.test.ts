@@ -9,35 +9,16 @@ import assert from "node:assert/strict";
 import { type Hex } from "../../../proofs/hex.ts";
 import { NIL_BLOCK_HASH, VoteType, voteDigest } from "../../../proofs/consortium/vote.ts";
 import { type Signer } from "../../../chains/consortium/crypto.ts";
-import { type ConsensusApp, ConsensusEngine } from "../../../chains/consortium/consensus/engine.ts";
-import { type ConsensusMessage, type VoteMessage, decodeMessage, encodeMessage } from "../../../chains/consortium/consensus/messages.ts";
+import { ConsensusEngine } from "../../../chains/consortium/consensus/engine.ts";
+import { type ConsensusMessage } from "../../../chains/consortium/consensus/messages.ts";
 import { ProposerSchedule } from "../../../chains/consortium/consensus/proposer.ts";
-import { type Transport } from "../../../chains/consortium/consensus/transport.ts";
 import { CHAIN_ID, openChain, testGenesis, validatorSigners } from "./helpers.ts";
-import { memoryState } from "./support/consensus-sim.ts";
+import { chainApp, ManualTransport, memoryState } from "./support/engine-harness.ts";
 import { VirtualTime } from "./support/virtual-time.ts";
 
 const TIMEOUTS = { proposeMs: 1000, prevoteMs: 500, precommitMs: 300, deltaMs: 250 };
 const ROUNDS = 5;
 
-class RecordingTransport implements Transport {
-  readonly sent: VoteMessage[] = [];
-  #handler: ((m: ConsensusMessage) => void) | null = null;
-  broadcast(msg: ConsensusMessage): void {
-    if (msg.type === "vote") this.sent.push(msg);
-  }
-  onMessage(handler: (m: ConsensusMessage) => void): () => void {
-    this.#handler = handler;
-    return () => (this.#handler = null);
-  }
-  close(): void {}
-  deliver(msg: ConsensusMessage): void {
-    this.#handler!(decodeMessage(encodeMessage(msg))!);
-  }
-  first(type: number, round: number): VoteMessage | undefined {
-    return this.sent.find((m) => m.voteType === type && m.round === round);
-  }
-}
 
 describe("consortium consensus engine: round timeouts grow per round", () => {
   it(`propose, prevote and precommit timeouts of round r are base + r * delta, each longer than round r-1's (rounds 0..${ROUNDS - 1})`, () => {
@@ -50,17 +31,8 @@ describe("consortium consensus engine: round timeouts grow per round", () => {
 
     const time = new VirtualTime();
     const chain = openChain(genesis);
-    const app: ConsensusApp = {
-      chainId: chain.chainId,
-      validatorSetAt: (h) => chain.validatorSetAt(h),
-      head: () => chain.head,
-      propose: (timeMs, proposer) => chain.propose([], timeMs, proposer).block,
-      check: (b) => chain.check(b),
-      commit: (b, c) => void chain.commit(b, c),
-      committed: () => undefined,
-      pendingTxs: () => 0,
-    };
-    const transport = new RecordingTransport();
+    const app = chainApp(chain);
+    const transport = new ManualTransport();
     const engine = new ConsensusEngine({ app, signer: me, transport, clock: time.clock(genesis.timeMs + 1000), timers: time, signerState: memoryState(), blockIntervalMs: 0, timeouts: TIMEOUTS });
     const vote = (by: Signer, type: 1 | 2, round: number, blockHash: Hex): ConsensusMessage => ({
       type: "vote",
@@ -84,17 +56,17 @@ describe("consortium consensus engine: round timeouts grow per round", () => {
     engine.start();
     const measured = { propose: [] as number[], prevote: [] as number[], precommit: [] as number[] };
     try {
-      waitFor(() => engine.round === 0 && transport.sent.length === 0, "round 0");
+      waitFor(() => engine.round === 0 && !transport.sent.some((m) => m.type === "vote"), "round 0");
       for (let r = 0; r < ROUNDS; r++) {
         // No proposal: the propose timeout ends the propose step with a nil prevote.
-        measured.propose.push(waitFor(() => transport.first(VoteType.Prevote, r) !== undefined, `prevote in round ${r}`));
-        assert.equal(transport.first(VoteType.Prevote, r)!.blockHash, NIL_BLOCK_HASH);
+        measured.propose.push(waitFor(() => transport.votes(VoteType.Prevote, r)[0] !== undefined, `prevote in round ${r}`));
+        assert.equal(transport.votes(VoteType.Prevote, r)[0]!.blockHash, NIL_BLOCK_HASH);
         // +2/3 prevotes that agree on nothing arm the prevote timeout, which precommits nil.
         transport.deliver(vote(peers[0]!, VoteType.Prevote, r, NIL_BLOCK_HASH));
         transport.deliver(vote(peers[1]!, VoteType.Prevote, r, `0x${"ab".repeat(32)}` as Hex));
         transport.deliver(vote(peers[2]!, VoteType.Prevote, r, `0x${"cd".repeat(32)}` as Hex));
-        measured.prevote.push(waitFor(() => transport.first(VoteType.Precommit, r) !== undefined, `precommit in round ${r}`));
-        assert.equal(transport.first(VoteType.Precommit, r)!.blockHash, NIL_BLOCK_HASH);
+        measured.prevote.push(waitFor(() => transport.votes(VoteType.Precommit, r)[0] !== undefined, `precommit in round ${r}`));
+        assert.equal(transport.votes(VoteType.Precommit, r)[0]!.blockHash, NIL_BLOCK_HASH);
         // +2/3 precommits without a decision arm the precommit timeout, which starts the next round.
         for (const peer of peers) transport.deliver(vote(peer, VoteType.Precommit, r, NIL_BLOCK_HASH));
         measured.precommit.push(waitFor(() => engine.round === r + 1, `round ${r + 1}`));

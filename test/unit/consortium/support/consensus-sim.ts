@@ -6,10 +6,11 @@
  * after GST (liveness).
  */
 import { type Hex } from "../../../../proofs/hex.ts";
-import { type ConsensusApp, type ConsensusTimeouts, ConsensusEngine, type SignerStateStore } from "../../../../chains/consortium/consensus/engine.ts";
+import { type ConsensusTimeouts, ConsensusEngine } from "../../../../chains/consortium/consensus/engine.ts";
 import { type Chain } from "../../../../chains/consortium/chain.ts";
 import { openChain, testGenesis, validatorSigners } from "../helpers.ts";
 import { ByzantineValidator } from "./byzantine.ts";
+import { chainApp, memoryState } from "./engine-harness.ts";
 import { type MessageKind, partialSynchrony, SimNetwork } from "./sim-network.ts";
 import { VirtualTime, seededRandom } from "./virtual-time.ts";
 
@@ -87,19 +88,10 @@ export function runSimulation(o: SimOptions): SimResult {
       // the laggards while the others wait for it.
       if (byzantine && [...chains.values()].every((c) => c.height >= b.header.height)) byzantine.learnCommitted(b, b.commit);
     });
-    const app: ConsensusApp = {
-      chainId: chain.chainId,
-      validatorSetAt: (h) => chain.validatorSetAt(h),
-      head: () => chain.head,
-      propose: (timeMs, proposer) => chain.propose([], timeMs, proposer).block,
-      check: (b) => chain.check(b),
-      commit: (b, c) => void chain.commit(b, c),
-      committed: (h) => {
-        const b = chain.block(h);
-        return b ? { block: b, commit: b.commit } : undefined;
-      },
-      pendingTxs: () => 0,
-    };
+    const app = chainApp(chain, (h) => {
+      const b = chain.block(h);
+      return b ? { block: b, commit: b.commit } : undefined;
+    });
     engines.push(
       new ConsensusEngine({
         app,
@@ -140,16 +132,3 @@ export function findFork(committed: SimResult["committed"]): { height: number; h
   return undefined;
 }
 
-/** Signer state in memory, saved by value (as a store would). */
-export function memoryState(): SignerStateStore {
-  let saved: unknown;
-  const blocks = new Map<string, unknown>();
-  return {
-    load: () => saved,
-    save: (s, named) => {
-      for (const b of named) if (!blocks.has(b.hash)) blocks.set(b.hash, structuredClone(b.json()));
-      saved = structuredClone(s);
-    },
-    loadBlock: (hash) => blocks.get(hash),
-  };
-}
