@@ -1,15 +1,13 @@
 import assert from "node:assert/strict";
-import { type Hex } from "../../../proofs/hex.ts";
 import { hashHeader } from "../../../proofs/consortium/header.ts";
-import { NIL_BLOCK_HASH, proposalDigest, VoteType, voteDigest } from "../../../proofs/consortium/vote.ts";
+import { NIL_BLOCK_HASH, proposalDigest, VoteType } from "../../../proofs/consortium/vote.ts";
 import { type Block } from "../../../chains/consortium/block.ts";
 import { systemClock } from "../../../chains/consortium/clock.ts";
-import { type Signer } from "../../../chains/consortium/crypto.ts";
 import { ConsensusEngine, type SignerStateStore } from "../../../chains/consortium/consensus/engine.ts";
 import { type ConsensusMessage } from "../../../chains/consortium/consensus/messages.ts";
 import { ProposerSchedule } from "../../../chains/consortium/consensus/proposer.ts";
 import { CHAIN_ID, openChain, testGenesis, validatorSigners } from "./helpers.ts";
-import { chainApp, ManualTransport, memoryState } from "./support/engine-harness.ts";
+import { chainApp, ManualTransport, memoryState, vote } from "./support/engine-harness.ts";
 
 const tick = () => new Promise((r) => setTimeout(r, 20));
 const LONG = { proposeMs: 60_000, prevoteMs: 60_000, precommitMs: 60_000, deltaMs: 0 };
@@ -39,15 +37,6 @@ describe("consortium consensus engine: Tendermint locking", () => {
     const signature = proposer.signHex(proposalDigest({ chainId: CHAIN_ID, height: 1, round, blockHash, polRound, lastCommit: block.lastCommit }));
     return { type: "proposal", height: 1, round, polRound, block, signature };
   };
-  const vote = (by: Signer, type: 1 | 2, round: number, blockHash: Hex): ConsensusMessage => ({
-    type: "vote",
-    voteType: type,
-    height: 1,
-    round,
-    blockHash,
-    timeMs: 0,
-    signature: by.signHex(voteDigest({ chainId: CHAIN_ID, height: 1, round, type, blockHash })),
-  });
 
   /** Round 0: the engine prevotes p1, sees a polka for it, locks on it and precommits it. */
   async function lockOnP1(t: ReturnType<typeof setup>) {

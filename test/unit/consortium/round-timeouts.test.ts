@@ -7,13 +7,12 @@
  */
 import assert from "node:assert/strict";
 import { type Hex } from "../../../proofs/hex.ts";
-import { NIL_BLOCK_HASH, VoteType, voteDigest } from "../../../proofs/consortium/vote.ts";
+import { NIL_BLOCK_HASH, VoteType } from "../../../proofs/consortium/vote.ts";
 import { type Signer } from "../../../chains/consortium/crypto.ts";
 import { ConsensusEngine } from "../../../chains/consortium/consensus/engine.ts";
-import { type ConsensusMessage } from "../../../chains/consortium/consensus/messages.ts";
 import { ProposerSchedule } from "../../../chains/consortium/consensus/proposer.ts";
-import { CHAIN_ID, openChain, testGenesis, validatorSigners } from "./helpers.ts";
-import { chainApp, ManualTransport, memoryState } from "./support/engine-harness.ts";
+import { openChain, testGenesis, validatorSigners } from "./helpers.ts";
+import { chainApp, ManualTransport, memoryState, vote } from "./support/engine-harness.ts";
 import { VirtualTime } from "./support/virtual-time.ts";
 
 const TIMEOUTS = { proposeMs: 1000, prevoteMs: 500, precommitMs: 300, deltaMs: 250 };
@@ -34,15 +33,6 @@ describe("consortium consensus engine: round timeouts grow per round", () => {
     const app = chainApp(chain);
     const transport = new ManualTransport();
     const engine = new ConsensusEngine({ app, signer: me, transport, clock: time.clock(genesis.timeMs + 1000), timers: time, signerState: memoryState(), blockIntervalMs: 0, timeouts: TIMEOUTS });
-    const vote = (by: Signer, type: 1 | 2, round: number, blockHash: Hex): ConsensusMessage => ({
-      type: "vote",
-      voteType: type,
-      height: 1,
-      round,
-      blockHash,
-      timeMs: 0,
-      signature: by.signHex(voteDigest({ chainId: CHAIN_ID, height: 1, round, type, blockHash })),
-    });
     /** Advances virtual time 1 ms at a time until `done` (the engine acts only on timers and deliveries). */
     const waitFor = (done: () => boolean, what: string): number => {
       const from = time.now();

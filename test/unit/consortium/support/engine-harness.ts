@@ -2,10 +2,14 @@
  * What the consensus-engine tests share: a transport the test drives by hand, an engine app
  * backed by a real chain, and signer state kept in memory.
  */
+import { type Hex } from "../../../../proofs/hex.ts";
+import { voteDigest } from "../../../../proofs/consortium/vote.ts";
 import { type Chain } from "../../../../chains/consortium/chain.ts";
+import { type Signer } from "../../../../chains/consortium/crypto.ts";
 import { type ConsensusApp, type SignerStateStore } from "../../../../chains/consortium/consensus/engine.ts";
 import { type ConsensusMessage, type VoteMessage, decodeMessage, encodeMessage } from "../../../../chains/consortium/consensus/messages.ts";
 import { type Transport } from "../../../../chains/consortium/consensus/transport.ts";
+import { CHAIN_ID } from "../helpers.ts";
 
 /** Records what the engine sends and delivers what the test says, each through the wire encoding. */
 export class ManualTransport implements Transport {
@@ -52,5 +56,18 @@ export function memoryState(): SignerStateStore {
       saved = structuredClone(s);
     },
     loadBlock: (hash) => blocks.get(hash),
+  };
+}
+
+/** `by`'s signed vote of `type` (1 prevote, 2 precommit) at height 1. */
+export function vote(by: Signer, type: 1 | 2, round: number, blockHash: Hex): ConsensusMessage {
+  return {
+    type: "vote",
+    voteType: type,
+    height: 1,
+    round,
+    blockHash,
+    timeMs: 0,
+    signature: by.signHex(voteDigest({ chainId: CHAIN_ID, height: 1, round, type, blockHash })),
   };
 }
