@@ -9,12 +9,18 @@
  * an ordinary proposal, so every validity rule is unchanged: a proposal whose txs never
  * arrive is never seen and the round's propose timeout prevotes nil; a tx that arrives
  * but is invalid makes the block fail `check` (nil prevote). Received txs must hash to a
- * requested hash, and the block's txRoot binds the rest.
+ * requested hash, and the block's txRoot binds the rest. A compact proposal is held only
+ * if it is signed by its round's proposer (`fromRoundProposer`): the pending list is
+ * bounded, and unsigned copies from any peer would otherwise push the genuine one out
+ * while its txs are in flight, stalling every round.
  */
 import { type Hex } from "../../../proofs/hex.ts";
+import { fromHex } from "../../../proofs/hex.ts";
 import { hashHeader } from "../../../proofs/consortium/header.ts";
-import { commitHash } from "../../../proofs/consortium/vote.ts";
+import { type ValidatorSet, hashValidatorSet } from "../../../proofs/consortium/validators.ts";
+import { commitHash, proposalDigest } from "../../../proofs/consortium/vote.ts";
 import { type Block } from "../block.ts";
+import { recoverSigner } from "../crypto.ts";
 import { type ChainLogger, quietLogger } from "../log.ts";
 import { txHashOf } from "../tx.ts";
 import {
@@ -25,6 +31,7 @@ import {
   type ProposalTxRequestMessage,
   type ProposalTxsMessage,
 } from "./messages.ts";
+import { ProposerSchedule } from "./proposer.ts";
 import { type Transport } from "./transport.ts";
 
 /** Incomplete proposals kept while their txs are fetched (a Byzantine sender cannot grow this). */
@@ -43,6 +50,43 @@ const MAX_ANSWERS_PER_ROUND = 16;
 /** A tx this node holds, by hash: the very bytes array of its decoded SignedTx (decoding is memoized on it). */
 export type TxLookup = (hash: Hex) => Uint8Array | undefined;
 
+/** True if the compact proposal is signed by its round's proposer (what may be held while its txs are fetched). */
+export type ProposalAuthenticator = (msg: CompactProposalMessage) => boolean;
+
+/**
+ * Checks compact proposals the way the engine checks proposals (signature by the round's
+ * proposer), for the heights the engine can still use: head + 1 and head + 2 (which it
+ * buffers). Other heights are refused: the engine drops them anyway.
+ */
+export function fromRoundProposer(chain: {
+  readonly chainId: number;
+  readonly height: number;
+  validatorSetAt(height: number): ValidatorSet;
+}): ProposalAuthenticator {
+  const schedules = new Map<Hex, ProposerSchedule>();
+  return (m) => {
+    if (!Number.isSafeInteger(m.height) || m.height <= chain.height || m.height > chain.height + 2) return false;
+    if (!Number.isSafeInteger(m.round) || m.round < 0 || !Number.isSafeInteger(m.polRound) || m.polRound < -1) return false;
+    const set = chain.validatorSetAt(m.height);
+    const setHash = hashValidatorSet(set);
+    let schedule = schedules.get(setHash);
+    if (!schedule) {
+      schedule = new ProposerSchedule(set);
+      schedules.set(setHash, schedule);
+      if (schedules.size > 2) schedules.delete(schedules.keys().next().value!);
+    }
+    let signature: Uint8Array;
+    try {
+      signature = fromHex(m.signature, "signature", 65);
+    } catch {
+      return false;
+    }
+    const digest = proposalDigest({ chainId: chain.chainId, height: m.height, round: m.round, blockHash: hashHeader(m.header), polRound: m.polRound, lastCommit: m.lastCommit });
+    const signer = recoverSigner(digest, signature);
+    return signer.ok && signer.address === schedule.proposer(m.height, m.round);
+  };
+}
+
 interface Pending {
   readonly msg: CompactProposalMessage;
   readonly txs: (Uint8Array | undefined)[];
@@ -54,6 +98,7 @@ interface Pending {
 export class CompactProposalTransport implements Transport {
   readonly #inner: Transport;
   readonly #lookup: TxLookup;
+  readonly #authentic: ProposalAuthenticator;
   readonly #log: ChainLogger;
   readonly #handlers = new Set<(msg: ConsensusMessage) => void>();
   readonly #unsubscribe: () => void;
@@ -65,9 +110,10 @@ export class CompactProposalTransport implements Transport {
   readonly #answeredAt = new Map<string, number>();
   readonly #answers = new Map<string, number>();
 
-  constructor(inner: Transport, lookup: TxLookup, log: ChainLogger = quietLogger) {
+  constructor(inner: Transport, lookup: TxLookup, authentic: ProposalAuthenticator, log: ChainLogger = quietLogger) {
     this.#inner = inner;
     this.#lookup = lookup;
+    this.#authentic = authentic;
     this.#log = log;
     this.#unsubscribe = inner.onMessage((m) => this.receive(m));
   }
@@ -161,6 +207,10 @@ export class CompactProposalTransport implements Transport {
     if (done) return this.deliver(done);
     let p = this.#pending.get(key);
     if (!p) {
+      if (!this.#authentic(msg)) {
+        this.#log.debug("compact proposal not from its round's proposer (or not for the next heights): not held", { height: msg.height, round: msg.round });
+        return;
+      }
       const txs: (Uint8Array | undefined)[] = new Array(msg.txHashes.length);
       const missing = new Map<Hex, number[]>();
       msg.txHashes.forEach((hash, i) => {
