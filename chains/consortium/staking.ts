@@ -42,7 +42,7 @@ import {
   validatorScheduleKey,
   type SlashingRecord,
 } from "../../proofs/consortium/staking.ts";
-import { type ValidatorSet, makeValidatorSet, stakeOf } from "../../proofs/consortium/validators.ts";
+import { MAX_VALIDATORS, type ValidatorSet, makeValidatorSet, stakeOf } from "../../proofs/consortium/validators.ts";
 import { reject, TxErrorCode } from "./codes.ts";
 import { recoverSigner } from "./crypto.ts";
 import { type KvReader, type KvScan, type KvStore } from "./kv.ts";
@@ -149,10 +149,14 @@ export function bond(kv: KvStore, owner: Hex, amount: bigint, ctx: StakingContex
   const state = new LedgerState(kv);
   const balance = state.balance(owner, STAKE_ASSET);
   if (balance < amount) throw reject(TxErrorCode.INSUFFICIENT_FUNDS, `bond of ${amount} ${STAKE_ASSET} but ${owner} holds ${balance}`);
+  const pending = pendingSet(kv);
+  if (stakeOf(pending, owner) === undefined && pending.validators.length >= MAX_VALIDATORS) {
+    throw reject(TxErrorCode.TOO_MANY_VALIDATORS, `the validator set has ${pending.validators.length} members, the most a light client accepts`);
+  }
   const self = selfBondOf(kv, owner) + amount;
   if (self < params.minBond) throw reject(TxErrorCode.BOND_TOO_SMALL, `self-bond would be ${self}, the minimum is ${params.minBond}`);
   // A validator that left with delegations still recorded gets their power back on its return.
-  const next = withStake(pendingSet(kv), owner, self + delegatedTo(kv, owner));
+  const next = withStake(pending, owner, self + delegatedTo(kv, owner));
   state.setBalance(owner, STAKE_ASSET, balance - amount);
   writePendingSet(kv, next, ctx.height, params);
 }
