@@ -17,7 +17,7 @@
 import { type Hex } from "../../../proofs/hex.ts";
 import { fromHex } from "../../../proofs/hex.ts";
 import { hashHeader } from "../../../proofs/consortium/header.ts";
-import { type ValidatorSet, hashValidatorSet } from "../../../proofs/consortium/validators.ts";
+import { type ValidatorSet } from "../../../proofs/consortium/validators.ts";
 import { commitHash, proposalDigest } from "../../../proofs/consortium/vote.ts";
 import { type Block } from "../block.ts";
 import { recoverSigner } from "../crypto.ts";
@@ -63,18 +63,10 @@ export function fromRoundProposer(chain: {
   readonly height: number;
   validatorSetAt(height: number): ValidatorSet;
 }): ProposalAuthenticator {
-  const schedules = new Map<Hex, ProposerSchedule>();
   return (m) => {
     if (!Number.isSafeInteger(m.height) || m.height <= chain.height || m.height > chain.height + 2) return false;
     if (!Number.isSafeInteger(m.round) || m.round < 0 || !Number.isSafeInteger(m.polRound) || m.polRound < -1) return false;
-    const set = chain.validatorSetAt(m.height);
-    const setHash = hashValidatorSet(set);
-    let schedule = schedules.get(setHash);
-    if (!schedule) {
-      schedule = new ProposerSchedule(set);
-      schedules.set(setHash, schedule);
-      if (schedules.size > 2) schedules.delete(schedules.keys().next().value!);
-    }
+    const schedule = ProposerSchedule.of(chain.validatorSetAt(m.height));
     let signature: Uint8Array;
     try {
       signature = fromHex(m.signature, "signature", 65);
