@@ -112,6 +112,20 @@ describe("consortium compact proposals", () => {
     assert.equal(wire.sent.filter((m) => m.type === "proposal-txs").length, 16);
   });
 
+  it("requests naming other rounds or far heights cannot make a node re-send its pooled txs without bound", () => {
+    const pooled = Array.from({ length: 20 }, (_, i) => transfer(i, BigInt(i + 1)));
+    const byHash = new Map(pooled.map((t) => [t.hash, t.bytes]));
+    const wire = new ManualTransport();
+    new CompactProposalTransport(wire, (h) => byHash.get(h), fromRoundProposer(openChain(genesis)));
+    const hashes = pooled.map((t) => t.hash);
+    // Any peer may ask; each answer goes to every peer. Varying the round (or the height) used to reset the cap.
+    for (let round = 0; round < 200; round++) wire.deliver({ type: "proposal-tx-request", height: 1, round, hashes });
+    for (let height = 5; height < 100; height++) wire.deliver({ type: "proposal-tx-request", height, round: 0, hashes });
+    const answers = wire.sent.filter((m) => m.type === "proposal-txs").length;
+    assert.ok(answers > 0, "a request for the next height is answered");
+    assert.ok(answers <= 64, `${answers} answers`);
+  });
+
   describe("with a consensus engine behind it", () => {
     let engine: ConsensusEngine | undefined;
     let warnings: string[] = [];
