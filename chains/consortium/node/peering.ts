@@ -12,8 +12,9 @@
  * and persists it, a restarted node recovers it by replay, and it needs no new gossip
  * protocol. The cost is one tx per endpoint change.
  *
- * Links learnt from the chain follow it: an endpoint no current member announces any more
- * (the validator moved or left the set) is dropped, so a member re-announcing a new host in
+ * Links learnt from the chain follow it: an endpoint no member of the latest set or of the
+ * set signing the next block announces any more (the validator moved, or left and signs no
+ * more) is dropped, so a member re-announcing a new host in
  * every block makes the nodes hold one link for it, not one per announcement. Configured
  * peers are never dropped (peering did not add them).
  */
@@ -66,7 +67,12 @@ export class ChainPeering {
     this.#seenHeight = chain.height;
     const kv = chain.kv;
     const announced = new Map<string, Hex>();
-    for (const { address, endpoint } of memberEndpoints(kv)) {
+    // The set signing the next block too: a validator that is leaving still votes until then.
+    const signing = chain.validatorSet.validators.flatMap((v) => {
+      const endpoint = endpointOf(kv, v.address);
+      return endpoint ? [{ address: v.address, endpoint }] : [];
+    });
+    for (const { address, endpoint } of [...memberEndpoints(kv), ...signing]) {
       if (address === this.#o.node.address || endpoint === this.#o.selfEndpoint || endpoint === this.#o.announce?.endpoint) continue;
       announced.set(endpoint, address);
     }

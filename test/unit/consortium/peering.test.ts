@@ -20,7 +20,7 @@ class Links {
 }
 
 describe("consortium chain peering", () => {
-  it("keeps one link per member's current endpoint: a changed or departed validator's old endpoint is dropped, configured peers stay", () => {
+  it("keeps one link per member's current endpoint: a changed endpoint, or a departed validator's once it signs no more, is dropped; configured peers stay", () => {
     const d = new Driver();
     const links = new Links();
     const me = validatorSigners[0]!;
@@ -45,12 +45,17 @@ describe("consortium chain peering", () => {
       d.block([[carol, { kind: "unbond", amount: 100n }]]);
       peering.tick();
       assert.deepEqual([...links.endpoints], ["static.peer:26656"]);
-      // A validator that left is not dialed any more.
+      d.block();
+      d.block();
+      // A validator that left is not dialed any more once it signs no more.
       d.block([[carol, { kind: "bond", amount: 100n }]]);
       d.block([[carol, { kind: "endpoint", endpoint: "carol.example:2000" }]]);
       peering.tick();
       assert.ok(links.endpoints.has("carol.example:2000"));
-      d.block([[carol, { kind: "unbond", amount: 100n }]]);
+      d.block([[carol, { kind: "unbond", amount: 100n }]]); // H: carol leaves the set from H + 2
+      peering.tick();
+      assert.ok(links.endpoints.has("carol.example:2000"), "still dialed while it signs block H + 1");
+      d.block();
       peering.tick();
       assert.deepEqual([...links.endpoints], ["static.peer:26656"]);
     } finally {
