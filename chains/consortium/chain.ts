@@ -367,7 +367,11 @@ export class Chain {
     this.#unstoredChanges.set(block.header.height, changes);
     execution.overlay.commit();
     this.#states.set(block.header.height, this.#kv.snapshot());
-    this.#states.delete(block.header.height - this.stateHistory);
+    // Heights ascend in the map; after a reopen with a smaller stateHistory several fall out at once.
+    for (const h of this.#states.keys()) {
+      if (h > block.header.height - this.stateHistory) break;
+      this.#states.delete(h);
+    }
     this.#head = { header: block.header, hash: block.hash, commit: block.commit };
     this.#checks.clear();
     this.#checkedObjects = new WeakMap();
@@ -439,9 +443,19 @@ export class Chain {
     return this.stateAt(lockKey(lockId), this.height);
   }
 
-  /** The oldest height whose state `stateAt` can still prove (the head is the newest). */
+  /**
+   * The oldest height whose state `stateAt` can still prove (the head is the newest): the last
+   * stateHistory heights, but not before the state this process started from (a reopen with
+   * a larger stateHistory has only the heights from the state table's on).
+   */
   get oldestProvableHeight(): number {
-    return Math.max(1, this.height - this.stateHistory + 1);
+    const oldestKept = this.#states.keys().next().value ?? this.height;
+    return Math.max(1, this.height - this.stateHistory + 1, oldestKept);
+  }
+
+  /** How many heights' state versions are held in memory (at most stateHistory). */
+  get keptStateHeights(): number {
+    return this.#states.size;
   }
 
   /**

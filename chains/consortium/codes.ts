@@ -35,6 +35,8 @@ export const TxErrorCode = {
   UNBOND_EXCEEDS_STAKE: "UNBOND_EXCEEDS_STAKE",
   /** A bond or the stake an unbond leaves is below the chain's minimum (unbond all instead). */
   BOND_TOO_SMALL: "BOND_TOO_SMALL",
+  /** A bond by a non-member when the set already has MAX_VALIDATORS members. */
+  TOO_MANY_VALIDATORS: "TOO_MANY_VALIDATORS",
   /** The change would leave the validator set empty. */
   LAST_VALIDATOR: "LAST_VALIDATOR",
   /** Undelegate of more than the sender has delegated to that validator. */

@@ -42,7 +42,7 @@ import {
   validatorScheduleKey,
   type SlashingRecord,
 } from "../../proofs/consortium/staking.ts";
-import { type ValidatorSet, makeValidatorSet, stakeOf } from "../../proofs/consortium/validators.ts";
+import { MAX_VALIDATORS, type ValidatorSet, makeValidatorSet, stakeOf } from "../../proofs/consortium/validators.ts";
 import { reject, TxErrorCode } from "./codes.ts";
 import { recoverSigner } from "./crypto.ts";
 import { type KvReader, type KvScan, type KvStore } from "./kv.ts";
@@ -149,10 +149,14 @@ export function bond(kv: KvStore, owner: Hex, amount: bigint, ctx: StakingContex
   const state = new LedgerState(kv);
   const balance = state.balance(owner, STAKE_ASSET);
   if (balance < amount) throw reject(TxErrorCode.INSUFFICIENT_FUNDS, `bond of ${amount} ${STAKE_ASSET} but ${owner} holds ${balance}`);
+  const pending = pendingSet(kv);
+  if (stakeOf(pending, owner) === undefined && pending.validators.length >= MAX_VALIDATORS) {
+    throw reject(TxErrorCode.TOO_MANY_VALIDATORS, `the validator set has ${pending.validators.length} members, the most a light client accepts`);
+  }
   const self = selfBondOf(kv, owner) + amount;
   if (self < params.minBond) throw reject(TxErrorCode.BOND_TOO_SMALL, `self-bond would be ${self}, the minimum is ${params.minBond}`);
   // A validator that left with delegations still recorded gets their power back on its return.
-  const next = withStake(pendingSet(kv), owner, self + delegatedTo(kv, owner));
+  const next = withStake(pending, owner, self + delegatedTo(kv, owner));
   state.setBalance(owner, STAKE_ASSET, balance - amount);
   writePendingSet(kv, next, ctx.height, params);
 }
@@ -222,7 +226,9 @@ export interface SlashOutcome {
 
 /**
  * Proven equivocation at height h: burns slashBps of the validator's self-bond, of each
- * delegation to it, and of each unbonding entry bonded to it that was created at or after h
+ * delegation to it, and of each unbonding entry bonded to it that was created at or after
+ * h - (SET_CHANGE_DELAY - 1) = h - 1 (a change made by block h - 1 signs only from h + 1, so
+ * that stake still signed at h)
  * (that stake was bonded when the offence happened; Cosmos SDK semantics). Removes it from
  * the set (from height + 2), starts unbonding the rest of its self-bond, and records the
  * evidence and the amounts under the validator's slashing key (which also refuses a second
@@ -252,7 +258,9 @@ export function submitEvidence(kv: KvStore & KvScan, evidence: DuplicateVoteEvid
   const fromSelfBond = cut(self);
   const fromDelegations = slashDelegations(kv, v.validator, cut);
   // Before the remaining self-bond is queued below: that entry is not part of the offence.
-  const fromUnbonding = slashUnbonding(kv, v.validator, evidence.height, ctx.height, params.unbondingBlocks, cut);
+  // Stake unbonded by block h - 1 still signed at h: it is part of the offence (Cosmos SDK's distributionHeight).
+  const signingFrom = evidence.height - (SET_CHANGE_DELAY - 1);
+  const fromUnbonding = slashUnbonding(kv, v.validator, signingFrom, ctx.height, params.unbondingBlocks, cut);
   if (member) {
     writePendingSet(kv, withStake(pending, v.validator, 0n), ctx.height, params);
     if (self - fromSelfBond > 0n) enqueueUnbonding(kv, ctx.height + params.unbondingBlocks, { owner: v.validator, validator: v.validator, creationHeight: ctx.height, amount: self - fromSelfBond });
@@ -282,20 +290,21 @@ function slashDelegations(kv: KvStore & KvScan, validator: Hex, cut: (a: bigint)
 }
 
 /**
- * Cuts the queued entries bonded to `validator` created at or after `infractionHeight`. They
- * release at creation + unbondingBlocks, and evidence is at most unbondingBlocks old, so
- * they sit in the queue slots from infractionHeight + U to height + U: at most U + 1 reads.
+ * Cuts the queued entries bonded to `validator` created at or after `fromHeight` (the first
+ * block whose unbonds still signed at the offence). They release at creation +
+ * unbondingBlocks, and evidence is at most unbondingBlocks old, so they sit in the queue
+ * slots from fromHeight + U to height + U: at most U + 2 reads.
  */
-function slashUnbonding(kv: KvStore, validator: Hex, infractionHeight: number, height: number, unbondingBlocks: number, cut: (a: bigint) => bigint): bigint {
+function slashUnbonding(kv: KvStore, validator: Hex, fromHeight: number, height: number, unbondingBlocks: number, cut: (a: bigint) => bigint): bigint {
   let total = 0n;
-  for (let release = infractionHeight + unbondingBlocks; release <= height + unbondingBlocks; release++) {
+  for (let release = fromHeight + unbondingBlocks; release <= height + unbondingBlocks; release++) {
     const key = unbondingKey(release);
     const bytes = kv.get(key);
     if (!bytes) continue;
     let changed = false;
     const entries: UnbondingEntry[] = [];
     for (const e of must(decodeUnbonding(bytes), "unbonding queue")) {
-      const c = e.validator === validator && e.creationHeight >= infractionHeight ? cut(e.amount) : 0n;
+      const c = e.validator === validator && e.creationHeight >= fromHeight ? cut(e.amount) : 0n;
       if (c > 0n) {
         total += c;
         changed = true;

@@ -9,7 +9,7 @@ import { TxRejectedError } from "./codes.ts";
 import { Signer } from "./crypto.ts";
 import { type ConsensusApp, type ConsensusTimeouts, ConsensusEngine, DEFAULT_MAX_CLOCK_SKEW_MS } from "./consensus/engine.ts";
 import { type Transport } from "./consensus/transport.ts";
-import { CompactProposalTransport } from "./consensus/compact.ts";
+import { CompactProposalTransport, fromRoundProposer } from "./consensus/compact.ts";
 import { type Genesis } from "./genesis.ts";
 import { type ChainLogger, quietLogger } from "./log.ts";
 import { Mempool, type MempoolOptions } from "./mempool.ts";
@@ -55,7 +55,7 @@ export class ValidatorNode {
     this.address = signer.address;
     this.#store = store;
     // Proposals travel as tx hashes, rebuilt from this mempool (consensus/compact.ts).
-    this.#transport = new CompactProposalTransport(opts.transport, (hash) => this.mempool.get(hash)?.bytes, opts.log);
+    this.#transport = new CompactProposalTransport(opts.transport, (hash) => this.mempool.get(hash)?.bytes, fromRoundProposer(chain), opts.log);
     this.#gossip = new TxGossip(this.#transport);
     this.#log = opts.log ?? quietLogger;
     this.chain = chain;

@@ -249,7 +249,7 @@ export interface SlashingRecord {
   readonly fromSelfBond: bigint;
   /** From the stake delegated to it (each delegation by the same share). */
   readonly fromDelegations: bigint;
-  /** From unbonding entries (its own and its delegators') created at or after the evidence height. */
+  /** From unbonding entries (its own and its delegators') created at or after the evidence height - 1 (still signing then). */
   readonly fromUnbonding: bigint;
 }
 

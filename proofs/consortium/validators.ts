@@ -16,8 +16,16 @@ export interface ValidatorSet {
 }
 
 /** Normalizes and checks a validator list (throws on misuse: duplicates, bad stake, bad address). */
+/**
+ * The most validators a set may have: ConsortiumLightClient.sol refuses a larger set (it
+ * counts signers in a 256-bit bitmap), so the chain must never schedule one or the EVM
+ * light client could not follow it past that change.
+ */
+export const MAX_VALIDATORS = 256;
+
 export function makeValidatorSet(validators: readonly { readonly address: string; readonly stake: bigint }[]): ValidatorSet {
   if (validators.length === 0) throw new RangeError("validators: at least one validator is required");
+  if (validators.length > MAX_VALIDATORS) throw new RangeError(`validators: ${validators.length}, at most ${MAX_VALIDATORS}`);
   const list = validators.map((v, i) => {
     if (!isHex(v.address, 20)) throw new TypeError(`validators[${i}].address: expected 20-byte 0x-hex`);
     if (typeof v.stake !== "bigint" || v.stake <= 0n) throw new RangeError(`validators[${i}].stake: expected a positive bigint`);

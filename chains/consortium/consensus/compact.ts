@@ -9,12 +9,18 @@
  * an ordinary proposal, so every validity rule is unchanged: a proposal whose txs never
  * arrive is never seen and the round's propose timeout prevotes nil; a tx that arrives
  * but is invalid makes the block fail `check` (nil prevote). Received txs must hash to a
- * requested hash, and the block's txRoot binds the rest.
+ * requested hash, and the block's txRoot binds the rest. A compact proposal is held only
+ * if it is signed by its round's proposer (`fromRoundProposer`): the pending list is
+ * bounded, and unsigned copies from any peer would otherwise push the genuine one out
+ * while its txs are in flight, stalling every round.
  */
 import { type Hex } from "../../../proofs/hex.ts";
+import { fromHex } from "../../../proofs/hex.ts";
 import { hashHeader } from "../../../proofs/consortium/header.ts";
-import { commitHash } from "../../../proofs/consortium/vote.ts";
+import { type ValidatorSet } from "../../../proofs/consortium/validators.ts";
+import { commitHash, proposalDigest } from "../../../proofs/consortium/vote.ts";
 import { type Block } from "../block.ts";
+import { recoverSigner } from "../crypto.ts";
 import { type ChainLogger, quietLogger } from "../log.ts";
 import { txHashOf } from "../tx.ts";
 import {
@@ -25,6 +31,7 @@ import {
   type ProposalTxRequestMessage,
   type ProposalTxsMessage,
 } from "./messages.ts";
+import { ProposerSchedule } from "./proposer.ts";
 import { type Transport } from "./transport.ts";
 
 /** Incomplete proposals kept while their txs are fetched (a Byzantine sender cannot grow this). */
@@ -39,9 +46,48 @@ const REPEAT_MS = 150;
  * or two each).
  */
 const MAX_ANSWERS_PER_ROUND = 16;
+/** Answers per height over all its rounds: otherwise naming another round reset the cap above. */
+const MAX_ANSWERS_PER_HEIGHT = 4 * MAX_ANSWERS_PER_ROUND;
 
 /** A tx this node holds, by hash: the very bytes array of its decoded SignedTx (decoding is memoized on it). */
 export type TxLookup = (hash: Hex) => Uint8Array | undefined;
+
+/** What the decorator asks the chain about peers' messages. */
+export interface ProposalGate {
+  /** True if the compact proposal is signed by its round's proposer (what may be held while its txs are fetched). */
+  authentic(msg: CompactProposalMessage): boolean;
+  /** True if a request for txs of a `height` proposal may be answered (a height consensus is at or near). */
+  answers(height: number): boolean;
+}
+
+/**
+ * Checks compact proposals the way the engine checks proposals (signature by the round's
+ * proposer), for the heights the engine can still use: head + 1 and head + 2 (which it
+ * buffers). Other heights are refused: the engine drops them anyway. Tx requests are
+ * answered for head .. head + 2 (a peer one block behind may still be assembling).
+ */
+export function fromRoundProposer(chain: {
+  readonly chainId: number;
+  readonly height: number;
+  validatorSetAt(height: number): ValidatorSet;
+}): ProposalGate {
+  const answers = (height: number) => Number.isSafeInteger(height) && height >= chain.height && height <= chain.height + 2;
+  const authentic = (m: CompactProposalMessage) => {
+    if (!Number.isSafeInteger(m.height) || m.height <= chain.height || m.height > chain.height + 2) return false;
+    if (!Number.isSafeInteger(m.round) || m.round < 0 || !Number.isSafeInteger(m.polRound) || m.polRound < -1) return false;
+    const schedule = ProposerSchedule.of(chain.validatorSetAt(m.height));
+    let signature: Uint8Array;
+    try {
+      signature = fromHex(m.signature, "signature", 65);
+    } catch {
+      return false;
+    }
+    const digest = proposalDigest({ chainId: chain.chainId, height: m.height, round: m.round, blockHash: hashHeader(m.header), polRound: m.polRound, lastCommit: m.lastCommit });
+    const signer = recoverSigner(digest, signature);
+    return signer.ok && signer.address === schedule.proposer(m.height, m.round);
+  };
+  return { authentic, answers };
+}
 
 interface Pending {
   readonly msg: CompactProposalMessage;
@@ -54,6 +100,7 @@ interface Pending {
 export class CompactProposalTransport implements Transport {
   readonly #inner: Transport;
   readonly #lookup: TxLookup;
+  readonly #gate: ProposalGate;
   readonly #log: ChainLogger;
   readonly #handlers = new Set<(msg: ConsensusMessage) => void>();
   readonly #unsubscribe: () => void;
@@ -64,10 +111,12 @@ export class CompactProposalTransport implements Transport {
   readonly #served = new Map<string, Map<Hex, Uint8Array>>();
   readonly #answeredAt = new Map<string, number>();
   readonly #answers = new Map<string, number>();
+  readonly #heightAnswers = new Map<number, number>();
 
-  constructor(inner: Transport, lookup: TxLookup, log: ChainLogger = quietLogger) {
+  constructor(inner: Transport, lookup: TxLookup, gate: ProposalGate, log: ChainLogger = quietLogger) {
     this.#inner = inner;
     this.#lookup = lookup;
+    this.#gate = gate;
     this.#log = log;
     this.#unsubscribe = inner.onMessage((m) => this.receive(m));
   }
@@ -161,6 +210,10 @@ export class CompactProposalTransport implements Transport {
     if (done) return this.deliver(done);
     let p = this.#pending.get(key);
     if (!p) {
+      if (!this.#gate.authentic(msg)) {
+        this.#log.debug("compact proposal not from its round's proposer (or not for the next heights): not held", { height: msg.height, round: msg.round });
+        return;
+      }
       const txs: (Uint8Array | undefined)[] = new Array(msg.txHashes.length);
       const missing = new Map<Hex, number[]>();
       msg.txHashes.forEach((hash, i) => {
@@ -188,14 +241,19 @@ export class CompactProposalTransport implements Transport {
   }
 
   private onRequest(msg: ProposalTxRequestMessage): void {
+    if (!this.#gate.answers(msg.height)) return;
     const key = roundKey(msg.height, msg.round);
     const now = performance.now();
     const answerKey = `${key}:${msg.hashes.length}:${msg.hashes[0]}`;
     if (now - (this.#answeredAt.get(answerKey) ?? -Infinity) < REPEAT_MS) return;
     const answers = this.#answers.get(key) ?? 0;
-    if (answers >= MAX_ANSWERS_PER_ROUND) return;
+    const heightAnswers = this.#heightAnswers.get(msg.height) ?? 0;
+    if (answers >= MAX_ANSWERS_PER_ROUND || heightAnswers >= MAX_ANSWERS_PER_HEIGHT) return;
     this.#answers.set(key, answers + 1);
     if (this.#answers.size > 64) this.#answers.delete(this.#answers.keys().next().value!);
+    // The gate admits three heights at a time, so a count is only dropped once its height is past.
+    this.#heightAnswers.set(msg.height, heightAnswers + 1);
+    if (this.#heightAnswers.size > 8) this.#heightAnswers.delete(this.#heightAnswers.keys().next().value!);
     this.#answeredAt.set(answerKey, now);
     if (this.#answeredAt.size > 64) this.#answeredAt.delete(this.#answeredAt.keys().next().value!);
     const served = this.#served.get(key);

@@ -182,7 +182,7 @@ export class ConsensusEngine {
     this.#log = opts.log ?? quietLogger;
     this.#time = opts.timers ?? systemTimers;
     const set = opts.app.validatorSetAt(opts.app.head().header.height + 1);
-    this.#schedule = new ProposerSchedule(set);
+    this.#schedule = ProposerSchedule.of(set);
     this.#setHash = hashValidatorSet(set);
     this.#votes = new HeightVotes(set);
   }
@@ -516,7 +516,7 @@ export class ConsensusEngine {
     const set = this.#o.app.validatorSetAt(this.#height);
     const setHash = hashValidatorSet(set);
     if (setHash !== this.#setHash) {
-      this.#schedule = new ProposerSchedule(set);
+      this.#schedule = ProposerSchedule.of(set);
       this.#setHash = setHash;
       this.#log.info("validator set changed", { validator: this.#self, height: this.#height, validators: set.validators.length, member: stakeOf(set, this.#self) !== undefined });
     }

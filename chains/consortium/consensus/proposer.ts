@@ -12,7 +12,7 @@
  * every validator still proposes. Voting power is never rounded: only the rotation is.
  */
 import { type Hex } from "../../../proofs/hex.ts";
-import { type ValidatorSet } from "../../../proofs/consortium/validators.ts";
+import { type ValidatorSet, hashValidatorSet } from "../../../proofs/consortium/validators.ts";
 
 export const MAX_SCHEDULE = 100_000;
 export const PROPOSER_RESOLUTION = 10_000n;
@@ -39,10 +39,30 @@ export class ProposerSchedule {
     this.schedule = Object.freeze(schedule);
   }
 
+  /**
+   * The schedule of `set`, shared by everything that needs it in this process (the engine,
+   * the compact-proposal check): building one walks its whole period, up to MAX_SCHEDULE
+   * steps times the set size.
+   */
+  static of(set: ValidatorSet): ProposerSchedule {
+    const hash = hashValidatorSet(set);
+    let s = recent.get(hash);
+    if (!s) {
+      s = new ProposerSchedule(set);
+      recent.set(hash, s);
+      if (recent.size > RECENT_SCHEDULES) recent.delete(recent.keys().next().value!);
+    }
+    return s;
+  }
+
   proposer(height: number, round: number): Hex {
     return this.schedule[(height + round) % this.schedule.length]!;
   }
 }
+
+/** Schedules of the last few sets (a set change is decided two blocks ahead: a few sets are live at once). */
+const RECENT_SCHEDULES = 4;
+const recent = new Map<Hex, ProposerSchedule>();
 
 /** Rotation weights for `stakes`: exact when their period is short, else shares of PROPOSER_RESOLUTION (≥ 1). */
 export function proposerWeights(stakes: readonly bigint[]): bigint[] {

@@ -142,6 +142,15 @@ export class GrpcTransport implements Transport {
     return true;
   }
 
+  /** Stops gossiping to `endpoint` and closes its link; false if it was not a peer. */
+  removePeer(endpoint: string): boolean {
+    const i = this.#links.findIndex((l) => l.endpoint === endpoint);
+    if (i < 0) return false;
+    this.#links[i]!.close();
+    this.#links.splice(i, 1);
+    return true;
+  }
+
   get stats(): TransportStats {
     return { ...this.#stats };
   }

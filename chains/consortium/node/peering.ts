@@ -11,6 +11,12 @@
  * chain already orders, authenticates (signature + nonce, so no replay of an old endpoint)
  * and persists it, a restarted node recovers it by replay, and it needs no new gossip
  * protocol. The cost is one tx per endpoint change.
+ *
+ * Links learnt from the chain follow it: an endpoint no member of the latest set or of the
+ * set signing the next block announces any more (the validator moved, or left and signs no
+ * more) is dropped, so a member re-announcing a new host in
+ * every block makes the nodes hold one link for it, not one per announcement. Configured
+ * peers are never dropped (peering did not add them).
  */
 import { type Hex } from "../../../proofs/hex.ts";
 import { stakeOf } from "../../../proofs/consortium/validators.ts";
@@ -41,6 +47,8 @@ export class ChainPeering {
   readonly #o: PeeringOptions;
   readonly #timer: NodeJS.Timeout;
   #seenHeight = -1;
+  /** Endpoints this peering added to the transport (configured peers are not in it). */
+  readonly #learnt = new Set<string>();
   #announcedAt = -Infinity;
   #ticks = 0;
 
@@ -58,9 +66,25 @@ export class ChainPeering {
     if (chain.height === this.#seenHeight) return;
     this.#seenHeight = chain.height;
     const kv = chain.kv;
-    for (const { address, endpoint } of memberEndpoints(kv)) {
+    const announced = new Map<string, Hex>();
+    // The set signing the next block too: a validator that is leaving still votes until then.
+    const signing = chain.validatorSet.validators.flatMap((v) => {
+      const endpoint = endpointOf(kv, v.address);
+      return endpoint ? [{ address: v.address, endpoint }] : [];
+    });
+    for (const { address, endpoint } of [...memberEndpoints(kv), ...signing]) {
       if (address === this.#o.node.address || endpoint === this.#o.selfEndpoint || endpoint === this.#o.announce?.endpoint) continue;
-      if (this.#o.transport.addPeer(endpoint)) this.#o.log.info("peer added from the chain", { validator: address, endpoint, height: chain.height });
+      announced.set(endpoint, address);
+    }
+    for (const endpoint of this.#learnt) {
+      if (announced.has(endpoint)) continue;
+      this.#learnt.delete(endpoint);
+      if (this.#o.transport.removePeer(endpoint)) this.#o.log.info("peer dropped: no member announces it any more", { endpoint, height: chain.height });
+    }
+    for (const [endpoint, address] of announced) {
+      if (this.#learnt.has(endpoint) || !this.#o.transport.addPeer(endpoint)) continue;
+      this.#learnt.add(endpoint);
+      this.#o.log.info("peer added from the chain", { validator: address, endpoint, height: chain.height });
     }
     const a = this.#o.announce;
     if (!a) return;

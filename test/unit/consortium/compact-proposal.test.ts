@@ -4,7 +4,7 @@ import { NIL_BLOCK_HASH, proposalDigest, VoteType } from "../../../proofs/consor
 import { type Hex, toHex } from "../../../proofs/hex.ts";
 import { keccak256 } from "../../../proofs/consortium/domain.ts";
 import { systemClock } from "../../../chains/consortium/clock.ts";
-import { CompactProposalTransport } from "../../../chains/consortium/consensus/compact.ts";
+import { CompactProposalTransport, fromRoundProposer } from "../../../chains/consortium/consensus/compact.ts";
 import { ConsensusEngine, type SignerStateStore } from "../../../chains/consortium/consensus/engine.ts";
 import { type ConsensusMessage, type ProposalMessage, encodeMessage } from "../../../chains/consortium/consensus/messages.ts";
 import { ProposerSchedule } from "../../../chains/consortium/consensus/proposer.ts";
@@ -33,8 +33,8 @@ describe("consortium compact proposals", () => {
     const t0 = transfer(0, 5n);
     const t1 = transfer(1, 6n);
     const net = new InProcessNetwork();
-    const sender = new CompactProposalTransport(net.connect(), () => undefined);
-    const receiver = new CompactProposalTransport(net.connect(), (h) => (h === t0.hash ? t0.bytes : undefined));
+    const sender = new CompactProposalTransport(net.connect(), () => undefined, fromRoundProposer(openChain(genesis)));
+    const receiver = new CompactProposalTransport(net.connect(), (h) => (h === t0.hash ? t0.bytes : undefined), fromRoundProposer(openChain(genesis)));
     const got: ConsensusMessage[] = [];
     receiver.onMessage((m) => got.push(m));
     const proposal = signedProposal([t0.bytes, t1.bytes]);
@@ -54,7 +54,7 @@ describe("consortium compact proposals", () => {
   it("the wire form names txs by hash only (no tx bytes)", () => {
     const t0 = transfer(0, 5n);
     const wire = new ManualTransport();
-    new CompactProposalTransport(wire, () => undefined).broadcast(signedProposal([t0.bytes]));
+    new CompactProposalTransport(wire, () => undefined, fromRoundProposer(openChain(genesis))).broadcast(signedProposal([t0.bytes]));
     const sent = wire.sent[0]!;
     assert.equal(sent.type, "compact-proposal");
     assert.ok(sent.type === "compact-proposal");
@@ -66,7 +66,7 @@ describe("consortium compact proposals", () => {
     const t0 = transfer(0, 5n);
     const other = transfer(0, 7n);
     const wire = new ManualTransport();
-    const receiver = new CompactProposalTransport(wire, () => undefined);
+    const receiver = new CompactProposalTransport(wire, () => undefined, fromRoundProposer(openChain(genesis)));
     const got: ConsensusMessage[] = [];
     receiver.onMessage((m) => got.push(m));
     const p = signedProposal([t0.bytes]);
@@ -81,10 +81,27 @@ describe("consortium compact proposals", () => {
     assert.equal(got.length, 1);
   });
 
+  it("a flood of compact proposals not signed by the round's proposer cannot push the genuine one out while its txs are fetched", () => {
+    const t0 = transfer(0, 5n);
+    const wire = new ManualTransport();
+    const receiver = new CompactProposalTransport(wire, () => undefined, fromRoundProposer(openChain(genesis)));
+    const got: ConsensusMessage[] = [];
+    receiver.onMessage((m) => got.push(m));
+    const p = signedProposal([t0.bytes]);
+    const genuine = { type: "compact-proposal", height: 1, round: 0, polRound: -1, header: p.block.header, lastCommit: null, txHashes: [t0.hash], signature: p.signature } as const;
+    wire.deliver(genuine);
+    // Any peer (the p2p port is not authenticated) sends altered copies, each a new key, while the tx is in flight.
+    for (let i = 1; i <= 32; i++) wire.deliver({ ...genuine, header: { ...p.block.header, timeMs: p.block.header.timeMs + i } });
+    assert.equal(receiver.pendingCount, 1, "only the genuine proposal is held");
+    wire.deliver({ type: "proposal-txs", height: 1, round: 0, txs: [t0.bytes] });
+    assert.equal(got.length, 1, "the genuine proposal was assembled");
+    assert.ok(got[0]!.type === "proposal" && hashHeader(got[0]!.block.header) === hashHeader(p.block.header));
+  });
+
   it("answers requests for its proposal's txs, a bounded number of times per round", () => {
     const txs = Array.from({ length: 20 }, (_, i) => transfer(i, BigInt(i + 1)));
     const wire = new ManualTransport();
-    const proposerSide = new CompactProposalTransport(wire, () => undefined);
+    const proposerSide = new CompactProposalTransport(wire, () => undefined, fromRoundProposer(openChain(genesis)));
     proposerSide.broadcast(signedProposal(txs.map((t) => t.bytes)));
     wire.deliver({ type: "proposal-tx-request", height: 1, round: 0, hashes: [txs[3]!.hash] });
     const first = wire.sent.filter((m) => m.type === "proposal-txs");
@@ -93,6 +110,20 @@ describe("consortium compact proposals", () => {
     // A peer varying its requests cannot make this node re-send its txs without bound.
     for (const t of txs) wire.deliver({ type: "proposal-tx-request", height: 1, round: 0, hashes: [t.hash] });
     assert.equal(wire.sent.filter((m) => m.type === "proposal-txs").length, 16);
+  });
+
+  it("requests naming other rounds or far heights cannot make a node re-send its pooled txs without bound", () => {
+    const pooled = Array.from({ length: 20 }, (_, i) => transfer(i, BigInt(i + 1)));
+    const byHash = new Map(pooled.map((t) => [t.hash, t.bytes]));
+    const wire = new ManualTransport();
+    new CompactProposalTransport(wire, (h) => byHash.get(h), fromRoundProposer(openChain(genesis)));
+    const hashes = pooled.map((t) => t.hash);
+    // Any peer may ask; each answer goes to every peer. Varying the round (or the height) used to reset the cap.
+    for (let round = 0; round < 200; round++) wire.deliver({ type: "proposal-tx-request", height: 1, round, hashes });
+    for (let height = 5; height < 100; height++) wire.deliver({ type: "proposal-tx-request", height, round: 0, hashes });
+    const answers = wire.sent.filter((m) => m.type === "proposal-txs").length;
+    assert.ok(answers > 0, "a request for the next height is answered");
+    assert.ok(answers <= 64, `${answers} answers`);
   });
 
   describe("with a consensus engine behind it", () => {
@@ -109,7 +140,7 @@ describe("consortium compact proposals", () => {
       const chain = openChain(genesis);
       const app = chainApp(chain);
       const signerState: SignerStateStore = { load: () => undefined, save: () => {}, loadBlock: () => undefined };
-      const transport = new CompactProposalTransport(wire, lookup);
+      const transport = new CompactProposalTransport(wire, lookup, fromRoundProposer(chain));
       engine = new ConsensusEngine({ app, signer: me, transport, clock: systemClock, signerState, log, blockIntervalMs: 0, timeouts: { proposeMs: 300, prevoteMs: 60_000, precommitMs: 60_000, deltaMs: 0 } });
       engine.start();
     }

@@ -33,20 +33,22 @@ function runTo(d: Driver, height: number): void {
 }
 
 describe("consortium staking: slashing stake that is already unbonding", () => {
-  it("evidence for height h cuts unbonding entries created at or after h (not earlier ones) and records each part", () => {
+  it("evidence for height h cuts unbonding entries created at or after h - 1 (still signing at h; not earlier ones) and records each part", () => {
     const d = new Driver();
     assert.deepEqual(d.block([[carol, { kind: "bond", amount: 200n }]]).codes, [""]); // 1: carol signs from 3
-    runTo(d, 3);
-    assert.deepEqual(d.block([[carol, { kind: "unbond", amount: 40n }]]).codes, [""]); // 4: before the offence
+    runTo(d, 2);
+    assert.deepEqual(d.block([[carol, { kind: "unbond", amount: 20n }]]).codes, [""]); // 3: out of the set from 5, before the offence
+    assert.deepEqual(d.block([[carol, { kind: "unbond", amount: 40n }]]).codes, [""]); // 4: out only from 6, so it still signs at 5
     d.block(); // 5: the offence height
+    assert.equal(stakeOf(d.chain.validatorSetAt(5), carol.address), 180n);
     assert.deepEqual(d.block([[carol, { kind: "unbond", amount: 60n }]]).codes, [""]); // 6: after it
     const before = supply(d);
     const { codes } = d.block([[alice, { kind: "evidence", evidence: conflictingPrevotes(carol, 5) }]]); // 7
     assert.deepEqual(codes, [""]);
-    // 25% of the 100 still bonded, of the 60 queued at 6; the 40 queued at 4 predates the offence.
+    // 25% of the 80 still bonded, of the 40 queued at 4 and the 60 queued at 6; the 20 queued at 3 did not sign at 5.
     const rec = slashing(d, carol.address);
-    assert.deepEqual([rec.slashed, rec.fromSelfBond, rec.fromDelegations, rec.fromUnbonding], [40n, 25n, 0n, 15n]);
-    assert.equal(supply(d), before - 40n);
+    assert.deepEqual([rec.slashed, rec.fromSelfBond, rec.fromDelegations, rec.fromUnbonding], [45n, 20n, 0n, 25n]);
+    assert.equal(supply(d), before - 45n);
     const queue = (release: number) => {
       const bytes = d.chain.kv.get(unbondingKey(release));
       if (!bytes) return [];
@@ -54,15 +56,28 @@ describe("consortium staking: slashing stake that is already unbonding", () => {
       assert.ok(q.ok);
       return q.value.map((e) => [e.owner, e.validator, e.creationHeight, e.amount]);
     };
-    assert.deepEqual(queue(4 + UNBONDING), [[carol.address, carol.address, 4, 40n]]);
+    assert.deepEqual(queue(3 + UNBONDING), [[carol.address, carol.address, 3, 20n]]);
+    assert.deepEqual(queue(4 + UNBONDING), [[carol.address, carol.address, 4, 30n]]);
     assert.deepEqual(queue(6 + UNBONDING), [[carol.address, carol.address, 6, 45n]]);
-    assert.deepEqual(queue(7 + UNBONDING), [[carol.address, carol.address, 7, 75n]], "the remaining self-bond, not cut twice");
-    // Released one by one: 800 + 40 + 45 + 75.
+    assert.deepEqual(queue(7 + UNBONDING), [[carol.address, carol.address, 7, 60n]], "the remaining self-bond, not cut twice");
+    // Released one by one: 800 + 20 + 30 + 45 + 60.
     runTo(d, 4 + UNBONDING);
-    assert.equal(d.chain.balance(carol.address, "ISTH"), 840n);
+    assert.equal(d.chain.balance(carol.address, "ISTH"), 850n);
     runTo(d, 7 + UNBONDING);
-    assert.equal(d.chain.balance(carol.address, "ISTH"), 960n);
-    assert.equal(supply(d), before - 40n);
+    assert.equal(d.chain.balance(carol.address, "ISTH"), 955n);
+    assert.equal(supply(d), before - 45n);
+  });
+
+  it("a validator that unbonds everything the block before it equivocates (its stake still signs then) is slashed from that unbonding", () => {
+    const d = new Driver();
+    assert.deepEqual(d.block([[carol, { kind: "bond", amount: 200n }]]).codes, [""]); // 1: carol signs from 3
+    runTo(d, 3);
+    assert.deepEqual(d.block([[carol, { kind: "unbond", amount: 200n }]]).codes, [""]); // 4: leaves from 6
+    d.block(); // 5: the offence height
+    assert.equal(stakeOf(d.chain.validatorSetAt(5), carol.address), 200n, "carol's 200 still signed height 5");
+    assert.deepEqual(d.block([[alice, { kind: "evidence", evidence: conflictingPrevotes(carol, 5) }]]).codes, [""]); // 6
+    const rec = slashing(d, carol.address);
+    assert.deepEqual([rec.slashed, rec.fromSelfBond, rec.fromDelegations, rec.fromUnbonding], [50n, 0n, 0n, 50n]);
   });
 
   it("a validator that unbonds everything after equivocating is still slashed from its queue", () => {

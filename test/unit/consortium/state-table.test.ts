@@ -67,6 +67,39 @@ describe("consortium state table: reopening without replaying the chain", () => 
     again.store.close();
   });
 
+  it("reopened with another stateHistory, it proves every height it names as provable (and only keeps that many)", () => {
+    const file = join(dir, "chain.sqlite");
+    twentyBlocks(file); // stateHistory 4: the table holds height 17
+    const quiet = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+    const provable = (chain: Chain) => {
+      for (let h = chain.oldestProvableHeight; h <= chain.height; h++) assert.ok(chain.stateAt(bobKrw, h)?.found, `height ${h} is named provable (oldest ${chain.oldestProvableHeight}) but has no proof`);
+      assert.equal(chain.stateAt(bobKrw, chain.oldestProvableHeight - 1), undefined);
+    };
+    const wider = Chain.open({ genesis, store: new BlockStore(file), stateHistory: 8, log: quiet });
+    try {
+      provable(wider);
+      for (let h = 21; h <= 30; h++) {
+        commitBlock(wider, [tx(alice, h - 1, { kind: "transfer", to: bob.address, asset: "KRW", amount: BigInt(h) })], genesis.timeMs + 1000 * h);
+        provable(wider);
+      }
+      assert.equal(wider.oldestProvableHeight, 23);
+    } finally {
+      wider.store.close();
+    }
+    const narrower = Chain.open({ genesis, store: new BlockStore(file), stateHistory: 2, log: quiet });
+    try {
+      provable(narrower);
+      for (let h = 31; h <= 33; h++) {
+        commitBlock(narrower, [tx(alice, h - 1, { kind: "transfer", to: bob.address, asset: "KRW", amount: BigInt(h) })], genesis.timeMs + 1000 * h);
+        provable(narrower);
+      }
+      assert.equal(narrower.store.stateHeight(), 32);
+      assert.equal(narrower.keptStateHeights, 2, "state versions older than stateHistory are let go");
+    } finally {
+      narrower.store.close();
+    }
+  });
+
   it("a store without a table (written by an earlier version) is replayed from genesis once, then opens from its table", () => {
     const file = join(dir, "chain.sqlite");
     const before = twentyBlocks(file);
