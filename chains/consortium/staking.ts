@@ -237,8 +237,14 @@ export interface SlashOutcome {
 export function submitEvidence(kv: KvStore & KvScan, evidence: DuplicateVoteEvidence, ctx: StakingContext): SlashOutcome {
   const params = readParams(kv);
   if (evidence.height > ctx.height) throw reject(TxErrorCode.EVIDENCE_OUT_OF_RANGE, `evidence for height ${evidence.height} is from the future (block ${ctx.height})`);
-  if (evidence.height < ctx.height - params.unbondingBlocks) {
-    throw reject(TxErrorCode.EVIDENCE_OUT_OF_RANGE, `evidence for height ${evidence.height} is older than the unbonding period (${params.unbondingBlocks} blocks before ${ctx.height})`);
+  // The stake that signed at h includes unbonds made by block h - 1, which are released at the
+  // start of block h - 1 + U; evidence must come before then, or that stake escapes the cut.
+  const window = params.unbondingBlocks - SET_CHANGE_DELAY;
+  if (evidence.height < ctx.height - window) {
+    throw reject(
+      TxErrorCode.EVIDENCE_OUT_OF_RANGE,
+      `evidence for height ${evidence.height} is too old: block ${ctx.height} takes evidence from height ${ctx.height - window} on (the unbonding period of ${params.unbondingBlocks} blocks less the ${SET_CHANGE_DELAY}-block set-change delay, so the stake that signed it is still held)`,
+    );
   }
   const schedule = readSchedule(kv);
   const setThen = setAtHeight(schedule, evidence.height);
@@ -292,8 +298,8 @@ function slashDelegations(kv: KvStore & KvScan, validator: Hex, cut: (a: bigint)
 /**
  * Cuts the queued entries bonded to `validator` created at or after `fromHeight` (the first
  * block whose unbonds still signed at the offence). They release at creation +
- * unbondingBlocks, and evidence is at most unbondingBlocks old, so they sit in the queue
- * slots from fromHeight + U to height + U: at most U + 2 reads.
+ * unbondingBlocks, and evidence is taken only before the first of them is released, so they
+ * sit in the queue slots from fromHeight + U to height + U.
  */
 function slashUnbonding(kv: KvStore, validator: Hex, fromHeight: number, height: number, unbondingBlocks: number, cut: (a: bigint) => bigint): bigint {
   let total = 0n;

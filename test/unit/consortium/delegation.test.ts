@@ -80,6 +80,26 @@ describe("consortium staking: slashing stake that is already unbonding", () => {
     assert.deepEqual([rec.slashed, rec.fromSelfBond, rec.fromDelegations, rec.fromUnbonding], [50n, 0n, 0n, 50n]);
   });
 
+  it("evidence is taken only while the stake that signed the offence is still queued: at h + U - 2 it is cut, from h + U - 1 (released) the evidence is out of range", () => {
+    const offend = () => {
+      const d = new Driver();
+      assert.deepEqual(d.block([[carol, { kind: "bond", amount: 200n }]]).codes, [""]); // 1
+      runTo(d, 3);
+      assert.deepEqual(d.block([[carol, { kind: "unbond", amount: 200n }]]).codes, [""]); // 4: releases at 4 + U
+      d.block(); // 5: the offence height
+      return d;
+    };
+    const inTime = offend();
+    runTo(inTime, 5 + UNBONDING - 3);
+    assert.deepEqual(inTime.block([[alice, { kind: "evidence", evidence: conflictingPrevotes(carol, 5) }]]).codes, [""]); // 5 + U - 2
+    assert.equal(slashing(inTime, carol.address).fromUnbonding, 50n);
+
+    const late = offend();
+    runTo(late, 5 + UNBONDING - 2);
+    assert.deepEqual(late.block([[alice, { kind: "evidence", evidence: conflictingPrevotes(carol, 5) }]]).codes, ["EVIDENCE_OUT_OF_RANGE"]); // 5 + U - 1
+    assert.equal(late.chain.balance(carol.address, "ISTH") > 0n, true);
+  });
+
   it("a validator that unbonds everything after equivocating is still slashed from its queue", () => {
     const d = new Driver();
     runTo(d, 3); // 3: the offence height
