@@ -17,7 +17,7 @@
  * relayer pays on). The chain has instant finality: a committed block is final.
  *
  * Sends (lock/claim/refund) run one at a time with a locally tracked nonce, initialised
- * from the node's pending nonce and re-read after a BAD_NONCE refusal.
+ * from the node's pending nonce and re-read after a BAD_NONCE refusal, a drop or a timeout.
  */
 import { type Hex, isHex } from "../../proofs/hex.ts";
 import { type ConsortiumLockBundle, makeConsortiumLockBundle } from "../../proofs/bundle.ts";
@@ -446,6 +446,9 @@ export class ConsortiumLedger implements LedgerAdapter, ReportsSendStats {
         this.#resyncNonce();
         throw new TxRejectedError(this.name, TxErrorCode.TX_DROPPED, `${op}: ${st.message}`, { txId: hash, op });
       default:
+        // Re-read the nonce: if this tx was lost, a node would queue (not refuse) the next
+        // nonce, and the next send would wait out the queue instead of reusing this one.
+        this.#resyncNonce();
         throw new LedgerError(this.name, RpcErrorCode.TX_TIMEOUT, `${op}: tx ${hash} not included after ${this.#txTimeoutMs} ms; it may still be`, { txId: hash, op });
     }
   }

@@ -53,7 +53,7 @@ export const TxErrorCode = {
   DUPLICATE_EVIDENCE: "DUPLICATE_EVIDENCE",
   /** The node's mempool is full or holds too many of this sender's transactions. */
   MEMPOOL_FULL: "MEMPOOL_FULL",
-  /** Accepted into the mempool, later evicted (its nonce was taken by another tx). */
+  /** Accepted into the mempool, later evicted: its nonce was taken by another tx, or it was queued (mempool.ts) and expired or made room. */
   TX_DROPPED: "TX_DROPPED",
 } as const;
 export type TxErrorCode = (typeof TxErrorCode)[keyof typeof TxErrorCode];

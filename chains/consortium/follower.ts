@@ -60,6 +60,10 @@ export class FollowerNode {
     this.blockIntervalMs = opts.blockIntervalMs;
     this.maxClockSkewMs = opts.maxClockSkewMs;
     this.mempool = new Mempool(chain, opts.clock, opts.mempool);
+    // Gossiped as they become pending (a queued tx after its gap), in each sender's nonce order.
+    this.mempool.onPending((tx, origin) => {
+      if (origin === "client") this.#gossip.add(tx.bytes);
+    });
   }
 
   static open(opts: FollowerOptions): FollowerNode {
@@ -97,11 +101,9 @@ export class FollowerNode {
     return { ok: true };
   }
 
-  /** Admits a signed tx (throws TxRejectedError with the reason) and gossips it to the validators. */
+  /** Admits a signed tx (throws TxRejectedError with the reason); it is gossiped to the validators once pending. */
   submitTx(bytes: Uint8Array): SignedTx {
-    const tx = this.mempool.add(bytes);
-    this.#gossip.add(tx.bytes);
-    return tx;
+    return this.mempool.add(bytes);
   }
 
   stop(): void {

@@ -62,6 +62,11 @@ export class ValidatorNode {
     this.blockIntervalMs = opts.blockIntervalMs;
     this.maxClockSkewMs = opts.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
     this.mempool = new Mempool(chain, opts.clock, opts.mempool);
+    // Client txs are gossiped as they become pending (a queued one later, after its gap), so
+    // peers receive each sender's txs in nonce order.
+    this.mempool.onPending((tx, origin) => {
+      if (origin === "client") this.#gossip.add(tx.bytes);
+    });
     const app: ConsensusApp = {
       chainId: chain.chainId,
       validatorSetAt: (height) => chain.validatorSetAt(height),
@@ -121,11 +126,9 @@ export class ValidatorNode {
     return this.#halted;
   }
 
-  /** Admits a signed tx (throws TxRejectedError with the reason) and gossips it. */
+  /** Admits a signed tx (throws TxRejectedError with the reason); it is gossiped once pending. */
   submitTx(bytes: Uint8Array): SignedTx {
-    const tx = this.mempool.add(bytes);
-    this.#gossip.add(tx.bytes);
-    return tx;
+    return this.mempool.add(bytes);
   }
 
   /**

@@ -15,8 +15,12 @@
  *   BENCH_TXS        transfers per run (default 2000)
  *   BENCH_BATCH      transactions per SubmitTxs call (default 100)
  *   BENCH_INFLIGHT   SubmitTxs calls in flight per node (default 4), each on its own lane of
- *                    senders (calls may arrive in any order, a sender's nonces must not); with
- *                    1 the node idles for every round trip and the bench measures the client's latency
+ *                    senders (see BENCH_LANES); with 1 the node idles for every round trip and
+ *                    the bench measures the client's latency
+ *   BENCH_LANES      "senders" (default): a sender's txs all travel in one lane, so they reach
+ *                    the node in nonce order; "nonces": lane k carries every sender's nonces
+ *                    n ≡ k (mod BENCH_INFLIGHT), so one sender's txs are in several calls at
+ *                    once and may arrive out of order (the node queues them, mempool.ts)
  *   BENCH_RATE       offered load in tx/s over all nodes (default 0: as fast as admitted)
  *   BENCH_BLOCK_MS   block interval of an idle chain (default 500)
  *   BENCH_PROPOSE_MS propose timeout (default 2000; prevote / precommit half, delta a quarter)
@@ -53,6 +57,8 @@ const BLOCK_MS = Number(process.env.BENCH_BLOCK_MS ?? 500);
 /** How long a run waits for its txs to finalize after the last submission (ms). */
 const DEADLINE_MS = Number(process.env.BENCH_DEADLINE_S ?? 120) * 1000;
 const PER_SENDER = 20; // below the mempool's per-sender cap (64)
+const LANES = process.env.BENCH_LANES ?? "senders";
+if (LANES !== "senders" && LANES !== "nonces") throw new Error(`BENCH_LANES: expected "senders" or "nonces", got ${LANES}`);
 const CHAIN_ID = 7771;
 const SCHEMES = (process.env.BENCH_SCHEMES ?? "p256,secp256k1").split(",").map((x) => x.trim()) as TxAuthScheme[];
 const SIZES = new Set((process.env.BENCH_VALIDATORS ?? "1,4").split(",").map(Number));
@@ -202,11 +208,12 @@ async function runNetwork(validators: number, scheme: TxAuthScheme) {
     const client0 = process.cpuUsage();
     const load0 = loadavg()[0]!;
     const t0 = performance.now();
-    // Senders are spread over the nodes, and a node's senders over INFLIGHT lanes; a lane
-    // sends its senders' txs nonce-major (every sender's nonce 0, then every nonce 1, ...) in
-    // batches, one call at a time. Concurrent calls may reach the node in any order (HTTP/2
-    // streams interleave), so one sender's txs never travel in two calls at once: the node
-    // refuses a nonce whose predecessor it has not seen (BAD_NONCE).
+    // Senders are spread over the nodes, and a node's txs over INFLIGHT lanes; a lane sends
+    // its txs nonce-major (every sender's nonce 0, then every nonce 1, ...) in batches, one
+    // call at a time. Concurrent calls may reach the node in any order (HTTP/2 streams
+    // interleave). By default a node's senders are split over its lanes, so one sender's txs
+    // never travel in two calls at once; BENCH_LANES=nonces splits each sender's nonces over
+    // the lanes instead, as a pipelining client would, and relies on the node's queue.
     const lanes: { node: number; txs: typeof txs }[] = [];
     clients.forEach((_, ni) => {
       for (let k = 0; k < INFLIGHT; k++) lanes.push({ node: ni, txs: [] });
@@ -215,7 +222,8 @@ async function runNetwork(validators: number, scheme: TxAuthScheme) {
       senders.forEach((_, si) => {
         const t = txs[si * PER_SENDER + n];
         const node = si % clients.length;
-        if (t) lanes[node * INFLIGHT + (Math.floor(si / clients.length) % INFLIGHT)]!.txs.push(t);
+        const lane = LANES === "nonces" ? n % INFLIGHT : Math.floor(si / clients.length) % INFLIGHT;
+        if (t) lanes[node * INFLIGHT + lane]!.txs.push(t);
       });
     }
     const laneRate = RATE > 0 ? RATE / lanes.length : 0;
@@ -326,7 +334,7 @@ process.stdout.write(
     {
       bench: "consortium-consensus",
       machine: { cpus: cpus().length, model: cpus()[0]?.model ?? "unknown", node: process.version },
-      params: { txs: TXS, submitBatch: BATCH, submitInFlightPerNode: INFLIGHT, offeredRate: RATE > 0 ? RATE : "unpaced", blockIntervalMs: BLOCK_MS, timeouts: TIMEOUTS, verifyWorkers: VERIFY_WORKERS, transport: "gRPC between OS processes on 127.0.0.1" },
+      params: { txs: TXS, submitBatch: BATCH, submitInFlightPerNode: INFLIGHT, lanes: LANES, offeredRate: RATE > 0 ? RATE : "unpaced", blockIntervalMs: BLOCK_MS, timeouts: TIMEOUTS, verifyWorkers: VERIFY_WORKERS, transport: "gRPC between OS processes on 127.0.0.1" },
       verifyCeilingPerCore: ceiling,
       runs,
       note: "Each validator process verifies each tx signature once (mempool admission; proposing and checking a block reuse it). Ceiling per core: p256.opensslVerifyPerSec for P-256 txs, secp256k1.chainTxAuthPerSec (pure-JS recovery) for secp256k1 txs. 4 validators on one machine each verify every tx, so their shared ceiling is cores x rate / 4.",

@@ -96,7 +96,8 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<NodeServ
         return { hash, status: "committed", height: at.height, index: at.index, tx: Buffer.from(block.txs[at.index]!), outcome: outcomeToWire(block.outcomes[at.index]!) };
       }
     }
-    if (node.mempool.has(hash)) return { hash, status: "pending" };
+    // A queued tx (waiting for an earlier nonce) is reported as pending: it was accepted.
+    if (node.mempool.has(hash) || node.mempool.isQueued(hash)) return { hash, status: "pending" };
     const dropped = node.mempool.dropped(hash);
     if (dropped) return { hash, status: "dropped", errorCode: dropped.code, errorMessage: dropped.reason };
     return { hash, status: "unknown" };
