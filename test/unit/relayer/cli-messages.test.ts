@@ -64,6 +64,14 @@ describe("CLI messages on a newcomer's first tries", function () {
     assert.match(env, /^relayer\/relayer\.example\.yaml: chains\.consortium: key\.env:/, "a ConfigError is not prefixed twice");
   });
 
+  it("swaps list --route cut short by the shell's > redirect says to quote the route", async () => {
+    const r = await cli(["swaps", "list", "--route", "consortium:KRW-", "--api", "http://127.0.0.1:1"]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /--route: "consortium:KRW-" is not <chain:ASSET>-><chain:ASSET>; unquoted, the shell reads ">" as a redirect .*quote it, --route 'consortium:KRW->evm:KRWT'/);
+    const other = await cli(["swaps", "list", "--route", "fabric:KRW", "--api", "http://127.0.0.1:1"]);
+    assert.doesNotMatch(other.stderr, /redirect/, "only a value the shell cut at > gets the hint");
+  });
+
   it("swaps and relayer without a subcommand say one is needed instead of naming an empty one", async () => {
     for (const [cmd, subs] of [
       ["swaps", "list, show"],
