@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { InvalidInputError } from "../chains/errors.ts";
+import { InvalidInputError, IsthmusError } from "../chains/errors.ts";
 import type { LedgerAdapter } from "../chains/ledger.ts";
 import { startApi, type ApiServer } from "./api/server.ts";
 import type { RelayerConfig } from "./config.ts";
@@ -44,6 +44,12 @@ export function resolveRoutes(config: RelayerConfig, ledgers: ReadonlyMap<string
   });
 }
 
+/** A listen refused because the address is taken, named by its config key (not a bare "listen EADDRINUSE"). */
+function namePortBusy(err: unknown, file: string, key: string, host: string, port: number): unknown {
+  if ((err as NodeJS.ErrnoException | undefined)?.code !== "EADDRINUSE") return err;
+  return new IsthmusError("PORT_BUSY", `${file}: ${key} ${host}:${port} is in use; is another relayer daemon (or npm start's devnet) running? stop it, or change ${key}`, { key, host, port }, { cause: err });
+}
+
 /** Start the relayer: open ledgers and the store, start the engine loop and the API. */
 export async function startRelayer(config: RelayerConfig, log: Logger): Promise<RelayerDaemon> {
   const ledgers = new Map<string, LedgerAdapter>();
@@ -84,7 +90,9 @@ export async function runRelayer(config: RelayerConfig, opened: ReadonlyMap<stri
     });
     for (const m of engine.margins()) log.info("route margin", { route: m.route, marginSec: m.margin.totalSec, terms: m.margin.terms, minUserLockSec: m.minUserLockSec });
     // The API first: a busy port must fail the start before the engine touches any ledger.
-    const api = await startApi({ engine, store, host: config.api.host, port: config.api.port, log, ledgers, metrics, tenants: config.api.tenants });
+    const api = await startApi({ engine, store, host: config.api.host, port: config.api.port, log, ledgers, metrics, tenants: config.api.tenants }).catch((err: unknown) => {
+      throw namePortBusy(err, config.file, "api.port", config.api.host, config.api.port);
+    });
     // Prometheus and probes on an address of their own, when configured; a busy port fails the start.
     const listen = config.metrics?.listen ?? null;
     const st = store;
@@ -95,7 +103,7 @@ export async function runRelayer(config: RelayerConfig, opened: ReadonlyMap<stri
           sources: { store: st, ledgers, heads: () => engine.lastHeads(), metrics, draining: () => engine.stopping, chainHealth: () => engine.chainHealth() },
         }).catch(async (err: unknown) => {
           await api.close();
-          throw err;
+          throw namePortBusy(err, config.file, "metrics.listen", listen.host, listen.port);
         })
       : null;
     if (metricsServer) log.info("metrics listening", { url: metricsServer.url });

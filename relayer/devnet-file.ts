@@ -50,7 +50,8 @@ export function readDevnetFile(file: string): DevnetFile & { chainConfigs: Chain
     doc = JSON.parse(readFileSync(file, "utf8")) as DevnetFile;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new DevnetFileError(file, code === "ENOENT" ? "not found: start the devnet first with `npm start`" : (err as Error).message);
+    // Run from a subfolder, the default path misses a devnet that is running: say where it is looked for.
+    throw new DevnetFileError(file, code === "ENOENT" ? "not found: start the devnet first with `npm start`, and run this from the folder it was started in (or pass --devnet <file>, or set ISTHMUS_HOME)" : (err as Error).message);
   }
   if (typeof doc.api !== "string" || typeof doc.chains !== "object") throw new DevnetFileError(file, "is not an Isthmus devnet file");
   return { ...doc, chainConfigs: readChains(doc.chains, file) };

@@ -47,7 +47,7 @@ export function readDevnet(file = defaultDevnetFile()): DevnetInfo {
     doc = JSON.parse(readFileSync(file, "utf8")) as Doc;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new DevnetFileError(file, code === "ENOENT" ? "not found: start the devnet first with `npm start`" : "is not valid JSON");
+    throw new DevnetFileError(file, code === "ENOENT" ? "not found: start the devnet first with `npm start`, and run this from the folder it was started in (or pass the file's path, or set ISTHMUS_HOME)" : "is not valid JSON");
   }
   const relayerUrl = field<string>(file, doc, "api", "string", "");
   const chains = field<Record<string, Doc>>(file, doc, "chains", "object", "");

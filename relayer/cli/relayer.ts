@@ -63,7 +63,11 @@ export async function swapsCommand(argv: string[], print: Out): Promise<void> {
       if (values.state !== undefined) q.set("state", values.state);
       if (values.route !== undefined) {
         const halves = values.route.split("->");
-        if (halves.length !== 2) throw new InvalidInputError("--route", `"${values.route}" is not <chain:ASSET>-><chain:ASSET>`);
+        if (halves.length !== 2) {
+          // Unquoted, `--route a:X->b:Y` reaches us as "a:X-": the shell took ">b:Y" as a redirect.
+          const shell = values.route.endsWith("-") ? `; unquoted, the shell reads ">" as a redirect (and may have written a file named after the destination): quote it, --route 'consortium:KRW->evm:KRWT'` : "";
+          throw new InvalidInputError("--route", `"${values.route}" is not <chain:ASSET>-><chain:ASSET>${shell}`);
+        }
         halves.forEach((h, i) => parseAssetRef(h, i === 0 ? "--route (from)" : "--route (to)"));
         q.set("route", values.route);
       }

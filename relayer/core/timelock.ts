@@ -40,14 +40,21 @@ export function computeMargin(source: LedgerTiming, dest: LedgerTiming, policy: 
   return { totalSec, terms };
 }
 
-/** The shortest user timelock (seconds from the source chain's now) the relayer will answer. */
+/**
+ * The shortest user timelock the relayer will answer, in seconds from the source chain's
+ * finalized time when the user reads it to set the lock (what the SDK and CLI do).
+ */
 export function minUserLockSec(source: LedgerTiming, dest: LedgerTiming, policy: TimelockPolicy): number {
   const margin = computeMargin(source, dest, policy).totalSec;
   // Honest clocks may still read apart by both finality lags (see planCounterLock); then
   // the time to see the user's lock final and get the counter-lock final; then the window.
   const apparentGap = source.finalitySec + dest.finalitySec;
   const setup = source.finalitySec + policy.reactionSec + dest.blockTimeSec + dest.finalitySec;
-  return Math.ceil(margin + apparentGap + setup + policy.minClaimWindowSec);
+  // The source clock moves on while the user's lock is included, made final and noticed,
+  // before planCounterLock reads it: without this a timelock of exactly the minimum was
+  // refused (TIMELOCK_TOO_SHORT) after the user had locked.
+  const userLockSeen = 2 * source.blockTimeSec + source.finalitySec + policy.reactionSec;
+  return Math.ceil(margin + apparentGap + setup + userLockSeen + policy.minClaimWindowSec);
 }
 
 export type CounterLockPlan =

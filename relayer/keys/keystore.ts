@@ -1,4 +1,4 @@
-import { linkSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { decryptKeystoreJson, decryptKeystoreJsonSync, encryptKeystoreJson, isKeystoreJson, Wallet } from "ethers";
@@ -35,10 +35,16 @@ export interface ScryptCost {
 
 const PRIVATE_KEY = /^0x[0-9a-fA-F]{64}$/;
 
+function keystoreExists(file: string, cause?: unknown): KeystoreError {
+  return new KeystoreError(file, "a keystore already exists there and is never overwritten; move it away, or write to another file (--out)", cause === undefined ? undefined : { cause });
+}
+
 /** Write `privateKey` encrypted under `password` to a new `file` (0600, never replacing one). Returns the address. */
 export async function writeKeystore(file: string, privateKey: string, password: string, cost: ScryptCost = {}): Promise<Hex> {
   if (!PRIVATE_KEY.test(privateKey)) throw new InvalidInputError("key", "must be a 32-byte 0x-hex private key");
   if (password.length < 8) throw new InvalidInputError("password", "must be at least 8 characters");
+  // Before the scrypt work (seconds): the link below still refuses a file that appears meanwhile.
+  if (existsSync(file)) throw keystoreExists(file);
   const wallet = new Wallet(privateKey);
   const json = await encryptKeystoreJson({ address: wallet.address, privateKey }, password, cost.N ? { scrypt: { N: cost.N } } : {});
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
@@ -48,6 +54,7 @@ export async function writeKeystore(file: string, privateKey: string, password: 
     // link, not rename: fails with EEXIST instead of replacing a keystore that already exists.
     linkSync(tmp, file);
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") throw keystoreExists(file, err);
     throw new KeystoreError(file, `cannot write: ${(err as Error).message}`);
   } finally {
     unlinkSync(tmp);

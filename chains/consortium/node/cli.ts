@@ -26,10 +26,10 @@
  * Shared by the `isthmus` CLI and node/main.ts (the entry point the devnet spawns).
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { InvalidInputError } from "../../errors.ts";
+import { InvalidInputError, IsthmusError } from "../../errors.ts";
 import { type ChainLogger } from "../log.ts";
 import { readFileSync } from "node:fs";
-import { type GenesisJson, genesisFromJson } from "../genesis.ts";
+import { type Genesis, type GenesisJson, genesisFromJson } from "../genesis.ts";
 import { initNodeHomes, parseNodeConfig, writeNodeHome } from "./home.ts";
 import { initJoiningHome } from "./join.ts";
 import { runStakeTx } from "./stake-tx.ts";
@@ -64,6 +64,29 @@ function intFlag(v: unknown, name: string, dflt: number, min = 0): number {
   return Number(v);
 }
 
+/** `--genesis <file>`: a problem names the file and the flag (not a bare ENOENT or TypeError). */
+export function readGenesisFile(file: string): Genesis {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new InvalidInputError("--genesis", `cannot read ${file}: ${(err as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new InvalidInputError("--genesis", `${file} is not JSON: ${(err as Error).message}`);
+  }
+  try {
+    return genesisFromJson(json as GenesisJson);
+  } catch (err) {
+    if (err instanceof IsthmusError) throw err;
+    // A JSON file of another shape (devnet.json, a config) fails inside on a missing field.
+    throw new InvalidInputError("--genesis", `${file} is not a consortium genesis.json (${(err as Error).message})`);
+  }
+}
+
 /** Runs `isthmus node <argv>`; resolves after a clean shutdown (long-running) or once init is written. */
 export async function runNodeCommand(argv: string[]): Promise<void> {
   if (argv[0] === "init") {
@@ -92,7 +115,7 @@ export async function runNodeCommand(argv: string[]): Promise<void> {
     if (values.genesis !== undefined || values.peers !== undefined) {
       if (typeof values.genesis !== "string" || typeof values.peers !== "string") throw new InvalidInputError("node init", "--genesis and --peers go together");
       const base = intFlag(values["base-port"], "base-port", 26650, 1024);
-      const genesis = genesisFromJson(JSON.parse(readFileSync(values.genesis, "utf8")) as GenesisJson);
+      const genesis = readGenesisFile(values.genesis);
       const blockIntervalMs = intFlag(values["block-ms"], "block-ms", 1000, 1);
       const config = parseNodeConfig({ p2pPort: base, apiPort: base + 1, peers: values.peers.split(",").map((p) => p.trim()).filter(Boolean), blockIntervalMs });
       const { address } = writeNodeHome(values.home, { genesis, config });

@@ -48,7 +48,9 @@ export async function fetchNodeInfo(endpoint: string, deadlineMs = 10_000): Prom
     return { chainId: Number(r.chainId), genesis, peers: (r.peers ?? []).filter((p) => ENDPOINT_RE.test(p)), height: Number(r.height), blockIntervalMs: Number(r.blockIntervalMs) };
   } catch (err) {
     if (err instanceof IsthmusError) throw err;
-    throw new IsthmusError(JOIN_FAILED, `could not ask ${endpoint} for the network's genesis: ${(err as Error).message}`, { endpoint }, { cause: err });
+    // The likeliest cause: the node's API port (the one clients use) given for its peer port.
+    const hint = (err as Partial<grpc.ServiceError>).code === grpc.status.UNIMPLEMENTED ? ` (that port answers gRPC but is not a node's peer port; is it its API port? --join takes the p2pPort in the node's config.json)` : "";
+    throw new IsthmusError(JOIN_FAILED, `could not ask ${endpoint} for the network's genesis: ${(err as Error).message}${hint}`, { endpoint }, { cause: err });
   } finally {
     client.close();
   }

@@ -14,7 +14,9 @@
  * members announce on chain (peering.ts).
  */
 import * as grpc from "@grpc/grpc-js";
+import { createServer } from "node:net";
 import { type Hex } from "../../../proofs/hex.ts";
+import { IsthmusError } from "../../errors.ts";
 import { OffsetClock } from "../clock.ts";
 import { decodeMessage, encodeMessage } from "../consensus/messages.ts";
 import { type ChainLogger, quietLogger } from "../log.ts";
@@ -58,10 +60,39 @@ export interface RunningNode {
 
 const SYNC_CALL_DEADLINE_MS = 5000;
 
+/** A port the home's config.json names is taken (most often: a node already runs from this home). */
+export class NodePortBusyError extends IsthmusError {
+  override name = "NodePortBusyError";
+  constructor(home: string, key: "p2pPort" | "apiPort", port: number) {
+    super("PORT_BUSY", `node home ${home}: ${LOCALHOST}:${port} (config.json ${key}) is in use; is a node already running from this home? stop it, or change ${key}`, { home, key, port });
+  }
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once("error", () => resolve(false));
+    s.listen(port, LOCALHOST, () => s.close(() => resolve(true)));
+  });
+}
+
+/**
+ * Checked before the store is opened: otherwise a second start from the same home replays the
+ * chain beside the running node and then fails on gRPC's bind with a message naming no port
+ * key. (The real binds below can still lose a race; this is for the common mistake.)
+ */
+async function assertNodePortsFree(home: string, config: { readonly p2pPort: number; readonly apiPort: number }): Promise<void> {
+  for (const key of ["p2pPort", "apiPort"] as const) {
+    const port = config[key];
+    if (port !== 0 && !(await portFree(port))) throw new NodePortBusyError(home, key, port);
+  }
+}
+
 export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
   const log = opts.log ?? quietLogger;
   const home = loadNodeHome(opts.home);
   const { config } = home;
+  await assertNodePortsFree(opts.home, config);
   const clock = new OffsetClock(undefined, opts.clockOffsetMs ?? 0);
   const transport = new GrpcTransport({ peers: config.peers, maxMessageBytes: config.maxPeerMessageBytes, log });
   const inGenesisSet = stakeOf(home.genesis.validators, Signer.fromPrivateKey(home.privateKey).address) !== undefined;

@@ -8,6 +8,7 @@ export const NODE_USAGE = `  node init --home <dir> [--validators N] [--chain-id
       it follows as a full node and validates once a bond of its key takes effect, announcing
       its peer endpoint on chain so the validators dial it
   node tx --home <dir> [--api <127.0.0.1:port>] bond|unbond <amount> | delegate|undelegate <validator> <amount> | endpoint <host:port>
-      a staking transaction signed with the home's key, submitted and waited for
+      a staking transaction signed with the home's key, submitted and waited for;
+      amounts in ISTH base units (as stakes are)
   node --home <dir> [--devnet] [--clock-offset-ms MS] [--log-level LEVEL]
       run one consortium node (validator, or follower if its key is not one) from its home`;

@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:net";
+import * as grpc from "@grpc/grpc-js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { InvalidInputError } from "../../../chains/errors.ts";
 import { homePaths, initNodeHomes, loadNodeHome, NodeHomeError, parseNodeConfig } from "../../../chains/consortium/node/home.ts";
-import { runNodeCommand } from "../../../chains/consortium/node/cli.ts";
+import { readGenesisFile, runNodeCommand } from "../../../chains/consortium/node/cli.ts";
+import { NodePortBusyError, startNode } from "../../../chains/consortium/node/run.ts";
 import { JOIN_FAILED, initJoiningHome } from "../../../chains/consortium/node/join.ts";
 import { stakeTxBody } from "../../../chains/consortium/node/stake-tx.ts";
 import { freePorts } from "../../../chains/consortium/devnet.ts";
@@ -78,6 +81,57 @@ describe("consortium node homes (isthmus node init)", () => {
       return true;
     });
     assert.throws(() => loadNodeHome(dir), NodeHomeError, "nothing was written");
+  });
+
+  it("init --join names the peer port when given a port that answers gRPC without the peer service (a node's API port)", async () => {
+    const server = new grpc.Server();
+    const port = await new Promise<number>((res, rej) => server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? rej(err) : res(p))));
+    try {
+      await assert.rejects(initJoiningHome({ home: dir, join: `127.0.0.1:${port}`, p2pPort: 30100 }), (err: Error & { code?: string }) => {
+        assert.equal(err.code, JOIN_FAILED);
+        assert.match(err.message, /UNIMPLEMENTED.*is it its API port\? --join takes the p2pPort in the node's config\.json/);
+        return true;
+      });
+    } finally {
+      server.forceShutdown();
+    }
+  });
+
+  it("init --genesis names the file and the flag when it is missing, not JSON, or not a genesis", async () => {
+    const peers = ["--peers", "127.0.0.1:30200"];
+    await assert.rejects(runNodeCommand(["init", "--home", join(dir, "a"), "--genesis", join(dir, "none.json"), ...peers]), (err: Error & { code?: string }) => {
+      assert.equal(err.code, "INVALID_INPUT");
+      assert.match(err.message, /^--genesis: cannot read .*none\.json: ENOENT/);
+      return true;
+    });
+    writeFileSync(join(dir, "readme.md"), "# not json\n");
+    await assert.rejects(runNodeCommand(["init", "--home", join(dir, "b"), "--genesis", join(dir, "readme.md"), ...peers]), /--genesis: .*readme\.md is not JSON/);
+    writeFileSync(join(dir, "devnet.json"), JSON.stringify({ api: "http://127.0.0.1:7700", chains: {} }));
+    await assert.rejects(runNodeCommand(["init", "--home", join(dir, "c"), "--genesis", join(dir, "devnet.json"), ...peers]), /--genesis: .*devnet\.json is not a consortium genesis\.json/);
+    for (const h of ["a", "b", "c"]) assert.equal(existsSync(join(dir, h)), false, "nothing was written");
+    const net = initNodeHomes({ dir: join(dir, "net"), validators: 1, chainId: 5, basePort: 30300 });
+    assert.equal(readGenesisFile(homePaths(net.homes[0]!.home).genesis).chainId, 5, "a real genesis.json still reads");
+  });
+
+  it("a node whose configured port is taken fails naming the port and its config key, before opening the store", async () => {
+    const [port] = await freePorts(1);
+    const [h] = initNodeHomes({ dir, validators: 1, chainId: 5, basePort: port! }).homes;
+    const holder: Server = await new Promise((res, rej) => {
+      const s = createServer();
+      s.once("error", rej);
+      s.listen(port, "127.0.0.1", () => res(s));
+    });
+    try {
+      await assert.rejects(startNode({ home: h!.home }), (err: unknown) => {
+        assert.ok(err instanceof NodePortBusyError);
+        assert.equal(err.code, "PORT_BUSY");
+        assert.match(err.message, new RegExp(`127\\.0\\.0\\.1:${port} \\(config\\.json p2pPort\\) is in use; is a node already running from this home\\?`));
+        return true;
+      });
+      assert.equal(existsSync(loadNodeHome(h!.home).storePath), false, "the store was not opened");
+    } finally {
+      await new Promise((res) => holder.close(res));
+    }
   });
 
   it("node tx parses staking transactions and names the argument that is wrong", () => {

@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DevnetFileError, readDevnet } from "../../../sdk/devnet.ts";
 
 const VECTORS = "test/vectors/evm";
 
@@ -62,6 +63,23 @@ describe("CLI messages on a newcomer's first tries", function () {
     const env = warnings.find((w) => w.includes("ISTHMUS_CONSORTIUM_KEY"));
     assert.ok(env);
     assert.match(env, /^relayer\/relayer\.example\.yaml: chains\.consortium: key\.env:/, "a ConfigError is not prefixed twice");
+  });
+
+  it("a missing devnet file (e.g. a command run from a subfolder) says where it is looked for and how to point elsewhere", async () => {
+    const home = join(dir, "elsewhere");
+    const r = await cli(["status"], { ISTHMUS_HOME: home });
+    assert.equal(r.code, 1);
+    assert.ok(r.stderr.includes(`${join(home, "devnet.json")}: not found: start the devnet first with \`npm start\`, and run this from the folder it was started in (or pass --devnet <file>, or set ISTHMUS_HOME) [DEVNET_FILE]`), r.stderr);
+    // The SDK's reader (examples, dApps) says the same.
+    assert.throws(() => readDevnet(join(home, "devnet.json")), (e: unknown) => e instanceof DevnetFileError && /not found: start the devnet first with `npm start`, and run this from the folder it was started in \(or pass the file's path, or set ISTHMUS_HOME\)$/.test(e.message));
+  });
+
+  it("swaps list --route cut short by the shell's > redirect says to quote the route", async () => {
+    const r = await cli(["swaps", "list", "--route", "consortium:KRW-", "--api", "http://127.0.0.1:1"]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /--route: "consortium:KRW-" is not <chain:ASSET>-><chain:ASSET>; unquoted, the shell reads ">" as a redirect .*quote it, --route 'consortium:KRW->evm:KRWT'/);
+    const other = await cli(["swaps", "list", "--route", "fabric:KRW", "--api", "http://127.0.0.1:1"]);
+    assert.doesNotMatch(other.stderr, /redirect/, "only a value the shell cut at > gets the hint");
   });
 
   it("swaps and relayer without a subcommand say one is needed instead of naming an empty one", async () => {

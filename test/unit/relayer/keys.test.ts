@@ -51,7 +51,7 @@ describe("relayer keys: encrypted keystores, signer, CLI", function () {
     assert.throws(() => unlockKeystoreSync({ keystore: file }), /needs a password/);
     delete process.env.ISTHMUS_TEST_PW;
     assert.throws(() => unlockKeystoreSync({ keystore: file, passwordEnv: "ISTHMUS_TEST_PW" }), /ISTHMUS_TEST_PW .* is not set/);
-    await assert.rejects(writeKeystore(file, KEY, "correct horse", CHEAP), /EEXIST/, "never overwrites a keystore");
+    await assert.rejects(writeKeystore(file, KEY, "correct horse", CHEAP), (e: unknown) => e instanceof KeystoreError && /relayer\.json: a keystore already exists there and is never overwritten/.test(e.message), "never overwrites a keystore");
     assert.deepEqual(listKeystores(dir), [{ file, address }]);
   });
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
+import { createServer, type AddressInfo, type Server } from "node:net";
 import { renderExposition } from "../../../relayer/ops/metrics.ts";
 import { createLogger } from "../../../relayer/log.ts";
 import { SwapStore } from "../../../relayer/store.ts";
@@ -11,6 +12,27 @@ describe("relayer operations: metrics, readiness, logs, graceful shutdown", func
   afterEach(async () => {
     await stopRig(rig);
     rig = undefined;
+  });
+
+  it("a taken api.port or metrics.listen fails the start with PORT_BUSY naming the config key and address", async () => {
+    const holder: Server = await new Promise((res, rej) => {
+      const s = createServer();
+      s.once("error", rej);
+      s.listen(0, "127.0.0.1", () => res(s));
+    });
+    const port = (holder.address() as AddressInfo).port;
+    try {
+      const busy = (key: string) => (err: unknown) => {
+        const e = err as Error & { code?: string };
+        assert.equal(e.code, "PORT_BUSY");
+        assert.equal(e.message, `test.yaml: ${key} 127.0.0.1:${port} is in use; is another relayer daemon (or npm start's devnet) running? stop it, or change ${key}`);
+        return true;
+      };
+      await assert.rejects(startRig({ api: { host: "127.0.0.1", port, tenants: [] } }), busy("api.port"));
+      await assert.rejects(startRig({ metrics: { listen: { host: "127.0.0.1", port } } }), busy("metrics.listen"));
+    } finally {
+      await new Promise((res) => holder.close(res));
+    }
   });
 
   it("renders the exposition format: HELP/TYPE per family, escaped label values", () => {

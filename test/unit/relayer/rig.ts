@@ -73,7 +73,10 @@ export async function startRig(overrides: Partial<RelayerConfig> = {}): Promise<
   };
   const lines: string[] = [];
   const log = createLogger({ level: "debug", write: (l) => lines.push(l) });
-  const daemon = await runRelayer(config, new Map([["alpha", alpha], ["beta", beta]]), log);
+  const daemon = await runRelayer(config, new Map([["alpha", alpha], ["beta", beta]]), log).catch((err: unknown) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  });
   return { dir, alpha, beta, daemon, lines, config };
 }
 

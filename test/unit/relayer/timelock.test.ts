@@ -58,6 +58,14 @@ describe("timelock margin", () => {
     assert.equal(plan(now + min - 30, now, now).ok, false);
   });
 
+  it("accepts the advertised minimum measured when the user sets the lock, after the source clock moved on while the lock was included, made final and noticed", () => {
+    const now = 5_000;
+    const min = minUserLockSec(consortium, evm, policy);
+    const seen = now + 2 * consortium.blockTimeSec + consortium.finalitySec + policy.reactionSec;
+    assert.ok(plan(now + min, seen, seen - evm.finalitySec).ok, JSON.stringify(plan(now + min, seen, seen - evm.finalitySec)));
+    assert.ok(plan(now + min, seen, seen).ok);
+  });
+
   it("always plans whole seconds", () => {
     const frac: LedgerTiming = { blockTimeSec: 0.25, finalitySec: 0.25, clockSkewSec: 2 };
     const p = planCounterLock({ userTimelock: 8_200, sourceFinalizedTime: 1_000, destFinalizedTime: 1_000, source: frac, dest: frac, policy });
