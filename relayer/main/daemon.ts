@@ -1,7 +1,7 @@
 import type { RelayerConfig } from "../config.ts";
 import { startRelayer } from "../daemon.ts";
 import { createLogger } from "../log.ts";
-import { untilSignal } from "./shutdown.ts";
+import { untilSignal } from "../../chains/shutdown-signal.ts";
 
 /** `isthmus daemon --config file.yaml`: run until SIGINT/SIGTERM, then stop cleanly. */
 export async function runDaemon(config: RelayerConfig): Promise<void> {

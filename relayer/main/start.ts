@@ -4,7 +4,7 @@ import { devnetHome } from "../devnet-file.ts";
 import { DEVNET_KEYS, startDevnet } from "../devnet.ts";
 import { createLogger } from "../log.ts";
 import { assertPortsFree } from "./ports.ts";
-import { untilSignal } from "./shutdown.ts";
+import { untilSignal } from "../../chains/shutdown-signal.ts";
 
 /**
  * `npm start`: the embedded devnet and the relayer daemon, until Ctrl-C.

@@ -34,6 +34,7 @@ import { initNodeHomes, parseNodeConfig, writeNodeHome } from "./home.ts";
 import { initJoiningHome } from "./join.ts";
 import { runStakeTx } from "./stake-tx.ts";
 import { startNode } from "./run.ts";
+import { untilSignal } from "../../shutdown-signal.ts";
 
 export { NODE_USAGE } from "./usage.ts";
 
@@ -152,11 +153,7 @@ export async function runNodeCommand(argv: string[]): Promise<void> {
   const log = stderrLogger(level);
   const node = await startNode({ home: values.home, devnet: values.devnet === true, clockOffsetMs: intFlag(values["clock-offset-ms"], "clock-offset-ms", 0), log });
   process.stdout.write(JSON.stringify({ event: "ready", role: node.role, address: node.address, chainId: node.chainId, p2p: node.p2pEndpoint, api: node.apiEndpoint, height: node.node.chain.height, synced: node.synced, pid: process.pid }) + "\n");
-  await new Promise<void>((resolve) => {
-    const done = () => resolve();
-    process.once("SIGINT", done);
-    process.once("SIGTERM", done);
-  });
+  await untilSignal();
   log.info("stopping", { height: node.node.chain.height });
   await node.stop();
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { EventEmitter } from "node:events";
-import { SAME_SIGNAL_MS, untilSignal } from "../../../relayer/main/shutdown.ts";
+import { SAME_SIGNAL_MS, untilSignal } from "../../chains/shutdown-signal.ts";
 
 describe("untilSignal: one Ctrl-C stops cleanly, a second one exits", () => {
   it("takes the terminal's SIGINT and npm's forwarded copy as one, and exits on a later one", async () => {

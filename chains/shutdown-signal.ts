@@ -3,7 +3,8 @@ import type { EventEmitter } from "node:events";
 /**
  * A repeat within this long is the same Ctrl-C: a terminal signals the whole foreground
  * process group, and `npm start` / `npx` forward the signal to their child once more, so the
- * daemon receives SIGINT twice within milliseconds of one key press.
+ * process (the relayer daemon, a consortium node) receives SIGINT twice within milliseconds
+ * of one key press.
  */
 export const SAME_SIGNAL_MS = 1000;
 
