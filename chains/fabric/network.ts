@@ -448,6 +448,7 @@ export class FabricNetwork {
         { address: node.address, mspId: node.org.mspId, message: err.message },
       ]);
     });
+    if (p.chaincodeName !== "qscc") await this.#durableReads(node);
     const st = r.response.getStatus();
     if (st < 200 || st >= 400) {
       const msg = `chaincode response ${st}, ${r.response.getMessage()}`;
@@ -458,6 +459,22 @@ export class FabricNetwork {
     const out = new gateway.EvaluateResponse();
     out.setResult(r.response);
     return out;
+  }
+
+  /**
+   * An evaluation's answer is a report of state: it may rest only on durable blocks (a Fabric
+   * peer updates its state database after the block is synced). The simulation read committed
+   * state, so wait until every block committed by now has been synced and reported (the
+   * publishing chain holds exactly those), and refuse if a sync failed: that state may be
+   * gone after a restart.
+   */
+  async #durableReads(node: PeerNode): Promise<void> {
+    await this.#publishing;
+    if (this.#ledgerFailure) {
+      throw new GatewayFailure(grpc.status.UNAVAILABLE, "failed to evaluate transaction, see attached details for more info", [
+        { address: node.address, mspId: node.org.mspId, message: this.#ledgerFailure },
+      ]);
+    }
   }
 
   async #endorse(req: gateway.EndorseRequest): Promise<gateway.EndorseResponse> {

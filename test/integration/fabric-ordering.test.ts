@@ -161,6 +161,46 @@ describe("embedded Fabric orderer: block cutting and commit notification", funct
     });
   });
 
+  it("an evaluation answers from a block's state only once the block is durable, and not at all after its sync failed", async () => {
+    await withNetwork({ batchTimeoutMs: 50, batchMaxMessages: 500 }, async (node, connect) => {
+      const { contract } = connect();
+      const store = node.network.store;
+      const balanceOf = (addr: string) => contract.evaluateTransaction("BalanceOf", "KRW", addr).then((b) => Buffer.from(b).toString());
+      const flush = store.flush.bind(store);
+      // 1. a held sync: the minted balance is committed to SQLite but not on disk
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      store.flush = () => held.then(flush);
+      const first = freshAddress();
+      const [t1] = await contract.newProposal("Mint", { arguments: ["KRW", first, "5"] }).endorse().then((t) => [t]);
+      const h0 = store.height;
+      const s1 = (await t1!.submit()).getStatus();
+      while (store.height === h0) await new Promise((r) => setTimeout(r, 10));
+      let answer: string | null = null;
+      const evaluated = balanceOf(first).then((b) => (answer = b));
+      try {
+        await new Promise((r) => setTimeout(r, 300));
+        assert.equal(answer, null, "no answer resting on a block that is not yet durable");
+      } finally {
+        release(); // a held sync would also hold the network's close
+      }
+      assert.equal(await evaluated, "5", "answered once the block is synced");
+      assert.equal((await s1).code, peer.TxValidationCode.VALID);
+      // 2. a failed sync: the block stays in SQLite, its durability unknown
+      store.flush = () => Promise.reject(new Error("EIO: injected fsync failure"));
+      node.network.events.on("error", () => {}); // the network reports the failure here
+      const second = freshAddress();
+      const [t2] = await contract.newProposal("Mint", { arguments: ["KRW", second, "7"] }).endorse().then((t) => [t]);
+      const h1 = store.height;
+      await t2!.submit();
+      while (store.height === h1) await new Promise((r) => setTimeout(r, 10));
+      await assert.rejects(balanceOf(second), (err: Error & { code?: number }) => {
+        assert.equal(err.code, 14 /* UNAVAILABLE */, err.message);
+        return true;
+      });
+    });
+  });
+
   it("two transactions waiting in one block get their own codes: VALID and MVCC_READ_CONFLICT; filtered blocks as stored", async () => {
     await withNetwork({ batchTimeoutMs: 2_000, batchMaxMessages: 500 }, async (node, connect) => {
       const { contract, gateway } = connect();
