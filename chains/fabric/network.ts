@@ -812,10 +812,18 @@ export class FabricNetwork {
     }
     const batch = this.#queue.splice(0, this.#batchMax);
     if (batch.length === 0) return;
-    this.#cutting = this.#cutting.then(() => this.#orderAndCommit(batch)).catch((err) => {
-      this.events.emit("error", err);
-    });
+    this.#cutting = this.#cutting.then(() => this.#orderAndCommit(batch)).catch((err) => this.#reportError(err));
     if (this.#queue.length > 0 && !this.#timer) this.#timer = setTimeout(() => this.#cut(), this.#batchTimeoutMs);
+  }
+
+  /**
+   * A failure for the "error" listeners, or stderr when there are none: emitting "error" with
+   * no listener throws, which inside the ordering or publishing chain would stop every later
+   * block.
+   */
+  #reportError(err: unknown): void {
+    if (this.events.listenerCount("error") > 0) this.events.emit("error", err);
+    else console.error(`embedded Fabric network: ${(err as Error)?.message ?? String(err)}`);
   }
 
   /** The orderer cuts and signs the block; the committer validates it, sets the filter and stores it. */
@@ -861,20 +869,25 @@ export class FabricNetwork {
       this.#remember(num, block, blockTxs);
       // reported (commit statuses, events) only once it is on disk; the next block is
       // validated and the next proposals endorsed while the disk syncs
-      this.#publishing = this.#publishing
-        .then(() => (this.#ledgerFailure ? undefined : this.store.flush()))
-        .then(
-          () => {
-            if (this.#ledgerFailure) return;
-            this.#wakeCommitWaiters(txs);
-            this.events.emit("block", block);
-          },
-          (err: Error) => {
-            // a failed fsync leaves the block's durability unknown: stop reporting and ordering
-            this.#ledgerFailure ??= `ledger sync failed: ${err.message}`;
-            this.events.emit("error", err);
-          },
-        );
+      // The chain never rejects: a rejected link would skip every later block's publishing
+      // (and, with no one awaiting the last link, be an unhandled rejection).
+      this.#publishing = this.#publishing.then(async () => {
+        if (this.#ledgerFailure) return;
+        try {
+          await this.store.flush();
+        } catch (err) {
+          // a failed fsync leaves the block's durability unknown: stop reporting and ordering
+          this.#ledgerFailure = `ledger sync failed: ${(err as Error).message}`;
+          this.#reportError(err);
+          return;
+        }
+        this.#wakeCommitWaiters(txs);
+        try {
+          this.events.emit("block", block);
+        } catch (err) {
+          this.#reportError(err); // a listener's failure is not the ledger's
+        }
+      });
     }
   }
 

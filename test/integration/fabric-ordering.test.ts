@@ -201,6 +201,56 @@ describe("embedded Fabric orderer: block cutting and commit notification", funct
     });
   });
 
+  it("a failed sync stops ordering and reporting, with no one listening for errors: Submit answers UNAVAILABLE, nothing crashes, close completes", async () => {
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", record);
+    try {
+      let closed = false;
+      await withNetwork({ batchTimeoutMs: 50, batchMaxMessages: 500 }, async (node, connect) => {
+        const { contract } = connect(1_500);
+        const store = node.network.store;
+        store.flush = () => Promise.reject(new Error("EIO: injected fsync failure"));
+        assert.equal(node.network.events.listenerCount("error"), 0);
+        const [t1, t2] = await endorseMints(contract, 2);
+        const h0 = store.height;
+        const commit = await t1!.submit();
+        while (store.height === h0) await new Promise((r) => setTimeout(r, 10));
+        await new Promise((r) => setTimeout(r, 100)); // the failed sync is handled
+        assert.deepEqual(unhandled, [], "the failure is the network's to handle, not an unhandled rejection");
+        assert.equal(node.network.height, h0, "the block whose sync failed is never reported");
+        await assert.rejects(commit.getStatus(), "no commit status for it");
+        await assert.rejects(t2!.submit(), (err: Error & { code?: number }) => {
+          assert.equal(err.code, 14 /* UNAVAILABLE */, err.message);
+          return true;
+        });
+        const closing = node.close().then(() => (closed = true));
+        await Promise.race([closing, new Promise((r) => setTimeout(r, 10_000))]);
+      });
+      assert.equal(closed, true, "the network closes after a failed sync");
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off("unhandledRejection", record);
+    }
+  });
+
+  it("a block listener that throws is reported, and is not taken for a failed sync: later blocks are still reported", async () => {
+    await withNetwork({ batchTimeoutMs: 50, batchMaxMessages: 500 }, async (node, connect) => {
+      const { contract } = connect();
+      const errors: Error[] = [];
+      node.network.events.on("error", (e: Error) => errors.push(e));
+      node.network.events.once("block", () => {
+        throw new Error("a subscriber's bug");
+      });
+      const [t1] = await endorseMints(contract, 1);
+      assert.equal((await (await t1!.submit()).getStatus()).code, peer.TxValidationCode.VALID);
+      const [t2] = await endorseMints(contract, 1);
+      const s2 = await (await t2!.submit()).getStatus();
+      assert.equal(s2.code, peer.TxValidationCode.VALID, "ordering and reporting go on");
+      assert.deepEqual(errors.map((e) => e.message), ["a subscriber's bug"]);
+    });
+  });
+
   it("two transactions waiting in one block get their own codes: VALID and MVCC_READ_CONFLICT; filtered blocks as stored", async () => {
     await withNetwork({ batchTimeoutMs: 2_000, batchMaxMessages: 500 }, async (node, connect) => {
       const { contract, gateway } = connect();
