@@ -495,6 +495,8 @@ export class FabricNetwork {
       return [];
     });
     if (failures.length > 0) throw new GatewayFailure(grpc.status.ABORTED, "failed to endorse transaction, see attached details for more info", failures);
+    // after a failed sync the simulations read state a restart may not have, and nothing can be ordered
+    if (this.#ledgerFailure) throw new GatewayFailure(grpc.status.UNAVAILABLE, `failed to endorse transaction: ${this.#ledgerFailure}`);
     const first = results[0]!.r!;
     for (const { r } of results) {
       if (!Buffer.from(r!.prpBytes!).equals(Buffer.from(first.prpBytes!))) {

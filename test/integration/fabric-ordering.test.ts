@@ -224,6 +224,11 @@ describe("embedded Fabric orderer: block cutting and commit notification", funct
           assert.equal(err.code, 14 /* UNAVAILABLE */, err.message);
           return true;
         });
+        // nor is anything endorsed on state whose block may be gone after a restart
+        await assert.rejects(endorseMints(contract, 1), (err: Error & { code?: number }) => {
+          assert.equal(err.code, 14 /* UNAVAILABLE */, err.message);
+          return true;
+        });
         const closing = node.close().then(() => (closed = true));
         await Promise.race([closing, new Promise((r) => setTimeout(r, 10_000))]);
       });
