@@ -448,6 +448,7 @@ export class FabricNetwork {
         { address: node.address, mspId: node.org.mspId, message: err.message },
       ]);
     });
+    if (p.chaincodeName !== "qscc") await this.#durableReads(node);
     const st = r.response.getStatus();
     if (st < 200 || st >= 400) {
       const msg = `chaincode response ${st}, ${r.response.getMessage()}`;
@@ -458,6 +459,22 @@ export class FabricNetwork {
     const out = new gateway.EvaluateResponse();
     out.setResult(r.response);
     return out;
+  }
+
+  /**
+   * An evaluation's answer is a report of state: it may rest only on durable blocks (a Fabric
+   * peer updates its state database after the block is synced). The simulation read committed
+   * state, so wait until every block committed by now has been synced and reported (the
+   * publishing chain holds exactly those), and refuse if a sync failed: that state may be
+   * gone after a restart.
+   */
+  async #durableReads(node: PeerNode): Promise<void> {
+    await this.#publishing;
+    if (this.#ledgerFailure) {
+      throw new GatewayFailure(grpc.status.UNAVAILABLE, "failed to evaluate transaction, see attached details for more info", [
+        { address: node.address, mspId: node.org.mspId, message: this.#ledgerFailure },
+      ]);
+    }
   }
 
   async #endorse(req: gateway.EndorseRequest): Promise<gateway.EndorseResponse> {
@@ -478,6 +495,8 @@ export class FabricNetwork {
       return [];
     });
     if (failures.length > 0) throw new GatewayFailure(grpc.status.ABORTED, "failed to endorse transaction, see attached details for more info", failures);
+    // after a failed sync the simulations read state a restart may not have, and nothing can be ordered
+    if (this.#ledgerFailure) throw new GatewayFailure(grpc.status.UNAVAILABLE, `failed to endorse transaction: ${this.#ledgerFailure}`);
     const first = results[0]!.r!;
     for (const { r } of results) {
       if (!Buffer.from(r!.prpBytes!).equals(Buffer.from(first.prpBytes!))) {
@@ -795,10 +814,18 @@ export class FabricNetwork {
     }
     const batch = this.#queue.splice(0, this.#batchMax);
     if (batch.length === 0) return;
-    this.#cutting = this.#cutting.then(() => this.#orderAndCommit(batch)).catch((err) => {
-      this.events.emit("error", err);
-    });
+    this.#cutting = this.#cutting.then(() => this.#orderAndCommit(batch)).catch((err) => this.#reportError(err));
     if (this.#queue.length > 0 && !this.#timer) this.#timer = setTimeout(() => this.#cut(), this.#batchTimeoutMs);
+  }
+
+  /**
+   * A failure for the "error" listeners, or stderr when there are none: emitting "error" with
+   * no listener throws, which inside the ordering or publishing chain would stop every later
+   * block.
+   */
+  #reportError(err: unknown): void {
+    if (this.events.listenerCount("error") > 0) this.events.emit("error", err);
+    else console.error(`embedded Fabric network: ${(err as Error)?.message ?? String(err)}`);
   }
 
   /** The orderer cuts and signs the block; the committer validates it, sets the filter and stores it. */
@@ -844,20 +871,25 @@ export class FabricNetwork {
       this.#remember(num, block, blockTxs);
       // reported (commit statuses, events) only once it is on disk; the next block is
       // validated and the next proposals endorsed while the disk syncs
-      this.#publishing = this.#publishing
-        .then(() => (this.#ledgerFailure ? undefined : this.store.flush()))
-        .then(
-          () => {
-            if (this.#ledgerFailure) return;
-            this.#wakeCommitWaiters(txs);
-            this.events.emit("block", block);
-          },
-          (err: Error) => {
-            // a failed fsync leaves the block's durability unknown: stop reporting and ordering
-            this.#ledgerFailure ??= `ledger sync failed: ${err.message}`;
-            this.events.emit("error", err);
-          },
-        );
+      // The chain never rejects: a rejected link would skip every later block's publishing
+      // (and, with no one awaiting the last link, be an unhandled rejection).
+      this.#publishing = this.#publishing.then(async () => {
+        if (this.#ledgerFailure) return;
+        try {
+          await this.store.flush();
+        } catch (err) {
+          // a failed fsync leaves the block's durability unknown: stop reporting and ordering
+          this.#ledgerFailure = `ledger sync failed: ${(err as Error).message}`;
+          this.#reportError(err);
+          return;
+        }
+        this.#wakeCommitWaiters(txs);
+        try {
+          this.events.emit("block", block);
+        } catch (err) {
+          this.#reportError(err); // a listener's failure is not the ledger's
+        }
+      });
     }
   }
 

@@ -8,7 +8,8 @@
  * order), an empty bytes or string field and a zero or false varint left out as proto3 does,
  * an embedded message written whenever it is set, even when empty. One exception: strings are
  * written as Buffer's UTF-8, so a lone surrogate becomes U+FFFD (EF BF BD) where
- * google-protobuf drops it; both endorsers and the committer use this encoder, and SQLite
+ * google-protobuf 3.21 drops a high surrogate that is followed by anything but a low one and
+ * writes any other lone surrogate in its 3-byte form (ED A0 80 for U+D800); both endorsers and the committer use this encoder, and SQLite
  * stores a key under the same bytes, so the network agrees with itself.
  */
 

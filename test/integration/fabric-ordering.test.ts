@@ -161,6 +161,101 @@ describe("embedded Fabric orderer: block cutting and commit notification", funct
     });
   });
 
+  it("an evaluation answers from a block's state only once the block is durable, and not at all after its sync failed", async () => {
+    await withNetwork({ batchTimeoutMs: 50, batchMaxMessages: 500 }, async (node, connect) => {
+      const { contract } = connect();
+      const store = node.network.store;
+      const balanceOf = (addr: string) => contract.evaluateTransaction("BalanceOf", "KRW", addr).then((b) => Buffer.from(b).toString());
+      const flush = store.flush.bind(store);
+      // 1. a held sync: the minted balance is committed to SQLite but not on disk
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      store.flush = () => held.then(flush);
+      const first = freshAddress();
+      const [t1] = await contract.newProposal("Mint", { arguments: ["KRW", first, "5"] }).endorse().then((t) => [t]);
+      const h0 = store.height;
+      const s1 = (await t1!.submit()).getStatus();
+      while (store.height === h0) await new Promise((r) => setTimeout(r, 10));
+      let answer: string | null = null;
+      const evaluated = balanceOf(first).then((b) => (answer = b));
+      try {
+        await new Promise((r) => setTimeout(r, 300));
+        assert.equal(answer, null, "no answer resting on a block that is not yet durable");
+      } finally {
+        release(); // a held sync would also hold the network's close
+      }
+      assert.equal(await evaluated, "5", "answered once the block is synced");
+      assert.equal((await s1).code, peer.TxValidationCode.VALID);
+      // 2. a failed sync: the block stays in SQLite, its durability unknown
+      store.flush = () => Promise.reject(new Error("EIO: injected fsync failure"));
+      node.network.events.on("error", () => {}); // the network reports the failure here
+      const second = freshAddress();
+      const [t2] = await contract.newProposal("Mint", { arguments: ["KRW", second, "7"] }).endorse().then((t) => [t]);
+      const h1 = store.height;
+      await t2!.submit();
+      while (store.height === h1) await new Promise((r) => setTimeout(r, 10));
+      await assert.rejects(balanceOf(second), (err: Error & { code?: number }) => {
+        assert.equal(err.code, 14 /* UNAVAILABLE */, err.message);
+        return true;
+      });
+    });
+  });
+
+  it("a failed sync stops ordering and reporting, with no one listening for errors: Submit answers UNAVAILABLE, nothing crashes, close completes", async () => {
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", record);
+    try {
+      let closed = false;
+      await withNetwork({ batchTimeoutMs: 50, batchMaxMessages: 500 }, async (node, connect) => {
+        const { contract } = connect(1_500);
+        const store = node.network.store;
+        store.flush = () => Promise.reject(new Error("EIO: injected fsync failure"));
+        assert.equal(node.network.events.listenerCount("error"), 0);
+        const [t1, t2] = await endorseMints(contract, 2);
+        const h0 = store.height;
+        const commit = await t1!.submit();
+        while (store.height === h0) await new Promise((r) => setTimeout(r, 10));
+        await new Promise((r) => setTimeout(r, 100)); // the failed sync is handled
+        assert.deepEqual(unhandled, [], "the failure is the network's to handle, not an unhandled rejection");
+        assert.equal(node.network.height, h0, "the block whose sync failed is never reported");
+        await assert.rejects(commit.getStatus(), "no commit status for it");
+        await assert.rejects(t2!.submit(), (err: Error & { code?: number }) => {
+          assert.equal(err.code, 14 /* UNAVAILABLE */, err.message);
+          return true;
+        });
+        // nor is anything endorsed on state whose block may be gone after a restart
+        await assert.rejects(endorseMints(contract, 1), (err: Error & { code?: number }) => {
+          assert.equal(err.code, 14 /* UNAVAILABLE */, err.message);
+          return true;
+        });
+        const closing = node.close().then(() => (closed = true));
+        await Promise.race([closing, new Promise((r) => setTimeout(r, 10_000))]);
+      });
+      assert.equal(closed, true, "the network closes after a failed sync");
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off("unhandledRejection", record);
+    }
+  });
+
+  it("a block listener that throws is reported, and is not taken for a failed sync: later blocks are still reported", async () => {
+    await withNetwork({ batchTimeoutMs: 50, batchMaxMessages: 500 }, async (node, connect) => {
+      const { contract } = connect();
+      const errors: Error[] = [];
+      node.network.events.on("error", (e: Error) => errors.push(e));
+      node.network.events.once("block", () => {
+        throw new Error("a subscriber's bug");
+      });
+      const [t1] = await endorseMints(contract, 1);
+      assert.equal((await (await t1!.submit()).getStatus()).code, peer.TxValidationCode.VALID);
+      const [t2] = await endorseMints(contract, 1);
+      const s2 = await (await t2!.submit()).getStatus();
+      assert.equal(s2.code, peer.TxValidationCode.VALID, "ordering and reporting go on");
+      assert.deepEqual(errors.map((e) => e.message), ["a subscriber's bug"]);
+    });
+  });
+
   it("two transactions waiting in one block get their own codes: VALID and MVCC_READ_CONFLICT; filtered blocks as stored", async () => {
     await withNetwork({ batchTimeoutMs: 2_000, batchMaxMessages: 500 }, async (node, connect) => {
       const { contract, gateway } = connect();

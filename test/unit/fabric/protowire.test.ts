@@ -222,6 +222,23 @@ describe("encodeMessage: google-protobuf's bytes for the messages endorsers buil
     }
   });
 
+  it("the one difference: a lone surrogate is U+FFFD here, dropped or written in its 3-byte form by google-protobuf", () => {
+    // the key field's bytes (after its tag and one-byte length)
+    const google = (key: string) => {
+      const w = new kv.KVWrite();
+      w.setKey(key);
+      return Buffer.from(w.serializeBinary()).subarray(2);
+    };
+    const ours = (key: string) => encodeMessage([[1, key]]).subarray(2);
+    assert.deepEqual(ours("\uD800"), Buffer.from("efbfbd", "hex"));
+    assert.deepEqual(google("\uD800"), Buffer.from("eda080", "hex"), "a final high surrogate: its 3-byte form");
+    assert.deepEqual(google("\uDC00"), Buffer.from("edb080", "hex"), "a lone low surrogate: its 3-byte form");
+    assert.deepEqual(google("a\uD800b"), Buffer.from("ab"), "a high surrogate before anything but a low one: dropped");
+    assert.deepEqual(ours("a\uD800b"), Buffer.from("61efbfbd62", "hex"));
+    // well-formed astral characters agree
+    assert.deepEqual(ours("\uD83D\uDE00"), google("\uD83D\uDE00"));
+  });
+
   it("leaves out empty fields unless told to keep them, and decodes back", () => {
     assert.deepEqual(encodeMessage([[1, new Uint8Array()]]), Buffer.alloc(0));
     assert.deepEqual(encodeMessage([[1, new Uint8Array(), true]]), Buffer.from([0x0a, 0x00]));
