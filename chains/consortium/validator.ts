@@ -55,7 +55,7 @@ export class ValidatorNode {
     this.address = signer.address;
     this.#store = store;
     // Proposals travel as tx hashes, rebuilt from this mempool (consensus/compact.ts).
-    this.#transport = new CompactProposalTransport(opts.transport, (hash) => this.mempool.get(hash)?.bytes, fromRoundProposer(chain), opts.log);
+    this.#transport = new CompactProposalTransport(opts.transport, (hash) => this.mempool.get(hash)?.bytes, fromRoundProposer(chain), opts.log, (tx) => this.#gossip.fresh(tx));
     this.#gossip = new TxGossip(this.#transport);
     this.#log = opts.log ?? quietLogger;
     this.chain = chain;

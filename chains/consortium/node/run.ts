@@ -33,6 +33,7 @@ import { genesisToJson } from "../genesis.ts";
 import { loadNodeHome, timeoutsFor } from "./home.ts";
 import { ChainPeering } from "./peering.ts";
 import { endpointOf } from "../staking.ts";
+import { widenConnectionWindow, widenStreamWindow } from "../net/flow-window.ts";
 
 export interface StartNodeOptions {
   readonly home: string;
@@ -130,6 +131,8 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
   }
 
   const peerServer = new grpc.Server({ "grpc.max_receive_message_length": config.maxPeerMessageBytes, "grpc.max_send_message_length": config.maxPeerMessageBytes });
+  // Gossip is paced by this server's HTTP/2 windows: room for a whole message per stream, both lanes per connection (flow-window.ts).
+  const windowed = widenStreamWindow(peerServer, config.maxPeerMessageBytes);
   const services = peerServices();
   peerServer.addService(services.Peer.service, {
     gossip: gossipHandler(transport, log),
@@ -181,6 +184,9 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
     const p2pPort = await new Promise<number>((resolve, reject) =>
       peerServer.bindAsync(`${LOCALHOST}:${config.p2pPort}`, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
     );
+    if (!windowed || !widenConnectionWindow(peerServer, 2 * config.maxPeerMessageBytes)) {
+      log.warn("peer server: HTTP/2 flow-control windows left at the default (this grpc-js version hides them); gossip is slower under load");
+    }
     selfEndpoint = `${LOCALHOST}:${p2pPort}`;
     validator.start();
     const node = validator;

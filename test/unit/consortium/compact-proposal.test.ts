@@ -51,6 +51,31 @@ describe("consortium compact proposals", () => {
     receiver.close();
   });
 
+  it("a proposer sends along the txs it gossiped moments ago; a receiver that lacks them assembles the block without asking", async () => {
+    const pooled = transfer(0, 5n);
+    const fresh = transfer(1, 6n);
+    const net = new InProcessNetwork();
+    // The proposer holds both; only `fresh` is one it has just gossiped (peers may not hold it yet).
+    const sender = new CompactProposalTransport(net.connect(), () => undefined, fromRoundProposer(openChain(genesis)), undefined, (tx) => tx === fresh.bytes);
+    const receiver = new CompactProposalTransport(net.connect(), (h) => (h === pooled.hash ? pooled.bytes : undefined), fromRoundProposer(openChain(genesis)));
+    const seen: ConsensusMessage[] = [];
+    const sniffer = net.connect();
+    sniffer.onMessage((m) => seen.push(m));
+    const got: ConsensusMessage[] = [];
+    receiver.onMessage((m) => got.push(m));
+    sender.broadcast(signedProposal([pooled.bytes, fresh.bytes]));
+    await until(() => got.length > 0, 5_000, "the assembled proposal");
+    assert.ok(got[0]!.type === "proposal");
+    assert.deepEqual(got[0]!.block.txs.map(toHex), [pooled.bytes, fresh.bytes].map(toHex));
+    const along = seen.filter((m) => m.type === "proposal-txs");
+    assert.equal(along.length, 1, "one message carries the fresh txs");
+    assert.ok(along[0]!.type === "proposal-txs");
+    assert.deepEqual(along[0]!.txs.map(toHex), [toHex(fresh.bytes)], "only the fresh tx is sent along");
+    await new Promise((r) => setTimeout(r, 60)); // past the first ask: nothing was missing by then
+    assert.equal(seen.filter((m) => m.type === "proposal-tx-request").length, 0, "no request was needed");
+    for (const t of [sender, receiver, sniffer]) t.close();
+  });
+
   it("the wire form names txs by hash only (no tx bytes)", () => {
     const t0 = transfer(0, 5n);
     const wire = new ManualTransport();
@@ -62,7 +87,7 @@ describe("consortium compact proposals", () => {
     assert.ok(!encodeMessage(sent).includes(toHex(t0.bytes).slice(2, 80)), "tx bytes are not in the message");
   });
 
-  it("txs that do not hash to a requested hash are ignored; the proposal stays incomplete", () => {
+  it("txs that do not hash to a requested hash are ignored; the proposal stays incomplete", async () => {
     const t0 = transfer(0, 5n);
     const other = transfer(0, 7n);
     const wire = new ManualTransport();
@@ -71,6 +96,7 @@ describe("consortium compact proposals", () => {
     receiver.onMessage((m) => got.push(m));
     const p = signedProposal([t0.bytes]);
     wire.deliver({ type: "compact-proposal", height: 1, round: 0, polRound: -1, header: p.block.header, lastCommit: null, txHashes: [t0.hash], signature: p.signature });
+    await until(() => wire.sent.some((m) => m.type === "proposal-tx-request"), 5_000, "a request for the missing tx");
     const request = wire.sent.find((m) => m.type === "proposal-tx-request");
     assert.ok(request && request.type === "proposal-tx-request");
     assert.deepEqual(request.hashes, [t0.hash]);
@@ -155,7 +181,7 @@ describe("consortium compact proposals", () => {
       const unknown = toHex(keccak256(Uint8Array.of(1, 2, 3)));
       await new Promise((r) => setTimeout(r, 20));
       wire.deliver({ type: "compact-proposal", height: 1, round: 0, polRound: -1, header: p.block.header, lastCommit: null, txHashes: [unknown], signature: p.signature });
-      assert.ok(wire.sent.some((m) => m.type === "proposal-tx-request"), "it asked for the tx");
+      await until(() => wire.sent.some((m) => m.type === "proposal-tx-request"), 5_000, "a request for the tx");
       await until(() => prevotes(wire).length > 0, 5_000, "a prevote");
       const [vote] = prevotes(wire);
       assert.ok(vote!.type === "vote" && vote.blockHash === NIL_BLOCK_HASH);
