@@ -12,7 +12,9 @@
  * schemes (secp256k1: pure-JS @noble recover as the chain uses it, and OpenSSL verify;
  * P-256: OpenSSL verify as the chain uses it) as the ceiling. No thresholds: figures to
  * compare runs.
- *   BENCH_TXS        transfers per run (default 2000)
+ *   BENCH_TXS        transfers per P-256 run (default 6000: at 1000 txs per block, 2000 was
+ *                    two or three blocks, and the first block's wait weighed on the figure)
+ *   BENCH_SECP_TXS   transfers per secp256k1 run (default 2000)
  *   BENCH_BATCH      transactions per SubmitTxs call (default 100)
  *   BENCH_INFLIGHT   SubmitTxs calls in flight per node (default 4), each on its own lane of
  *                    senders (see BENCH_LANES); with 1 the node idles for every round trip and
@@ -22,6 +24,9 @@
  *                    n ≡ k (mod BENCH_INFLIGHT), so one sender's txs are in several calls at
  *                    once and may arrive out of order (the node queues them, mempool.ts)
  *   BENCH_RATE       offered load in tx/s over all nodes (default 0: as fast as admitted)
+ *   BENCH_PACED_RATE with 4 validators (P-256), one more run at this offered rate (default
+ *                    600 tx/s; 0: none): commit latency at a load the network sustains, where
+ *                    an unpaced run's latency is only the time to drain its backlog
  *   BENCH_BLOCK_MS   block interval of an idle chain (default 500)
  *   BENCH_PROPOSE_MS propose timeout (default 2000; prevote / precommit half, delta a quarter)
  *   BENCH_VERIFY_WORKERS signature worker threads per node for SubmitTxs (default 0 = none)
@@ -46,10 +51,12 @@ import { ConsortiumClient } from "../../chains/consortium/rpc/client.ts";
 import { signTx } from "../../chains/consortium/tx.ts";
 import { authenticate, P256Signer, type TxAuthScheme, type TxSigner, txAuthenticator } from "../../chains/consortium/tx-auth.ts";
 
-const TXS = Number(process.env.BENCH_TXS ?? 2000);
+const P256_TXS = Number(process.env.BENCH_TXS ?? 6000);
+const SECP_TXS = Number(process.env.BENCH_SECP_TXS ?? 2000);
 const BATCH = Number(process.env.BENCH_BATCH ?? 100);
 const INFLIGHT = Number(process.env.BENCH_INFLIGHT ?? 4);
 const RATE = Number(process.env.BENCH_RATE ?? 0);
+const PACED_RATE = Number(process.env.BENCH_PACED_RATE ?? 600);
 const PROPOSE_MS = Number(process.env.BENCH_PROPOSE_MS ?? 2000);
 const VERIFY_WORKERS = Number(process.env.BENCH_VERIFY_WORKERS ?? 0);
 const TIMEOUTS = { proposeMs: PROPOSE_MS, prevoteMs: Math.ceil(PROPOSE_MS / 2), precommitMs: Math.ceil(PROPOSE_MS / 2), deltaMs: Math.ceil(PROPOSE_MS / 4) };
@@ -143,9 +150,10 @@ function fromHexKey(k: Hex): Uint8Array {
   return Uint8Array.from(Buffer.from(k.slice(2), "hex"));
 }
 
-async function runNetwork(validators: number, scheme: TxAuthScheme) {
+async function runNetwork(validators: number, scheme: TxAuthScheme, rate: number) {
+  const count = scheme === "p256" ? P256_TXS : SECP_TXS;
   const dir = mkdtempSync(join(tmpdir(), `isthmus-bench-${validators}v-`));
-  const senders = Array.from({ length: Math.ceil(TXS / PER_SENDER) }, (_, i) => senderKey(scheme, i));
+  const senders = Array.from({ length: Math.ceil(count / PER_SENDER) }, (_, i) => senderKey(scheme, i));
   const sink = Signer.fromPrivateKey(derivePrivateKey("bench/sink", 0)).address;
   const ports = await freePorts(2 * validators);
   // initNodeHomes wants a contiguous block: find one whose ports are all free.
@@ -174,7 +182,7 @@ async function runNetwork(validators: number, scheme: TxAuthScheme) {
     // Pre-sign (not timed).
     const txs = senders.flatMap((s, si) =>
       Array.from({ length: PER_SENDER }, (_, n) => signTx(s, { chainId: CHAIN_ID, nonce: n, body: { kind: "transfer", to: sink, asset: "ISTH", amount: BigInt(1 + si) } })),
-    ).slice(0, TXS);
+    ).slice(0, count);
     // Wait for the chain to be producing.
     const watcher = clients[0]!;
     while ((await watcher.getStatus()).height < 2) await new Promise((r) => setTimeout(r, 50));
@@ -226,7 +234,7 @@ async function runNetwork(validators: number, scheme: TxAuthScheme) {
         if (t) lanes[node * INFLIGHT + lane]!.txs.push(t);
       });
     }
-    const laneRate = RATE > 0 ? RATE / lanes.length : 0;
+    const laneRate = rate > 0 ? rate / lanes.length : 0;
     await Promise.all(
       lanes.map(async ({ node, txs: list }) => {
         for (let i = 0; i < list.length; i += BATCH) {
@@ -271,7 +279,7 @@ async function runNetwork(validators: number, scheme: TxAuthScheme) {
       finalized: finalAt.size,
       rejected,
       ...(rejected > 0 ? { rejectedBy: Object.fromEntries(rejectedBy) } : {}),
-      offeredRate: RATE > 0 ? RATE : "unpaced",
+      offeredRate: rate > 0 ? rate : "unpaced",
       submitSeconds: round((submitDone - t0) / 1000, 2),
       finalizedTps: round(finalAt.size / ((lastFinal - t0) / 1000)),
       commitLatencyMs: { p50: Math.round(percentile(latencies, 50)), p99: Math.round(percentile(latencies, 99)), max: Math.round(latencies.at(-1) ?? NaN) },
@@ -326,15 +334,16 @@ async function contiguousFreeBase(n: number, near: number): Promise<number> {
 const ceiling = verifyRates();
 const runs = [];
 for (const scheme of SCHEMES) {
-  if (SIZES.has(1) && (scheme === "p256" || SCHEMES.length === 1)) runs.push(await runNetwork(1, scheme));
-  if (SIZES.has(4)) runs.push(await runNetwork(4, scheme));
+  if (SIZES.has(1) && (scheme === "p256" || SCHEMES.length === 1)) runs.push(await runNetwork(1, scheme, RATE));
+  if (SIZES.has(4)) runs.push(await runNetwork(4, scheme, RATE));
+  if (SIZES.has(4) && scheme === "p256" && PACED_RATE > 0 && RATE === 0) runs.push(await runNetwork(4, scheme, PACED_RATE));
 }
 process.stdout.write(
   JSON.stringify(
     {
       bench: "consortium-consensus",
       machine: { cpus: cpus().length, model: cpus()[0]?.model ?? "unknown", node: process.version },
-      params: { txs: TXS, submitBatch: BATCH, submitInFlightPerNode: INFLIGHT, lanes: LANES, offeredRate: RATE > 0 ? RATE : "unpaced", blockIntervalMs: BLOCK_MS, timeouts: TIMEOUTS, verifyWorkers: VERIFY_WORKERS, transport: "gRPC between OS processes on 127.0.0.1" },
+      params: { txs: { p256: P256_TXS, secp256k1: SECP_TXS }, submitBatch: BATCH, submitInFlightPerNode: INFLIGHT, lanes: LANES, offeredRate: RATE > 0 ? RATE : "unpaced", pacedRun: RATE === 0 && PACED_RATE > 0 ? PACED_RATE : "none", blockIntervalMs: BLOCK_MS, timeouts: TIMEOUTS, verifyWorkers: VERIFY_WORKERS, transport: "gRPC between OS processes on 127.0.0.1" },
       verifyCeilingPerCore: ceiling,
       runs,
       note: "Each validator process verifies each tx signature once (mempool admission; proposing and checking a block reuse it). Ceiling per core: p256.opensslVerifyPerSec for P-256 txs, secp256k1.chainTxAuthPerSec (pure-JS recovery) for secp256k1 txs. 4 validators on one machine each verify every tx, so their shared ceiling is cores x rate / 4.",
