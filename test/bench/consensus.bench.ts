@@ -236,10 +236,13 @@ async function runNetwork(validators: number, scheme: TxAuthScheme, rate: number
     }
     const laneRate = rate > 0 ? rate / lanes.length : 0;
     await Promise.all(
-      lanes.map(async ({ node, txs: list }) => {
+      lanes.map(async ({ node, txs: list }, j) => {
+        // Paced lanes are staggered (lane j starts j / lanes of a batch interval late), so the
+        // offered load arrives as one batch every BATCH / rate seconds, not all lanes at once.
+        const offset = (j / lanes.length) * BATCH;
         for (let i = 0; i < list.length; i += BATCH) {
           if (laneRate > 0) {
-            const wait = t0 + (i / laneRate) * 1000 - performance.now();
+            const wait = t0 + ((i + offset) / laneRate) * 1000 - performance.now();
             if (wait > 0) await new Promise((r) => setTimeout(r, wait));
           }
           const batch = list.slice(i, i + BATCH);
