@@ -66,6 +66,7 @@ export class ValidatorNode {
     // peers receive each sender's txs in nonce order.
     this.mempool.onPending((tx, origin) => {
       if (origin === "client") this.#gossip.add(tx.bytes);
+      this.engine.txsArrived();
     });
     const app: ConsensusApp = {
       chainId: chain.chainId,

@@ -69,7 +69,7 @@ describe("consortium subscriptions: a subscriber's node is SIGKILLed and restart
 
   it("resumes on a validator and on a follower full node without gap or duplicate", async () => {
     dir = mkdtempSync(join(tmpdir(), "isthmus-sub-"));
-    const base = await contiguousFreePorts(10, 20_000 + Math.floor(Math.random() * 30_000));
+    const base = await contiguousFreePorts(10, 20_000 + Math.floor(Math.random() * 12_000));
     const net = initNodeHomes({ dir, validators: 4, chainId: CHAIN_ID, basePort: base, blockIntervalMs: BLOCK_MS });
     procs.push(...(await Promise.all(net.homes.map((h) => NodeProcess.start({ home: h.home, devnet: false, logLevel: "warn" })))));
     const followerHome = join(dir, "follower");

@@ -113,3 +113,44 @@ describe("consortium consensus engine: Tendermint locking", () => {
   });
 });
 
+
+describe("consortium consensus engine: when round 0 starts", () => {
+  const genesis = testGenesis();
+  const schedule = new ProposerSchedule(genesis.validators);
+  const byAddress = new Map(validatorSigners.map((s) => [s.address, s]));
+  let engine: ConsensusEngine | undefined;
+  afterEach(() => engine?.stop());
+
+  /** An engine with an idle block interval of a minute; `pending` is what its mempool holds. */
+  function idleEngine(signer: (typeof validatorSigners)[number]) {
+    const transport = new ManualTransport();
+    let pending = 0;
+    const app = { ...chainApp(openChain(genesis)), pendingTxs: () => pending };
+    engine = new ConsensusEngine({ app, signer, transport, clock: systemClock, signerState: memoryState(), blockIntervalMs: 60_000, timeouts: LONG });
+    engine.start();
+    const proposals = () => transport.sent.filter((m) => m.type === "proposal");
+    return { transport, proposals, setPending: (n: number) => (pending = n) };
+  }
+
+  it("the round-0 proposer waiting out an idle interval proposes as soon as txs arrive", async () => {
+    const t = idleEngine(byAddress.get(schedule.proposer(1, 0))!);
+    await tick();
+    assert.equal(t.proposals().length, 0, "idle: it waits the block interval");
+    engine!.txsArrived();
+    assert.equal(t.proposals().length, 0, "no pending txs: still waiting");
+    t.setPending(3);
+    engine!.txsArrived();
+    assert.equal(t.proposals().length, 1, "proposed at once");
+    engine!.txsArrived();
+    assert.equal(t.proposals().length, 1, "once per round");
+  });
+
+  it("a validator that is not the round-0 proposer keeps waiting (it joins on the proposal)", async () => {
+    const t = idleEngine(byAddress.get(schedule.proposer(1, 1))!);
+    t.setPending(3);
+    engine!.txsArrived();
+    await tick();
+    assert.equal(t.proposals().length, 0);
+    assert.equal(t.transport.sent.length, 0, "no vote either");
+  });
+});
