@@ -17,8 +17,8 @@ import { buildGenesisBlock } from "./configblock.ts";
 import { sha256 as createHash256, SignatureChecks, signLowS, verifyFabricSignature } from "./crypto.ts";
 import { loadOrCreateOrg, type Identity, type IdentitySpec, type Org } from "./identity.ts";
 import { hasRole, IdentityError, MspManager, serializeIdentity, type ValidIdentity } from "./msp.ts";
-import { blockDataHash, blockHeaderBytes, blockHeaderHash, Code, computeTxId, parseSignedProposal, MalformedError, type ParsedProposal } from "./protoutil.ts";
-import { encodeMessage, type LenField } from "./protowire.ts";
+import { blockDataHash, blockHeaderBytes, blockHeaderHash, Code, computeTxId, parseSignedProposal, MalformedError, SubmitRequestIn, type ParsedProposal } from "./protoutil.ts";
+import { encodeMessage, Sub, type LenField } from "./protowire.ts";
 import { LedgerStore, type StateWrite, type TxRecord } from "./store.ts";
 import { anyOf } from "./timestamp.ts";
 
@@ -108,6 +108,20 @@ interface Pending {
 }
 
 /** An invalid transaction's validation result. (Module-level: a closure per call costs a defineProperty under tsx.) */
+const asWritten = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+
+/**
+ * protos.Gateway with Endorse answering bytes the endorsers wrote themselves (the prepared
+ * transaction is built straight into an EndorseResponse's bytes, #endorse) and Submit read
+ * straight from its bytes (SubmitRequestIn) and answering the empty SubmitResponse's bytes;
+ * the other methods are fabric-protos' own.
+ */
+const GatewayService = {
+  ...gateway.GatewayService,
+  endorse: { ...gateway.GatewayService.endorse, responseSerialize: asWritten },
+  submit: { ...gateway.GatewayService.submit, requestDeserialize: (b: Buffer) => new SubmitRequestIn(b), responseSerialize: asWritten },
+};
+
 function fail(code: number, txId = ""): { code: number; txId: string; writes: StateWrite[] } {
   return { code, txId, writes: [] };
 }
@@ -181,7 +195,7 @@ export class FabricNetwork {
       // channelz stays on: grpc-js 1.14.7 without it does not track sessions, so forceShutdown
       // (close) would leave client connections open to a stopped server
     });
-    this.#server.addService(gateway.GatewayService, this.#gatewayService() as never);
+    this.#server.addService(GatewayService, this.#gatewayService() as never);
     this.#server.addService(peer.DeliverService, this.#deliverService() as never);
     this.#server.addService(ChaincodeSupportService, this.chaincodes.service() as never);
   }
@@ -347,11 +361,11 @@ export class FabricNetwork {
     if (ex.response.getStatus() >= 400) return { response: ex.response };
     // ChaincodeAction{results, events, response, chaincode_id{name, version}} inside
     // ProposalResponsePayload{proposal_hash, extension}, as protoutil marshals them
-    const cca = encodeMessage([
+    const cca = new Sub([
       [1, ex.simulator.txRwsetBytes()],
-      [2, ex.event ? ex.event.serializeBinary() : EMPTY],
+      [2, ex.event ?? EMPTY],
       [3, ex.response.serializeBinary(), true],
-      [4, encodeMessage([[2, p.chaincodeName], [3, "1.0"]]), true],
+      [4, new Sub([[2, p.chaincodeName], [3, "1.0"]]), true],
     ]);
     const prpBytes = encodeMessage([
       [1, p.proposalHash],
@@ -414,7 +428,8 @@ export class FabricNetwork {
 
   // ---------------------------------------------------------------- gateway
 
-  #gatewayService(): gateway.IGatewayServer {
+  /** The Gateway handlers, for GatewayService (Endorse answers the EndorseResponse's bytes). */
+  #gatewayService(): Record<"evaluate" | "endorse" | "submit" | "commitStatus" | "chaincodeEvents", grpc.UntypedHandleCall> {
     const wrap =
       <Req, Res>(code: grpc.status, f: (req: Req) => Promise<Res>) =>
       (call: grpc.ServerUnaryCall<Req, Res>, cb: grpc.sendUnaryData<Res>) => {
@@ -426,8 +441,8 @@ export class FabricNetwork {
     return {
       evaluate: wrap(grpc.status.UNKNOWN, (req: gateway.EvaluateRequest) => this.#evaluate(req)),
       endorse: wrap(grpc.status.ABORTED, (req: gateway.EndorseRequest) => this.#endorse(req)),
-      submit: wrap(grpc.status.ABORTED, (req: gateway.SubmitRequest) => this.#submit(req)),
-      commitStatus: (call, cb) => {
+      submit: wrap(grpc.status.ABORTED, (req: SubmitRequestIn) => this.#submit(req)),
+      commitStatus: (call: grpc.ServerUnaryCall<gateway.SignedCommitStatusRequest, gateway.CommitStatusResponse>, cb: grpc.sendUnaryData<gateway.CommitStatusResponse>) => {
         const onCancel = new AbortController();
         call.on("cancelled", () => onCancel.abort());
         this.#commitStatus(call.request, onCancel.signal).then(
@@ -435,7 +450,7 @@ export class FabricNetwork {
           (err) => cb(asFailure(err, grpc.status.UNAVAILABLE).toServiceError() as grpc.ServiceError),
         );
       },
-      chaincodeEvents: (call) => this.#chaincodeEvents(call),
+      chaincodeEvents: (call: grpc.ServerWritableStream<gateway.SignedChaincodeEventsRequest, gateway.ChaincodeEventsResponse>) => this.#chaincodeEvents(call),
     };
   }
 
@@ -477,7 +492,7 @@ export class FabricNetwork {
     }
   }
 
-  async #endorse(req: gateway.EndorseRequest): Promise<gateway.EndorseResponse> {
+  async #endorse(req: gateway.EndorseRequest): Promise<Uint8Array> {
     const { p } = this.#checkProposal(req.getProposedTransaction());
     const wanted = req.getEndorsingOrganizationsList();
     // The gateway's plan for the default policy (MAJORITY Endorsement of 2 orgs): every peer org.
@@ -507,30 +522,28 @@ export class FabricNetwork {
     // Payload{Header{channel_header, signature_header}, Transaction{TransactionAction{
     // signature_header, ChaincodeActionPayload{ChaincodeProposalPayload without the transient
     // map, ChaincodeEndorsedAction{prp, endorsements}}}}}
-    const cea = encodeMessage([[1, first.prpBytes!], ...results.map(({ r }): LenField => [2, r!.endorsement!, true])]);
-    const cap = encodeMessage([
+    const cea = new Sub([[1, first.prpBytes!], ...results.map(({ r }): LenField => [2, r!.endorsement!, true])]);
+    const cap = new Sub([
       [1, p.cppWithoutTransient],
       [2, cea, true],
     ]);
     const shdr = p.header.getSignatureHeader_asU8();
-    const ta = encodeMessage([
+    const ta = new Sub([
       [1, shdr],
       [2, cap],
     ]);
-    const tx = encodeMessage([[1, ta, true]]);
-    const hdr = encodeMessage([
+    const tx = new Sub([[1, ta, true]]);
+    const hdr = new Sub([
       [1, p.header.getChannelHeader_asU8()],
       [2, shdr],
     ]);
-    const payload = encodeMessage([
+    const payload = new Sub([
       [1, hdr, true],
       [2, tx],
     ]);
-    const env = new common.Envelope();
-    env.setPayload(payload);
-    const out = new gateway.EndorseResponse();
-    out.setPreparedTransaction(env);
-    return out;
+    // EndorseResponse{prepared_transaction: Envelope{payload}} (no signature yet), written in
+    // one buffer: google-protobuf's bytes for the same message (protowire.test.ts)
+    return encodeMessage([[1, new Sub([[1, payload]]), true]]);
   }
 
   /** One peer's endorsement or its error, for the gateway to collect. */
@@ -541,25 +554,25 @@ export class FabricNetwork {
     );
   }
 
-  async #submit(req: gateway.SubmitRequest): Promise<gateway.SubmitResponse> {
-    const env = req.getPreparedTransaction();
+  async #submit(req: SubmitRequestIn): Promise<Uint8Array> {
+    const env = req.envelope;
     if (!env) throw new GatewayFailure(grpc.status.INVALID_ARGUMENT, "a prepared transaction is required");
-    if (req.getChannelId() !== this.channel) throw new GatewayFailure(grpc.status.NOT_FOUND, `channel '${req.getChannelId()}' not found`);
+    if (req.channelId !== this.channel) throw new GatewayFailure(grpc.status.NOT_FOUND, `channel '${req.channelId}' not found`);
     // Orderer ingress (orderer/common/msgprocessor): the signer must satisfy the channel's Writers policy.
     try {
-      const payload = common.Payload.deserializeBinary(env.getPayload_asU8());
+      const payload = common.Payload.deserializeBinary(env.payload);
       const shdr = common.SignatureHeader.deserializeBinary(payload.getHeader()!.getSignatureHeader_asU8());
       const creator = this.msps.validate(shdr.getCreator_asU8());
       if (creator.mspId === this.ordererOrg.mspId) throw ordererRejected(this.ordererOrg.mspId, "implicit policy evaluation failed - 0 sub-policies were satisfied");
-      const sig = this.#signatures.verify(creator.publicKey, env.getPayload_asU8(), env.getSignature_asU8());
+      const sig = this.#signatures.verify(creator.publicKey, env.payload, env.signature);
       if (!sig.ok) throw ordererRejected(this.ordererOrg.mspId, `signature validation failed: ${sig.reason}`);
     } catch (err) {
       if (err instanceof GatewayFailure) throw err;
       throw ordererRejected(this.ordererOrg.mspId, (err as Error).message);
     }
     if (this.#closing || this.#ledgerFailure) throw new GatewayFailure(grpc.status.UNAVAILABLE, "no orderer nodes available");
-    this.#enqueue(env.serializeBinary());
-    return new gateway.SubmitResponse();
+    this.#enqueue(req.envelopeBytes());
+    return EMPTY; // SubmitResponse{} (no fields)
   }
 
   async #commitStatus(req: gateway.SignedCommitStatusRequest, signal: AbortSignal): Promise<gateway.CommitStatusResponse> {
