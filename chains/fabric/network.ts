@@ -17,9 +17,10 @@ import { buildGenesisBlock } from "./configblock.ts";
 import { sha256 as createHash256, SignatureChecks, signLowS, verifyFabricSignature } from "./crypto.ts";
 import { loadOrCreateOrg, type Identity, type IdentitySpec, type Org } from "./identity.ts";
 import { hasRole, IdentityError, MspManager, serializeIdentity, type ValidIdentity } from "./msp.ts";
-import { blockDataHash, blockHeaderBytes, blockHeaderHash, Code, computeTxId, parseSignedProposal, MalformedError, SubmitRequestIn, type ParsedProposal } from "./protoutil.ts";
+import { blockDataHash, blockHeaderBytes, blockHeaderHash, Code, computeTxId, parseSignedProposal, EndorseRequestIn, MalformedError, SubmitRequestIn, type ParsedProposal, type SignedProposalLike } from "./protoutil.ts";
 import { encodeMessage, Sub, type LenField } from "./protowire.ts";
 import { LedgerStore, type StateWrite, type TxRecord } from "./store.ts";
+import { readKvRwset, type KvRwsetIn } from "./simulator.ts";
 import { anyOf } from "./timestamp.ts";
 
 const kv = ledger.rwset.kvrwset;
@@ -111,14 +112,14 @@ interface Pending {
 const asWritten = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 
 /**
- * protos.Gateway with Endorse answering bytes the endorsers wrote themselves (the prepared
- * transaction is built straight into an EndorseResponse's bytes, #endorse) and Submit read
- * straight from its bytes (SubmitRequestIn) and answering the empty SubmitResponse's bytes;
+ * protos.Gateway with Endorse read straight from its bytes (EndorseRequestIn) and answering
+ * bytes the endorsers wrote themselves (the prepared transaction is built straight into an
+ * EndorseResponse's bytes, #endorse), and Submit read straight from its bytes (SubmitRequestIn) and answering the empty SubmitResponse's bytes;
  * the other methods are fabric-protos' own.
  */
 const GatewayService = {
   ...gateway.GatewayService,
-  endorse: { ...gateway.GatewayService.endorse, responseSerialize: asWritten },
+  endorse: { ...gateway.GatewayService.endorse, requestDeserialize: (b: Buffer) => new EndorseRequestIn(b), responseSerialize: asWritten },
   submit: { ...gateway.GatewayService.submit, requestDeserialize: (b: Buffer) => new SubmitRequestIn(b), responseSerialize: asWritten },
 };
 
@@ -318,7 +319,7 @@ export class FabricNetwork {
   // ---------------------------------------------------------------- proposal checks
 
   /** Endorser's checks (core/endorser/msgvalidation.go): header, creator, signature, txID. */
-  #checkProposal(sp: peer.SignedProposal | undefined): { p: ParsedProposal; creator: ValidIdentity } {
+  #checkProposal(sp: SignedProposalLike | undefined): { p: ParsedProposal; creator: ValidIdentity } {
     if (!sp) throw new GatewayFailure(grpc.status.INVALID_ARGUMENT, "a signed proposal is required");
     let p: ParsedProposal;
     try {
@@ -440,7 +441,7 @@ export class FabricNetwork {
       };
     return {
       evaluate: wrap(grpc.status.UNKNOWN, (req: gateway.EvaluateRequest) => this.#evaluate(req)),
-      endorse: wrap(grpc.status.ABORTED, (req: gateway.EndorseRequest) => this.#endorse(req)),
+      endorse: wrap(grpc.status.ABORTED, (req: EndorseRequestIn) => this.#endorse(req)),
       submit: wrap(grpc.status.ABORTED, (req: SubmitRequestIn) => this.#submit(req)),
       commitStatus: (call: grpc.ServerUnaryCall<gateway.SignedCommitStatusRequest, gateway.CommitStatusResponse>, cb: grpc.sendUnaryData<gateway.CommitStatusResponse>) => {
         const onCancel = new AbortController();
@@ -492,9 +493,9 @@ export class FabricNetwork {
     }
   }
 
-  async #endorse(req: gateway.EndorseRequest): Promise<Uint8Array> {
-    const { p } = this.#checkProposal(req.getProposedTransaction());
-    const wanted = req.getEndorsingOrganizationsList();
+  async #endorse(req: EndorseRequestIn): Promise<Uint8Array> {
+    const { p } = this.#checkProposal(req.proposedTransaction);
+    const wanted = req.endorsingOrganizations;
     // The gateway's plan for the default policy (MAJORITY Endorsement of 2 orgs): every peer org.
     const nodes = wanted.length > 0 ? wanted.map((m) => this.#peerFor(m)).filter((n): n is PeerNode => !!n) : this.#peers;
     if (nodes.length === 0) throw new GatewayFailure(grpc.status.UNAVAILABLE, "no endorsing peers found for the requested organizations");
@@ -1007,28 +1008,36 @@ export class FabricNetwork {
       }
     }
     if (orgs.size < Math.floor(this.peerOrgs.length / 2) + 1) return fail(Code.ENDORSEMENT_POLICY_FAILURE, txId);
-    let rwset: ledger.rwset.TxReadWriteSet;
+    // TxRwSet.FromProtoBytes (the validation dispatcher): the whole read/write set, each
+    // namespace's KVRWSet included, decodes or the transaction is BAD_RWSET
+    const sets: { ns: string; set: KvRwsetIn; ranges: ledger.rwset.kvrwset.RangeQueryInfo[] }[] = [];
     try {
-      rwset = ledger.rwset.TxReadWriteSet.deserializeBinary(cca.getResults_asU8());
+      const rwset = ledger.rwset.TxReadWriteSet.deserializeBinary(cca.getResults_asU8());
+      for (const nsrw of rwset.getNsRwsetList()) {
+        const set = readKvRwset(nsrw.getRwset_asU8());
+        const ranges: ledger.rwset.kvrwset.RangeQueryInfo[] = [];
+        for (const b of set.rangeQueries) ranges.push(kv.RangeQueryInfo.deserializeBinary(b));
+        for (const b of set.metadataWrites) kv.KVMetadataWrite.deserializeBinary(b);
+        sets.push({ ns: nsrw.getNamespace(), set, ranges });
+      }
     } catch {
       return fail(Code.BAD_RWSET, txId);
     }
     const writes: StateWrite[] = [];
-    for (const nsrw of rwset.getNsRwsetList()) {
-      if (nsrw.getNamespace() !== ns) return fail(Code.ILLEGAL_WRITESET, txId);
-      const set = kv.KVRWSet.deserializeBinary(nsrw.getRwset_asU8());
+    for (const { ns: setNs, set, ranges } of sets) {
+      if (setNs !== ns) return fail(Code.ILLEGAL_WRITESET, txId);
       const upd = updated.get(ns);
       // MVCC (kvledger/txmgmt/validation): each read version must still be the committed one
-      for (const rd of set.getReadsList()) {
-        if (upd?.has(rd.getKey())) return fail(Code.MVCC_READ_CONFLICT, txId);
-        const cur = this.store.getState(ns, rd.getKey());
-        const v = rd.getVersion();
-        if (!v ? cur !== null : !cur || cur.version.blockNum !== v.getBlockNum() || cur.version.txNum !== v.getTxNum()) {
+      for (const rd of set.reads) {
+        if (upd?.has(rd.key)) return fail(Code.MVCC_READ_CONFLICT, txId);
+        const cur = this.store.getState(ns, rd.key);
+        const v = rd.version;
+        if (!v ? cur !== null : !cur || cur.version.blockNum !== v.blockNum || cur.version.txNum !== v.txNum) {
           return fail(Code.MVCC_READ_CONFLICT, txId);
         }
       }
       // phantom check: re-run each range query and compare what it returns now
-      for (const rq of set.getRangeQueriesInfoList()) {
+      for (const rq of ranges) {
         const raw = rq.getRawReads()?.getKvReadsList() ?? [];
         const start = rq.getStartKey();
         const end = rq.getEndKey();
@@ -1046,8 +1055,8 @@ export class FabricNetwork {
           }
         }
       }
-      for (const w of set.getWritesList()) {
-        writes.push({ ns, key: w.getKey(), isDelete: w.getIsDelete(), value: w.getValue_asU8(), version: { blockNum, txNum } });
+      for (const w of set.writes) {
+        writes.push({ ns, key: w.key, isDelete: w.isDelete, value: w.value, version: { blockNum, txNum } });
       }
     }
     return { code: Code.VALID, txId, writes, cca };

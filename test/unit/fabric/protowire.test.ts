@@ -12,8 +12,8 @@ import { randomBytes, randomInt } from "node:crypto";
 import { timestampOf } from "../../../chains/fabric/timestamp.ts";
 import { ChaincodeMessageIn, encodeChaincodeMessage, endorsedEventBytes } from "../../../chains/fabric/chaincode.ts";
 import { encodeMessage, Sub, WireError } from "../../../chains/fabric/protowire.ts";
-import { SubmitRequestIn } from "../../../chains/fabric/protoutil.ts";
-import { TxSimulator } from "../../../chains/fabric/simulator.ts";
+import { EndorseRequestIn, SubmitRequestIn } from "../../../chains/fabric/protoutil.ts";
+import { readKvRwset, TxSimulator } from "../../../chains/fabric/simulator.ts";
 import type { LedgerStore } from "../../../chains/fabric/store.ts";
 
 const kv = ledger.rwset.kvrwset;
@@ -330,6 +330,64 @@ describe("encodeMessage: google-protobuf's bytes for the messages endorsers buil
     }
     assert.throws(() => new SubmitRequestIn(Buffer.from([0x1a, 0x05, 0x0a])), WireError, "a truncated envelope");
     assert.throws(() => new SubmitRequestIn(Buffer.from([0x18, 0x01])), WireError, "the envelope as a varint");
+  });
+
+  it("reads a gateway EndorseRequest as google-protobuf does (EndorseRequestIn)", () => {
+    for (let i = 0; i < 200; i++) {
+      const req = new gateway.EndorseRequest();
+      if (i % 3) req.setTransactionId(randomBytes(32).toString("hex"));
+      if (i % 4) req.setChannelId(["isthmus", "채널"][i % 2]!);
+      if (i % 5) {
+        const sp = new peer.SignedProposal();
+        sp.setProposalBytes(blob());
+        if (i % 7) sp.setSignature(randomBytes(70));
+        req.setProposedTransaction(sp);
+      }
+      req.setEndorsingOrganizationsList(["Org1MSP", "Org2MSP", "조직"].slice(0, i % 4));
+      let bytes = Buffer.from(req.serializeBinary());
+      if (i % 6 === 1) bytes = Buffer.concat([bytes, encodeMessage([[9, blob(), true], [10, 7], [2, "later"], [4, "Org3MSP"]])]);
+      if (i % 8 === 2) bytes = Buffer.concat([bytes, encodeMessage([[3, new Sub([[2, randomBytes(3)], [5, blob()]]), true]])]); // a later proposal wins
+      const ref = gateway.EndorseRequest.deserializeBinary(bytes);
+      const ours = new EndorseRequestIn(bytes);
+      assert.equal(ours.transactionId, ref.getTransactionId());
+      assert.equal(ours.channelId, ref.getChannelId());
+      assert.deepEqual(ours.endorsingOrganizations, ref.getEndorsingOrganizationsList());
+      const sp = ref.getProposedTransaction();
+      assert.equal(ours.proposedTransaction === undefined, sp === undefined);
+      if (sp) {
+        assert.deepEqual(Buffer.from(ours.proposedTransaction!.getProposalBytes_asU8()), Buffer.from(sp.getProposalBytes_asU8()));
+        assert.deepEqual(Buffer.from(ours.proposedTransaction!.getSignature_asU8()), Buffer.from(sp.getSignature_asU8()));
+      }
+    }
+    assert.throws(() => new EndorseRequestIn(Buffer.from([0x1a, 0x05, 0x0a])), WireError, "a truncated proposal");
+  });
+
+  it("reads a KVRWSet as google-protobuf does (readKvRwset)", () => {
+    const keys = ["", "a", "\u0000bal\u0000KRW\u0000x\u0000", "잔액", "z".repeat(300)];
+    const ver = () => ({ blockNum: [0, 1, 127, 128, 2 ** 40][randomInt(5)]!, txNum: [0, 1, 499][randomInt(3)]! });
+    for (let i = 0; i < 200; i++) {
+      const sim = new TxSimulator(null as unknown as LedgerStore, "htlc");
+      for (const k of keys) if (randomInt(2)) sim.reads.set(k, randomInt(3) ? ver() : null);
+      if (randomInt(3) === 0) sim.ranges.push({ start: "a", end: "z", exhausted: true, reads: [{ key: "b", version: ver() }] });
+      for (const k of keys) if (randomInt(2)) sim.writes.set(k, randomInt(4) ? { isDelete: false, value: blob() } : { isDelete: true, value: new Uint8Array() });
+      let bytes = Buffer.from(sim.rwsetBytes());
+      // unknown fields, a version with an explicit zero block, a metadata write
+      if (i % 5 === 1) bytes = Buffer.concat([bytes, encodeMessage([[9, blob(), true], [1, new Sub([[1, "v0"], [2, new Sub([[2, 3]]), true], [7, 1]]), true], [4, new Sub([[1, "m"]]), true]])]);
+      const ref = kv.KVRWSet.deserializeBinary(bytes);
+      const ours = readKvRwset(bytes);
+      assert.deepEqual(
+        ours.reads,
+        ref.getReadsList().map((r) => ({ key: r.getKey(), version: r.getVersion() ? { blockNum: r.getVersion()!.getBlockNum(), txNum: r.getVersion()!.getTxNum() } : null })),
+      );
+      assert.deepEqual(
+        ours.writes.map((w) => ({ key: w.key, isDelete: w.isDelete, value: Buffer.from(w.value) })),
+        ref.getWritesList().map((w) => ({ key: w.getKey(), isDelete: w.getIsDelete(), value: Buffer.from(w.getValue_asU8()) })),
+      );
+      assert.deepEqual(ours.rangeQueries.map((b) => kv.RangeQueryInfo.deserializeBinary(b).toObject()), ref.getRangeQueriesInfoList().map((q) => q.toObject()));
+      assert.equal(ours.metadataWrites.length, ref.getMetadataWritesList().length);
+    }
+    assert.throws(() => readKvRwset(Buffer.from([0x0a, 0x04, 0x0a, 0x05, 0x61])), WireError, "a truncated read");
+    assert.throws(() => readKvRwset(Buffer.from([0x1a, 0x02, 0x10, 0x80])), WireError, "a truncated is_delete");
   });
 
   it("the one difference: a lone surrogate is U+FFFD here, dropped or written in its 3-byte form by google-protobuf", () => {
