@@ -6,7 +6,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { ledger, peer } from "@hyperledger/fabric-protos";
-import { encodeMessage } from "./protowire.ts";
+import { encodeMessage, WireReader } from "./protowire.ts";
 import { TxSimulator, type RangeRecord } from "./simulator.ts";
 import type { LedgerStore } from "./store.ts";
 
@@ -15,7 +15,96 @@ const T = peer.ChaincodeMessage.Type;
 const PAGE = 100;
 
 /** A chaincode stream: this peer writes ChaincodeMessage bytes (encodeChaincodeMessage) and reads decoded messages. */
-type Stream = grpc.ClientDuplexStream<Uint8Array, peer.ChaincodeMessage> | grpc.ServerDuplexStream<peer.ChaincodeMessage, Uint8Array>;
+type Stream = grpc.ClientDuplexStream<Uint8Array, ChaincodeMessageIn> | grpc.ServerDuplexStream<ChaincodeMessageIn, Uint8Array>;
+
+/**
+ * A ChaincodeMessage from the chaincode, read straight from its bytes (six arrive per
+ * transaction): type, payload, txid and channel_id, and the chaincode event decoded only when
+ * one is present. google-protobuf's readings of the same bytes: the last occurrence of a
+ * field wins, unknown fields and the timestamp and proposal are passed over; a truncated
+ * message or a known field with another wire type is refused (the stream fails, as when
+ * google-protobuf cannot decode it).
+ */
+export class ChaincodeMessageIn {
+  #type = 0;
+  #payload: Uint8Array = EMPTY;
+  #txid = "";
+  #channelId = "";
+  #event: Uint8Array | null = null;
+
+  constructor(bytes: Uint8Array) {
+    const r = new WireReader(bytes);
+    while (r.next()) {
+      switch (r.field) {
+        case 1:
+          r.expect(0);
+          this.#type = r.varint() | 0; // an enum is read as int32
+          break;
+        case 3:
+          r.expect(2);
+          this.#payload = r.bytes();
+          break;
+        case 4:
+          r.expect(2);
+          this.#txid = r.string();
+          break;
+        case 6:
+          r.expect(2);
+          this.#event = r.bytes();
+          break;
+        case 7:
+          r.expect(2);
+          this.#channelId = r.string();
+          break;
+        default:
+          r.skip();
+      }
+    }
+  }
+
+  getType(): number {
+    return this.#type;
+  }
+  getPayload_asU8(): Uint8Array {
+    return this.#payload;
+  }
+  getTxid(): string {
+    return this.#txid;
+  }
+  getChannelId(): string {
+    return this.#channelId;
+  }
+  /** The chaincode event's bytes as the chaincode sent them, if it sent one. */
+  getChaincodeEventBytes(): Uint8Array | null {
+    return this.#event;
+  }
+}
+
+/**
+ * The chaincode's event as the peer puts it in the ChaincodeAction: its event_name and payload
+ * with chaincode_id and tx_id set by the peer (handler.go), written straight into bytes —
+ * google-protobuf's bytes for that decode, set and serialize (protowire.test.ts), including
+ * its dropping of unknown fields.
+ */
+export function endorsedEventBytes(event: Uint8Array, chaincode: string, txid: string): Buffer {
+  let name = "";
+  let payload: Uint8Array = EMPTY;
+  const r = new WireReader(event);
+  while (r.next()) {
+    if (r.field === 3) {
+      r.expect(2);
+      name = r.string();
+    } else if (r.field === 4) {
+      r.expect(2);
+      payload = r.bytes();
+    } else r.skip();
+  }
+  return encodeMessage([[1, chaincode], [2, txid], [3, name], [4, payload]]);
+}
+
+function readChaincodeMessage(bytes: Buffer): ChaincodeMessageIn {
+  return new ChaincodeMessageIn(bytes);
+}
 
 /**
  * A ChaincodeMessage{type, payload, txid, proposal, channel_id} as the peer sends it, encoded
@@ -34,13 +123,14 @@ function asWritten(bytes: Uint8Array): Buffer {
 }
 
 /** protos.ChaincodeSupport (classic registration), answering with messages this peer encoded itself. */
-export const ChaincodeSupportService = { register: { ...peer.ChaincodeSupportService.register, responseSerialize: asWritten } };
+export const ChaincodeSupportService = { register: { ...peer.ChaincodeSupportService.register, requestDeserialize: readChaincodeMessage, responseSerialize: asWritten } };
 /** protos.Chaincode (chaincode-as-a-service), the peer dialling with messages it encoded itself. */
-const ChaincodeClient = grpc.makeGenericClientConstructor({ connect: { ...peer.ChaincodeService.connect, requestSerialize: asWritten } }, "Chaincode");
+const ChaincodeClient = grpc.makeGenericClientConstructor({ connect: { ...peer.ChaincodeService.connect, requestSerialize: asWritten, responseDeserialize: readChaincodeMessage } }, "Chaincode");
 
 export interface Execution {
   readonly response: peer.Response;
-  readonly event: peer.ChaincodeEvent | null;
+  /** The ChaincodeEvent for the ChaincodeAction (endorsedEventBytes), if the chaincode set one. */
+  readonly event: Uint8Array | null;
   readonly simulator: TxSimulator;
 }
 
@@ -50,7 +140,7 @@ export class ChaincodeError extends Error {
 
 interface Pending {
   readonly sim: TxSimulator;
-  readonly resolve: (m: peer.ChaincodeMessage) => void;
+  readonly resolve: (m: ChaincodeMessageIn) => void;
   readonly reject: (e: Error) => void;
   /** the execution timeout, cleared when the execution settles */
   timer?: NodeJS.Timeout;
@@ -80,7 +170,7 @@ export class ChaincodeConnection {
       this.#pending.clear();
       done();
     };
-    stream.on("data", (m: peer.ChaincodeMessage) => {
+    stream.on("data", (m: ChaincodeMessageIn) => {
       try {
         this.#onMessage(m, onRegister);
       } catch (err) {
@@ -106,7 +196,7 @@ export class ChaincodeConnection {
     this.#stream.write(encodeChaincodeMessage(type, channel, txid, payload));
   }
 
-  #onMessage(m: peer.ChaincodeMessage, onRegister: (c: ChaincodeConnection) => void): void {
+  #onMessage(m: ChaincodeMessageIn, onRegister: (c: ChaincodeConnection) => void): void {
     const type = m.getType();
     const channel = m.getChannelId();
     const txid = m.getTxid();
@@ -208,7 +298,7 @@ export class ChaincodeConnection {
   };
 
   /** Runs one invocation (`inputBytes`: the marshalled ChaincodeInput) against `sim`; resolves with COMPLETED or ERROR, or rejects on timeout. */
-  execute(channel: string, txid: string, signedProposal: Uint8Array, inputBytes: Uint8Array, sim: TxSimulator, timeoutMs: number): Promise<peer.ChaincodeMessage> {
+  execute(channel: string, txid: string, signedProposal: Uint8Array, inputBytes: Uint8Array, sim: TxSimulator, timeoutMs: number): Promise<ChaincodeMessageIn> {
     if (this.#closed) return Promise.reject(new ChaincodeError("chaincode stream terminated"));
     const key = channel + txid;
     if (this.#pending.has(key)) return Promise.reject(new ChaincodeError(`txid: ${txid}(${channel}) exists`));
@@ -240,7 +330,7 @@ export class ChaincodeSupport {
   ) {}
 
   /** The ChaincodeSupport service implementation (classic mode: the chaincode dials the peer), for ChaincodeSupportService. */
-  service(): { register: grpc.handleBidiStreamingCall<peer.ChaincodeMessage, Uint8Array> } {
+  service(): { register: grpc.handleBidiStreamingCall<ChaincodeMessageIn, Uint8Array> } {
     return {
       register: (call) => {
         new ChaincodeConnection(call, (c) => this.#registered([c]));
@@ -250,7 +340,7 @@ export class ChaincodeSupport {
 
   /** Chaincode-as-a-service: the peer dials the chaincode server at `address`, `lanes` streams. */
   async connectServer(address: string, timeoutMs = 10_000, lanes = 1): Promise<void> {
-    const client = new ChaincodeClient(address, grpc.credentials.createInsecure()) as unknown as { connect(): grpc.ClientDuplexStream<Uint8Array, peer.ChaincodeMessage> } & grpc.Client;
+    const client = new ChaincodeClient(address, grpc.credentials.createInsecure()) as unknown as { connect(): grpc.ClientDuplexStream<Uint8Array, ChaincodeMessageIn> } & grpc.Client;
     this.#clients.push(client);
     await new Promise<void>((resolve, reject) => client.waitForReady(Date.now() + timeoutMs, (err) => (err ? reject(err) : resolve())));
     const connections = await Promise.all(
@@ -328,12 +418,8 @@ export class ChaincodeSupport {
         return { response: r, event: null, simulator: sim };
       }
       const response = peer.Response.deserializeBinary(m.getPayload_asU8());
-      const event = m.getChaincodeEvent() ?? null;
-      if (event) {
-        event.setChaincodeId(chaincode);
-        event.setTxId(txid);
-      }
-      return { response, event, simulator: sim };
+      const ev = m.getChaincodeEventBytes();
+      return { response, event: ev ? endorsedEventBytes(ev, chaincode, txid) : null, simulator: sim };
     }
   }
 

@@ -17,9 +17,10 @@ import { buildGenesisBlock } from "./configblock.ts";
 import { sha256 as createHash256, SignatureChecks, signLowS, verifyFabricSignature } from "./crypto.ts";
 import { loadOrCreateOrg, type Identity, type IdentitySpec, type Org } from "./identity.ts";
 import { hasRole, IdentityError, MspManager, serializeIdentity, type ValidIdentity } from "./msp.ts";
-import { blockDataHash, blockHeaderBytes, blockHeaderHash, Code, computeTxId, parseSignedProposal, MalformedError, type ParsedProposal } from "./protoutil.ts";
-import { encodeMessage, type LenField } from "./protowire.ts";
+import { blockDataHash, blockHeaderBytes, blockHeaderHash, Code, computeTxId, parseSignedProposal, EndorseRequestIn, MalformedError, SubmitRequestIn, type ParsedProposal, type SignedProposalLike } from "./protoutil.ts";
+import { encodeMessage, Sub, type LenField } from "./protowire.ts";
 import { LedgerStore, type StateWrite, type TxRecord } from "./store.ts";
+import { readKvRwset, type KvRwsetIn } from "./simulator.ts";
 import { anyOf } from "./timestamp.ts";
 
 const kv = ledger.rwset.kvrwset;
@@ -108,6 +109,20 @@ interface Pending {
 }
 
 /** An invalid transaction's validation result. (Module-level: a closure per call costs a defineProperty under tsx.) */
+const asWritten = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+
+/**
+ * protos.Gateway with Endorse read straight from its bytes (EndorseRequestIn) and answering
+ * bytes the endorsers wrote themselves (the prepared transaction is built straight into an
+ * EndorseResponse's bytes, #endorse), and Submit read straight from its bytes (SubmitRequestIn) and answering the empty SubmitResponse's bytes;
+ * the other methods are fabric-protos' own.
+ */
+const GatewayService = {
+  ...gateway.GatewayService,
+  endorse: { ...gateway.GatewayService.endorse, requestDeserialize: (b: Buffer) => new EndorseRequestIn(b), responseSerialize: asWritten },
+  submit: { ...gateway.GatewayService.submit, requestDeserialize: (b: Buffer) => new SubmitRequestIn(b), responseSerialize: asWritten },
+};
+
 function fail(code: number, txId = ""): { code: number; txId: string; writes: StateWrite[] } {
   return { code, txId, writes: [] };
 }
@@ -181,7 +196,7 @@ export class FabricNetwork {
       // channelz stays on: grpc-js 1.14.7 without it does not track sessions, so forceShutdown
       // (close) would leave client connections open to a stopped server
     });
-    this.#server.addService(gateway.GatewayService, this.#gatewayService() as never);
+    this.#server.addService(GatewayService, this.#gatewayService() as never);
     this.#server.addService(peer.DeliverService, this.#deliverService() as never);
     this.#server.addService(ChaincodeSupportService, this.chaincodes.service() as never);
   }
@@ -304,7 +319,7 @@ export class FabricNetwork {
   // ---------------------------------------------------------------- proposal checks
 
   /** Endorser's checks (core/endorser/msgvalidation.go): header, creator, signature, txID. */
-  #checkProposal(sp: peer.SignedProposal | undefined): { p: ParsedProposal; creator: ValidIdentity } {
+  #checkProposal(sp: SignedProposalLike | undefined): { p: ParsedProposal; creator: ValidIdentity } {
     if (!sp) throw new GatewayFailure(grpc.status.INVALID_ARGUMENT, "a signed proposal is required");
     let p: ParsedProposal;
     try {
@@ -347,11 +362,11 @@ export class FabricNetwork {
     if (ex.response.getStatus() >= 400) return { response: ex.response };
     // ChaincodeAction{results, events, response, chaincode_id{name, version}} inside
     // ProposalResponsePayload{proposal_hash, extension}, as protoutil marshals them
-    const cca = encodeMessage([
+    const cca = new Sub([
       [1, ex.simulator.txRwsetBytes()],
-      [2, ex.event ? ex.event.serializeBinary() : EMPTY],
+      [2, ex.event ?? EMPTY],
       [3, ex.response.serializeBinary(), true],
-      [4, encodeMessage([[2, p.chaincodeName], [3, "1.0"]]), true],
+      [4, new Sub([[2, p.chaincodeName], [3, "1.0"]]), true],
     ]);
     const prpBytes = encodeMessage([
       [1, p.proposalHash],
@@ -414,7 +429,8 @@ export class FabricNetwork {
 
   // ---------------------------------------------------------------- gateway
 
-  #gatewayService(): gateway.IGatewayServer {
+  /** The Gateway handlers, for GatewayService (Endorse answers the EndorseResponse's bytes). */
+  #gatewayService(): Record<"evaluate" | "endorse" | "submit" | "commitStatus" | "chaincodeEvents", grpc.UntypedHandleCall> {
     const wrap =
       <Req, Res>(code: grpc.status, f: (req: Req) => Promise<Res>) =>
       (call: grpc.ServerUnaryCall<Req, Res>, cb: grpc.sendUnaryData<Res>) => {
@@ -425,9 +441,9 @@ export class FabricNetwork {
       };
     return {
       evaluate: wrap(grpc.status.UNKNOWN, (req: gateway.EvaluateRequest) => this.#evaluate(req)),
-      endorse: wrap(grpc.status.ABORTED, (req: gateway.EndorseRequest) => this.#endorse(req)),
-      submit: wrap(grpc.status.ABORTED, (req: gateway.SubmitRequest) => this.#submit(req)),
-      commitStatus: (call, cb) => {
+      endorse: wrap(grpc.status.ABORTED, (req: EndorseRequestIn) => this.#endorse(req)),
+      submit: wrap(grpc.status.ABORTED, (req: SubmitRequestIn) => this.#submit(req)),
+      commitStatus: (call: grpc.ServerUnaryCall<gateway.SignedCommitStatusRequest, gateway.CommitStatusResponse>, cb: grpc.sendUnaryData<gateway.CommitStatusResponse>) => {
         const onCancel = new AbortController();
         call.on("cancelled", () => onCancel.abort());
         this.#commitStatus(call.request, onCancel.signal).then(
@@ -435,7 +451,7 @@ export class FabricNetwork {
           (err) => cb(asFailure(err, grpc.status.UNAVAILABLE).toServiceError() as grpc.ServiceError),
         );
       },
-      chaincodeEvents: (call) => this.#chaincodeEvents(call),
+      chaincodeEvents: (call: grpc.ServerWritableStream<gateway.SignedChaincodeEventsRequest, gateway.ChaincodeEventsResponse>) => this.#chaincodeEvents(call),
     };
   }
 
@@ -477,9 +493,9 @@ export class FabricNetwork {
     }
   }
 
-  async #endorse(req: gateway.EndorseRequest): Promise<gateway.EndorseResponse> {
-    const { p } = this.#checkProposal(req.getProposedTransaction());
-    const wanted = req.getEndorsingOrganizationsList();
+  async #endorse(req: EndorseRequestIn): Promise<Uint8Array> {
+    const { p } = this.#checkProposal(req.proposedTransaction);
+    const wanted = req.endorsingOrganizations;
     // The gateway's plan for the default policy (MAJORITY Endorsement of 2 orgs): every peer org.
     const nodes = wanted.length > 0 ? wanted.map((m) => this.#peerFor(m)).filter((n): n is PeerNode => !!n) : this.#peers;
     if (nodes.length === 0) throw new GatewayFailure(grpc.status.UNAVAILABLE, "no endorsing peers found for the requested organizations");
@@ -507,30 +523,28 @@ export class FabricNetwork {
     // Payload{Header{channel_header, signature_header}, Transaction{TransactionAction{
     // signature_header, ChaincodeActionPayload{ChaincodeProposalPayload without the transient
     // map, ChaincodeEndorsedAction{prp, endorsements}}}}}
-    const cea = encodeMessage([[1, first.prpBytes!], ...results.map(({ r }): LenField => [2, r!.endorsement!, true])]);
-    const cap = encodeMessage([
+    const cea = new Sub([[1, first.prpBytes!], ...results.map(({ r }): LenField => [2, r!.endorsement!, true])]);
+    const cap = new Sub([
       [1, p.cppWithoutTransient],
       [2, cea, true],
     ]);
     const shdr = p.header.getSignatureHeader_asU8();
-    const ta = encodeMessage([
+    const ta = new Sub([
       [1, shdr],
       [2, cap],
     ]);
-    const tx = encodeMessage([[1, ta, true]]);
-    const hdr = encodeMessage([
+    const tx = new Sub([[1, ta, true]]);
+    const hdr = new Sub([
       [1, p.header.getChannelHeader_asU8()],
       [2, shdr],
     ]);
-    const payload = encodeMessage([
+    const payload = new Sub([
       [1, hdr, true],
       [2, tx],
     ]);
-    const env = new common.Envelope();
-    env.setPayload(payload);
-    const out = new gateway.EndorseResponse();
-    out.setPreparedTransaction(env);
-    return out;
+    // EndorseResponse{prepared_transaction: Envelope{payload}} (no signature yet), written in
+    // one buffer: google-protobuf's bytes for the same message (protowire.test.ts)
+    return encodeMessage([[1, new Sub([[1, payload]]), true]]);
   }
 
   /** One peer's endorsement or its error, for the gateway to collect. */
@@ -541,25 +555,25 @@ export class FabricNetwork {
     );
   }
 
-  async #submit(req: gateway.SubmitRequest): Promise<gateway.SubmitResponse> {
-    const env = req.getPreparedTransaction();
+  async #submit(req: SubmitRequestIn): Promise<Uint8Array> {
+    const env = req.envelope;
     if (!env) throw new GatewayFailure(grpc.status.INVALID_ARGUMENT, "a prepared transaction is required");
-    if (req.getChannelId() !== this.channel) throw new GatewayFailure(grpc.status.NOT_FOUND, `channel '${req.getChannelId()}' not found`);
+    if (req.channelId !== this.channel) throw new GatewayFailure(grpc.status.NOT_FOUND, `channel '${req.channelId}' not found`);
     // Orderer ingress (orderer/common/msgprocessor): the signer must satisfy the channel's Writers policy.
     try {
-      const payload = common.Payload.deserializeBinary(env.getPayload_asU8());
+      const payload = common.Payload.deserializeBinary(env.payload);
       const shdr = common.SignatureHeader.deserializeBinary(payload.getHeader()!.getSignatureHeader_asU8());
       const creator = this.msps.validate(shdr.getCreator_asU8());
       if (creator.mspId === this.ordererOrg.mspId) throw ordererRejected(this.ordererOrg.mspId, "implicit policy evaluation failed - 0 sub-policies were satisfied");
-      const sig = this.#signatures.verify(creator.publicKey, env.getPayload_asU8(), env.getSignature_asU8());
+      const sig = this.#signatures.verify(creator.publicKey, env.payload, env.signature);
       if (!sig.ok) throw ordererRejected(this.ordererOrg.mspId, `signature validation failed: ${sig.reason}`);
     } catch (err) {
       if (err instanceof GatewayFailure) throw err;
       throw ordererRejected(this.ordererOrg.mspId, (err as Error).message);
     }
     if (this.#closing || this.#ledgerFailure) throw new GatewayFailure(grpc.status.UNAVAILABLE, "no orderer nodes available");
-    this.#enqueue(env.serializeBinary());
-    return new gateway.SubmitResponse();
+    this.#enqueue(req.envelopeBytes());
+    return EMPTY; // SubmitResponse{} (no fields)
   }
 
   async #commitStatus(req: gateway.SignedCommitStatusRequest, signal: AbortSignal): Promise<gateway.CommitStatusResponse> {
@@ -994,28 +1008,36 @@ export class FabricNetwork {
       }
     }
     if (orgs.size < Math.floor(this.peerOrgs.length / 2) + 1) return fail(Code.ENDORSEMENT_POLICY_FAILURE, txId);
-    let rwset: ledger.rwset.TxReadWriteSet;
+    // TxRwSet.FromProtoBytes (the validation dispatcher): the whole read/write set, each
+    // namespace's KVRWSet included, decodes or the transaction is BAD_RWSET
+    const sets: { ns: string; set: KvRwsetIn; ranges: ledger.rwset.kvrwset.RangeQueryInfo[] }[] = [];
     try {
-      rwset = ledger.rwset.TxReadWriteSet.deserializeBinary(cca.getResults_asU8());
+      const rwset = ledger.rwset.TxReadWriteSet.deserializeBinary(cca.getResults_asU8());
+      for (const nsrw of rwset.getNsRwsetList()) {
+        const set = readKvRwset(nsrw.getRwset_asU8());
+        const ranges: ledger.rwset.kvrwset.RangeQueryInfo[] = [];
+        for (const b of set.rangeQueries) ranges.push(kv.RangeQueryInfo.deserializeBinary(b));
+        for (const b of set.metadataWrites) kv.KVMetadataWrite.deserializeBinary(b);
+        sets.push({ ns: nsrw.getNamespace(), set, ranges });
+      }
     } catch {
       return fail(Code.BAD_RWSET, txId);
     }
     const writes: StateWrite[] = [];
-    for (const nsrw of rwset.getNsRwsetList()) {
-      if (nsrw.getNamespace() !== ns) return fail(Code.ILLEGAL_WRITESET, txId);
-      const set = kv.KVRWSet.deserializeBinary(nsrw.getRwset_asU8());
+    for (const { ns: setNs, set, ranges } of sets) {
+      if (setNs !== ns) return fail(Code.ILLEGAL_WRITESET, txId);
       const upd = updated.get(ns);
       // MVCC (kvledger/txmgmt/validation): each read version must still be the committed one
-      for (const rd of set.getReadsList()) {
-        if (upd?.has(rd.getKey())) return fail(Code.MVCC_READ_CONFLICT, txId);
-        const cur = this.store.getState(ns, rd.getKey());
-        const v = rd.getVersion();
-        if (!v ? cur !== null : !cur || cur.version.blockNum !== v.getBlockNum() || cur.version.txNum !== v.getTxNum()) {
+      for (const rd of set.reads) {
+        if (upd?.has(rd.key)) return fail(Code.MVCC_READ_CONFLICT, txId);
+        const cur = this.store.getState(ns, rd.key);
+        const v = rd.version;
+        if (!v ? cur !== null : !cur || cur.version.blockNum !== v.blockNum || cur.version.txNum !== v.txNum) {
           return fail(Code.MVCC_READ_CONFLICT, txId);
         }
       }
       // phantom check: re-run each range query and compare what it returns now
-      for (const rq of set.getRangeQueriesInfoList()) {
+      for (const rq of ranges) {
         const raw = rq.getRawReads()?.getKvReadsList() ?? [];
         const start = rq.getStartKey();
         const end = rq.getEndKey();
@@ -1033,8 +1055,8 @@ export class FabricNetwork {
           }
         }
       }
-      for (const w of set.getWritesList()) {
-        writes.push({ ns, key: w.getKey(), isDelete: w.getIsDelete(), value: w.getValue_asU8(), version: { blockNum, txNum } });
+      for (const w of set.writes) {
+        writes.push({ ns, key: w.key, isDelete: w.isDelete, value: w.value, version: { blockNum, txNum } });
       }
     }
     return { code: Code.VALID, txId, writes, cca };

@@ -4,7 +4,7 @@
  */
 import { common, peer } from "@hyperledger/fabric-protos";
 import { sha256 } from "./crypto.ts";
-import { encodeMessage } from "./protowire.ts";
+import { encodeMessage, WireReader } from "./protowire.ts";
 
 function derLength(n: number): Buffer {
   if (n < 0x80) return Buffer.from([n]);
@@ -51,8 +51,14 @@ export function computeTxId(nonce: Uint8Array, creator: Uint8Array): string {
   return sha256(nonce, creator).toString("hex");
 }
 
+/** What a proposal check reads of a SignedProposal (google-protobuf's, or EndorseRequestIn's). */
+export interface SignedProposalLike {
+  getProposalBytes_asU8(): Uint8Array;
+  getSignature_asU8(): Uint8Array;
+}
+
 export interface ParsedProposal {
-  readonly signedProposal: peer.SignedProposal;
+  readonly signedProposal: SignedProposalLike;
   /** The SignedProposal marshalled once, for each endorser's TRANSACTION message. */
   readonly signedProposalBytes: Uint8Array;
   readonly proposalBytes: Uint8Array;
@@ -76,7 +82,7 @@ export class MalformedError extends Error {
   override name = "MalformedError";
 }
 
-export function parseSignedProposal(sp: peer.SignedProposal): ParsedProposal {
+export function parseSignedProposal(sp: SignedProposalLike): ParsedProposal {
   try {
     const proposalBytes = sp.getProposalBytes_asU8();
     const proposal = peer.Proposal.deserializeBinary(proposalBytes);
@@ -89,9 +95,8 @@ export function parseSignedProposal(sp: peer.SignedProposal): ParsedProposal {
     const input = spec?.getInput();
     const chaincodeName = spec?.getChaincodeId()?.getName() ?? "";
     if (!input || !chaincodeName) throw new MalformedError("chaincode spec has no input or chaincode id");
-    const noTransient = new peer.ChaincodeProposalPayload();
-    noTransient.setInput(cpp.getInput_asU8());
-    const cppWithoutTransient = noTransient.serializeBinary();
+    // ChaincodeProposalPayload{input} without the transient map (google-protobuf's bytes)
+    const cppWithoutTransient = encodeMessage([[1, cpp.getInput_asU8()]]);
     const proposalHash = sha256(header.getChannelHeader_asU8(), header.getSignatureHeader_asU8(), cppWithoutTransient);
     return {
       signedProposal: sp,
@@ -115,6 +120,117 @@ export function parseSignedProposal(sp: peer.SignedProposal): ParsedProposal {
   } catch (err) {
     if (err instanceof MalformedError) throw err;
     throw new MalformedError(`error unmarshalling proposal: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * A gateway SubmitRequest{transaction_id, channel_id, prepared_transaction: Envelope{payload,
+ * signature}} read straight from its bytes (one per transaction), with google-protobuf's
+ * readings: the last occurrence of a field wins, unknown fields are passed over; a truncated
+ * message or a known field with another wire type is refused (the call fails as when
+ * google-protobuf cannot decode it).
+ */
+export class SubmitRequestIn {
+  transactionId = "";
+  channelId = "";
+  /** the prepared transaction, if the request carries one */
+  envelope: { readonly payload: Uint8Array; readonly signature: Uint8Array } | null = null;
+
+  constructor(bytes: Uint8Array) {
+    const r = new WireReader(bytes);
+    while (r.next()) {
+      if (r.field === 1) {
+        r.expect(2);
+        this.transactionId = r.string();
+      } else if (r.field === 2) {
+        r.expect(2);
+        this.channelId = r.string();
+      } else if (r.field === 3) {
+        r.expect(2);
+        const e = new WireReader(r.bytes());
+        let payload = EMPTY_BYTES;
+        let signature = EMPTY_BYTES;
+        while (e.next()) {
+          if (e.field === 1) {
+            e.expect(2);
+            payload = e.bytes();
+          } else if (e.field === 2) {
+            e.expect(2);
+            signature = e.bytes();
+          } else e.skip();
+        }
+        this.envelope = { payload, signature };
+      } else r.skip();
+    }
+  }
+
+  /** The Envelope as google-protobuf serializes it: what the orderer puts in the block. */
+  envelopeBytes(): Buffer {
+    const e = this.envelope!;
+    return encodeMessage([
+      [1, e.payload],
+      [2, e.signature],
+    ]);
+  }
+}
+
+const EMPTY_BYTES: Uint8Array = new Uint8Array();
+
+/** A SignedProposal's two fields, as read from an EndorseRequest. */
+class SignedProposalIn implements SignedProposalLike {
+  constructor(
+    readonly proposalBytes: Uint8Array,
+    readonly signature: Uint8Array,
+  ) {}
+  getProposalBytes_asU8(): Uint8Array {
+    return this.proposalBytes;
+  }
+  getSignature_asU8(): Uint8Array {
+    return this.signature;
+  }
+}
+
+/**
+ * A gateway EndorseRequest{transaction_id, channel_id, proposed_transaction: SignedProposal,
+ * endorsing_organizations} read straight from its bytes (one per transaction), with
+ * google-protobuf's readings as SubmitRequestIn: the last occurrence of a singular field wins,
+ * repeated strings accumulate, unknown fields are passed over.
+ */
+export class EndorseRequestIn {
+  transactionId = "";
+  channelId = "";
+  proposedTransaction: SignedProposalLike | undefined = undefined;
+  readonly endorsingOrganizations: string[] = [];
+
+  constructor(bytes: Uint8Array) {
+    const r = new WireReader(bytes);
+    while (r.next()) {
+      if (r.field === 1) {
+        r.expect(2);
+        this.transactionId = r.string();
+      } else if (r.field === 2) {
+        r.expect(2);
+        this.channelId = r.string();
+      } else if (r.field === 3) {
+        r.expect(2);
+        const e = new WireReader(r.bytes());
+        let proposal = EMPTY_BYTES;
+        let signature = EMPTY_BYTES;
+        while (e.next()) {
+          if (e.field === 1) {
+            e.expect(2);
+            proposal = e.bytes();
+          } else if (e.field === 2) {
+            e.expect(2);
+            signature = e.bytes();
+          } else e.skip();
+        }
+        this.proposedTransaction = new SignedProposalIn(proposal, signature);
+      } else if (r.field === 4) {
+        r.expect(2);
+        this.endorsingOrganizations.push(r.string());
+      } else r.skip();
+    }
   }
 }
 

@@ -4,7 +4,7 @@
  * their raw reads for the phantom check. Fabric semantics kept on purpose: no
  * read-your-own-writes (GetState after PutState returns the committed value).
  */
-import { encodeMessage, type LenField } from "./protowire.ts";
+import { encodeMessage, Sub, WireReader, type LenField } from "./protowire.ts";
 import type { LedgerStore, StateEntry, Version } from "./store.ts";
 
 /** UTF-8 byte order (Fabric's), for sorting keys. */
@@ -61,13 +61,18 @@ export class TxSimulator {
    * itr_exhausted, raw_reads{kv_reads}}, writes{key, is_delete, value}.
    */
   rwsetBytes(): Uint8Array {
+    return encodeMessage(this.#rwsetFields());
+  }
+
+  /** The KVRWSet's fields, nested messages as Subs (written in place by the enclosing encodeMessage). */
+  #rwsetFields(): LenField[] {
     const fields: LenField[] = [];
     for (const key of [...this.reads.keys()].sort(byKey)) fields.push([1, kvRead(key, this.reads.get(key) ?? null), true]);
     for (const rec of this.ranges) {
-      const raw = encodeMessage(rec.reads.map((rd): LenField => [1, kvRead(rd.key, rd.version), true]));
+      const raw = new Sub(rec.reads.map((rd): LenField => [1, kvRead(rd.key, rd.version), true]));
       fields.push([
         2,
-        encodeMessage([
+        new Sub([
           [1, rec.start],
           [2, rec.end],
           [3, rec.exhausted],
@@ -80,7 +85,7 @@ export class TxSimulator {
       const w = this.writes.get(key)!;
       fields.push([
         3,
-        encodeMessage([
+        new Sub([
           [1, key],
           [2, w.isDelete],
           [3, w.value],
@@ -88,7 +93,7 @@ export class TxSimulator {
         true,
       ]);
     }
-    return encodeMessage(fields);
+    return fields;
   }
 
   /** The TxReadWriteSet bytes: data_model KV (0, so not written) and this namespace's rwset. */
@@ -96,9 +101,9 @@ export class TxSimulator {
     return encodeMessage([
       [
         2,
-        encodeMessage([
+        new Sub([
           [1, this.ns],
-          [2, this.rwsetBytes()],
+          [2, new Sub(this.#rwsetFields())],
         ]),
         true,
       ],
@@ -107,14 +112,97 @@ export class TxSimulator {
 }
 
 /** A KVRead: the key and, when it existed, the version read. */
-function kvRead(key: string, version: Version | null): Uint8Array {
-  if (!version) return encodeMessage([[1, key]]);
-  const v = encodeMessage([
-    [1, version.blockNum],
-    [2, version.txNum],
-  ]);
-  return encodeMessage([
+function kvRead(key: string, version: Version | null): Sub {
+  if (!version) return new Sub([[1, key]]);
+  return new Sub([
     [1, key],
-    [2, v, true],
+    [
+      2,
+      new Sub([
+        [1, version.blockNum],
+        [2, version.txNum],
+      ]),
+      true,
+    ],
   ]);
 }
+
+/** A KVRWSet as the committer reads it (readKvRwset). */
+export interface KvRwsetIn {
+  readonly reads: { readonly key: string; readonly version: Version | null }[];
+  /** each range_queries_info entry's bytes (rare: decoded by the caller) */
+  readonly rangeQueries: Uint8Array[];
+  readonly writes: { readonly key: string; readonly isDelete: boolean; readonly value: Uint8Array }[];
+  /** each metadata_writes entry's bytes (not used by this network, still checked to decode) */
+  readonly metadataWrites: Uint8Array[];
+}
+
+/**
+ * A KVRWSet{reads, range_queries_info, writes, metadata_writes} read straight from its bytes
+ * (the committer reads one per transaction), with google-protobuf's readings of well-formed
+ * bytes: a KVRead's version is null when absent, the last occurrence of a singular field wins,
+ * unknown fields are passed over. Truncated bytes or a known field with another wire type
+ * throw WireError.
+ */
+export function readKvRwset(bytes: Uint8Array): KvRwsetIn {
+  const out: KvRwsetIn = { reads: [], rangeQueries: [], writes: [], metadataWrites: [] };
+  const r = new WireReader(bytes);
+  while (r.next()) {
+    if (r.field === 1) {
+      r.expect(2);
+      const kr = new WireReader(r.bytes());
+      let key = "";
+      let version: Version | null = null;
+      while (kr.next()) {
+        if (kr.field === 1) {
+          kr.expect(2);
+          key = kr.string();
+        } else if (kr.field === 2) {
+          kr.expect(2);
+          const vr = new WireReader(kr.bytes());
+          let blockNum = 0;
+          let txNum = 0;
+          while (vr.next()) {
+            if (vr.field === 1) {
+              vr.expect(0);
+              blockNum = vr.varint();
+            } else if (vr.field === 2) {
+              vr.expect(0);
+              txNum = vr.varint();
+            } else vr.skip();
+          }
+          version = { blockNum, txNum };
+        } else kr.skip();
+      }
+      out.reads.push({ key, version });
+    } else if (r.field === 2) {
+      r.expect(2);
+      out.rangeQueries.push(r.bytes());
+    } else if (r.field === 3) {
+      r.expect(2);
+      const wr = new WireReader(r.bytes());
+      let key = "";
+      let isDelete = false;
+      let value: Uint8Array = EMPTY;
+      while (wr.next()) {
+        if (wr.field === 1) {
+          wr.expect(2);
+          key = wr.string();
+        } else if (wr.field === 2) {
+          wr.expect(0);
+          isDelete = wr.varint() !== 0;
+        } else if (wr.field === 3) {
+          wr.expect(2);
+          value = wr.bytes();
+        } else wr.skip();
+      }
+      out.writes.push({ key, isDelete, value });
+    } else if (r.field === 4) {
+      r.expect(2);
+      out.metadataWrites.push(r.bytes());
+    } else r.skip();
+  }
+  return out;
+}
+
+const EMPTY: Uint8Array = new Uint8Array();

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import * as grpc from "@grpc/grpc-js";
-import { common, orderer, peer } from "@hyperledger/fabric-protos";
+import { common, gateway, ledger, msp, orderer, peer } from "@hyperledger/fabric-protos";
 import { Context, Contract } from "fabric-contract-api";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -155,6 +155,41 @@ describe("embedded Fabric network: Deliver semantics, range queries, phantom rea
     const both = await (await (await c.newProposal("CountAndMark", { arguments: ["p:"] }).endorse()).submit()).getStatus();
     assert.equal(both.code, peer.TxValidationCode.VALID);
     assert.equal(utf8(await c.evaluateTransaction("CountAndMark", "p:")), "0", "the one-org write never landed");
+  });
+
+  it("a transaction whose endorsed read/write set does not decode is BAD_RWSET (11), and its block still commits", async () => {
+    const c = conn.gateway.getNetwork(node.network.channel).getContract("probe");
+    const tx = await c.newProposal("PutMany", { arguments: ["w:", "1"] }).endorse();
+    // the same transaction with its namespace's KVRWSet cut short, endorsed again by both
+    // peers (as endorsers that signed such bytes would have) and signed by the client
+    const prepared = gateway.PreparedTransaction.deserializeBinary(tx.getBytes());
+    const env = prepared.getEnvelope()!;
+    const payload = common.Payload.deserializeBinary(env.getPayload_asU8());
+    const ptx = peer.Transaction.deserializeBinary(payload.getData_asU8());
+    const action = ptx.getActionsList()[0]!;
+    const cap = peer.ChaincodeActionPayload.deserializeBinary(action.getPayload_asU8());
+    const cea = cap.getAction()!;
+    const prp = peer.ProposalResponsePayload.deserializeBinary(cea.getProposalResponsePayload_asU8());
+    const cca = peer.ChaincodeAction.deserializeBinary(prp.getExtension_asU8());
+    const rwset = ledger.rwset.TxReadWriteSet.deserializeBinary(cca.getResults_asU8());
+    rwset.getNsRwsetList()[0]!.setRwset(Uint8Array.from([0x0a, 0x05, 0x0a])); // a KVRead cut short
+    cca.setResults(rwset.serializeBinary());
+    prp.setExtension$(cca.serializeBinary());
+    const prpBytes = prp.serializeBinary();
+    cea.setProposalResponsePayload(prpBytes);
+    for (const e of cea.getEndorsementsList()) {
+      const endorser = node.network.identity(msp.SerializedIdentity.deserializeBinary(e.getEndorser_asU8()).getMspid(), "peer0");
+      e.setSignature(signLowS(endorser.privateKey, Buffer.concat([prpBytes, e.getEndorser_asU8()])));
+    }
+    action.setPayload(cap.serializeBinary());
+    payload.setData(ptx.serializeBinary());
+    const payloadBytes = payload.serializeBinary();
+    env.setPayload(payloadBytes);
+    const broken = conn.gateway.newSignedTransaction(prepared.serializeBinary(), signLowS(alice.privateKey, payloadBytes));
+    const st = await (await broken.submit()).getStatus();
+    assert.equal(st.code, peer.TxValidationCode.BAD_RWSET);
+    const after = await (await (await c.newProposal("PutMany", { arguments: ["w2:", "1"] }).endorse()).submit()).getStatus();
+    assert.equal(after.code, peer.TxValidationCode.VALID);
   });
 
   it("Deliver: Specified start/stop then SUCCESS; FAIL_IF_NOT_READY beyond the height is NOT_FOUND; an unknown CA is FORBIDDEN", async () => {

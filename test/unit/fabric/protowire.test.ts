@@ -7,11 +7,13 @@
  * empty fields, multi-byte lengths and varints, and non-ASCII strings.
  */
 import assert from "node:assert/strict";
-import { common, ledger, peer } from "@hyperledger/fabric-protos";
+import { common, gateway, ledger, peer } from "@hyperledger/fabric-protos";
 import { randomBytes, randomInt } from "node:crypto";
-import { encodeChaincodeMessage } from "../../../chains/fabric/chaincode.ts";
-import { encodeMessage } from "../../../chains/fabric/protowire.ts";
-import { TxSimulator } from "../../../chains/fabric/simulator.ts";
+import { timestampOf } from "../../../chains/fabric/timestamp.ts";
+import { ChaincodeMessageIn, encodeChaincodeMessage, endorsedEventBytes } from "../../../chains/fabric/chaincode.ts";
+import { encodeMessage, Sub, WireError } from "../../../chains/fabric/protowire.ts";
+import { EndorseRequestIn, SubmitRequestIn } from "../../../chains/fabric/protoutil.ts";
+import { readKvRwset, TxSimulator } from "../../../chains/fabric/simulator.ts";
 import type { LedgerStore } from "../../../chains/fabric/store.ts";
 
 const kv = ledger.rwset.kvrwset;
@@ -177,6 +179,24 @@ describe("encodeMessage: google-protobuf's bytes for the messages endorsers buil
         [2, txBytes],
       ]);
       assert.deepEqual(payloadBytes, Buffer.from(payload.serializeBinary()), "Payload");
+
+      // the same messages nested as Subs and written in one buffer, as the endorsers write them
+      const ccaSub = new Sub([
+        [1, results],
+        [2, events],
+        [3, response.serializeBinary(), true],
+        [4, new Sub([[2, name], [3, "1.0"]]), true],
+      ]);
+      assert.deepEqual(encodeMessage([[1, hash], [2, ccaSub]]), prpBytes, "ProposalResponsePayload (Subs)");
+      const ceaSub = new Sub([[1, prpBytes], ...endorsementBytes.map((b) => [2, b, true] as const)]);
+      const txSub = new Sub([[1, new Sub([[1, shdr], [2, new Sub([[1, cppBytes], [2, ceaSub, true]])]]), true]]);
+      const payloadSub = new Sub([[1, new Sub([[1, chdr], [2, shdr]]), true], [2, txSub]]);
+      assert.deepEqual(encodeMessage(payloadSub.fields), payloadBytes, "Payload (Subs)");
+      const env = new common.Envelope();
+      env.setPayload(payloadBytes);
+      const er = new gateway.EndorseResponse();
+      er.setPreparedTransaction(env);
+      assert.deepEqual(encodeMessage([[1, new Sub([[1, payloadSub]]), true]]), Buffer.from(er.serializeBinary()), "EndorseResponse");
     }
   });
 
@@ -222,6 +242,154 @@ describe("encodeMessage: google-protobuf's bytes for the messages endorsers buil
     }
   });
 
+  it("reads the chaincode's messages as google-protobuf does (ChaincodeMessageIn)", () => {
+    const T = peer.ChaincodeMessage.Type;
+    const types = Object.values(T);
+    for (let i = 0; i < 300; i++) {
+      const m = new peer.ChaincodeMessage();
+      m.setType(types[i % types.length]!);
+      if (i % 3) m.setChannelId(["isthmus", "채널", "x".repeat(200)][i % 3]!);
+      if (i % 4) m.setTxid(randomBytes(32).toString("hex"));
+      if (i % 5) m.setPayload(blob());
+      if (i % 2) {
+        m.setTimestamp(timestampOf(new Date(1_700_000_000_000 + i * 1001)) as never);
+      }
+      if (i % 7 === 0) {
+        const sp = new peer.SignedProposal();
+        sp.setProposalBytes(blob());
+        m.setProposal(sp);
+      }
+      if (i % 3 === 0) {
+        const ev = new peer.ChaincodeEvent();
+        ev.setEventName(i % 2 ? "Minted" : "");
+        ev.setPayload(blob());
+        ev.setTxId(i % 4 ? "abc" : "");
+        m.setChaincodeEvent(ev);
+      }
+      let bytes = Buffer.from(m.serializeBinary());
+      // an unknown field of each wire type, and a repeated txid (the last one wins)
+      if (i % 6 === 1) bytes = Buffer.concat([bytes, encodeMessage([[99, blob(), true], [100, 300], [4, "later-txid"]]), Buffer.from([0xa9, 0x06, 1, 2, 3, 4, 5, 6, 7, 8, 0xb5, 0x06, 1, 2, 3, 4])]);
+      const ref = peer.ChaincodeMessage.deserializeBinary(bytes);
+      const ours = new ChaincodeMessageIn(bytes);
+      assert.equal(ours.getType(), ref.getType());
+      assert.equal(ours.getChannelId(), ref.getChannelId());
+      assert.equal(ours.getTxid(), ref.getTxid());
+      assert.deepEqual(Buffer.from(ours.getPayload_asU8()), Buffer.from(ref.getPayload_asU8()));
+      const [a, b] = [ours.getChaincodeEventBytes(), ref.getChaincodeEvent()];
+      assert.equal(a === null, b === undefined);
+      if (a && b) {
+        // as the peer puts it in the ChaincodeAction: its ids set
+        b.setChaincodeId("htlc");
+        b.setTxId(ours.getTxid());
+        assert.deepEqual(endorsedEventBytes(a, "htlc", ours.getTxid()), Buffer.from(b.serializeBinary()), "endorsed event");
+      }
+    }
+    // an event with ids of its own, repeated and unknown fields: google-protobuf keeps the last, drops the unknown
+    for (let i = 0; i < 50; i++) {
+      const ev = encodeMessage([[1, "other-cc"], [2, "other-tx"], [3, i % 2 ? "first" : ""], [4, blob()], [3, ["Minted", "잠금", ""][i % 3]!], [9, blob()], [10, i]]);
+      const ref = peer.ChaincodeEvent.deserializeBinary(ev);
+      ref.setChaincodeId("htlc");
+      ref.setTxId("tx" + i);
+      assert.deepEqual(endorsedEventBytes(ev, "htlc", "tx" + i), Buffer.from(ref.serializeBinary()));
+    }
+    // truncated messages and a known field with another wire type are refused
+    const good = encodeChaincodeMessage(T.COMPLETED, "isthmus", "tx1", randomBytes(40));
+    for (let cut = 1; cut < good.length; cut++) {
+      if ([2, 44, 49].includes(cut)) continue; // field boundaries: a shorter message, well formed
+      assert.throws(() => new ChaincodeMessageIn(good.subarray(0, cut)), WireError, `cut at ${cut}`);
+    }
+    assert.throws(() => new ChaincodeMessageIn(Buffer.from([0x22, 0x01])), WireError); // txid (field 4) truncated
+    assert.throws(() => new ChaincodeMessageIn(Buffer.from([0x0a, 0x00])), WireError); // type (field 1) as bytes
+  });
+
+  it("reads a gateway SubmitRequest as google-protobuf does (SubmitRequestIn), and writes its Envelope as google-protobuf does", () => {
+    for (let i = 0; i < 200; i++) {
+      const req = new gateway.SubmitRequest();
+      if (i % 3) req.setTransactionId(randomBytes(32).toString("hex"));
+      if (i % 4) req.setChannelId(["isthmus", "채널"][i % 2]!);
+      if (i % 5) {
+        const env = new common.Envelope();
+        env.setPayload(blob());
+        if (i % 7) env.setSignature(randomBytes(70));
+        req.setPreparedTransaction(env);
+      }
+      let bytes = Buffer.from(req.serializeBinary());
+      if (i % 6 === 1) bytes = Buffer.concat([bytes, encodeMessage([[9, blob(), true], [10, 7], [2, "later"]])]);
+      if (i % 8 === 2) bytes = Buffer.concat([bytes, encodeMessage([[3, new Sub([[1, blob()], [5, blob()]]), true]])]); // a later envelope wins, unknown fields dropped
+      const ref = gateway.SubmitRequest.deserializeBinary(bytes);
+      const ours = new SubmitRequestIn(bytes);
+      assert.equal(ours.transactionId, ref.getTransactionId());
+      assert.equal(ours.channelId, ref.getChannelId());
+      const env = ref.getPreparedTransaction();
+      assert.equal(ours.envelope === null, env === undefined);
+      if (env) {
+        assert.deepEqual(Buffer.from(ours.envelope!.payload), Buffer.from(env.getPayload_asU8()));
+        assert.deepEqual(Buffer.from(ours.envelope!.signature), Buffer.from(env.getSignature_asU8()));
+        assert.deepEqual(ours.envelopeBytes(), Buffer.from(env.serializeBinary()));
+      }
+    }
+    assert.throws(() => new SubmitRequestIn(Buffer.from([0x1a, 0x05, 0x0a])), WireError, "a truncated envelope");
+    assert.throws(() => new SubmitRequestIn(Buffer.from([0x18, 0x01])), WireError, "the envelope as a varint");
+  });
+
+  it("reads a gateway EndorseRequest as google-protobuf does (EndorseRequestIn)", () => {
+    for (let i = 0; i < 200; i++) {
+      const req = new gateway.EndorseRequest();
+      if (i % 3) req.setTransactionId(randomBytes(32).toString("hex"));
+      if (i % 4) req.setChannelId(["isthmus", "채널"][i % 2]!);
+      if (i % 5) {
+        const sp = new peer.SignedProposal();
+        sp.setProposalBytes(blob());
+        if (i % 7) sp.setSignature(randomBytes(70));
+        req.setProposedTransaction(sp);
+      }
+      req.setEndorsingOrganizationsList(["Org1MSP", "Org2MSP", "조직"].slice(0, i % 4));
+      let bytes = Buffer.from(req.serializeBinary());
+      if (i % 6 === 1) bytes = Buffer.concat([bytes, encodeMessage([[9, blob(), true], [10, 7], [2, "later"], [4, "Org3MSP"]])]);
+      if (i % 8 === 2) bytes = Buffer.concat([bytes, encodeMessage([[3, new Sub([[2, randomBytes(3)], [5, blob()]]), true]])]); // a later proposal wins
+      const ref = gateway.EndorseRequest.deserializeBinary(bytes);
+      const ours = new EndorseRequestIn(bytes);
+      assert.equal(ours.transactionId, ref.getTransactionId());
+      assert.equal(ours.channelId, ref.getChannelId());
+      assert.deepEqual(ours.endorsingOrganizations, ref.getEndorsingOrganizationsList());
+      const sp = ref.getProposedTransaction();
+      assert.equal(ours.proposedTransaction === undefined, sp === undefined);
+      if (sp) {
+        assert.deepEqual(Buffer.from(ours.proposedTransaction!.getProposalBytes_asU8()), Buffer.from(sp.getProposalBytes_asU8()));
+        assert.deepEqual(Buffer.from(ours.proposedTransaction!.getSignature_asU8()), Buffer.from(sp.getSignature_asU8()));
+      }
+    }
+    assert.throws(() => new EndorseRequestIn(Buffer.from([0x1a, 0x05, 0x0a])), WireError, "a truncated proposal");
+  });
+
+  it("reads a KVRWSet as google-protobuf does (readKvRwset)", () => {
+    const keys = ["", "a", "\u0000bal\u0000KRW\u0000x\u0000", "잔액", "z".repeat(300)];
+    const ver = () => ({ blockNum: [0, 1, 127, 128, 2 ** 40][randomInt(5)]!, txNum: [0, 1, 499][randomInt(3)]! });
+    for (let i = 0; i < 200; i++) {
+      const sim = new TxSimulator(null as unknown as LedgerStore, "htlc");
+      for (const k of keys) if (randomInt(2)) sim.reads.set(k, randomInt(3) ? ver() : null);
+      if (randomInt(3) === 0) sim.ranges.push({ start: "a", end: "z", exhausted: true, reads: [{ key: "b", version: ver() }] });
+      for (const k of keys) if (randomInt(2)) sim.writes.set(k, randomInt(4) ? { isDelete: false, value: blob() } : { isDelete: true, value: new Uint8Array() });
+      let bytes = Buffer.from(sim.rwsetBytes());
+      // unknown fields, a version with an explicit zero block, a metadata write
+      if (i % 5 === 1) bytes = Buffer.concat([bytes, encodeMessage([[9, blob(), true], [1, new Sub([[1, "v0"], [2, new Sub([[2, 3]]), true], [7, 1]]), true], [4, new Sub([[1, "m"]]), true]])]);
+      const ref = kv.KVRWSet.deserializeBinary(bytes);
+      const ours = readKvRwset(bytes);
+      assert.deepEqual(
+        ours.reads,
+        ref.getReadsList().map((r) => ({ key: r.getKey(), version: r.getVersion() ? { blockNum: r.getVersion()!.getBlockNum(), txNum: r.getVersion()!.getTxNum() } : null })),
+      );
+      assert.deepEqual(
+        ours.writes.map((w) => ({ key: w.key, isDelete: w.isDelete, value: Buffer.from(w.value) })),
+        ref.getWritesList().map((w) => ({ key: w.getKey(), isDelete: w.getIsDelete(), value: Buffer.from(w.getValue_asU8()) })),
+      );
+      assert.deepEqual(ours.rangeQueries.map((b) => kv.RangeQueryInfo.deserializeBinary(b).toObject()), ref.getRangeQueriesInfoList().map((q) => q.toObject()));
+      assert.equal(ours.metadataWrites.length, ref.getMetadataWritesList().length);
+    }
+    assert.throws(() => readKvRwset(Buffer.from([0x0a, 0x04, 0x0a, 0x05, 0x61])), WireError, "a truncated read");
+    assert.throws(() => readKvRwset(Buffer.from([0x1a, 0x02, 0x10, 0x80])), WireError, "a truncated is_delete");
+  });
+
   it("the one difference: a lone surrogate is U+FFFD here, dropped or written in its 3-byte form by google-protobuf", () => {
     // the key field's bytes (after its tag and one-byte length)
     const google = (key: string) => {
@@ -242,6 +410,9 @@ describe("encodeMessage: google-protobuf's bytes for the messages endorsers buil
   it("leaves out empty fields unless told to keep them, and decodes back", () => {
     assert.deepEqual(encodeMessage([[1, new Uint8Array()]]), Buffer.alloc(0));
     assert.deepEqual(encodeMessage([[1, new Uint8Array(), true]]), Buffer.from([0x0a, 0x00]));
+    assert.deepEqual(encodeMessage([[1, new Sub([[1, ""]])]]), Buffer.alloc(0), "an empty Sub");
+    assert.deepEqual(encodeMessage([[1, new Sub([]), true]]), Buffer.from([0x0a, 0x00]), "an empty Sub that is set");
+    assert.deepEqual(encodeMessage([[2, new Sub([[1, new Sub([[3, 300]])]])]]), Buffer.from([0x12, 0x05, 0x0a, 0x03, 0x18, 0xac, 0x02]), "nested Subs");
     const h = common.Header.deserializeBinary(
       encodeMessage([
         [1, Buffer.from("ch")],
