@@ -18,6 +18,9 @@
 import type * as http2 from "node:http2";
 import type * as grpc from "@grpc/grpc-js";
 
+/** HTTP/2's largest window (RFC 9113 §6.9.1); Node throws ERR_OUT_OF_RANGE above it. */
+const MAX_WINDOW = 2 ** 31 - 1;
+
 interface GrpcServerInternals {
   commonServerOptions?: { settings?: http2.Settings };
   http2Servers?: Map<http2.Http2Server, { sessions: Set<http2.ServerHttp2Session> }>;
@@ -27,7 +30,7 @@ interface GrpcServerInternals {
 export function widenStreamWindow(server: grpc.Server, bytes: number): boolean {
   const options = (server as unknown as GrpcServerInternals).commonServerOptions;
   if (!options || typeof options !== "object") return false;
-  options.settings = { ...options.settings, initialWindowSize: bytes };
+  options.settings = { ...options.settings, initialWindowSize: Math.min(bytes, MAX_WINDOW) };
   return true;
 }
 
@@ -35,12 +38,22 @@ export function widenStreamWindow(server: grpc.Server, bytes: number): boolean {
 export function widenConnectionWindow(server: grpc.Server, bytes: number): boolean {
   const servers = (server as unknown as GrpcServerInternals).http2Servers;
   if (!(servers instanceof Map) || servers.size === 0) return false;
+  const window = Math.min(bytes, MAX_WINDOW);
+  // Runs in the server's "session" listener: a throw there would take the node down on a connection.
   const widen = (session: http2.ServerHttp2Session) => {
-    if (!session.destroyed && !session.closed) session.setLocalWindowSize(bytes);
+    try {
+      if (!session.destroyed && !session.closed) session.setLocalWindowSize(window);
+    } catch {
+      // that session keeps the default window: slower, never wrong
+    }
   };
-  for (const [h2, entry] of servers) {
-    h2.on("session", widen);
-    for (const s of entry.sessions) widen(s);
+  try {
+    for (const [h2, entry] of servers) {
+      h2.on("session", widen);
+      for (const s of entry.sessions) widen(s);
+    }
+  } catch {
+    return false;
   }
   return true;
 }

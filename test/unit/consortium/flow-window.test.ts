@@ -58,6 +58,17 @@ describe("consortium peer server flow-control windows (gRPC internals this versi
     assert.equal(client.state.remoteWindowSize, 65_535);
   });
 
+  it("a window beyond HTTP/2's largest (maxPeerMessageBytes may be 1 GiB, doubled per connection) is capped, not thrown on a connection", async () => {
+    server = new grpc.Server();
+    assert.equal(widenStreamWindow(server, 2 ** 31), true);
+    const port = await bind(server);
+    assert.equal(widenConnectionWindow(server, 2 ** 31), true);
+    const { client, stream } = await windowsSeenByClient(port);
+    clients.push(client);
+    assert.equal(stream, 2 ** 31 - 1);
+    await until(() => client.state.remoteWindowSize === 2 ** 31 - 1, 5_000, "the connection window update");
+  });
+
   it("a server not yet bound has no connections to widen: reported, not thrown", () => {
     assert.equal(widenConnectionWindow(new grpc.Server(), 1 << 20), false);
   });
