@@ -147,18 +147,7 @@ export class SubmitRequestIn {
         this.channelId = r.string();
       } else if (r.field === 3) {
         r.expect(2);
-        const e = new WireReader(r.bytes());
-        let payload = EMPTY_BYTES;
-        let signature = EMPTY_BYTES;
-        while (e.next()) {
-          if (e.field === 1) {
-            e.expect(2);
-            payload = e.bytes();
-          } else if (e.field === 2) {
-            e.expect(2);
-            signature = e.bytes();
-          } else e.skip();
-        }
+        const [payload, signature] = bytesFields12(r.bytes());
         this.envelope = { payload, signature };
       } else r.skip();
     }
@@ -175,6 +164,23 @@ export class SubmitRequestIn {
 }
 
 const EMPTY_BYTES: Uint8Array = new Uint8Array();
+
+/** Fields 1 and 2 of a message whose two fields are bytes (Envelope, SignedProposal); absent ones empty. */
+function bytesFields12(bytes: Uint8Array): readonly [Uint8Array, Uint8Array] {
+  const e = new WireReader(bytes);
+  let first = EMPTY_BYTES;
+  let second = EMPTY_BYTES;
+  while (e.next()) {
+    if (e.field === 1) {
+      e.expect(2);
+      first = e.bytes();
+    } else if (e.field === 2) {
+      e.expect(2);
+      second = e.bytes();
+    } else e.skip();
+  }
+  return [first, second];
+}
 
 /** A SignedProposal's two fields, as read from an EndorseRequest. */
 class SignedProposalIn implements SignedProposalLike {
@@ -213,18 +219,7 @@ export class EndorseRequestIn {
         this.channelId = r.string();
       } else if (r.field === 3) {
         r.expect(2);
-        const e = new WireReader(r.bytes());
-        let proposal = EMPTY_BYTES;
-        let signature = EMPTY_BYTES;
-        while (e.next()) {
-          if (e.field === 1) {
-            e.expect(2);
-            proposal = e.bytes();
-          } else if (e.field === 2) {
-            e.expect(2);
-            signature = e.bytes();
-          } else e.skip();
-        }
+        const [proposal, signature] = bytesFields12(r.bytes());
         this.proposedTransaction = new SignedProposalIn(proposal, signature);
       } else if (r.field === 4) {
         r.expect(2);
